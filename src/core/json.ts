@@ -1,0 +1,111 @@
+/**
+ * Strict JSON for hostile input. JSON.parse keeps the last of duplicate keys, which lets two parsers of the same
+ * bytes disagree (one sees the first value, one the last): a classic signature-confusion bug. `parseStrictJson`
+ * first scans the text and rejects duplicate keys (compared after unescaping), excessive nesting and oversize input,
+ * then lets the engine's parser build the value.
+ */
+import { type ErrorCode, VouchError } from '../errors.ts';
+
+export interface StrictJsonOptions {
+  /** Maximum size of the text in bytes (UTF-16 code units, which is never less than the UTF-8 size / 3). */
+  maxBytes?: number;
+  maxDepth?: number;
+  code?: ErrorCode;
+  what?: string;
+}
+
+export function parseStrictJson(text: string, options: StrictJsonOptions = {}): unknown {
+  const code = options.code ?? 'BUNDLE_MALFORMED';
+  const what = options.what ?? 'JSON document';
+  if (options.maxBytes !== undefined && text.length > options.maxBytes) {
+    throw new VouchError(code === 'BUNDLE_MALFORMED' ? 'BUNDLE_TOO_LARGE' : code, `${what} is larger than ${options.maxBytes} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new VouchError(code, `${what} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  scanDuplicates(text, options.maxDepth ?? 64, code, what);
+  return value;
+}
+
+/** Walk the (already known valid) JSON text, tracking the key set of every open object. */
+function scanDuplicates(text: string, maxDepth: number, code: ErrorCode, what: string): void {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      let escaped = false;
+      i++;
+      for (; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      if (expectKey) {
+        const raw = text.slice(start + 1, i);
+        const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : raw;
+        const keys = stack[stack.length - 1]!;
+        if (keys.has(key)) throw new VouchError(code, `${what} has a duplicate key "${key.slice(0, 64)}"`);
+        keys.add(key);
+        expectKey = false;
+      }
+    } else if (c === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+      if (stack.length > maxDepth) throw new VouchError(code, `${what} is nested deeper than ${maxDepth}`);
+    } else if (c === 0x5b /* [ */) {
+      stack.push(null);
+      if (stack.length > maxDepth) throw new VouchError(code, `${what} is nested deeper than ${maxDepth}`);
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+}
+
+/** Typed accessors for parsed JSON, raising `code` with the path of the offending member. */
+export function asObject(v: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new VouchError(code, `${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+export function asArray(v: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): unknown[] {
+  if (!Array.isArray(v)) throw new VouchError(code, `${what} must be an array`);
+  return v;
+}
+
+export function asString(v: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): string {
+  if (typeof v !== 'string') throw new VouchError(code, `${what} must be a string`);
+  return v;
+}
+
+export function optString(v: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): string | undefined {
+  return v === undefined ? undefined : asString(v, what, code);
+}
+
+/** Protobuf-JSON int64 values come as decimal strings (or small numbers); both are accepted, nothing else. */
+export function asInt(v: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?(0|[1-9][0-9]{0,18})$/.test(v)) return BigInt(v);
+  throw new VouchError(code, `${what} must be an integer`);
+}
+
+/** Deterministic JSON (RFC 8785 for the values we produce: sorted keys, no whitespace). */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}

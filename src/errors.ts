@@ -1,0 +1,111 @@
+/**
+ * One error base for the whole library. Every failure carries a stable `code` (part of the public contract:
+ * tests, scripts and `--json` consumers match on it, never on the message), an optional `hint` a person can act
+ * on, and the `cause` it wraps. The CLI maps the code's category to an exit status; nothing else does.
+ */
+
+/** What kind of failure a code is; decides the CLI exit status. */
+export type ErrorCategory = 'verification' | 'usage' | 'service' | 'internal';
+
+/** Exit statuses of the CLI, stable and documented in the README. */
+export const EXIT = {
+  ok: 0,
+  verification: 1,
+  usage: 2,
+  service: 3,
+  internal: 70,
+} as const;
+
+/**
+ * Every stable error code with its category and default hint. Adding a code here is the only way to raise one,
+ * so the README table and the CLI's exit mapping cannot drift from the code that raises it.
+ */
+export const ERROR_CODES = {
+  // verification: the artifact, bundle or signer is not what the policy asks for (exit 1)
+  DIGEST_MISMATCH: ['verification', 'The artifact differs from what was signed: it was modified or is another file.'],
+  SIGNATURE_INVALID: ['verification', 'The signature does not verify with the expected key or certificate.'],
+  KEY_MISMATCH: ['verification', 'The bundle was signed by another key than the one given.'],
+  BUNDLE_MALFORMED: ['verification', 'The bundle is not a well-formed Sigstore bundle.'],
+  BUNDLE_TOO_LARGE: ['verification', 'The bundle exceeds the size limit; it is not a signature vouch will parse.'],
+  BUNDLE_UNSUPPORTED: ['verification', 'This bundle version or content type is not supported.'],
+  CERTIFICATE_INVALID: ['verification', 'The signing certificate is malformed or not valid at the signing time.'],
+  CHAIN_INVALID: ['verification', 'The certificate does not chain to a trusted certificate authority.'],
+  IDENTITY_MISMATCH: ['verification', 'The bundle was signed by another identity than the one required.'],
+  ISSUER_MISMATCH: ['verification', 'The identity was issued by another OIDC issuer than the one required.'],
+  TLOG_INVALID: ['verification', 'The transparency log entry does not prove this signature was logged.'],
+  TLOG_MISSING: ['verification', 'The bundle carries no transparency log entry the policy accepts.'],
+  TIMESTAMP_INVALID: ['verification', 'A timestamp in the bundle does not verify.'],
+  TIMESTAMP_MISSING: ['verification', 'No trusted time for the signature: the bundle has no verified timestamp.'],
+  SCT_INVALID: ['verification', 'The certificate transparency proof of the certificate does not verify.'],
+  TRUST_ROOT_MISMATCH: ['verification', 'No trusted authority matches this bundle: it comes from another instance.'],
+  DSSE_INVALID: ['verification', 'The DSSE envelope or its statement is malformed or does not match the log entry.'],
+  POLICY_INVALID: ['usage', 'The verification policy is incomplete or contradictory.'],
+  DIRECTORY_MISMATCH: ['verification', 'The directory differs from what was signed.'],
+  MANIFEST_INVALID: ['verification', 'The signed manifest is malformed or hostile.'],
+  PATH_NOT_SIGNED: ['verification', 'That path is not part of the signed directory.'],
+  IMAGE_MISMATCH: ['verification', 'The image content does not match its digest or descriptor.'],
+  SIGNATURE_NOT_FOUND: ['verification', 'No signature was found for this artifact.'],
+  // usage and local input (exit 2)
+  USAGE: ['usage', 'See `vouch --help`.'],
+  TARGET_INVALID: ['usage', 'Targets look like file:PATH, dir:PATH, oci:REF, a bare path, or sha256:HEX.'],
+  TARGET_UNSUPPORTED: ['usage', 'This kind of target is not supported yet.'],
+  FILE_NOT_FOUND: ['usage', 'Check the path.'],
+  FILE_UNREADABLE: ['usage', 'Check the file permissions.'],
+  FILE_EXISTS: ['usage', 'Pass --force to overwrite it.'],
+  KEY_INVALID: ['usage', 'The key file is not a key vouch can use.'],
+  PASSPHRASE_INVALID: ['usage', 'The passphrase does not decrypt the key (set it with VOUCH_PASSWORD or the prompt).'],
+  TRUST_ROOT_INVALID: ['usage', 'The trusted root file is not a valid Sigstore trusted root.'],
+  CONFIG_INVALID: ['usage', 'The configuration is invalid.'],
+  TOKEN_INVALID: ['usage', 'The identity token is missing, malformed or expired.'],
+  // services (exit 3)
+  SERVICE_UNAVAILABLE: ['service', 'A service could not be reached; try again later.'],
+  SERVICE_ERROR: ['service', 'A service answered with an error.'],
+  // internal (exit 70)
+  INTERNAL: ['internal', 'This is a bug in vouch; please report it.'],
+} as const satisfies Record<string, readonly [ErrorCategory, string]>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface VouchErrorOptions {
+  cause?: unknown;
+  hint?: string;
+  /** Structured details for `--json` (e.g. the list of differences of a directory). */
+  details?: unknown;
+}
+
+export class VouchError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: VouchErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VouchError';
+    this.code = code;
+    this.hint = options.hint ?? ERROR_CODES[code][1];
+    this.details = options.details;
+  }
+
+  get category(): ErrorCategory {
+    return ERROR_CODES[this.code][0];
+  }
+
+  get exitStatus(): number {
+    return EXIT[this.category];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message, hint: this.hint }
+      : { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+export function isVouchError(e: unknown, code?: ErrorCode): e is VouchError {
+  return e instanceof VouchError && (code === undefined || e.code === code);
+}
+
+/** Raise `code` unless `condition` holds. Keeps the many checks of a verifier to one line each. */
+export function ensure(condition: unknown, code: ErrorCode, message: string, options?: VouchErrorOptions): asserts condition {
+  if (!condition) throw new VouchError(code, message, options);
+}
