@@ -106,6 +106,11 @@ export function isVouchError(e: unknown, code?: ErrorCode): e is VouchError {
 }
 
 /** Raise `code` unless `condition` holds. Keeps the many checks of a verifier to one line each. */
-export function ensure(condition: unknown, code: ErrorCode, message: string, options?: VouchErrorOptions): asserts condition {
+export function ensure(
+  condition: unknown,
+  code: ErrorCode,
+  message: string,
+  options?: VouchErrorOptions,
+): asserts condition {
   if (!condition) throw new VouchError(code, message, options);
 }

@@ -1,5 +1,5 @@
 /** Strict encodings: every decoder rejects what a lenient one would silently repair (CONVENTIONS: hostile input). */
-import { VouchError, type ErrorCode } from '../errors.ts';
+import { type ErrorCode, VouchError } from '../errors.ts';
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const B64URL = /^[A-Za-z0-9_-]*$/;

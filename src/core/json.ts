@@ -18,7 +18,10 @@ export function parseStrictJson(text: string, options: StrictJsonOptions = {}): 
   const code = options.code ?? 'BUNDLE_MALFORMED';
   const what = options.what ?? 'JSON document';
   if (options.maxBytes !== undefined && text.length > options.maxBytes) {
-    throw new VouchError(code === 'BUNDLE_MALFORMED' ? 'BUNDLE_TOO_LARGE' : code, `${what} is larger than ${options.maxBytes} bytes`);
+    throw new VouchError(
+      code === 'BUNDLE_MALFORMED' ? 'BUNDLE_TOO_LARGE' : code,
+      `${what} is larger than ${options.maxBytes} bytes`,
+    );
   }
   let value: unknown;
   try {
