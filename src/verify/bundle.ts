@@ -7,6 +7,7 @@ import type { HashAlgorithm } from '../core/digest.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asInt, asObject, asString, parseStrictJson } from '../core/json.ts';
 import { VouchError } from '../errors.ts';
+import { isSelfSigned, parseCertificate } from './x509.ts';
 
 /** Bundles above this size are refused before parsing (a real bundle is a few KiB; certificate chains < 64 KiB). */
 export const MAX_BUNDLE_BYTES = 32 << 20;
@@ -124,11 +125,17 @@ export function bundleFromJson(root: Record<string, unknown>): Bundle {
     const certs = asArray(get(asObject(chain, 'x509CertificateChain'), 'certificates'), 'certificates');
     if (certs.length === 0) malformed('x509CertificateChain is empty');
     if (certs.length > 10) malformed('x509CertificateChain is too long');
-    material = {
-      kind: 'certificate',
-      certificates: certs.map((c, i) => b64(get(asObject(c, 'certificate'), 'rawBytes'), `certificates[${i}]`)),
-      fromChain: true,
-    };
+    const certificates = certs.map((c, i) => b64(get(asObject(c, 'certificate'), 'rawBytes'), `certificates[${i}]`));
+    // "Signers MUST NOT include root CA certificates in bundles" (sigstore_bundle.proto). Intermediates beyond the
+    // leaf are ignored (the path is built from the trusted root only), but a root in the chain marks a producer
+    // we refuse, as the conformance suite does (bundle-with-root-cert_fail). Checked before the log entries so
+    // this rule, not a later one, names the problem.
+    for (let i = 1; i < certificates.length; i++) {
+      if (isSelfSigned(parseCertificate(certificates[i]!, 'BUNDLE_MALFORMED'))) {
+        throw new VouchError('CHAIN_INVALID', "the bundle's certificate chain contains a root certificate");
+      }
+    }
+    material = { kind: 'certificate', certificates, fromChain: true };
   } else {
     material = {
       kind: 'certificate',
