@@ -14,7 +14,10 @@ export interface CliRun {
   json: () => unknown;
 }
 
-export function vouch(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {}): CliRun {
+export function vouch(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {},
+): CliRun {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
