@@ -330,6 +330,11 @@ function policyKey(k: PublicKeyInput): PolicyKey {
   let pk = keyCache.get(k);
   if (!pk) {
     let key: KeyObject;
+    // createPublicKey happily derives a public key from a private one; a policy holding a private key is a mistake
+    // (and a leak) we refuse to paper over.
+    if (typeof k.spki === 'string' && k.spki.includes('PRIVATE KEY')) {
+      throw new VouchError('KEY_INVALID', 'a policy key is a private key; give the public key');
+    }
     try {
       key =
         typeof k.spki === 'string'
