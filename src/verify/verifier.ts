@@ -106,7 +106,7 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   const binding: SignatureBinding = {
     content: check.binding,
     signature: sigBytes,
-    keyDer: signer.kind === 'certificate' ? signer.keyDer : signer.keyDer,
+    keyDer: signer.keyDer,
     keyIsCertificate: signer.kind === 'certificate',
   };
   const tlogTimes: number[] = [];
@@ -133,10 +133,13 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   // 5. Thresholds and trusted time.
   const keyless = signer.kind === 'certificate';
   const tlogThreshold = policy.tlogThreshold ?? (keyless ? 1 : 0);
-  if (tlogEntries.length < tlogThreshold) {
-    throw new VouchError('TLOG_MISSING', `${tlogEntries.length} verified log entries, ${tlogThreshold} required`);
+  // A repeated entry (same log, same index) or a repeated token is one witness, not two.
+  const distinctEntries = new Set(tlogEntries.map((e) => `${e.logId}/${e.logIndex}`)).size;
+  if (distinctEntries < tlogThreshold) {
+    throw new VouchError('TLOG_MISSING', `${distinctEntries} verified log entries, ${tlogThreshold} required`);
   }
-  if (tsaTimes.length < (policy.timestampThreshold ?? 0)) {
+  const distinctTokens = new Set(b.rfc3161Timestamps.map((t) => t.toString('base64'))).size;
+  if (distinctTokens < (policy.timestampThreshold ?? 0)) {
     throw new VouchError('TIMESTAMP_MISSING', 'fewer verified RFC 3161 timestamps than the policy requires');
   }
   // An entry proven only by inclusion (Rekor v2, or a v0.3 bundle without promise) carries no trusted time;
@@ -156,6 +159,7 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   let signerResult: VerificationResult['signer'];
   if (signer.kind === 'certificate') {
     const leaf = signer.leaf!;
+    if (times.length === 0) throw new VouchError('TIMESTAMP_MISSING', 'no verified signing time');
     for (const t of times) {
       if (t < leaf.notBefore || t > leaf.notAfter) {
         throw new VouchError('CERTIFICATE_INVALID', 'the certificate was not valid at the signing time');
@@ -387,6 +391,8 @@ function selectKey(
 const caChecked = new WeakMap<CertificateAuthority, boolean>();
 
 function findIssuer(leaf: Certificate, cas: readonly CertificateAuthority[], times: number[]): CertificateAuthority {
+  // Validity is checked at each trusted time; with none, `every` below would be vacuously true.
+  if (times.length === 0) throw new VouchError('TIMESTAMP_MISSING', 'no verified signing time');
   let nameMatched = false;
   for (const ca of cas) {
     const issuing = ca.certificates[0]!;

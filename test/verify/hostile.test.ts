@@ -919,3 +919,32 @@ describe('key-pair bundles', () => {
   ];
   for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
 });
+
+describe('thresholds count distinct witnesses', () => {
+  it('the same log entry twice does not meet a threshold of two', () => {
+    const p = buildPolicy({ identities: [{ identity: v03.identity!, issuer: v03.issuer! }], tlogThreshold: 2 });
+    const fn = mutated(
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries.push(b.verificationMaterial.tlogEntries[0]);
+      },
+      p,
+    );
+    expectCode('TLOG_MISSING', fn);
+  });
+  it('the same timestamp twice does not meet a threshold of two', () => {
+    const p = buildPolicy({
+      identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
+      timestampThreshold: 2,
+    });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        ts.push(ts[0]);
+      },
+      p,
+    );
+    expectCode('TIMESTAMP_MISSING', fn);
+  });
+});
