@@ -250,6 +250,14 @@ export function fulcioExtensions(c: Certificate): { issuer?: string; extensions:
     }
     extensions[name] = v;
   }
+  // A certificate naming two different issuers (.1.1 and .1.8) is contradictory: refuse rather than pick one.
+  if (
+    extensions.issuer !== undefined &&
+    extensions.issuerV1 !== undefined &&
+    extensions.issuer !== extensions.issuerV1
+  ) {
+    throw new VouchError('CERTIFICATE_INVALID', 'the certificate names two different OIDC issuers');
+  }
   const issuer = extensions.issuer ?? extensions.issuerV1;
   return issuer === undefined ? { extensions } : { issuer, extensions };
 }

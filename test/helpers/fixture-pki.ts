@@ -84,6 +84,8 @@ export interface LeafOptions {
   keyUsage?: number;
   eku?: string[];
   extraCritical?: boolean;
+  /** Also write the deprecated raw issuer extension (.1.1) with this value. */
+  issuerV1?: string;
 }
 
 export const sanUri = (v: string) => derEncode(0x86, Buffer.from(v, 'latin1'));
@@ -153,6 +155,7 @@ export async function makeInstance(): Promise<Instance> {
       ),
       ext('1.3.6.1.4.1.57264.1.8', false, utf8(o.issuer ?? 'https://token.actions.githubusercontent.com')),
     ];
+    if (o.issuerV1) extensions.push(ext('1.3.6.1.4.1.57264.1.1', false, Buffer.from(o.issuerV1)));
     if (o.ca) extensions.push(ext('2.5.29.19', true, seq(bool(true))));
     if (o.extraCritical) extensions.push(ext('1.2.3.4.5.6', true, derEncode(0x05, Buffer.alloc(0))));
     const leafDer = certificate({

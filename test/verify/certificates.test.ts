@@ -66,6 +66,7 @@ describe('certificates from a test CA', () => {
     ['SAN of another ref (main-x)', { san: sanUri(`${APP}-x`) }, 'IDENTITY_MISMATCH'],
     ['e-mail SAN equal to the URI text', { san: sanEmail('x@example.com') }, 'IDENTITY_MISMATCH'],
     ['another issuer', { issuer: 'https://issuer.evil.example' }, 'ISSUER_MISMATCH'],
+    ['two contradicting issuer extensions', { issuerV1: 'https://issuer.evil.example' }, 'CERTIFICATE_INVALID'],
     [
       'no SAN identity at all',
       { san: Buffer.concat([Buffer.from([0x82, 0x04]), Buffer.from('a.io')]) },
@@ -75,6 +76,11 @@ describe('certificates from a test CA', () => {
   for (const [name, leaf, code, identity, opts] of rows) {
     it(name, async () => assert.equal(await run(leaf, identity ?? APP, opts ?? {}), code));
   }
+
+  it('the deprecated issuer extension alone, or agreeing with the new one, is read', async () => {
+    const r = await run({ issuerV1: GH });
+    assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.issuer === GH);
+  });
 
   it('the whole comma SAN, exactly, is that identity', async () => {
     const odd = `${APP}, URI:https://evil.example`;
