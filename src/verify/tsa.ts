@@ -151,26 +151,30 @@ export function verifyTimestamp(der: Buffer, signed: Buffer, tsas: readonly Cert
   const contentDigest = createHash(ts.digestAlgorithm).update(ts.tstInfo).digest();
   if (!bytesEqual(contentDigest, ts.messageDigest)) fail('the timestamp message digest does not match its TSTInfo');
   if (tsas.length === 0) throw new VouchError('TIMESTAMP_INVALID', 'the trusted root lists no timestamp authority');
+  let reason = 'the timestamp is not signed by a trusted timestamp authority';
+  // Several entries may share a certificate (renewed validity windows): the token must fit one of them entirely.
   for (const tsa of tsas) {
     const leaf = tsa.certificates[0]!;
+    const sid = ts.sid;
     const sidMatches =
-      'keyId' in ts.sid
+      'keyId' in sid
         ? leaf.extensions.some(
-            (e) =>
-              e.oid === X509_OID.subjectKeyId &&
-              bytesEqual(derOne(e.value, undefined, C).value, (ts.sid as { keyId: Buffer }).keyId),
+            (e) => e.oid === X509_OID.subjectKeyId && bytesEqual(derOne(e.value, undefined, C).value, sid.keyId),
           )
-        : ts.sid.issuer.equals(leaf.issuer) && ts.sid.serial.equals(leaf.serial);
+        : sid.issuer.equals(leaf.issuer) && sid.serial.equals(leaf.serial);
     if (!sidMatches) continue;
     if (!verifyWithAlgorithm(ts.signatureAlgorithm, ts.signedAttrs, tsa.keys[0]!, ts.signature)) continue;
     // RFC 3161 §2.3: the TSA certificate must be for time stamping only.
-    if (!leaf.extKeyUsage?.includes(X509_OID.timeStamping)) continue;
+    if (!leaf.extKeyUsage?.includes(X509_OID.timeStamping)) {
+      reason = 'the timestamp authority certificate lacks the timeStamping extended key usage';
+      continue;
+    }
     const t = ts.genTime;
-    if (t < tsa.start || t > tsa.end) fail('the timestamp is outside the TSA validity window');
-    for (const c of tsa.certificates) {
-      if (t < c.notBefore || t > c.notAfter) fail('the timestamp is outside the TSA certificate validity');
+    if (t < tsa.start || t > tsa.end || tsa.certificates.some((c) => t < c.notBefore || t > c.notAfter)) {
+      reason = 'the timestamp is outside the validity of its timestamp authority';
+      continue;
     }
     return t;
   }
-  return fail('the timestamp is not signed by a trusted timestamp authority');
+  return fail(reason);
 }

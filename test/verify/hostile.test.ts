@@ -600,6 +600,17 @@ describe('another instance', () => {
       verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
     );
   });
+  it('a timestamp authority whose window closed before the timestamp is refused', () => {
+    const root = JSON.parse(rekor2.trustedRootText) as Json;
+    root.timestampAuthorities[0].validFor = { start: '2025-04-09T00:00:00Z', end: '2025-05-01T00:00:00Z' };
+    expectCode('TIMESTAMP_INVALID', () =>
+      verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root))),
+    );
+    // The same certificate listed again with a window that fits (a renewal) is accepted.
+    root.timestampAuthorities.push({ ...root.timestampAuthorities[0], validFor: { start: '2025-05-01T00:00:00Z' } });
+    const r = verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root)));
+    assert.equal(r.verified, true);
+  });
   it('a trusted root without timestamp authorities refuses TSA-timed bundles', () => {
     const root = JSON.parse(rekor2.trustedRootText) as Json;
     root.timestampAuthorities = [];
