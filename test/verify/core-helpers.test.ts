@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DerReader, decodeOid, decodeTime, derEncode, derOne } from '../../src/core/der.ts';
+import { decodeBase64 } from '../../src/core/encoding.ts';
 import { inclusionProof, leafHash, merkleRoot, nodeHash, rootFromInclusionProof } from '../../src/core/merkle.ts';
 import { parseCheckpoint, parseSignedNote } from '../../src/core/note.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
@@ -190,5 +191,34 @@ describe('policy', () => {
     assert.equal(m.regexp.test('a'), true);
     assert.equal(m.regexp.test('ab'), false);
     assert.equal(m.regexp.test('xa'), false);
+  });
+});
+
+describe('strict base64 by round trip', () => {
+  it('accepts exactly the canonical strings (random strings checked against the canonical grammar)', () => {
+    const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+    const alphabet = 'AQgwBCDEFabcz019+/=-_ \n.\u00e9';
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let accepted = 0;
+    for (let i = 0; i < 20000; i++) {
+      let s = '';
+      const len = rnd(12);
+      for (let j = 0; j < len; j++) s += alphabet[rnd(alphabet.length)];
+      let ok = true;
+      try {
+        decodeBase64(s, 'x');
+      } catch {
+        ok = false;
+      }
+      // The grammar also admits non-zero pad bits, which are not canonical: those must be refused too.
+      const canonical = CANONICAL.test(s) && Buffer.from(s, 'base64').toString('base64') === s;
+      assert.equal(ok, canonical, JSON.stringify(s));
+      if (ok) accepted++;
+    }
+    assert.ok(accepted > 50, `only ${accepted} canonical strings generated`);
   });
 });
