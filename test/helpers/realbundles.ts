@@ -3,6 +3,7 @@
  * into ready-to-verify inputs. Fails loudly when the directory is missing: silently skipping would let the most
  * independent tests we have disappear.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +44,6 @@ export function loadCase(name: string): RealCase {
   let artifactBytes: Buffer | undefined;
   if (input === 'artifact') {
     artifactBytes = readFileSync(join(dir, 'artifact'));
-    const { createHash } = require_crypto();
     artifact = {
       kind: 'digest',
       algorithm: 'sha256',
@@ -69,12 +69,6 @@ export function loadCase(name: string): RealCase {
   if (typeof json.issuer === 'string') c.issuer = json.issuer;
   if (typeof json.key === 'string') c.keyPem = readFileSync(join(dir, json.key), 'utf8');
   return c;
-}
-
-import * as nodeCrypto from 'node:crypto';
-
-function require_crypto() {
-  return nodeCrypto;
 }
 
 export function caseNames(): string[] {
