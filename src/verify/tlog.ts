@@ -10,7 +10,7 @@ import { leafHash, rootFromInclusionProof } from '../core/merkle.ts';
 import { parseCheckpoint, parseSignedNote } from '../core/note.ts';
 import { VouchError } from '../errors.ts';
 import type { TlogEntry } from './bundle.ts';
-import { type LogAuthority, logVerify, type TrustMaterial } from './trust.ts';
+import { type LogAuthority, logVerify, type TrustMaterial, validAt } from './trust.ts';
 
 /** What the body of a log entry must bind. */
 export interface SignatureBinding {
@@ -25,6 +25,8 @@ export interface SignatureBinding {
 
 export interface TlogResult {
   log: LogAuthority;
+  /** Every trusted-root entry for this log ID (validity windows of the same key). */
+  logs: LogAuthority[];
   /** Epoch ms of the integrated time, only when a signed entry timestamp vouches for it. */
   integratedTime?: number;
   viaPromise: boolean;
@@ -40,9 +42,11 @@ function fail(msg: string): never {
 const HASH_NAMES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
 
 export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, trust: TrustMaterial): TlogResult {
-  const log = trust.tlogById.get(entry.logId.toString('hex'));
-  if (!log)
+  const logs = trust.tlogById.get(entry.logId.toString('hex'));
+  const log = logs?.[0];
+  if (!logs || !log) {
     throw new VouchError('TRUST_ROOT_MISMATCH', 'the log entry comes from a log the trusted root does not list');
+  }
   checkBody(entry, binding);
 
   let integratedTime: number | undefined;
@@ -53,12 +57,11 @@ export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, tru
     if (!logVerify(log, Buffer.from(payload), entry.inclusionPromise))
       fail('the signed entry timestamp does not verify');
     integratedTime = Number(entry.integratedTime) * 1000;
-    if (integratedTime < log.start || integratedTime > log.end)
-      fail('the log key was not valid at the integrated time');
+    if (!validAt(logs, integratedTime)) fail('the log key was not valid at the integrated time');
   }
   if (entry.inclusionProof) verifyInclusion(entry, log);
   if (!entry.inclusionPromise && !entry.inclusionProof) fail('the log entry has neither a promise nor a proof');
-  const r: TlogResult = { log, viaPromise: !!entry.inclusionPromise, viaProof: !!entry.inclusionProof };
+  const r: TlogResult = { log, logs, viaPromise: !!entry.inclusionPromise, viaProof: !!entry.inclusionProof };
   if (integratedTime !== undefined) r.integratedTime = integratedTime;
   return r;
 }

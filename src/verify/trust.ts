@@ -41,8 +41,9 @@ export interface TrustMaterial {
   ctlogs: LogAuthority[];
   /** OIDC issuers of local development instances: identities they vouch for are marked as such in results. */
   localIssuers: string[];
-  tlogById: Map<string, LogAuthority>;
-  ctlogById: Map<string, LogAuthority>;
+  /** Logs by lowercase hex log ID; several entries when one key has several validity windows. */
+  tlogById: Map<string, LogAuthority[]>;
+  ctlogById: Map<string, LogAuthority[]>;
 }
 
 export interface LoadTrustOptions {
@@ -82,18 +83,24 @@ export function loadTrustedRoot(jsonText: string, options: LoadTrustOptions = {}
   };
 }
 
-function indexLogs(logs: LogAuthority[]): Map<string, LogAuthority> {
-  const m = new Map<string, LogAuthority>();
+function indexLogs(logs: LogAuthority[]): Map<string, LogAuthority[]> {
+  const m = new Map<string, LogAuthority[]>();
   for (const l of logs) {
-    // Several entries with one log ID are legal only as key rotations of the same key; keep them all reachable by
-    // refusing true conflicts instead of silently keeping one.
+    // One log ID may be listed several times (the same key with separate validity windows); each window stays
+    // separate so a time in the gap between two windows is not accepted. Two different keys under one ID are
+    // a malformed root.
     const k = l.logId.toString('hex');
-    const prev = m.get(k);
-    if (prev && !prev.spki.equals(l.spki)) invalid(`two different keys share log ID ${k}`);
-    if (!prev) m.set(k, l);
-    else m.set(k, { ...prev, start: Math.min(prev.start, l.start), end: Math.max(prev.end, l.end) });
+    const list = m.get(k);
+    if (list?.some((prev) => !prev.spki.equals(l.spki))) invalid(`two different keys share log ID ${k}`);
+    if (list) list.push(l);
+    else m.set(k, [l]);
   }
   return m;
+}
+
+/** Whether `t` (epoch ms) lies in the validity window of one of `logs`. */
+export function validAt(logs: readonly LogAuthority[], t: number): boolean {
+  return logs.some((l) => t >= l.start && t <= l.end);
 }
 
 /** TimeRange: `start` is REQUIRED (sigstore_common.proto); a missing start must not read as "since forever". */

@@ -20,7 +20,14 @@ import { isVouchError, VouchError } from '../errors.ts';
 import { type Bundle, parseBundle } from './bundle.ts';
 import { checkPolicy, matches } from './policy.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
-import { type CertificateAuthority, hashFor, spkiFingerprint, type TrustMaterial } from './trust.ts';
+import {
+  type CertificateAuthority,
+  hashFor,
+  type LogAuthority,
+  spkiFingerprint,
+  type TrustMaterial,
+  validAt,
+} from './trust.ts';
 import { verifyTimestamp } from './tsa.ts';
 import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult, VerifiedTimestamp } from './types.ts';
 import {
@@ -110,12 +117,12 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
     keyIsCertificate: signer.kind === 'certificate',
   };
   const tlogTimes: number[] = [];
-  const proofOnlyLogs: { start: number; end: number }[] = [];
+  const proofOnlyLogs: LogAuthority[][] = [];
   const tlogEntries: VerificationResult['tlogEntries'] = [];
   for (const entry of b.tlogEntries) {
     const r = verifyTlogEntry(entry, binding, trust);
     if (r.integratedTime !== undefined) tlogTimes.push(r.integratedTime);
-    else proofOnlyLogs.push(r.log);
+    else proofOnlyLogs.push(r.logs);
     const v: VerificationResult['tlogEntries'][number] = {
       logIndex: entry.logIndex.toString(),
       logId: entry.logId.toString('hex'),
@@ -147,8 +154,8 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   if (proofOnlyLogs.length > 0 && tsaTimes.length === 0) {
     throw new VouchError('TIMESTAMP_MISSING', 'the log entry gives no signed time and there is no RFC 3161 timestamp');
   }
-  for (const log of proofOnlyLogs) {
-    if (tsaTimes.some((t) => t < log.start || t > log.end)) {
+  for (const logs of proofOnlyLogs) {
+    if (!tsaTimes.every((t) => validAt(logs, t))) {
       throw new VouchError('TLOG_INVALID', 'the log key was not valid at the timestamped time');
     }
   }
@@ -421,10 +428,9 @@ function findIssuer(leaf: Certificate, cas: readonly CertificateAuthority[], tim
 /** At least one embedded SCT from a CT log of the trusted root must verify (RFC 6962 §3.2; Fulcio embeds them). */
 function checkScts(leaf: Certificate, issuer: Certificate, trust: TrustMaterial): void {
   for (const sct of embeddedScts(leaf)) {
-    const log = trust.ctlogById.get(sct.logId.toString('hex'));
-    if (!log) continue;
-    const t = Number(sct.timestamp);
-    if (t < log.start || t > log.end) continue;
+    const logs = trust.ctlogById.get(sct.logId.toString('hex'));
+    const log = logs?.[0];
+    if (!logs || !log || !validAt(logs, Number(sct.timestamp))) continue;
     try {
       if (cryptoVerify(log.hash ?? null, sctSignedData(leaf, issuer.spki, sct), log.key, sct.signature)) return;
     } catch {

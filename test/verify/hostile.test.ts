@@ -593,6 +593,17 @@ describe('another instance', () => {
       verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
     );
   });
+  it('one log key listed twice: a time in the gap between its windows is refused', () => {
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    const log = root.tlogs.find((t: Json) => t.baseUrl === 'https://rekor.sigstore.dev');
+    const later = structuredClone(log);
+    log.publicKey.validFor = { start: '2021-01-01T00:00:00Z', end: '2023-01-01T00:00:00Z' };
+    later.publicKey.validFor = { start: '2025-01-01T00:00:00Z' };
+    root.tlogs.push(later);
+    expectCode('TLOG_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
   it('a trusted root without CT logs of that period still requires a verified SCT', () => {
     const root = JSON.parse(v03.trustedRootText) as Json;
     root.ctlogs = root.ctlogs.filter((l: Json) => l.baseUrl.endsWith('/test'));
