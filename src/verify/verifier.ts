@@ -268,6 +268,13 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
       'statement',
       'DSSE_INVALID',
     );
+    // in-toto Statement layer (in-toto attestation spec): only the two published statement types are accepted.
+    if (
+      statement._type !== 'https://in-toto.io/Statement/v1' &&
+      statement._type !== 'https://in-toto.io/Statement/v0.1'
+    ) {
+      throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
+    }
     check.statement = { payloadType: c.payloadType, payload: statement };
     if (artifact.kind === 'digest') {
       const want = artifact.digest.toString('hex');

@@ -478,6 +478,27 @@ describe('hostile signatures and artifacts', () => {
       'SIGNATURE_INVALID',
     ],
     [
+      'in-toto payload that is not a statement',
+      () => {
+        const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v9', subject: [] }));
+        const t = 'application/vnd.in-toto+json';
+        const pae = Buffer.concat([Buffer.from(`DSSEv1 ${t.length} ${t} ${payload.length} `), payload]);
+        const b = {
+          mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+          verificationMaterial: { publicKey: {}, tlogEntries: [] },
+          dsseEnvelope: {
+            payload: payload.toString('base64'),
+            payloadType: t,
+            signatures: [{ sig: sign('sha256', pae, privateKey).toString('base64'), keyid: '' }],
+          },
+        };
+        const spki = publicKey.export({ format: 'pem', type: 'spki' }) as string;
+        return verify(JSON.stringify(b), { kind: 'statement' }, buildPolicy({ keys: [{ spki }] }), trustOf(v03));
+      },
+      'DSSE_INVALID',
+    ],
+    [
       'DSSE payload type changed',
       mutated(dsse, (b) => {
         b.dsseEnvelope.payloadType = 'text/plain';
