@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../core/json.ts';
-import { leafHash, rootFromInclusionProof } from '../core/merkle.ts';
+import { hashLeaf, verifyInclusion as verifyMerkleInclusion } from '../core/merkle.ts';
 import { parseCheckpoint, parseSignedNote } from '../core/note.ts';
 import { VouchError } from '../errors.ts';
 import type { TlogEntry } from './bundle.ts';
@@ -86,8 +86,12 @@ function verifyInclusion(entry: TlogEntry, log: LogAuthority): void {
   }
   // Rekor v2 indices are global; Rekor v1 proofs use the shard-local index, so only v2 can be cross-checked.
   if (!entry.hasIntegratedTime && entry.logIndex !== proof.logIndex) fail('inclusion proof index differs from entry');
-  const root = rootFromInclusionProof(proof.logIndex, proof.treeSize, leafHash(entry.canonicalizedBody), proof.hashes);
-  if (!root || !root.equals(proof.rootHash)) fail('the inclusion proof does not lead to the checkpoint root');
+  // Indices beyond 2^53 are refused by verifyInclusion (no log is near that size).
+  const index = proof.logIndex <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(proof.logIndex) : -1;
+  const size = proof.treeSize <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(proof.treeSize) : -1;
+  if (!verifyMerkleInclusion(hashLeaf(entry.canonicalizedBody), index, size, proof.hashes, proof.rootHash)) {
+    fail('the inclusion proof does not lead to the checkpoint root');
+  }
 }
 
 // ---- bodies -------------------------------------------------------------------------------------------------
