@@ -41,13 +41,18 @@ export interface TrustMaterial {
   ctlogs: LogAuthority[];
   /** OIDC issuers of local development instances: identities they vouch for are marked as such in results. */
   localIssuers: string[];
+  /** The whole root is a local development instance: every keyless identity is marked as such. */
+  localDevelopment: boolean;
   /** Logs by lowercase hex log ID; several entries when one key has several validity windows. */
   tlogById: Map<string, LogAuthority[]>;
   ctlogById: Map<string, LogAuthority[]>;
 }
 
 export interface LoadTrustOptions {
+  /** OIDC issuers whose identities are local development identities (the embedded instance's dev issuer). */
   localIssuers?: string[];
+  /** Every identity this root's CAs certify is a local development identity (the embedded instance's root). */
+  localDevelopment?: boolean;
 }
 
 const MAX_TRUST_ROOT = 4 << 20;
@@ -57,10 +62,15 @@ function invalid(msg: string, cause?: unknown): never {
   throw new VouchError('TRUST_ROOT_INVALID', msg, cause === undefined ? {} : { cause });
 }
 
-/** Load a Sigstore TrustedRoot JSON document. Raises TRUST_ROOT_INVALID for anything malformed or inconsistent. */
-export function loadTrustedRoot(jsonText: string, options: LoadTrustOptions = {}): TrustMaterial {
+/**
+ * Load a Sigstore TrustedRoot: JSON text (parsed strictly: size cap, duplicate keys refused) or an already parsed
+ * object (e.g. from the trust store). Raises TRUST_ROOT_INVALID for anything malformed or inconsistent.
+ */
+export function loadTrustedRoot(json: string | object, options: LoadTrustOptions = {}): TrustMaterial {
   const doc = asObject(
-    parseStrictJson(jsonText, { maxBytes: MAX_TRUST_ROOT, code: 'TRUST_ROOT_INVALID', what: 'trusted root' }),
+    typeof json === 'string'
+      ? parseStrictJson(json, { maxBytes: MAX_TRUST_ROOT, code: 'TRUST_ROOT_INVALID', what: 'trusted root' })
+      : json,
     'trusted root',
     'TRUST_ROOT_INVALID',
   );
@@ -78,6 +88,7 @@ export function loadTrustedRoot(jsonText: string, options: LoadTrustOptions = {}
     tlogs,
     ctlogs,
     localIssuers: [...(options.localIssuers ?? [])],
+    localDevelopment: options.localDevelopment === true,
     tlogById: indexLogs(tlogs),
     ctlogById: indexLogs(ctlogs),
   };

@@ -459,7 +459,7 @@ function checkIdentity(leaf: Certificate, policy: Policy, trust: TrustMaterial):
     subjectSeen = true;
     if (!matches(id.issuer, issuer)) continue;
     const signer: VerificationResult['signer'] = { type: 'certificate', identity: name.value, issuer, extensions };
-    if (trust.localIssuers.includes(issuer)) signer.localDevelopmentIdentity = true;
+    if (trust.localDevelopment || trust.localIssuers.includes(issuer)) signer.localDevelopmentIdentity = true;
     return signer;
   }
   if (subjectSeen) throw new VouchError('ISSUER_MISMATCH', `the identity was issued by ${issuer}`);

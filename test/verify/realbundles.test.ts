@@ -217,10 +217,15 @@ describe('real bundles, variations', () => {
     );
   });
 
-  it('localIssuers mark a local development identity', () => {
+  it('localIssuers (or a local development root) mark a local development identity', () => {
     const c = loadCase('staging-v0.3-email-identity');
-    const trust = loadTrustedRoot(c.trustedRootText, { localIssuers: [c.issuer!] });
-    const r = verify(c.bundleText, c.artifact, policyFor(c), trust);
-    assert.equal(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity, true);
+    const local = (trust: TrustMaterial) => {
+      const r = verify(c.bundleText, c.artifact, policyFor(c), trust);
+      return r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true;
+    };
+    assert.equal(local(loadTrustedRoot(c.trustedRootText, { localIssuers: [c.issuer!] })), true);
+    assert.equal(local(loadTrustedRoot(c.trustedRootText, { localIssuers: ['https://other.example'] })), false);
+    // A parsed object is accepted as well as text.
+    assert.equal(local(loadTrustedRoot(JSON.parse(c.trustedRootText), { localDevelopment: true })), true);
   });
 });
