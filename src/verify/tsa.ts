@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { children, DerReader, decodeOid, decodeTime, derEncode, derOne, TAG } from '../core/der.ts';
 import { bytesEqual } from '../core/encoding.ts';
 import { VouchError } from '../errors.ts';
-import type { CertificateAuthority } from './trust.ts';
+import { type CertificateAuthority, ensureChain } from './trust.ts';
 import { verifyWithAlgorithm, OID as X509_OID } from './x509.ts';
 
 const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
@@ -164,6 +164,7 @@ export function verifyTimestamp(der: Buffer, signed: Buffer, tsas: readonly Cert
         : sid.issuer.equals(leaf.issuer) && sid.serial.equals(leaf.serial);
     if (!sidMatches) continue;
     if (!verifyWithAlgorithm(ts.signatureAlgorithm, ts.signedAttrs, tsa.keys[0]!, ts.signature)) continue;
+    ensureChain(tsa);
     // RFC 3161 §2.3: the TSA certificate must be for time stamping only.
     if (!leaf.extKeyUsage?.includes(X509_OID.timeStamping)) {
       reason = 'the timestamp authority certificate lacks the timeStamping extended key usage';

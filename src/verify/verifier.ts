@@ -22,6 +22,7 @@ import { checkPolicy, matches } from './policy.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
 import {
   type CertificateAuthority,
+  ensureChain,
   hashFor,
   type LogAuthority,
   spkiFingerprint,
@@ -419,6 +420,7 @@ function findIssuer(leaf: Certificate, cas: readonly CertificateAuthority[], tim
     }
     if (!ok) continue;
     if (!isIssuedBy(leaf, issuing, ca.keys[0]!)) continue;
+    ensureChain(ca);
     const valid = times.every(
       (t) => t >= ca.start && t <= ca.end && ca.certificates.every((c) => t >= c.notBefore && t <= c.notAfter),
     );

@@ -701,6 +701,15 @@ describe('trusted root parsing', () => {
       expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
     });
   }
+  it('a CA chain whose signature is broken is refused when used', () => {
+    const r = structuredClone(base);
+    const certs = r.certificateAuthorities[1].certChain.certificates;
+    const der = Buffer.from(certs[0].rawBytes, 'base64');
+    der[der.length - 1]! ^= 1;
+    certs[0].rawBytes = der.toString('base64');
+    const trust = loadTrustedRoot(JSON.stringify(r));
+    expectCode('TRUST_ROOT_INVALID', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), trust));
+  });
   it('duplicate keys', () => {
     expectCode('TRUST_ROOT_INVALID', () =>
       loadTrustedRoot(v03.trustedRootText.replace('"mediaType":', '"mediaType": "x", "mediaType":')),
