@@ -63,7 +63,13 @@ export function parseTimestamp(der: Buffer): ParsedTimestamp {
   const sd = children(children(top.next(0xa0), C).next(TAG.SEQUENCE), C);
   top.end();
   sd.next(TAG.INTEGER); // version
-  sd.next(TAG.SET); // digestAlgorithms
+  // digestAlgorithms: must name the signer's digest algorithm (RFC 5652 §5.1), checked below.
+  const digestAlgorithms: string[] = [];
+  const das = children(sd.next(TAG.SET), C);
+  while (!das.done) {
+    const oid = DIGESTS[decodeOid(children(das.next(TAG.SEQUENCE), C).next(TAG.OID).value)];
+    if (oid) digestAlgorithms.push(oid);
+  }
   const encap = children(sd.next(TAG.SEQUENCE), C);
   if (decodeOid(encap.next(TAG.OID).value) !== OID_TST_INFO) fail('timestamp token does not hold a TSTInfo');
   const tstInfo = children(encap.next(0xa0), C).next(TAG.OCTET_STRING).value;
@@ -87,6 +93,7 @@ export function parseTimestamp(der: Buffer): ParsedTimestamp {
   }
   const digestAlgorithm = DIGESTS[decodeOid(children(si.next(TAG.SEQUENCE), C).next(TAG.OID).value)];
   if (!digestAlgorithm) fail('unsupported timestamp digest algorithm');
+  if (!digestAlgorithms.includes(digestAlgorithm)) fail('the signer digest algorithm is not listed in the SignedData');
   const attrsTlv = si.next(0xa0);
   // The signature covers the DER of the attributes as a SET OF (RFC 5652 §5.4), not the [0] IMPLICIT encoding.
   const signedAttrs = derEncode(TAG.SET, attrsTlv.value);

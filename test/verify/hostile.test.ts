@@ -1000,3 +1000,50 @@ describe('thresholds count distinct witnesses', () => {
     expectCode('TIMESTAMP_MISSING', fn);
   });
 });
+
+describe('random byte corruption of binary fields', () => {
+  // A deterministic generator (xorshift32), so a failure reproduces.
+  let s = 0x9e3779b9;
+  const rnd = (n: number) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+  function binaryFields(x: unknown, path: string[] = [], out: string[][] = []): string[][] {
+    if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) binaryFields(v, [...path, k], out);
+    else if (typeof x === 'string' && x.length > 40 && Buffer.from(x, 'base64').toString('base64') === x)
+      out.push(path);
+    return out;
+  }
+  for (const c of [v03, rekor2, loadCase('prod-npm-provenance-sigstore-2.0.0')]) {
+    it(c.name, () => {
+      const original = JSON.parse(c.bundleText) as Json;
+      const fields = binaryFields(original);
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 150; i++) {
+        const path = fields[rnd(fields.length)]!;
+        const b = structuredClone(original);
+        let o: Json = b;
+        for (const k of path.slice(0, -1)) o = o[k];
+        const key = path[path.length - 1]!;
+        const bytes = Buffer.from(o[key], 'base64');
+        for (let k = 1 + rnd(3); k > 0; k--) bytes[rnd(bytes.length)] = rnd(256);
+        const changed = (rnd(4) === 0 ? bytes.subarray(0, rnd(bytes.length)) : bytes).toString('base64');
+        if (changed === o[key]) continue;
+        o[key] = changed;
+        // The certificates embedded in an RFC 3161 token are never trusted, so corrupting them may change nothing.
+        const mayVerify = key === 'signedTimestamp';
+        try {
+          verify(JSON.stringify(b), c.artifact, keylessPolicy(c), trustOf(c));
+          assert.ok(mayVerify, `corrupted ${path.join('.')} still verifies`);
+        } catch (e) {
+          assert.ok(e instanceof VouchError, `${path.join('.')}: not a VouchError: ${(e as Error)?.stack}`);
+          assert.notEqual(e.code, 'INTERNAL', `${path.join('.')}: ${String((e.cause as Error)?.stack)}`);
+          outcomes.set(e.code, (outcomes.get(e.code) ?? 0) + 1);
+        }
+      }
+      assert.ok(outcomes.size >= 2, `too few distinct outcomes: ${[...outcomes.keys()]}`);
+    });
+  }
+});
