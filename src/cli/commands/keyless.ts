@@ -1,0 +1,142 @@
+/**
+ * `vouch sign` without `--key`: keyless signing on the resolved instance (embedded by default). A session resolves
+ * the instance, picks the identity provider, and builds the signing context; it must be closed (it may have started
+ * the embedded stack). `signKeyless` is the whole command for file targets; other target kinds (directories,
+ * images) open a session and pass its context to the sign workflow themselves.
+ */
+import { hostname, userInfo } from 'node:os';
+import type { Target } from '../../artifact/target.ts';
+import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
+import { type Instance, resolveInstance } from '../../instance/instance.ts';
+import { addLocalIssuers, EMBEDDED } from '../../instance/truststore.ts';
+import type { SigningContext } from '../../sign/bundle.ts';
+import { FulcioClient } from '../../sign/fulcio.ts';
+import { type CertificateSigner, type KeylessTimings, keylessContext } from '../../sign/keyless.ts';
+import { type SignSummary, signTarget } from '../../workflow/sign.ts';
+import { writeFileAtomic } from '../io.ts';
+
+export interface KeylessOptions {
+  /** `--instance`: URL of a `vouch serve`, or `public-good` / `embedded`. */
+  instance?: string;
+  /** `--identity-token` */
+  identityToken?: string;
+  /** VOUCH_HOME (default from the environment). */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Timeout of each service call in ms (default 15 s). */
+  timeoutMs?: number;
+  /** Subject to ask a local development issuer for (default user@host). */
+  subject?: string;
+}
+
+export interface KeylessSession {
+  instance: Instance;
+  identitySource: IdentitySource;
+  context: SigningContext & { signer: CertificateSigner; timings: KeylessTimings };
+  /** Whether the identity comes from a development issuer that mints tokens for anyone. */
+  readonly localDevelopmentIdentity: boolean;
+  close(): Promise<void>;
+}
+
+export async function openKeylessSession(o: KeylessOptions = {}): Promise<KeylessSession> {
+  const env = o.env ?? process.env;
+  const instance = await resolveInstance({
+    ...(o.instance !== undefined ? { instance: o.instance } : {}),
+    ...(o.home !== undefined ? { home: o.home } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    env,
+  });
+  try {
+    const selected = selectIdentityProvider({
+      ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
+      ...(instance.localIssuerTokenUrl !== undefined ? { localIssuerTokenUrl: instance.localIssuerTokenUrl } : {}),
+      localSubject: o.subject ?? defaultSubject(),
+      env,
+    });
+    const { ca, tlog, tsa } = instance.services;
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    const context = keylessContext(selected.provider, {
+      ca: new FulcioClient(ca, { timeoutMs }),
+      tlog,
+      ...(tsa !== undefined ? { tsa } : {}),
+      timeoutMs,
+    });
+    // The embedded CA only accepts its own issuer, which mints tokens for anyone: every identity it certifies is a
+    // development identity. Elsewhere, only tokens taken from the instance's local issuer are.
+    const local = instance.kind === 'embedded' || selected.source === 'local-issuer';
+    return {
+      instance,
+      identitySource: selected.source,
+      context,
+      localDevelopmentIdentity: local,
+      close: async () => {
+        const issuer = context.signer.certified?.issuer;
+        if (local && issuer !== undefined && instance.kind === 'embedded') {
+          addLocalIssuers(instance.home, EMBEDDED, [issuer]);
+        }
+        await instance.close();
+      },
+    };
+  } catch (e) {
+    await instance.close();
+    throw e;
+  }
+}
+
+export interface KeylessSignSummary extends SignSummary {
+  identity: string;
+  issuer: string;
+  identitySource: IdentitySource;
+  localDevelopmentIdentity: boolean;
+  /** `embedded`, `public-good` or the instance URL. */
+  instance: string;
+  certificate: { notBefore: string; notAfter: string };
+  integratedTime?: string;
+  rfc3161Timestamps: number;
+  /** Milliseconds per service call: token, ca, tlog, tsa. */
+  timings: KeylessTimings;
+}
+
+/** Sign a target keyless and write its bundle. */
+export async function signKeyless(
+  target: string | Target,
+  o: KeylessOptions & { bundle?: string } = {},
+): Promise<KeylessSignSummary> {
+  const session = await openKeylessSession(o);
+  try {
+    const { bundle, ...result } = await signTarget(target, {
+      context: session.context,
+      ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
+    });
+    writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+    const certified = session.context.signer.certified!;
+    const entry = bundle.verificationMaterial.tlogEntries?.[0];
+    const summary: KeylessSignSummary = {
+      ...result,
+      identity: certified.identity,
+      issuer: certified.issuer,
+      identitySource: session.identitySource,
+      localDevelopmentIdentity: session.localDevelopmentIdentity,
+      instance: session.instance.name,
+      certificate: { notBefore: certified.notBefore.toISOString(), notAfter: certified.notAfter.toISOString() },
+      rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
+      timings: roundTimings(session.context.timings),
+    };
+    if (entry?.integratedTime) summary.integratedTime = new Date(Number(entry.integratedTime) * 1000).toISOString();
+    return summary;
+  } finally {
+    await session.close();
+  }
+}
+
+function defaultSubject(): string {
+  let user = 'user';
+  try {
+    user = userInfo().username || user;
+  } catch {}
+  return `${user}@${hostname()}`;
+}
+
+function roundTimings(t: KeylessTimings): KeylessTimings {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round((v as number) * 10) / 10]));
+}
