@@ -118,7 +118,7 @@ async function startEmbedded(home: string): Promise<Instance> {
   };
   try {
     const trustedRoot = parseTrustedRoot(JSON.stringify(stack.trustedRoot), 'embedded trusted root');
-    recordEmbeddedRoot(home, trustedRoot, []);
+    recordEmbeddedRoot(home, trustedRoot);
     return {
       name: EMBEDDED,
       kind: 'embedded',

@@ -4,9 +4,10 @@
  * embedded instance runs) and roots imported with `vouch trust import FILE --name N`, stored as
  * `$VOUCH_HOME/trust/<name>.json` byte for byte as imported (so `trust export` gives back the same document).
  *
- * Beside each root, `<name>.meta.json` records the OIDC issuers of that instance that are local development
- * issuers: they mint a token for anyone who asks, so an identity they vouch for proves nothing about a person.
- * The verifier reports such signers as "local development identity" instead of hiding the difference.
+ * Beside each root, `<name>.meta.json` records which identities are local development identities: those from
+ * listed OIDC issuers (`localIssuers`), or every identity the root's CAs certify (`localDevelopment`, set for the
+ * embedded instance). Such issuers mint a token for anyone who asks, so the identity proves nothing about a
+ * person; the verifier reports "local development identity" instead of hiding the difference.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,11 @@ export interface TrustStoreEntry {
   root: TrustedRootJSON;
   /** OIDC issuers of this instance that mint tokens for anyone (development only). */
   localIssuers: string[];
+  /**
+   * Every identity certified by this root's CAs is a local development identity (the embedded instance: its CA
+   * trusts only its own issuer, whose URL changes with the port it runs on, so a list of issuers cannot name it).
+   */
+  localDevelopment: boolean;
 }
 
 export const PUBLIC_GOOD = 'public-good';
@@ -117,6 +123,7 @@ export function listTrustStore(home: string): TrustStoreEntry[] {
       source: 'shipped',
       root: parseTrustedRoot(readFileSync(assetPath('public-good.trusted_root.json'), 'utf8'), 'public-good root'),
       localIssuers: [],
+      localDevelopment: false,
     },
   ];
   const dir = paths.trust(home);
@@ -138,7 +145,7 @@ export function listTrustStore(home: string): TrustStoreEntry[] {
       name,
       source: name === EMBEDDED ? 'embedded' : 'imported',
       root: parseTrustedRoot(readFileSync(file, 'utf8'), file),
-      localIssuers: readMeta(dir, name).localIssuers,
+      ...readMeta(dir, name),
     });
   }
   return entries;
@@ -173,16 +180,17 @@ export function importTrustedRoot(
       hint: 'Choose another --name, or pass --force to replace it.',
     });
   }
+  const meta = { localIssuers: [...new Set(options.localIssuers ?? [])].sort(), localDevelopment: false };
   writeAtomic(file, text);
-  writeMeta(dir, name, options.localIssuers ?? []);
-  return { name, source: 'imported', root, localIssuers: options.localIssuers ?? [] };
+  writeMeta(dir, name, meta);
+  return { name, source: 'imported', root, ...meta };
 }
 
 /**
  * Record the embedded instance's root and its local issuer(s). Called each time the embedded instance runs; it
  * rewrites the file only when the root changed (the embedded keys are stable, so normally never).
  */
-export function recordEmbeddedRoot(home: string, root: TrustedRootJSON, localIssuers: string[]): void {
+export function recordEmbeddedRoot(home: string, root: TrustedRootJSON): void {
   const dir = paths.trust(home);
   const file = join(dir, `${EMBEDDED}.json`);
   const text = `${JSON.stringify(root, null, 2)}\n`;
@@ -193,7 +201,8 @@ export function recordEmbeddedRoot(home: string, root: TrustedRootJSON, localIss
     current = undefined;
   }
   if (current !== text) writeAtomic(file, text);
-  addLocalIssuers(home, EMBEDDED, localIssuers);
+  const meta = readMeta(dir, EMBEDDED);
+  if (!meta.localDevelopment) writeMeta(dir, EMBEDDED, { ...meta, localDevelopment: true });
 }
 
 /** Mark issuers of a stored root as local development issuers (kept sorted, no duplicates). */
@@ -202,7 +211,7 @@ export function addLocalIssuers(home: string, name: string, issuers: string[]): 
   const dir = paths.trust(home);
   const meta = readMeta(dir, name);
   const merged = [...new Set([...meta.localIssuers, ...issuers])].sort();
-  if (merged.length !== meta.localIssuers.length) writeMeta(dir, name, merged);
+  if (merged.length !== meta.localIssuers.length) writeMeta(dir, name, { ...meta, localIssuers: merged });
 }
 
 /** `vouch trust export NAME`: the stored document, as it was imported. */
@@ -224,6 +233,7 @@ export interface TrustSummary {
   name: string;
   source: TrustSource;
   localIssuers: string[];
+  localDevelopment: boolean;
   certificateAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
   tlogs: { baseUrl?: string; logId: string; validFrom?: string; validTo?: string }[];
   timestampAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
@@ -242,6 +252,7 @@ export function summarize(entry: TrustStoreEntry): TrustSummary {
     name: entry.name,
     source: entry.source,
     localIssuers: entry.localIssuers,
+    localDevelopment: entry.localDevelopment,
     certificateAuthorities: (r.certificateAuthorities ?? []).map(ca),
     tlogs: (r.tlogs ?? []).map((l) => clean({ baseUrl: l.baseUrl, logId: logId(l), ...window(l.publicKey.validFor) })),
     timestampAuthorities: (r.timestampAuthorities ?? []).map(ca),
@@ -265,24 +276,32 @@ function checkName(name: string): void {
   }
 }
 
-function readMeta(dir: string, name: string): { localIssuers: string[] } {
+interface Meta {
+  localIssuers: string[];
+  localDevelopment: boolean;
+}
+
+function readMeta(dir: string, name: string): Meta {
   const file = join(dir, `${name}.meta.json`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return { localIssuers: [] };
+    return { localIssuers: [], localDevelopment: false };
   }
   const meta = asObject(parseStrictJson(text, { code: 'TRUST_ROOT_INVALID', what: file }), file, 'TRUST_ROOT_INVALID');
   const issuers = asArray(meta.localIssuers ?? [], `${file} localIssuers`, 'TRUST_ROOT_INVALID');
   if (!issuers.every((i) => typeof i === 'string')) {
     throw new VouchError('TRUST_ROOT_INVALID', `${file}: localIssuers must be strings`);
   }
-  return { localIssuers: issuers as string[] };
+  if (meta.localDevelopment !== undefined && typeof meta.localDevelopment !== 'boolean') {
+    throw new VouchError('TRUST_ROOT_INVALID', `${file}: localDevelopment must be a boolean`);
+  }
+  return { localIssuers: issuers as string[], localDevelopment: meta.localDevelopment === true };
 }
 
-function writeMeta(dir: string, name: string, localIssuers: string[]): void {
-  writeAtomic(join(dir, `${name}.meta.json`), `${JSON.stringify({ localIssuers }, null, 2)}\n`);
+function writeMeta(dir: string, name: string, meta: Meta): void {
+  writeAtomic(join(dir, `${name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 /** Write through a temporary file and rename, so a crash never leaves a half-written root that verify would read. */

@@ -8,7 +8,6 @@ import { hostname, userInfo } from 'node:os';
 import type { Target } from '../../artifact/target.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
-import { addLocalIssuers, EMBEDDED } from '../../instance/truststore.ts';
 import type { SigningContext } from '../../sign/bundle.ts';
 import { FulcioClient } from '../../sign/fulcio.ts';
 import { type CertificateSigner, type KeylessTimings, keylessContext } from '../../sign/keyless.ts';
@@ -69,13 +68,7 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
       identitySource: selected.source,
       context,
       localDevelopmentIdentity: local,
-      close: async () => {
-        const issuer = context.signer.certified?.issuer;
-        if (local && issuer !== undefined && instance.kind === 'embedded') {
-          addLocalIssuers(instance.home, EMBEDDED, [issuer]);
-        }
-        await instance.close();
-      },
+      close: () => instance.close(),
     };
   } catch (e) {
     await instance.close();

@@ -42,7 +42,7 @@ export function trustExport(name: string, o: TrustOptions = {}): string {
 export function formatTrustShow(summaries: TrustSummary[]): string {
   const lines: string[] = [];
   for (const s of summaries) {
-    lines.push(`${s.name} (${s.source})`);
+    lines.push(`${s.name} (${s.source}${s.localDevelopment ? ', local development identities only' : ''})`);
     for (const ca of s.certificateAuthorities) lines.push(`  CA   ${ca.subject}${validity(ca)}`);
     for (const log of s.tlogs) lines.push(`  log  ${log.logId}${log.baseUrl ? ` ${log.baseUrl}` : ''}${validity(log)}`);
     for (const tsa of s.timestampAuthorities) lines.push(`  TSA  ${tsa.subject}${validity(tsa)}`);
