@@ -122,13 +122,7 @@ async function startEmbedded(home: string): Promise<Instance> {
     return {
       name: EMBEDDED,
       kind: 'embedded',
-      services: {
-        ca: stack.urls.ca,
-        tlog: stack.urls.tlog,
-        tlogApiVersion: 1,
-        tsa: stack.urls.tsa,
-        oidc: stack.urls.oidc,
-      },
+      services: selectServices(stack.signingConfig),
       trustedRoot,
       signingConfig: stack.signingConfig,
       localIssuerTokenUrl: `${stack.urls.oidc.replace(/\/+$/, '')}/token`,

@@ -115,6 +115,8 @@ export async function signKeyless(
       rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
       timings: roundTimings(session.context.timings),
     };
+    // Protobuf JSON omits zero-valued int64 fields, so the first entry of a log has no logIndex member.
+    if (entry) summary.logIndex = entry.logIndex ?? '0';
     if (entry?.integratedTime) summary.integratedTime = new Date(Number(entry.integratedTime) * 1000).toISOString();
     return summary;
   } finally {
