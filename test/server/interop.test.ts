@@ -85,7 +85,10 @@ describe('official sigstore-js clients against the stack', () => {
   });
 
   it('log proofs from the HTTP API verify with core/merkle', async () => {
-    const info = (await (await fetch(`${stack.urls.tlog}/api/v1/log`)).json()) as { treeSize: number; rootHash: string };
+    const info = (await (await fetch(`${stack.urls.tlog}/api/v1/log`)).json()) as {
+      treeSize: number;
+      rootHash: string;
+    };
     assert.ok(info.treeSize >= 2);
     const got = (await (await fetch(`${stack.urls.tlog}/api/v1/log/entries?logIndex=0`)).json()) as Record<
       string,
@@ -96,15 +99,29 @@ describe('official sigstore-js clients against the stack', () => {
     assert.equal(uuid, leaf.toString('hex'));
     const p = entry.verification.inclusionProof;
     assert.ok(
-      verifyInclusion(leaf, 0, p.treeSize, p.hashes.map((h) => Buffer.from(h, 'hex')), Buffer.from(p.rootHash, 'hex')),
+      verifyInclusion(
+        leaf,
+        0,
+        p.treeSize,
+        p.hashes.map((h) => Buffer.from(h, 'hex')),
+        Buffer.from(p.rootHash, 'hex'),
+      ),
     );
-    const cons = (await (await fetch(`${stack.urls.tlog}/api/v1/log/proof?firstSize=1&lastSize=${info.treeSize}`)).json()) as {
+    const cons = (await (
+      await fetch(`${stack.urls.tlog}/api/v1/log/proof?firstSize=1&lastSize=${info.treeSize}`)
+    ).json()) as {
       rootHash: string;
       hashes: string[];
     };
     assert.equal(cons.rootHash, info.rootHash);
     assert.ok(
-      verifyConsistency(1, info.treeSize, cons.hashes.map((h) => Buffer.from(h, 'hex')), leaf, Buffer.from(info.rootHash, 'hex')),
+      verifyConsistency(
+        1,
+        info.treeSize,
+        cons.hashes.map((h) => Buffer.from(h, 'hex')),
+        leaf,
+        Buffer.from(info.rootHash, 'hex'),
+      ),
     );
   });
 });

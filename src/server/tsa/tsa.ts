@@ -177,21 +177,39 @@ export class TimestampAuthority {
       signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID_ECDSA_SHA256 }),
       signature: new asn1js.OctetString({ valueHex: new Uint8Array(signature) }),
     });
-    const signedData = new pkijs.SignedData({
-      version: 3,
-      digestAlgorithms: [new pkijs.AlgorithmIdentifier({ algorithmId: OID_SHA256 })],
-      encapContentInfo: new pkijs.EncapsulatedContentInfo({
-        eContentType: OID_TSTINFO,
-        eContent: new asn1js.OctetString({ valueHex: new Uint8Array(tstDer) }),
-      }),
-      signerInfos: [signerInfo],
-      ...(req.certReq ? { certificates: [this.cert] } : {}),
+    // SignedData, ContentInfo and TimeStampResp are assembled directly: pkijs would re-encode eContent as a
+    // constructed (BER) OCTET STRING, which DER forbids and strict parsers (@sigstore/core) reject.
+    const algSha256 = new pkijs.AlgorithmIdentifier({ algorithmId: OID_SHA256 }).toSchema();
+    const signedData = new asn1js.Sequence({
+      value: [
+        new asn1js.Integer({ value: 3 }),
+        new asn1js.Set({ value: [algSha256] }),
+        new asn1js.Sequence({
+          value: [
+            new asn1js.ObjectIdentifier({ value: OID_TSTINFO }),
+            new asn1js.Constructed({
+              idBlock: { tagClass: 3, tagNumber: 0 },
+              value: [new asn1js.OctetString({ valueHex: new Uint8Array(tstDer) })],
+            }),
+          ],
+        }),
+        ...(req.certReq
+          ? [new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [this.cert.toSchema()] })]
+          : []),
+        new asn1js.Set({ value: [signerInfo.toSchema()] }),
+      ],
     });
-    const token = new pkijs.ContentInfo({ contentType: OID_SIGNED_DATA, content: signedData.toSchema(true) });
-    const resp = new pkijs.TimeStampResp({
-      status: new pkijs.PKIStatusInfo({ status: pkijs.PKIStatus.granted }),
-      timeStampToken: token,
+    const resp = new asn1js.Sequence({
+      value: [
+        new asn1js.Sequence({ value: [new asn1js.Integer({ value: 0 })] }), // PKIStatusInfo: granted
+        new asn1js.Sequence({
+          value: [
+            new asn1js.ObjectIdentifier({ value: OID_SIGNED_DATA }),
+            new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [signedData] }),
+          ],
+        }),
+      ],
     });
-    return Buffer.from(resp.toSchema().toBER());
+    return Buffer.from(resp.toBER());
   }
 }
