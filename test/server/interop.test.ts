@@ -1,0 +1,127 @@
+/**
+ * Official-client interop: @sigstore/sign signs against a real stack on 127.0.0.1:0 (FulcioSigner with a token from
+ * the stack's dev issuer, RekorWitness, TSAWitness), and the official @sigstore/verify accepts the bundles with the
+ * stack's trusted_root.json. These clients were written by others against the real Sigstore services, so they
+ * catch shape and crypto mistakes our own verifier could share with our servers.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import {
+  type Bundle,
+  DSSEBundleBuilder,
+  FulcioSigner,
+  MessageSignatureBundleBuilder,
+  RekorWitness,
+  TSAWitness,
+} from '@sigstore/sign';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { type Stack, startStack } from '../../src/server/stack.ts';
+
+describe('official sigstore-js clients against the stack', () => {
+  let dir: string;
+  let stack: Stack;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vouch-stack-'));
+    stack = await startStack({ dataDir: dir, localEmail: 'dev@example.test' });
+  });
+  after(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function builders() {
+    const signer = new FulcioSigner({
+      fulcioBaseURL: stack.urls.ca,
+      identityProvider: { getToken: () => stack.issuer!.mint() },
+    });
+    const witnesses = [
+      new RekorWitness({ rekorBaseURL: stack.urls.tlog }),
+      new TSAWitness({ tsaBaseURL: `${stack.urls.tsa}/api/v1/timestamp` }),
+    ];
+    return { signer, witnesses };
+  }
+
+  function verifier() {
+    // The file written to dataDir, not the in-memory object: that is what a verifier elsewhere gets.
+    const root = TrustedRoot.fromJSON(JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')));
+    return new Verifier(toTrustMaterial(root), { ctlogThreshold: 0, tlogThreshold: 1, tsaThreshold: 1 });
+  }
+
+  function roundTrip(b: Bundle): Bundle {
+    return bundleFromJSON(JSON.parse(JSON.stringify(bundleToJSON(b)))) as Bundle;
+  }
+
+  const policy = () => ({ subjectAlternativeName: 'dev@example.test', extensions: { issuer: stack.urls.oidc } });
+
+  it('message signature bundle (hashedrekord) verifies with @sigstore/verify', async () => {
+    const data = Buffer.from('hello vouch');
+    const bundle = roundTrip(await new MessageSignatureBundleBuilder(builders()).create({ data }));
+    const signer = verifier().verify(toSignedEntity(bundle, data), policy());
+    assert.equal(signer.identity?.subjectAlternativeName, 'dev@example.test');
+    assert.equal(bundle.verificationMaterial.tlogEntries[0]!.kindVersion!.kind, 'hashedrekord');
+    // And the artifact is bound: other bytes must not verify.
+    assert.throws(() => verifier().verify(toSignedEntity(bundle, Buffer.from('other')), policy()));
+    // A policy for another identity must fail.
+    assert.throws(() =>
+      verifier().verify(toSignedEntity(bundle, data), { ...policy(), subjectAlternativeName: 'x@example.test' }),
+    );
+  });
+
+  it('DSSE bundle verifies with @sigstore/verify', async () => {
+    const statement = Buffer.from(
+      JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [], predicateType: 'x', predicate: {} }),
+    );
+    const bundle = roundTrip(
+      await new DSSEBundleBuilder(builders()).create({ data: statement, type: 'application/vnd.in-toto+json' }),
+    );
+    verifier().verify(toSignedEntity(bundle), policy());
+    assert.equal(bundle.verificationMaterial.tlogEntries[0]!.kindVersion!.kind, 'dsse');
+  });
+
+  it('log proofs from the HTTP API verify with core/merkle', async () => {
+    const info = (await (await fetch(`${stack.urls.tlog}/api/v1/log`)).json()) as {
+      treeSize: number;
+      rootHash: string;
+    };
+    assert.ok(info.treeSize >= 2);
+    const got = (await (await fetch(`${stack.urls.tlog}/api/v1/log/entries?logIndex=0`)).json()) as Record<
+      string,
+      { body: string; verification: { inclusionProof: { hashes: string[]; treeSize: number; rootHash: string } } }
+    >;
+    const [uuid, entry] = Object.entries(got)[0]!;
+    const leaf = hashLeaf(Buffer.from(entry.body, 'base64'));
+    assert.equal(uuid, leaf.toString('hex'));
+    const p = entry.verification.inclusionProof;
+    assert.ok(
+      verifyInclusion(
+        leaf,
+        0,
+        p.treeSize,
+        p.hashes.map((h) => Buffer.from(h, 'hex')),
+        Buffer.from(p.rootHash, 'hex'),
+      ),
+    );
+    const cons = (await (
+      await fetch(`${stack.urls.tlog}/api/v1/log/proof?firstSize=1&lastSize=${info.treeSize}`)
+    ).json()) as {
+      rootHash: string;
+      hashes: string[];
+    };
+    assert.equal(cons.rootHash, info.rootHash);
+    assert.ok(
+      verifyConsistency(
+        1,
+        info.treeSize,
+        cons.hashes.map((h) => Buffer.from(h, 'hex')),
+        leaf,
+        Buffer.from(info.rootHash, 'hex'),
+      ),
+    );
+  });
+});
