@@ -91,24 +91,14 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
     home,
     close: async () => {},
   };
-  const tokenUrl = localTokenUrl(services);
+  const tokenUrl = localTokenUrl(base, services);
   if (tokenUrl !== undefined) instance.localIssuerTokenUrl = tokenUrl;
   return instance;
 }
 
-/** What vouch needs of the server helper's `startStack` (src/server/stack.ts). */
-interface RunningStack {
-  url: string;
-  urls: { ca: string; tlog: string; tsa: string; oidc: string };
-  trustedRoot: unknown;
-  signingConfig: unknown;
-  close(): Promise<void>;
-}
-type StartStack = (options: { dataDir: string; port: number }) => Promise<RunningStack>;
-
 async function startEmbedded(home: string): Promise<Instance> {
-  const stackModule = '../server/stack.ts';
-  const { startStack } = (await import(stackModule)) as { startStack: StartStack };
+  // Loaded on demand: verifying and key-pair signing never pay for the servers.
+  const { startStack } = await import('../server/stack.ts');
   const stack = await startStack({ dataDir: paths.embedded(home), port: 0 });
   let closed = false;
   const close = async () => {
@@ -135,7 +125,11 @@ async function startEmbedded(home: string): Promise<Instance> {
   }
 }
 
-/** A `vouch serve` advertises its development issuer in its signing config; its token endpoint is `<issuer>/token`. */
-function localTokenUrl(services: ServiceUrls): string | undefined {
-  return services.oidc === undefined ? undefined : `${services.oidc}/token`;
+/**
+ * A `vouch serve` advertises its development issuer in its signing config, on its own origin; its token endpoint is
+ * `<issuer>/token`. An issuer elsewhere (a real identity provider) is never treated as one that mints tokens freely.
+ */
+function localTokenUrl(base: string, services: ServiceUrls): string | undefined {
+  if (services.oidc === undefined || new URL(services.oidc).origin !== new URL(base).origin) return undefined;
+  return `${services.oidc}/token`;
 }

@@ -1,0 +1,116 @@
+/**
+ * Keyless signing against the real vouch stack (CA, log, TSA, local issuer on 127.0.0.1:0), checked by the official
+ * @sigstore/verify with the stack's trusted root: an independent verifier, so our signer and our verifier cannot
+ * share a bug unnoticed.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { signKeyless } from '../../src/cli/commands/keyless.ts';
+import { listTrustStore } from '../../src/instance/truststore.ts';
+import { startStack } from '../../src/server/stack.ts';
+import { makeToken, rejectsWith, tempHome } from './helpers.ts';
+
+function verifyOfficially(bundlePath: string, artifact: Buffer, root: unknown, identity: string, issuer: string) {
+  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root)), {
+    tlogThreshold: 1,
+    ctlogThreshold: 0,
+    timestampThreshold: 1,
+  });
+  const bundle = bundleFromJSON(JSON.parse(readFileSync(bundlePath, 'utf8')));
+  return verifier.verify(toSignedEntity(bundle, artifact), {
+    subjectAlternativeName: identity,
+    extensions: { issuer },
+  });
+}
+
+describe('keyless signing on the embedded instance', () => {
+  it('signs, the official verifier accepts, and a second sign reuses the same keys and log', async (t) => {
+    const home = tempHome(t);
+    const file = join(home, 'app.exe');
+    writeFileSync(file, 'MZ release bytes');
+    const first = await signKeyless(file, { home, env: {}, subject: 'dev@example.test' });
+    assert.equal(first.instance, 'embedded');
+    assert.equal(first.identitySource, 'local-issuer');
+    assert.equal(first.localDevelopmentIdentity, true);
+    assert.equal(first.rfc3161Timestamps, 1);
+    assert.match(first.digest, /^sha256:[0-9a-f]{64}$/);
+    const store = listTrustStore(home);
+    const embedded = store.find((e) => e.name === 'embedded');
+    assert.ok(embedded?.localDevelopment, 'the embedded root is recorded as local development');
+    const signer = verifyOfficially(first.bundlePath, readFileSync(file), embedded.root, first.identity, first.issuer);
+    assert.equal(signer.identity?.subjectAlternativeName, first.identity);
+
+    // Same VOUCH_HOME: same CA and log keys, and the log continues (index grows) instead of starting over.
+    const second = await signKeyless(file, { home, env: {}, bundle: join(home, 'second.json') });
+    const embedded2 = listTrustStore(home).find((e) => e.name === 'embedded')!;
+    assert.deepEqual(
+      embedded2.root.certificateAuthorities?.[0]?.certChain,
+      embedded.root.certificateAuthorities?.[0]?.certChain,
+    );
+    assert.deepEqual(embedded2.root.tlogs?.[0]?.logId, embedded.root.tlogs?.[0]?.logId);
+    assert.ok(Number(second.logIndex) > Number(first.logIndex ?? '0'));
+    // The first bundle still verifies with the root as it is now.
+    verifyOfficially(first.bundlePath, readFileSync(file), embedded2.root, first.identity, first.issuer);
+    verifyOfficially(second.bundlePath, readFileSync(file), embedded2.root, second.identity, second.issuer);
+    // ...and a modified artifact does not.
+    assert.throws(() =>
+      verifyOfficially(first.bundlePath, Buffer.from('MZ other bytes'), embedded2.root, first.identity, first.issuer),
+    );
+  });
+
+  it('a token from an issuer the embedded CA does not trust -> TOKEN_INVALID', async (t) => {
+    const home = tempHome(t);
+    writeFileSync(join(home, 'f'), 'x');
+    const token = await makeToken({
+      iss: 'https://elsewhere.example',
+      sub: 'u',
+      email: 'e@x.test',
+      email_verified: true,
+    });
+    await rejectsWith(signKeyless(join(home, 'f'), { home, env: {}, identityToken: token }), 'TOKEN_INVALID');
+  });
+});
+
+describe('keyless signing with --instance (a running vouch stack)', () => {
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  let dir: string;
+  before(async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    dir = mkdtempSync(join(tmpdir(), 'vouch-stack-'));
+    stack = await startStack({ dataDir: join(dir, 'stack'), port: 0 });
+  });
+  after(async () => {
+    await stack?.close();
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fetches the instance trust material and signs with a SIGSTORE_ID_TOKEN from its issuer', async (t) => {
+    const home = tempHome(t);
+    const file = join(home, 'lib.tgz');
+    writeFileSync(file, 'tarball');
+    const token = await stack.issuer!.mint({ email: 'ci@example.test' });
+    const r = await signKeyless(file, { home, instance: stack.url, env: { SIGSTORE_ID_TOKEN: token } });
+    assert.equal(r.identitySource, 'env');
+    assert.equal(r.identity, 'ci@example.test');
+    assert.equal(r.issuer, stack.urls.oidc);
+    verifyOfficially(r.bundlePath, readFileSync(file), stack.trustedRoot, r.identity, r.issuer);
+  });
+
+  it('without a token, signs as the instance local issuer: a local development identity', async (t) => {
+    const home = tempHome(t);
+    const file = join(home, 'dev.bin');
+    writeFileSync(file, 'dev build');
+    const r = await signKeyless(file, { home, instance: stack.url, env: {} });
+    assert.equal(r.identitySource, 'local-issuer');
+    assert.equal(r.localDevelopmentIdentity, true);
+    assert.equal(r.issuer, stack.urls.oidc);
+    verifyOfficially(r.bundlePath, readFileSync(file), stack.trustedRoot, r.identity, r.issuer);
+  });
+});
