@@ -214,6 +214,29 @@ export function addLocalIssuers(home: string, name: string, issuers: string[]): 
   if (merged.length !== meta.localIssuers.length) writeMeta(dir, name, { ...meta, localIssuers: merged });
 }
 
+/**
+ * Record that `issuer` is a local development issuer of the instance whose root is `root`: on every stored root that
+ * trusts one of the same CA certificates (the embedded root, or an imported root of a `vouch serve`). The embedded
+ * issuer's URL carries the port it ran on, so each run adds one short string; identities keep their mark forever.
+ */
+export function markLocalIssuer(home: string, root: TrustedRootJSON, issuer: string): string[] {
+  const certs = new Set(
+    (root.certificateAuthorities ?? []).flatMap((ca) => ca.certChain.certificates.map((c) => c.rawBytes)),
+  );
+  const marked: string[] = [];
+  for (const entry of listTrustStore(home)) {
+    if (entry.source === 'shipped') continue;
+    const shares = (entry.root.certificateAuthorities ?? []).some((ca) =>
+      ca.certChain.certificates.some((c) => certs.has(c.rawBytes)),
+    );
+    if (shares) {
+      addLocalIssuers(home, entry.name, [issuer]);
+      marked.push(entry.name);
+    }
+  }
+  return marked;
+}
+
 /** `vouch trust export NAME`: the stored document, as it was imported. */
 export function exportTrustedRoot(home: string, name: string): string {
   if (name === PUBLIC_GOOD) return readFileSync(assetPath('public-good.trusted_root.json'), 'utf8');

@@ -11,7 +11,7 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { signKeyless } from '../../src/cli/commands/keyless.ts';
-import { listTrustStore } from '../../src/instance/truststore.ts';
+import { importTrustedRoot, listTrustStore } from '../../src/instance/truststore.ts';
 import { startStack } from '../../src/server/stack.ts';
 import { makeToken, rejectsWith, tempHome } from './helpers.ts';
 
@@ -42,6 +42,7 @@ describe('keyless signing on the embedded instance', () => {
     const store = listTrustStore(home);
     const embedded = store.find((e) => e.name === 'embedded');
     assert.ok(embedded?.localDevelopment, 'the embedded root is recorded as local development');
+    assert.ok(embedded.localIssuers.includes(first.issuer), 'the issuer is recorded for the verifier');
     const signer = verifyOfficially(first.bundlePath, readFileSync(file), embedded.root, first.identity, first.issuer);
     assert.equal(signer.identity?.subjectAlternativeName, first.identity);
 
@@ -112,5 +113,9 @@ describe('keyless signing with --instance (a running vouch stack)', () => {
     assert.equal(r.localDevelopmentIdentity, true);
     assert.equal(r.issuer, stack.urls.oidc);
     verifyOfficially(r.bundlePath, readFileSync(file), stack.trustedRoot, r.identity, r.issuer);
+    // The instance root, once imported, carries the mark: its verifications report a local development identity.
+    importTrustedRoot(home, JSON.stringify(stack.trustedRoot), 'team');
+    await signKeyless(file, { home, instance: stack.url, env: {}, bundle: join(home, 'again.json') });
+    assert.deepEqual(listTrustStore(home).find((e) => e.name === 'team')?.localIssuers, [stack.urls.oidc]);
   });
 });

@@ -8,6 +8,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Target } from '../../artifact/target.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
+import { markLocalIssuer } from '../../instance/truststore.ts';
 import type { SigningContext } from '../../sign/bundle.ts';
 import { FulcioClient } from '../../sign/fulcio.ts';
 import { type CertificateSigner, type KeylessTimings, keylessContext } from '../../sign/keyless.ts';
@@ -68,7 +69,14 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
       identitySource: selected.source,
       context,
       localDevelopmentIdentity: local,
-      close: () => instance.close(),
+      close: async () => {
+        const issuer = context.signer.certified?.issuer;
+        try {
+          if (local && issuer !== undefined) markLocalIssuer(instance.home, instance.trustedRoot, issuer);
+        } finally {
+          await instance.close();
+        }
+      },
     };
   } catch (e) {
     await instance.close();
