@@ -63,19 +63,16 @@ export class GitHubActionsProvider implements IdentityProvider {
 
 /**
  * The local development issuer of a vouch stack: it mints a token for whoever asks, so every certificate it backs
- * is marked as a local development identity by the trust store. `POST {tokenUrl}` with the wanted subject; the
- * answer carries the token as `id_token` (OAuth 2.0 token response shape) or `token`.
+ * is marked as a local development identity by the trust store. `POST {tokenUrl}` mints a token for the user the
+ * issuer was configured with; the answer carries it as `id_token` (OAuth 2.0 token response shape).
  */
 export class LocalIssuerProvider implements IdentityProvider {
   readonly #tokenUrl: string;
-  readonly #subject: string | undefined;
-  constructor(tokenUrl: string, subject?: string) {
+  constructor(tokenUrl: string) {
     this.#tokenUrl = tokenUrl;
-    this.#subject = subject;
   }
   async getToken(): Promise<string> {
-    const request: Record<string, string> = { audience: SIGSTORE_AUDIENCE };
-    if (this.#subject !== undefined) request.subject = this.#subject;
+    const request = { audience: SIGSTORE_AUDIENCE };
     const body = await fetchJson(
       this.#tokenUrl,
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
@@ -94,8 +91,6 @@ export interface SelectOptions {
   env?: NodeJS.ProcessEnv;
   /** Token endpoint of the instance's local development issuer, if it has one. */
   localIssuerTokenUrl?: string;
-  /** Subject to ask the local issuer for (default: the OS user at the host). */
-  localSubject?: string;
 }
 
 export interface SelectedProvider {
@@ -117,7 +112,7 @@ export function selectIdentityProvider(options: SelectOptions): SelectedProvider
   if (options.localIssuerTokenUrl !== undefined) {
     return {
       source: 'local-issuer',
-      provider: new LocalIssuerProvider(options.localIssuerTokenUrl, options.localSubject),
+      provider: new LocalIssuerProvider(options.localIssuerTokenUrl),
     };
   }
   throw new VouchError('TOKEN_INVALID', 'no identity token: none given, none in the environment', {

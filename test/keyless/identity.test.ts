@@ -144,16 +144,16 @@ describe('GitHub Actions ambient credentials', () => {
 });
 
 describe('local issuer provider', () => {
-  it('posts the subject and reads id_token', async () => {
+  it('posts for audience sigstore and reads id_token', async () => {
     await withServer(
       (req) => {
         const body = JSON.parse(req.body) as Record<string, string>;
-        return req.method === 'POST' && body.subject === 'dev@host'
+        return req.method === 'POST' && body.audience === 'sigstore'
           ? [200, JSON.stringify({ id_token: 'i.d.t' })]
           : [400, '{}'];
       },
       async (base) => {
-        assert.equal(await new LocalIssuerProvider(`${base}/token`, 'dev@host').getToken(), 'i.d.t');
+        assert.equal(await new LocalIssuerProvider(`${base}/token`).getToken(), 'i.d.t');
       },
     );
   });

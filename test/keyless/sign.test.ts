@@ -33,7 +33,7 @@ describe('keyless signing on the embedded instance', () => {
     const home = tempHome(t);
     const file = join(home, 'app.exe');
     writeFileSync(file, 'MZ release bytes');
-    const first = await signKeyless(file, { home, env: {}, subject: 'dev@example.test' });
+    const first = await signKeyless(file, { home, env: {} });
     assert.equal(first.instance, 'embedded');
     assert.equal(first.identitySource, 'local-issuer');
     assert.equal(first.localDevelopmentIdentity, true);

@@ -4,7 +4,6 @@
  * the embedded stack). `signKeyless` is the whole command for file targets; other target kinds (directories,
  * images) open a session and pass its context to the sign workflow themselves.
  */
-import { hostname, userInfo } from 'node:os';
 import type { Target } from '../../artifact/target.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
@@ -25,8 +24,6 @@ export interface KeylessOptions {
   env?: NodeJS.ProcessEnv;
   /** Timeout of each service call in ms (default 15 s). */
   timeoutMs?: number;
-  /** Subject to ask a local development issuer for (default user@host). */
-  subject?: string;
 }
 
 export interface KeylessSession {
@@ -50,7 +47,6 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
     const selected = selectIdentityProvider({
       ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
       ...(instance.localIssuerTokenUrl !== undefined ? { localIssuerTokenUrl: instance.localIssuerTokenUrl } : {}),
-      localSubject: o.subject ?? defaultSubject(),
       env,
     });
     const { ca, tlog, tsa } = instance.services;
@@ -130,14 +126,6 @@ export async function signKeyless(
   } finally {
     await session.close();
   }
-}
-
-function defaultSubject(): string {
-  let user = 'user';
-  try {
-    user = userInfo().username || user;
-  } catch {}
-  return `${user}@${hostname()}`;
 }
 
 function roundTimings(t: KeylessTimings): KeylessTimings {
