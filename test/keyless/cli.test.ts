@@ -23,6 +23,9 @@ describe('vouch sign (keyless) and vouch trust', () => {
     const bundle = JSON.parse(readFileSync(at('app.exe.sigstore.json'), 'utf8'));
     assert.equal(bundle.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
     assert.ok(bundle.verificationMaterial.certificate.rawBytes);
+    // The first entry of a fresh log: index 0 is written explicitly, not omitted as protobuf JSON would.
+    assert.equal(bundle.verificationMaterial.tlogEntries[0].logIndex, '0');
+    assert.equal(bundle.verificationMaterial.tlogEntries[0].inclusionProof.logIndex, '0');
     assert.equal(bundle.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope.length > 0, true);
     assert.equal(bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps.length, 1);
   });

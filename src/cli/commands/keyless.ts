@@ -8,7 +8,7 @@ import type { Target } from '../../artifact/target.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
 import { markLocalIssuer } from '../../instance/truststore.ts';
-import type { SigningContext } from '../../sign/bundle.ts';
+import type { SerializedBundle, SigningContext } from '../../sign/bundle.ts';
 import { FulcioClient } from '../../sign/fulcio.ts';
 import { type CertificateSigner, type KeylessTimings, keylessContext } from '../../sign/keyless.ts';
 import { type SignSummary, signTarget } from '../../workflow/sign.ts';
@@ -105,6 +105,7 @@ export async function signKeyless(
       context: session.context,
       ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
     });
+    explicitZeroIndexes(bundle);
     writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
     const certified = session.context.signer.certified!;
     const entry = bundle.verificationMaterial.tlogEntries?.[0];
@@ -119,12 +120,24 @@ export async function signKeyless(
       rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
       timings: roundTimings(session.context.timings),
     };
-    // Protobuf JSON omits zero-valued int64 fields, so the first entry of a log has no logIndex member.
-    if (entry) summary.logIndex = entry.logIndex ?? '0';
+    if (entry) summary.logIndex = entry.logIndex;
     if (entry?.integratedTime) summary.integratedTime = new Date(Number(entry.integratedTime) * 1000).toISOString();
     return summary;
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * Protobuf JSON omits zero-valued fields, so @sigstore/bundle writes the first entry of a log (index 0) with no
+ * `logIndex` at all; verifiers that require the member (as the bundle spec marks it REQUIRED) then reject the very
+ * first signature of a fresh embedded instance. Write the zero explicitly, which every reader accepts.
+ */
+function explicitZeroIndexes(bundle: SerializedBundle): void {
+  for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
+    const e = entry as { logIndex?: string; inclusionProof?: { logIndex?: string } };
+    e.logIndex ??= '0';
+    if (e.inclusionProof) e.inclusionProof.logIndex ??= '0';
   }
 }
 
