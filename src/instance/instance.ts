@@ -8,12 +8,14 @@
  *      `$VOUCH_HOME/embedded`, closed when signing is done. Its root is recorded in the trust store so a later
  *      `vouch verify` on this machine works with no flags.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { VouchError } from '../errors.ts';
 import { fetchJson } from '../identity/http.ts';
 import { assetPath } from './assets.ts';
 import { readConfig } from './config.ts';
 import { paths, vouchHome } from './home.ts';
+import { acquireLock } from './lock.ts';
 import { checkUrl, type ServiceUrls, selectServices } from './signingconfig.ts';
 import { EMBEDDED, PUBLIC_GOOD, parseTrustedRoot, recordEmbeddedRoot, type TrustedRootJSON } from './truststore.ts';
 
@@ -99,12 +101,25 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
 async function startEmbedded(home: string): Promise<Instance> {
   // Loaded on demand: verifying and key-pair signing never pay for the servers.
   const { startStack } = await import('../server/stack.ts');
-  const stack = await startStack({ dataDir: paths.embedded(home), port: 0 });
+  const dataDir = paths.embedded(home);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(join(dataDir, 'lock.sqlite3'));
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    stack = await startStack({ dataDir, port: 0 });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    await stack.close();
+    try {
+      await stack.close();
+    } finally {
+      lock.release();
+    }
   };
   try {
     const trustedRoot = parseTrustedRoot(JSON.stringify(stack.trustedRoot), 'embedded trusted root');

@@ -1,9 +1,10 @@
 /** The built CLI, as a user runs it: keyless `vouch sign` on the embedded default, `vouch trust`, exit statuses. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
+import { BIN, errorCode, tempDir, vouch } from '../helpers/cli.ts';
 import { makeToken } from './helpers.ts';
 
 describe('vouch sign (keyless) and vouch trust', () => {
@@ -28,6 +29,20 @@ describe('vouch sign (keyless) and vouch trust', () => {
     assert.equal(bundle.verificationMaterial.tlogEntries[0].inclusionProof.logIndex, '0');
     assert.equal(bundle.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope.length > 0, true);
     assert.equal(bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps.length, 1);
+  });
+
+  it('parallel `vouch sign` processes on one VOUCH_HOME all succeed (cross-process lock)', async () => {
+    const runs = [1, 2, 3].map((i) => {
+      writeFileSync(at(`p${i}`), `parallel ${i}`);
+      return new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'sign', at(`p${i}`)], {
+          env: { ...process.env, ...env },
+          stdio: 'ignore',
+        });
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
+    });
+    assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
   });
 
   it('trust show lists the shipped and the embedded roots', () => {

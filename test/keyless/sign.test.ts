@@ -64,6 +64,17 @@ describe('keyless signing on the embedded instance', () => {
     );
   });
 
+  it('concurrent signs on one VOUCH_HOME queue on the instance lock instead of corrupting the log', async (t) => {
+    const home = tempHome(t);
+    const files = [0, 1, 2].map((i) => {
+      const f = join(home, `f${i}`);
+      writeFileSync(f, `artifact ${i}`);
+      return f;
+    });
+    const results = await Promise.all(files.map((f) => signKeyless(f, { home, env: {} })));
+    assert.deepEqual(results.map((r) => Number(r.logIndex)).sort(), [0, 1, 2]);
+  });
+
   it('a token from an issuer the embedded CA does not trust -> TOKEN_INVALID', async (t) => {
     const home = tempHome(t);
     writeFileSync(join(home, 'f'), 'x');
