@@ -22,6 +22,7 @@ import {
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
 import { type Stack, startStack } from '../../src/server/stack.ts';
+import { hashedRekord, newSigner } from './helpers.ts';
 
 describe('official sigstore-js clients against the stack', () => {
   let dir: string;
@@ -123,5 +124,60 @@ describe('official sigstore-js clients against the stack', () => {
         Buffer.from(info.rootHash, 'hex'),
       ),
     );
+  });
+});
+
+describe('HTTP adapter on a real socket', () => {
+  let dir: string;
+  let stack: Stack;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vouch-http-'));
+    stack = await startStack({ dataDir: dir, services: { ca: false, oidc: false, tsa: false } });
+  });
+  after(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 409 with a Location that resolves to the existing entry', async () => {
+    const body = JSON.stringify(hashedRekord(newSigner(), 'http dup'));
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body };
+    const first = await fetch(`${stack.urls.tlog}/api/v1/log/entries`, init);
+    assert.equal(first.status, 201);
+    const second = await fetch(`${stack.urls.tlog}/api/v1/log/entries`, init);
+    assert.equal(second.status, 409);
+    const location = second.headers.get('location')!;
+    const existing = (await (await fetch(new URL(location, stack.url))).json()) as Record<string, unknown>;
+    const created = (await first.json()) as Record<string, { body: string; logIndex: number }>;
+    const [uuid, e] = Object.entries(created)[0]!;
+    assert.ok(location.endsWith(uuid));
+    const again = existing[uuid] as { body: string; logIndex: number };
+    assert.equal(again.body, e.body);
+    assert.equal(again.logIndex, e.logIndex);
+  });
+
+  it('refuses oversized bodies with 413 and junk with 4xx, never 500', async () => {
+    const big = await fetch(`${stack.urls.tlog}/api/v1/log/entries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(2 << 20, 0x20),
+    });
+    assert.equal(big.status, 413);
+    const junk: [string, RequestInit][] = [
+      ['/tlog/api/v1/log/entries', { method: 'POST', body: '\u0000\u0001' }],
+      [
+        '/tlog/api/v1/log/entries',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"kind":' },
+      ],
+      ['/tlog/api/v1/log/entries/%ZZ', {}],
+      ['/tlog/api/v1/log/proof?lastSize=abc', {}],
+      ['/ca/api/v2/signingCert', { method: 'POST', body: '{}' }],
+      ['/nothing/here', {}],
+      ['/tlog/api/v1/log', { method: 'DELETE' }],
+    ];
+    for (const [path, init] of junk) {
+      const res = await fetch(`${stack.url}${path}`, init);
+      assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status}`);
+    }
   });
 });
