@@ -84,7 +84,20 @@ describe('keyless signing on the embedded instance', () => {
       email: 'e@x.test',
       email_verified: true,
     });
-    await rejectsWith(signKeyless(join(home, 'f'), { home, env: {}, identityToken: token }), 'TOKEN_INVALID');
+    const err = await rejectsWith(
+      signKeyless(join(home, 'f'), { home, env: {}, identityToken: token }),
+      'TOKEN_INVALID',
+    );
+    assert.deepEqual(err.details, { issuer: 'https://elsewhere.example', source: 'explicit' });
+  });
+
+  it('a CI token (GitLab SIGSTORE_ID_TOKEN) on the embedded default is refused before it is sent', async (t) => {
+    const home = tempHome(t);
+    writeFileSync(join(home, 'f'), 'x');
+    const token = await makeToken({ iss: 'https://gitlab.com', sub: 'project_path:g/p:ref_type:branch:ref:main' });
+    const env = { SIGSTORE_ID_TOKEN: token, GITLAB_CI: 'true' };
+    const err = await rejectsWith(signKeyless(join(home, 'f'), { home, env }), 'TOKEN_INVALID');
+    assert.deepEqual(err.details, { issuer: 'https://gitlab.com', source: 'gitlab' });
   });
 });
 

@@ -5,7 +5,9 @@
  * images) open a session and pass its context to the sign workflow themselves.
  */
 import type { Target } from '../../artifact/target.ts';
-import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
+import { VouchError } from '../../errors.ts';
+import { type IdentityProvider, type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
+import { decodeIdentityToken } from '../../identity/token.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
 import { markLocalIssuer } from '../../instance/truststore.ts';
 import type { SerializedBundle, SigningContext } from '../../sign/bundle.ts';
@@ -51,7 +53,11 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
     });
     const { ca, tlog, tsa } = instance.services;
     const timeoutMs = o.timeoutMs ?? 15_000;
-    const context = keylessContext(selected.provider, {
+    const provider =
+      instance.kind === 'embedded' && selected.source !== 'local-issuer' && instance.services.oidc !== undefined
+        ? new EmbeddedIssuerCheck(selected.provider, instance.services.oidc, selected.source)
+        : selected.provider;
+    const context = keylessContext(provider, {
       ca: new FulcioClient(ca, { timeoutMs }),
       tlog,
       ...(tsa !== undefined ? { tsa } : {}),
@@ -77,6 +83,32 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
   } catch (e) {
     await instance.close();
     throw e;
+  }
+}
+
+/**
+ * The embedded CA certifies only its own development issuer. A CI or personal token (GitHub Actions, GitLab,
+ * SIGSTORE_ID_TOKEN) would be sent and refused; say why before sending it, and where such a token belongs.
+ */
+class EmbeddedIssuerCheck implements IdentityProvider {
+  readonly #inner: IdentityProvider;
+  readonly #issuer: string;
+  readonly #source: IdentitySource;
+  constructor(inner: IdentityProvider, issuer: string, source: IdentitySource) {
+    this.#inner = inner;
+    this.#issuer = issuer;
+    this.#source = source;
+  }
+  async getToken(): Promise<string> {
+    const token = await this.#inner.getToken();
+    const { issuer } = decodeIdentityToken(token);
+    if (issuer !== this.#issuer) {
+      throw new VouchError('TOKEN_INVALID', `the embedded instance does not accept tokens of ${issuer.slice(0, 200)}`, {
+        hint: `This ${this.#source} token needs a real instance: pass --instance public-good or the URL of a \`vouch serve\`, or set "instance" in $VOUCH_HOME/config.json.`,
+        details: { issuer, source: this.#source },
+      });
+    }
+    return token;
   }
 }
 
