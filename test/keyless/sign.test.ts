@@ -11,8 +11,13 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { signKeyless } from '../../src/cli/commands/keyless.ts';
+import { StaticTokenProvider } from '../../src/identity/providers.ts';
+import { selectServices } from '../../src/instance/signingconfig.ts';
 import { importTrustedRoot, listTrustStore } from '../../src/instance/truststore.ts';
 import { startStack } from '../../src/server/stack.ts';
+import { signDigest } from '../../src/sign/bundle.ts';
+import { FulcioClient } from '../../src/sign/fulcio.ts';
+import { keylessContext } from '../../src/sign/keyless.ts';
 import { makeToken, rejectsWith, tempHome } from './helpers.ts';
 
 function verifyOfficially(bundlePath: string, artifact: Buffer, root: unknown, identity: string, issuer: string) {
@@ -141,5 +146,35 @@ describe('keyless signing with --instance (a running vouch stack)', () => {
     importTrustedRoot(home, JSON.stringify(stack.trustedRoot), 'team');
     await signKeyless(file, { home, instance: stack.url, env: {}, bundle: join(home, 'again.json') });
     assert.deepEqual(listTrustStore(home).find((e) => e.name === 'team')?.localIssuers, [stack.urls.oidc]);
+  });
+
+  it('a log or TSA that fails maps to exit 3: unreachable -> SERVICE_UNAVAILABLE, error answer -> SERVICE_ERROR', async () => {
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const closed = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const services = selectServices(stack.signingConfig);
+    const digest = Buffer.alloc(32, 7);
+    const rows: [string, { tlog: string; tsa?: string }, string][] = [
+      ['log unreachable', { tlog: `http://127.0.0.1:${closed}` }, 'SERVICE_UNAVAILABLE'],
+      ['log answers 404', { tlog: `${stack.url}/nowhere` }, 'SERVICE_ERROR'],
+      [
+        'TSA unreachable',
+        { tlog: services.tlog, tsa: `http://127.0.0.1:${closed}/api/v1/timestamp` },
+        'SERVICE_UNAVAILABLE',
+      ],
+      ['TSA answers 404', { tlog: services.tlog, tsa: `${stack.url}/nowhere/api/v1/timestamp` }, 'SERVICE_ERROR'],
+    ];
+    for (const [name, where, code] of rows) {
+      const token = await stack.issuer!.mint();
+      const ctx = keylessContext(new StaticTokenProvider(token), {
+        ca: new FulcioClient(services.ca),
+        ...where,
+        timeoutMs: 3000,
+      });
+      const err = await rejectsWith(signDigest(ctx, digest), code as 'SERVICE_ERROR');
+      assert.equal(err.exitStatus, 3, name);
+    }
   });
 });
