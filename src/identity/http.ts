@@ -8,13 +8,22 @@ import { VouchError } from '../errors.ts';
 const FETCH_TIMEOUT_MS = 10_000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** GET/POST a small JSON document with a timeout; network failures are SERVICE_UNAVAILABLE, HTTP errors SERVICE_ERROR. */
-export async function fetchJson(
+export interface HttpOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+}
+
+/**
+ * One request with a timeout and a capped answer. Unreachable (refused, DNS, timeout, connection lost) is
+ * SERVICE_UNAVAILABLE; any status but 2xx is SERVICE_ERROR with the status in `details`. Redirects are refused: a
+ * token or signature is never forwarded to a host the user did not name.
+ */
+export async function httpRequest(
   url: string,
   init: RequestInit,
   what: string,
-  options: { timeoutMs?: number; maxBytes?: number } = {},
-): Promise<unknown> {
+  options: HttpOptions = {},
+): Promise<{ status: number; body: Buffer }> {
   const timeoutMs = options.timeoutMs ?? FETCH_TIMEOUT_MS;
   let res: Response;
   try {
@@ -22,27 +31,34 @@ export async function fetchJson(
   } catch (e) {
     throw new VouchError('SERVICE_UNAVAILABLE', `${what} is unreachable (${url}): ${errorText(e)}`, { cause: e });
   }
-  const text = await readCapped(res, options.maxBytes ?? MAX_RESPONSE_BYTES, what);
+  const body = await readCapped(res, options.maxBytes ?? MAX_RESPONSE_BYTES, what);
   if (!res.ok) {
-    throw new VouchError('SERVICE_ERROR', `${what} answered HTTP ${res.status}: ${text.slice(0, 200)}`, {
+    const text = body.toString('utf8').replace(/\s+/g, ' ').slice(0, 200);
+    throw new VouchError('SERVICE_ERROR', `${what} answered HTTP ${res.status}: ${text}`, {
       details: { status: res.status },
     });
   }
+  return { status: res.status, body };
+}
+
+/** GET/POST a small JSON document (see httpRequest for the failure codes). */
+export async function fetchJson(url: string, init: RequestInit, what: string, options: HttpOptions = {}) {
+  const { body } = await httpRequest(url, init, what, options);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch (e) {
     throw new VouchError('SERVICE_ERROR', `${what} answered something that is not JSON`, { cause: e });
   }
 }
 
 /** Read a response body, refusing more than `max` bytes (a hostile or broken server cannot exhaust memory). */
-export async function readCapped(res: Response, max: number, what: string): Promise<string> {
+export async function readCapped(res: Response, max: number, what: string): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > max) {
     await res.body?.cancel();
     throw new VouchError('SERVICE_ERROR', `${what} answered more than ${max} bytes`);
   }
-  if (!res.body) return '';
+  if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -60,7 +76,7 @@ export async function readCapped(res: Response, max: number, what: string): Prom
       cause: e,
     });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function errorText(e: unknown): string {

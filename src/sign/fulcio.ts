@@ -69,7 +69,7 @@ export class FulcioClient implements CertificateAuthority {
         },
       );
     }
-    const text = await readCapped(res, MAX_ANSWER_BYTES, 'the certificate authority');
+    const text = (await readCapped(res, MAX_ANSWER_BYTES, 'the certificate authority')).toString('utf8');
     if (res.status === 401 || res.status === 403) {
       // The CA verified the token and refused it: the user must fix the token, not retry the service.
       throw new VouchError('TOKEN_INVALID', `the certificate authority refused the identity token: ${brief(text)}`, {

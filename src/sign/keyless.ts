@@ -9,16 +9,16 @@
  * every signature of the session.
  */
 
-import { RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
+import type { Witness } from '@sigstore/sign';
 import * as pkijs from 'pkijs';
 import { VouchError } from '../errors.ts';
-import { errorText } from '../identity/http.ts';
 import type { IdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
 import type { SigningContext } from './bundle.ts';
 import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
 import type { KeyType } from './keys.ts';
 import { KeyPairSigner, type Signature, type Signer, type SignPayload } from './signer.ts';
+import { RekorV1Witness, Rfc3161Witness } from './witnesses.ts';
 
 /** Milliseconds spent in each service call of a session (for `--json` and the benchmark). */
 export interface KeylessTimings {
@@ -171,52 +171,22 @@ function derUtf8String(der: Buffer): string {
   return der.subarray(off).toString('utf8');
 }
 
-/**
- * Times a witness and turns the failures of @sigstore/sign's clients (InternalError wrapping an HTTP or socket
- * error) into vouch codes: unreachable -> SERVICE_UNAVAILABLE, an HTTP error answer -> SERVICE_ERROR.
- */
+/** Times a witness (for `--json` timings and the benchmark); failures pass through with their vouch codes. */
 export class TimedWitness implements Witness {
   readonly #inner: Witness;
-  readonly #what: string;
   readonly #record: (ms: number) => void;
-  constructor(inner: Witness, what: string, record: (ms: number) => void) {
+  constructor(inner: Witness, record: (ms: number) => void) {
     this.#inner = inner;
-    this.#what = what;
     this.#record = record;
   }
   async testify(...args: Parameters<Witness['testify']>): ReturnType<Witness['testify']> {
     const t = performance.now();
     try {
       return await this.#inner.testify(...args);
-    } catch (e) {
-      throw serviceError(e, this.#what);
     } finally {
       this.#record(performance.now() - t);
     }
   }
-}
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
-
-function serviceError(e: unknown, what: string): VouchError {
-  if (e instanceof VouchError) return e;
-  // Walk the cause chain for an HTTP status or a socket error code.
-  let cur: unknown = e;
-  for (let depth = 0; cur && depth < 5; depth++) {
-    const c = cur as { code?: unknown; statusCode?: unknown; status?: unknown; cause?: unknown; type?: unknown };
-    const status = typeof c.statusCode === 'number' ? c.statusCode : typeof c.status === 'number' ? c.status : 0;
-    if (status >= 400) {
-      return new VouchError('SERVICE_ERROR', `${what} answered HTTP ${status}: ${errorText(cur)}`, {
-        cause: e,
-        details: { status },
-      });
-    }
-    if ((typeof c.code === 'string' && UNREACHABLE.has(c.code)) || c.type === 'request-timeout') {
-      return new VouchError('SERVICE_UNAVAILABLE', `${what} is unreachable: ${errorText(cur)}`, { cause: e });
-    }
-    cur = c.cause;
-  }
-  return new VouchError('SERVICE_ERROR', `${what} failed: ${errorText(e)}`, { cause: e });
 }
 
 export interface KeylessServices {
@@ -231,7 +201,7 @@ export interface KeylessServices {
 
 /**
  * A keyless signing context for the lead's bundle builder: certificate signer + Rekor witness (+ TSA witness).
- * Witness retries are off: a signing command should fail fast with exit 3, and the user (or CI) decides to retry.
+ * No retries: a signing command fails fast with exit 3, and the user (or CI) decides to retry.
  */
 export function keylessContext(
   identity: IdentityProvider,
@@ -239,25 +209,17 @@ export function keylessContext(
 ): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
   const timings: KeylessTimings = {};
   const signer = new CertificateSigner({ identity, ca: services.ca, timings });
-  const timeout = services.timeoutMs ?? 15_000;
+  const options = { timeoutMs: services.timeoutMs ?? 15_000 };
   const witnesses: Witness[] = [
-    new TimedWitness(
-      new RekorWitness({ rekorBaseURL: services.tlog, majorApiVersion: 1, timeout, retry: false }),
-      'the transparency log',
-      (ms) => {
-        timings.tlog = ms;
-      },
-    ),
+    new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
+      timings.tlog = ms;
+    }),
   ];
   if (services.tsa !== undefined) {
     witnesses.push(
-      new TimedWitness(
-        new TSAWitness({ tsaBaseURL: services.tsa, timeout, retry: false }),
-        'the timestamp authority',
-        (ms) => {
-          timings.tsa = ms;
-        },
-      ),
+      new TimedWitness(new Rfc3161Witness(services.tsa, options), (ms) => {
+        timings.tsa = ms;
+      }),
     );
   }
   return { signer, witnesses, timings };

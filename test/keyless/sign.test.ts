@@ -4,6 +4,7 @@
  * share a bug unnoticed.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,12 +16,18 @@ import { StaticTokenProvider } from '../../src/identity/providers.ts';
 import { selectServices } from '../../src/instance/signingconfig.ts';
 import { importTrustedRoot, listTrustStore } from '../../src/instance/truststore.ts';
 import { startStack } from '../../src/server/stack.ts';
-import { signDigest } from '../../src/sign/bundle.ts';
+import { fileStatement, signDigest, signStatement } from '../../src/sign/bundle.ts';
 import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { keylessContext } from '../../src/sign/keyless.ts';
 import { makeToken, rejectsWith, tempHome } from './helpers.ts';
 
-function verifyOfficially(bundlePath: string, artifact: Buffer, root: unknown, identity: string, issuer: string) {
+function verifyOfficially(
+  bundlePath: string,
+  artifact: Buffer | undefined,
+  root: unknown,
+  identity: string,
+  issuer: string,
+) {
   const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root)), {
     tlogThreshold: 1,
     ctlogThreshold: 0,
@@ -176,5 +183,24 @@ describe('keyless signing with --instance (a running vouch stack)', () => {
       const err = await rejectsWith(signDigest(ctx, digest), code as 'SERVICE_ERROR');
       assert.equal(err.exitStatus, 3, name);
     }
+  });
+
+  it('a DSSE statement signed keyless is logged as a dsse entry and verifies officially', async () => {
+    const services = selectServices(stack.signingConfig);
+    const ctx = keylessContext(new StaticTokenProvider(await stack.issuer!.mint()), {
+      ca: new FulcioClient(services.ca),
+      tlog: services.tlog,
+      ...(services.tsa ? { tsa: services.tsa } : {}),
+    });
+    const artifact = Buffer.from('statement subject');
+    const bundle = await signStatement(
+      ctx,
+      fileStatement('subject.bin', createHash('sha256').update(artifact).digest()),
+    );
+    assert.equal(bundle.verificationMaterial.tlogEntries?.[0]?.kindVersion?.kind, 'dsse');
+    const path = join(dir, 'dsse.json');
+    writeFileSync(path, JSON.stringify(bundle));
+    const id = ctx.signer.summary();
+    verifyOfficially(path, undefined, stack.trustedRoot, id.identity, id.issuer);
   });
 });
