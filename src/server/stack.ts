@@ -33,6 +33,8 @@ export interface StackOptions {
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
   storage?: StorageOptions;
+  /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
+  tlog?: { maxBatch?: number };
   /** The URL clients use, when it differs from the listening address (behind a proxy). */
   publicUrl?: string;
   /** Email of the local user in dev tokens; default `<login>@localhost`. */
@@ -148,6 +150,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         key: await loadOrCreateKey(join(dataDir, 'keys'), 'tlog'),
         keyName: new URL(url).hostname,
         clock,
+        maxBatch: options.tlog?.maxBatch,
       });
       stack.log = log;
       mounts.push({ prefix: '/tlog', router: new Router(tlogRoutes(log, '/tlog')) });
