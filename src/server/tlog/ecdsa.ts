@@ -3,22 +3,17 @@
  * and Node's crypto cannot verify a signature without hashing the message itself; pure-JS verification
  * (@noble/curves) costs ~5 ms here, which alone would cap the log below 200 appends/s per core.
  *
- * This check uses OpenSSL (via ECDH) for the three scalar multiplications and a few BigInt field operations for
- * the rest (SEC 1 v2 §4.1.4: accept iff x(u1·G + u2·Q) mod n = r):
- *   A = u1·G            full point: ECDH public key of the scalar u1;
- *   xB = x(u2·Q), xC = x((u2+1)·Q)   ECDH shared secrets with Q (x coordinates only);
- *   x(A+B) = r'  fixes yB through the chord formula (r' = r or r+n), so we solve for yB, then check that
- *   (xB, yB) is on the curve and that x((xB, yB) + Q) = xC, which rules out the other root -yB.
- * All of them holding means B = u2·Q and x(A+B) = r', i.e. the signature is valid. Degenerate configurations
- * (a zero scalar, A = ±B, B = ±Q) are left to @noble/curves, and a differential test compares both on valid and
- * invalid signatures.
+ * SEC 1 v2 §4.1.4 accepts iff x(u1·G + u2·Q) mod n = r. Factor u2 out: u1·G + u2·Q = u2·(Q + k·G) with
+ * k = u1/u2 mod n (G has order n). OpenSSL does both scalar multiplications through ECDH: k·G is the ECDH public
+ * key of k (a full point), T = Q + k·G is one affine addition in BigInt, and x(u2·T) is the ECDH shared secret of
+ * u2 with T. Degenerate configurations (a zero scalar, T at infinity, Q = k·G) are left to @noble/curves, and a
+ * differential test compares both on valid and invalid signatures.
  */
 import { createECDH } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 
 const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
 
 const mod = (a: bigint, m: bigint) => {
   const r = a % m;
@@ -39,7 +34,6 @@ function inv(a: bigint, m: bigint): bigint {
 
 const toBig = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
 const to32 = (x: bigint) => Buffer.from(x.toString(16).padStart(64, '0'), 'hex');
-const f = (x: bigint) => mod(x * x * x - 3n * x + B, P);
 
 // One ECDH context reused for every scalar multiplication: all uses are synchronous, so none interleave.
 const ECDH = createECDH('prime256v1');
@@ -82,32 +76,19 @@ export function verifyP256Prehashed(point: Uint8Array, digest: Uint8Array, sig: 
   const w = inv(s, N);
   const u1 = mod(e * w, N);
   const u2 = mod(r * w, N);
-  if (u1 === 0n || u2 === 0n || u2 === N - 1n) return slow(point, digest, sig);
-  const q = Buffer.from(point);
-  const xQ = toBig(q.subarray(1, 33));
-  const yQ = toBig(q.subarray(33, 65));
-  ECDH.setPrivateKey(to32(u1));
-  const a = ECDH.getPublicKey();
-  const xA = toBig(a.subarray(1, 33));
-  const yA = toBig(a.subarray(33, 65));
-  const xB = mulX(u2, q);
-  const xC = mulX(u2 + 1n, q);
-  if (xB === undefined || xC === undefined || xB === xA || xB === xQ || yA === 0n) return slow(point, digest, sig);
-  const fB = f(xB);
-  const dx2 = mod((xB - xA) * (xB - xA), P);
-  // Montgomery's trick: one inversion for both denominators (2·yA and xQ - xB).
-  const d1 = mod(2n * yA, P);
-  const d2 = mod(xQ - xB, P);
-  const both = inv(d1 * d2, P);
-  const inv2yA = mod(both * d2, P);
-  const invDx = mod(both * d1, P);
-  // x(R) can be r or r + n (when r + n < p): SEC 1 compares x(R) mod n with r.
-  for (const rr of r + N < P ? [r, r + N] : [r]) {
-    const yB = mod((fB + yA * yA - (rr + xA + xB) * dx2) * inv2yA, P);
-    if (mod(yB * yB, P) !== fB) continue;
-    const lambda = mod((yQ - yB) * invDx, P);
-    const x = mod(lambda * lambda - xB - xQ, P);
-    if (x === xC) return true;
-  }
-  return false;
+  if (u1 === 0n || u2 === 0n) return slow(point, digest, sig);
+  const xQ = toBig(point.subarray(1, 33));
+  const yQ = toBig(point.subarray(33, 65));
+  const k = mod(u1 * inv(u2, N), N);
+  ECDH.setPrivateKey(to32(k));
+  const kG = ECDH.getPublicKey();
+  const xK = toBig(kG.subarray(1, 33));
+  const yK = toBig(kG.subarray(33, 65));
+  if (xK === xQ) return slow(point, digest, sig); // Q = ±k·G: doubling or infinity
+  const lambda = mod((yK - yQ) * inv(xK - xQ, P), P);
+  const xT = mod(lambda * lambda - xQ - xK, P);
+  const yT = mod(lambda * (xQ - xT) - yQ, P);
+  const xR = mulX(u2, Buffer.concat([Buffer.of(4), to32(xT), to32(yT)]));
+  if (xR === undefined) return slow(point, digest, sig);
+  return mod(xR, N) === r;
 }
