@@ -28,11 +28,13 @@ export interface StackOptions {
   dataDir: string;
   host?: string;
   port?: number;
-  /** Which services to run; all by default. */
+  /** Which services to run; all by default, except the dev OIDC issuer when listening beyond loopback. */
   services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
   storage?: StorageOptions;
+  /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
+  tlog?: { maxBatch?: number };
   /** The URL clients use, when it differs from the listening address (behind a proxy). */
   publicUrl?: string;
   /** Email of the local user in dev tokens; default `<login>@localhost`. */
@@ -77,16 +79,21 @@ async function openStore(dataDir: string, s: StorageOptions | undefined): Promis
 export async function startStack(options: StackOptions): Promise<Stack> {
   const dataDir = options.dataDir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const enabled = { ca: true, tlog: true, tsa: true, oidc: true, ...options.services };
+  const listenHost = options.host ?? '127.0.0.1';
+  // The dev issuer mints tokens for whoever reaches it, so by default it runs only when nobody else can: on loopback.
+  const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listenHost);
+  const enabled = { ca: true, tlog: true, tsa: true, oidc: loopback, ...options.services };
   const clock = options.clock ?? (() => new Date());
   const mounts: Mount[] = [];
   const app = createHttpServer(mounts);
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  await app.listen({ host: listenHost, port: options.port ?? 0 });
   let store: LogStore | undefined;
   try {
     const addr = app.server.address();
     if (!addr || typeof addr === 'string') throw new Error('no TCP address');
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    // A wildcard address is not one clients can use; without publicUrl, name the machine's loopback.
+    const bound = addr.address === '0.0.0.0' || addr.address === '::' ? 'localhost' : addr.address;
+    const host = bound.includes(':') ? `[${bound}]` : bound;
     const url = (options.publicUrl ?? `http://${host}:${addr.port}`).replace(/\/$/, '');
     const urls: StackUrls = { ca: `${url}/ca`, tlog: `${url}/tlog`, tsa: `${url}/tsa`, oidc: `${url}/oidc` };
 
@@ -148,6 +155,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         key: await loadOrCreateKey(join(dataDir, 'keys'), 'tlog'),
         keyName: new URL(url).hostname,
         clock,
+        maxBatch: options.tlog?.maxBatch,
       });
       stack.log = log;
       mounts.push({ prefix: '/tlog', router: new Router(tlogRoutes(log, '/tlog')) });

@@ -5,6 +5,7 @@
  * catch shape and crypto mistakes our own verifier could share with our servers.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,59 @@ describe('official sigstore-js clients against the stack', () => {
         Buffer.from(info.rootHash, 'hex'),
       ),
     );
+  });
+});
+
+describe('CA trusting an external issuer through OIDC discovery', () => {
+  const dirs: string[] = [];
+  const stacks: Stack[] = [];
+  after(async () => {
+    for (const s of stacks) await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('fetches discovery and JWKS over HTTP, issues for its tokens and refuses other issuers', async () => {
+    dirs.push(mkdtempSync(join(tmpdir(), 'vouch-idp-')), mkdtempSync(join(tmpdir(), 'vouch-ca2-')));
+    // Stack B is only an identity provider; stack A's CA lists B's issuer (with no keys given: discovery).
+    const idp = await startStack({
+      dataDir: dirs[0]!,
+      services: { ca: false, tlog: false, tsa: false },
+      localEmail: 'ext@example.test',
+    });
+    stacks.push(idp);
+    const a = await startStack({
+      dataDir: dirs[1]!,
+      services: { tlog: false, tsa: false },
+      issuers: [{ issuer: idp.urls.oidc }],
+    });
+    stacks.push(a);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const request = (token: string) =>
+      fetch(`${a.urls.ca}/api/v2/signingCert`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          credentials: { oidcIdentityToken: token },
+          publicKeyRequest: {
+            publicKey: { algorithm: 'ECDSA', content: publicKey.export({ format: 'pem', type: 'spki' }) },
+            proofOfPossession: sign('sha256', Buffer.from('ext@example.test'), privateKey).toString('base64'),
+          },
+        }),
+      });
+    // The token endpoint over HTTP, as a client would use it.
+    const minted = (await (await fetch(`${idp.urls.oidc}/token`, { method: 'POST' })).json()) as { id_token: string };
+    const ok = await request(minted.id_token);
+    assert.equal(ok.status, 201, await ok.clone().text());
+    // A's own dev issuer is trusted by A only; B's CA is off, but a third stack's issuer is not listed at all.
+    dirs.push(mkdtempSync(join(tmpdir(), 'vouch-other-')));
+    const other = await startStack({
+      dataDir: dirs[2]!,
+      services: { ca: false, tlog: false, tsa: false },
+      localEmail: 'ext@example.test',
+    });
+    stacks.push(other);
+    const refused = await request(await other.issuer!.mint());
+    assert.equal(refused.status, 401);
   });
 });
 

@@ -9,6 +9,7 @@ import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { decodeBase64, decodeHex } from '../../core/encoding.ts';
 import { asArray, asObject, asString, canonicalJson, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
+import { verifyP256Prehashed } from './ecdsa.ts';
 
 export interface CanonicalEntry {
   kind: 'hashedrekord' | 'dsse';
@@ -47,6 +48,7 @@ function verifyPrehashed(key: KeyObject, digest: Buffer, sig: Buffer): boolean {
   const curve = CURVES[jwk.crv as keyof typeof CURVES];
   if (!curve || !jwk.x || !jwk.y) throw bad('unsupported elliptic curve');
   const point = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  if (jwk.crv === 'P-256') return verifyP256Prehashed(point, digest, sig);
   try {
     return curve[0].verify(sig, digest, point, { prehash: false, lowS: false, format: 'der' });
   } catch {
