@@ -67,6 +67,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
             ...(o.instance !== undefined ? { instance: o.instance } : {}),
             ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+            // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
+            ...(process.stdin.isTTY && process.stderr.isTTY
+              ? {
+                  prompt: (p: { verificationUri: string; verificationUriComplete?: string; userCode: string }) =>
+                    io.err(
+                      `To sign, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
+                    ),
+                }
+              : {}),
           });
           return o.json ? r : formatSign(r);
         }

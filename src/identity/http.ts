@@ -11,6 +11,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 export interface HttpOptions {
   timeoutMs?: number;
   maxBytes?: number;
+  /** Non-2xx statuses that are answers, not failures (e.g. 400 from an OAuth token endpoint while polling). */
+  allowStatus?: number[];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function httpRequest(
     throw new VouchError('SERVICE_UNAVAILABLE', `${what} is unreachable (${url}): ${errorText(e)}`, { cause: e });
   }
   const body = await readCapped(res, options.maxBytes ?? MAX_RESPONSE_BYTES, what);
-  if (!res.ok) {
+  if (!res.ok && !options.allowStatus?.includes(res.status)) {
     const text = body.toString('utf8').replace(/\s+/g, ' ').slice(0, 200);
     throw new VouchError('SERVICE_ERROR', `${what} answered HTTP ${res.status}: ${text}`, {
       details: { status: res.status },

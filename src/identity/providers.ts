@@ -6,9 +6,11 @@
  *   2. `SIGSTORE_ID_TOKEN` (what GitLab CI `id_tokens:` and most CI recipes set; reported as `gitlab` on GitLab),
  *   3. GitHub Actions ambient credentials (ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN, which exist
  *      only when the workflow has `permissions: id-token: write`),
- *   4. the local development issuer of the instance being used (embedded stack or `vouch serve`), when it has one.
+ *   4. the local development issuer of the instance being used (embedded stack or `vouch serve`), when it has one;
+ *   5. at a terminal, an interactive sign-in with the instance's OIDC issuer (device flow, identity/device.ts).
  */
 import { VouchError } from '../errors.ts';
+import { type DeviceCodePrompt, DeviceFlowProvider } from './device.ts';
 import { fetchJson } from './http.ts';
 
 /** Returns an OIDC identity token (a compact JWT). */
@@ -17,7 +19,7 @@ export interface IdentityProvider {
 }
 
 /** Which provider was chosen; shown to the user and in `--json`. */
-export type IdentitySource = 'explicit' | 'env' | 'gitlab' | 'github-actions' | 'local-issuer';
+export type IdentitySource = 'explicit' | 'env' | 'gitlab' | 'github-actions' | 'local-issuer' | 'device-flow';
 
 /** Audience every Sigstore CA expects in the token. */
 export const SIGSTORE_AUDIENCE = 'sigstore';
@@ -91,6 +93,8 @@ export interface SelectOptions {
   env?: NodeJS.ProcessEnv;
   /** Token endpoint of the instance's local development issuer, if it has one. */
   localIssuerTokenUrl?: string;
+  /** Interactive sign-in, offered only when a person is at a terminal (the CLI passes the prompt). */
+  deviceFlow?: { issuer: string; prompt: (p: DeviceCodePrompt) => void };
 }
 
 export interface SelectedProvider {
@@ -114,6 +118,9 @@ export function selectIdentityProvider(options: SelectOptions): SelectedProvider
       source: 'local-issuer',
       provider: new LocalIssuerProvider(options.localIssuerTokenUrl),
     };
+  }
+  if (options.deviceFlow !== undefined) {
+    return { source: 'device-flow', provider: new DeviceFlowProvider(options.deviceFlow) };
   }
   throw new VouchError('TOKEN_INVALID', 'no identity token: none given, none in the environment', {
     hint: 'Pass --identity-token, set SIGSTORE_ID_TOKEN, grant `id-token: write` on GitHub Actions, or sign with a key (--key).',

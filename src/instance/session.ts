@@ -5,6 +5,7 @@
  * (signDigest / signStatement); `vouch sign` without `--key` is src/cli/commands/keyless.ts on top of this.
  */
 import { VouchError } from '../errors.ts';
+import type { DeviceCodePrompt } from '../identity/device.ts';
 import { type IdentityProvider, type IdentitySource, selectIdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken } from '../identity/token.ts';
 import type { SigningContext } from '../sign/bundle.ts';
@@ -23,6 +24,8 @@ export interface KeylessOptions {
   env?: NodeJS.ProcessEnv;
   /** Timeout of each service call in ms (default 15 s). */
   timeoutMs?: number;
+  /** Shows the device sign-in URL and code; given only when a person is at a terminal. */
+  prompt?: (p: DeviceCodePrompt) => void;
 }
 
 export interface KeylessSession {
@@ -46,6 +49,9 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
     const selected = selectIdentityProvider({
       ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
       ...(instance.localIssuerTokenUrl !== undefined ? { localIssuerTokenUrl: instance.localIssuerTokenUrl } : {}),
+      ...(o.prompt !== undefined && instance.services.oidc !== undefined && instance.localIssuerTokenUrl === undefined
+        ? { deviceFlow: { issuer: instance.services.oidc, prompt: o.prompt } }
+        : {}),
       env,
     });
     const { ca, tlog, tsa } = instance.services;
