@@ -53,12 +53,72 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
     .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
+    .option(
+      '--instance <url|name>',
+      'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
+    )
+    .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
+        if (!o.key) {
+          const { signKeyless } = await import('./commands/keyless.ts');
+          const r = await signKeyless(target, {
+            ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
+            ...(o.instance !== undefined ? { instance: o.instance } : {}),
+            ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+            // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
+            ...(process.stdin.isTTY && process.stderr.isTTY
+              ? {
+                  prompt: (p: { verificationUri: string; verificationUriComplete?: string; userCode: string }) =>
+                    io.err(
+                      `To sign, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
+                    ),
+                }
+              : {}),
+          });
+          return o.json ? r : formatSign(r);
+        }
         const { sign } = await import('./commands/sign.ts');
         const r = await sign(target, o);
         return o.json ? r : formatSign(r);
+      }),
+    );
+
+  const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
+  trust
+    .command('show')
+    .description('list the trusted roots: names, CA subjects, log ids, validity')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { trustShow, formatTrustShow } = await import('./commands/trust.ts');
+        const r = trustShow();
+        return o.json ? r : formatTrustShow(r);
+      }),
+    );
+  trust
+    .command('import')
+    .description('add a trusted root (a Sigstore trusted_root.json) under a name')
+    .argument('<file>', 'trusted root JSON file')
+    .requiredOption('--name <name>', 'name to store it under')
+    .option('--force', 'replace a root of the same name')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o) =>
+      run(o.json, async () => {
+        const { trustImport, formatTrustShow } = await import('./commands/trust.ts');
+        const r = await trustImport(file, { name: o.name, force: Boolean(o.force) });
+        return o.json ? r : `Imported\n${formatTrustShow([r])}`;
+      }),
+    );
+  trust
+    .command('export')
+    .description('print a stored trusted root, as imported')
+    .argument('<name>', 'name of the root (see `vouch trust show`)')
+    .action(async (name: string) =>
+      run(false, async () => {
+        const { trustExport } = await import('./commands/trust.ts');
+        return trustExport(name);
       }),
     );
 
