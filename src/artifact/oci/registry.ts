@@ -142,23 +142,29 @@ export class RegistryClient {
       const req = (secure ? https : http).request(url, opts, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
+        const status = res.statusCode ?? 0;
+        const done = () => resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });
+        // Caps apply to the content of successful answers; an error page is only read up to 64 KiB, for nothing.
+        const ok = status >= 200 && status < 300;
+        const max = init.method === 'HEAD' ? 0 : ok ? init.maxBytes : 64 << 10;
+        const tooLarge = () =>
+          init.tooLarge?.() ?? new VouchError('IMAGE_INVALID', `response larger than ${init.maxBytes} bytes`);
         const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > init.maxBytes) {
+        if (ok && init.method !== 'HEAD' && Number.isFinite(declared) && declared > max) {
           res.destroy();
-          return reject(init.tooLarge?.() ?? new VouchError('IMAGE_INVALID', `response larger than ${init.maxBytes}`));
+          return reject(tooLarge());
         }
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > init.maxBytes) {
+          if (size > max) {
             res.destroy();
-            reject(init.tooLarge?.() ?? new VouchError('IMAGE_INVALID', `response larger than ${init.maxBytes}`));
+            if (ok && init.method !== 'HEAD') reject(tooLarge());
+            else done();
             return;
           }
           chunks.push(c);
         });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url }),
-        );
+        res.on('end', done);
         res.on('error', (e) =>
           reject(new VouchError('SERVICE_UNAVAILABLE', `registry ${url.host}: ${e.message}`, { cause: e })),
         );
