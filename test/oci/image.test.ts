@@ -182,7 +182,7 @@ describe('legacy cosign signatures', () => {
 
 describe('manifests', () => {
   const m =
-    (o: unknown, ct = MEDIA.ociManifest) =>
+    (o: unknown, ct: string = MEDIA.ociManifest) =>
     () =>
       parseManifest(Buffer.from(JSON.stringify(o)), ct);
   const good = JSON.parse(built.manifest.toString());
