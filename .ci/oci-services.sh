@@ -2,24 +2,31 @@
 # Start the OCI registries the image tests need, idempotently:
 #   - docker-registry (distribution 2.x, Debian package) on 127.0.0.1, plain HTTP
 #   - the same on 127.0.0.1 over TLS with a throw-away test CA made with openssl
-# and skopeo as the independent client. Prints `export` lines; use as
-#   eval "$(.ci/oci-services.sh)"          # start (or reuse) and export the env
+# and skopeo as the independent client. Sets VOUCH_TEST_REGISTRY (host:port, HTTP), VOUCH_TEST_REGISTRY_TLS
+# (host:port, HTTPS) and VOUCH_TEST_REGISTRY_CA (PEM file of the test CA). Two ways to use it:
+#   source .ci/oci-services.sh             # (as .ci/services.sh does) exports the env, defines oci_services_stop
+#   eval "$(.ci/oci-services.sh)"          # executed: prints the export lines
 #   .ci/oci-services.sh stop               # stop both registries
-# Exports VOUCH_TEST_REGISTRY (host:port, HTTP), VOUCH_TEST_REGISTRY_TLS (host:port, HTTPS) and
-# VOUCH_TEST_REGISTRY_CA (PEM file of the test CA). State lives in $VOUCH_OCI_STATE (default /tmp/vouch-oci).
+# State lives in $VOUCH_OCI_STATE (default: $state/oci when sourced by services.sh, else /tmp/vouch-oci).
 set -euo pipefail
-STATE="${VOUCH_OCI_STATE:-/tmp/vouch-oci}"
+OCI_STATE="${VOUCH_OCI_STATE:-${state:+$state/oci}}"
+OCI_STATE="${OCI_STATE:-/tmp/vouch-oci}"
+STATE="$OCI_STATE"
 mkdir -p "$STATE"
 
-stop() {
+oci_services_stop() {
+  local name
   for name in plain tls; do
-    if [[ -f "$STATE/$name.pid" ]]; then
-      kill "$(cat "$STATE/$name.pid")" 2>/dev/null || true
-      rm -f "$STATE/$name.pid" "$STATE/$name.port"
+    if [[ -f "$OCI_STATE/$name.pid" ]]; then
+      kill "$(cat "$OCI_STATE/$name.pid")" 2>/dev/null || true
+      rm -f "$OCI_STATE/$name.pid" "$OCI_STATE/$name.port"
     fi
   done
 }
-if [[ "${1:-}" == "stop" ]]; then stop; exit 0; fi
+
+sourced=0
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && sourced=1
+if [[ $sourced == 0 && "${1:-}" == "stop" ]]; then oci_services_stop; exit 0; fi
 
 if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo; } >&2
@@ -74,6 +81,13 @@ start() { # name
 
 start plain
 start tls
-echo "export VOUCH_TEST_REGISTRY=127.0.0.1:$(cat "$STATE/plain.port")"
-echo "export VOUCH_TEST_REGISTRY_TLS=127.0.0.1:$(cat "$STATE/tls.port")"
-echo "export VOUCH_TEST_REGISTRY_CA=$STATE/ca.pem"
+export VOUCH_TEST_REGISTRY="127.0.0.1:$(cat "$STATE/plain.port")"
+export VOUCH_TEST_REGISTRY_TLS="127.0.0.1:$(cat "$STATE/tls.port")"
+export VOUCH_TEST_REGISTRY_CA="$STATE/ca.pem"
+if [[ $sourced == 1 ]]; then
+  echo "services: registries at $VOUCH_TEST_REGISTRY (HTTP) and $VOUCH_TEST_REGISTRY_TLS (TLS)"
+else
+  echo "export VOUCH_TEST_REGISTRY=$VOUCH_TEST_REGISTRY"
+  echo "export VOUCH_TEST_REGISTRY_TLS=$VOUCH_TEST_REGISTRY_TLS"
+  echo "export VOUCH_TEST_REGISTRY_CA=$VOUCH_TEST_REGISTRY_CA"
+fi
