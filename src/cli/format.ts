@@ -19,6 +19,11 @@ export function formatSign(r: SignSummary): string {
       : `  signer   ${r.signer.identity} (issuer ${r.signer.issuer})`,
   );
   if (r.logIndex !== undefined) lines.push(`  log      index ${r.logIndex}`);
-  lines.push(`  bundle   ${r.bundlePath}`);
+  for (const i of r.images ?? []) {
+    lines.push(
+      `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
+    );
+  }
+  if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return `${lines.join('\n')}\n`;
 }
