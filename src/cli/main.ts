@@ -49,7 +49,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('sign')
-    .description('sign a target (file:PATH, a bare path, - for stdin, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)')
+    .description(
+      'sign a target (file:PATH, a bare path, - for stdin, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)',
+    )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
     .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
