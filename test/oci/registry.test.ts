@@ -265,6 +265,9 @@ describe('images against a real registry', { skip }, () => {
     const d = await pushImage(tls, repo, 'tls', buildImage(1, `${run}-tls`));
     const got = await resolveImage({ kind: 'oci', reference: `${TLS}/${repo}:tls` }, { client: tls });
     assert.equal(got.digest, d.digest);
+    // The CA can also come from the environment (VOUCH_REGISTRY_CA_FILE), as the CLI passes it.
+    const viaEnv = new RegistryClient(TLS!, { credentials: null, env: { VOUCH_REGISTRY_CA_FILE: CA! }, retries: 0 });
+    assert.equal((await viaEnv.getManifest(repo, 'tls'))?.digest, d.digest);
     const untrusted = new RegistryClient(TLS!, {
       credentials: null,
       ca: readFileSync(CA!)
