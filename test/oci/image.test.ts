@@ -1,10 +1,12 @@
 /** Pure parts of the image layer: statements, simple-signing payloads, legacy conversion, manifests, tar, layouts. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import {
   buildImageStatement,
   COSIGN_SIGN_PREDICATE,
@@ -306,3 +308,57 @@ function fixChecksum(h: Buffer): Buffer {
   b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   return b;
 }
+
+describe('a real keyless cosign .sig signature (public-good Sigstore, independent vector)', () => {
+  const fx = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'cosign-legacy-keyless.json'), 'utf8'));
+  const root = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'public-good-trusted-root.json'), 'utf8'));
+  const body = JSON.parse(Buffer.from(fx.rekorBundle.Payload.body, 'base64').toString());
+  const leafPem = Buffer.from(body.spec.signature.publicKey.content, 'base64').toString();
+  const pem = (der: string) =>
+    `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const chain = root.certificateAuthorities[1].certChain.certificates
+    .map((c: { rawBytes: string }) => pem(c.rawBytes))
+    .join('');
+  const payload = Buffer.from(fx.payload);
+  const layer = {
+    mediaType: MEDIA.cosignSimpleSigning,
+    digest: fx.layerDigest,
+    size: payload.length,
+    annotations: {
+      'dev.cosignproject.cosign/signature': fx.signature,
+      'dev.sigstore.cosign/certificate': leafPem,
+      'dev.sigstore.cosign/chain': chain,
+      'dev.sigstore.cosign/bundle': JSON.stringify(fx.rekorBundle),
+    },
+  };
+  const signed: ResolvedImage = { ...image, repository: fx.image, digest: fx.digest };
+  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root)));
+  const policy = { subjectAlternativeName: fx.certificateIdentity, extensions: { issuer: fx.certificateIssuer } };
+
+  it('converts to a bundle that @sigstore/verify accepts (certificate, SCT, Rekor promise) and binds to the image', () => {
+    const bundle = bundleFromJSON(JSON.parse(legacyToBundle(layer, payload)));
+    verifier.verify(toSignedEntity(bundle, payload), policy);
+    const check = checkSimpleSigning(payload, signed);
+    assert.equal(check.digest, fx.digest);
+    assert.equal(check.repository, 'index.docker.io/salrashid123/server_image');
+  });
+
+  it('fails for another payload, another identity, or another image', async () => {
+    const bundle = bundleFromJSON(JSON.parse(legacyToBundle(layer, payload)));
+    const other = Buffer.from(fx.payload.replace('120ef8', '120ef9'));
+    assert.throws(() =>
+      verifier.verify(toSignedEntity(bundleFromJSON(JSON.parse(legacyToBundle(layer, other))), other), policy),
+    );
+    assert.throws(() =>
+      verifier.verify(toSignedEntity(bundle, payload), {
+        ...policy,
+        subjectAlternativeName: 'https://github.com/evil',
+      }),
+    );
+    assert.equal(await codeOf(() => checkSimpleSigning(payload, { ...signed, digest: OTHER })), 'IMAGE_MISMATCH');
+    assert.equal(
+      await codeOf(() => checkSimpleSigning(payload, { ...signed, repository: 'docker.io/evil/server_image' })),
+      'REPOSITORY_MISMATCH',
+    );
+  });
+});
