@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  attachSignature,
   buildImageStatement,
   findSignatures,
   type ResolvedImage,
@@ -21,7 +22,13 @@ import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts
 import { buildImage, codeOf, sha256, signStatement, testKey, testVerifier } from './helpers.ts';
 
 type Reply = { status: number; headers?: Record<string, string>; body?: Buffer | string };
-type Handler = (method: string, path: string, headers: http.IncomingHttpHeaders) => Reply | undefined;
+type Handler = (
+  method: string,
+  path: string,
+  headers: http.IncomingHttpHeaders,
+  body?: Buffer,
+  query?: URLSearchParams,
+) => Reply | undefined;
 
 let handler: Handler = () => undefined;
 const seen: string[] = [];
@@ -106,9 +113,16 @@ async function resolved(c = client()): Promise<ResolvedImage> {
 before(async () => {
   server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
-    const r = handler(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!, req.headers) ?? { status: 404 };
-    res.writeHead(r.status, r.headers ?? {});
-    res.end(req.method === 'HEAD' ? undefined : r.body);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const r = handler(req.method ?? 'GET', url.pathname, req.headers, Buffer.concat(chunks), url.searchParams) ?? {
+        status: 404,
+      };
+      res.writeHead(r.status, r.headers ?? {});
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -432,6 +446,61 @@ describe('hostile registry', () => {
     handler = () => ({ status: 401, headers: { 'www-authenticate': 'Basic realm="reg"' } });
     const c = new RegistryClient(host, { credentials: { username: 'x', password: 'y' }, retries: 0 });
     assert.equal(await codeOf(resolved(c)), 'SERVICE_ERROR');
+  });
+
+  it('on a registry with the referrers API, attaches without a tag index and finds through the API', async () => {
+    // A small conformant OCI 1.1 registry: blobs, uploads, manifests, and a referrers index built from subjects.
+    const blobs = new Map<string, Buffer>();
+    const manifests = new Map<string, { body: Buffer; type: string }>();
+    manifests.set(`${REPO}/v1`, { body: img.manifest, type: MEDIA.ociManifest });
+    manifests.set(`${REPO}/${D}`, { body: img.manifest, type: MEDIA.ociManifest });
+    handler = (method, path, headers, body, query) => {
+      const m = /^\/v2\/(.+?)\/(blobs\/uploads|blobs|manifests|referrers)\/?(.*)$/.exec(path);
+      if (!m) return { status: 404 };
+      const [, repo, kind, ref] = m as unknown as [string, string, string, string];
+      if (kind === 'blobs/uploads' && method === 'POST')
+        return { status: 202, headers: { location: `/v2/${repo}/blobs/uploads/u1` } };
+      if (kind === 'blobs/uploads' && method === 'PUT') {
+        const digest = query!.get('digest')!;
+        if (sha256(body!) !== digest) return { status: 400 };
+        blobs.set(digest, body!);
+        return { status: 201 };
+      }
+      if (kind === 'blobs') return blobs.has(ref) ? { status: 200, body: blobs.get(ref)! } : { status: 404 };
+      if (kind === 'manifests' && method === 'PUT') {
+        const entry = { body: body!, type: String(headers['content-type']) };
+        manifests.set(`${repo}/${ref}`, entry);
+        manifests.set(`${repo}/${sha256(body!)}`, entry);
+        const subject = JSON.parse(body!.toString()).subject;
+        return {
+          status: 201,
+          headers: { 'docker-content-digest': sha256(body!), ...(subject ? { 'oci-subject': subject.digest } : {}) },
+        };
+      }
+      if (kind === 'manifests') {
+        const e = manifests.get(`${repo}/${ref}`);
+        return e ? { status: 200, headers: { 'content-type': e.type }, body: e.body } : { status: 404 };
+      }
+      const listed = [...manifests.entries()]
+        .filter(([k]) => k.startsWith(`${repo}/sha256:`))
+        .map(([, e]) => ({ e, doc: JSON.parse(e.body.toString()) }))
+        .filter(({ doc }) => doc.subject?.digest === ref)
+        .map(({ e, doc }) => ({
+          mediaType: e.type,
+          digest: sha256(e.body),
+          size: e.body.length,
+          artifactType: doc.artifactType,
+        }));
+      return json({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: listed }, MEDIA.ociIndex);
+    };
+    const c = client();
+    const image = await resolved(c);
+    const { via } = await attachSignature(image, await signStatement(buildImageStatement(image), key));
+    assert.equal(via, 'api');
+    assert.ok(![...manifests.keys()].some((k) => k.endsWith(referrersTag(D))), 'no tag index written');
+    const found = await findSignatures(image);
+    assert.equal(found.length, 1);
+    assert.equal((await verifyImageSignatures(image, found, verifier)).check.digest, D);
   });
 
   it('refuses plain HTTP to a non-loopback registry unless allowed', () => {
