@@ -15,6 +15,8 @@ import {
   imagesToSign,
   type ResolvedImage,
   resolveImage,
+  selectPlatform,
+  verifyImage,
   verifyImageSignatures,
 } from '../../src/artifact/oci/image.ts';
 import { MEDIA, parseManifest } from '../../src/artifact/oci/manifest.ts';
@@ -149,6 +151,12 @@ describe('images against a real registry', { skip }, () => {
     const via = await verifyImageSignatures(platform, await findSignatures(idx), verifier, { viaIndex: idx });
     assert.equal(via.check.viaIndex, idx.digest);
     assert.equal(via.check.digest, db.digest);
+    // The same through the CLI's flow: pick the platform from the index, verify it with the index's signature.
+    const arm = await selectPlatform(idx, 'linux/arm64');
+    assert.equal(arm.digest, db.digest);
+    assert.equal((await verifyImage(arm, verifier, { viaIndex: idx })).check.viaIndex, idx.digest);
+    assert.equal(await codeOf(verifyImage(arm, verifier)), 'SIGNATURE_NOT_FOUND');
+    assert.equal(await codeOf(selectPlatform(idx, 'linux/s390x')), 'TARGET_INVALID');
     // An index that does not list the image vouches for nothing.
     const stranger = await resolveImage({ kind: 'oci', reference: `${REG}/${repo}:v1` }, { client });
     assert.equal(

@@ -172,6 +172,29 @@ export async function platformManifests(image: ResolvedImage): Promise<(Resolved
   return out;
 }
 
+/**
+ * The platform manifest of an index for `os/arch[/variant]` (e.g. linux/arm64/v8), resolved and digest-checked.
+ * To verify it, pass the index as `viaIndex`: a signature on the index covers the manifests it lists.
+ */
+export async function selectPlatform(index: ResolvedImage, platform: string): Promise<ResolvedImage> {
+  const [os, architecture, variant, extra] = platform.split('/');
+  if (!os || !architecture || extra !== undefined) {
+    throw new VouchError('USAGE', `platform "${platform.slice(0, 40)}" is not os/arch[/variant]`);
+  }
+  if (index.manifest.kind !== 'index')
+    throw new VouchError('USAGE', 'the image is not an index: --platform does not apply');
+  const matches = (await platformManifests(index)).filter(
+    (m) =>
+      m.platform?.os === os &&
+      m.platform.architecture === architecture &&
+      (variant === undefined || m.platform.variant === variant),
+  );
+  if (matches.length !== 1) {
+    throw new VouchError('TARGET_INVALID', `the index lists ${matches.length} manifests for ${platform}`);
+  }
+  return matches[0]!;
+}
+
 /** The images `sign` must sign: the image itself, and with `recursive` every platform manifest of an index. */
 export async function imagesToSign(
   image: ResolvedImage,
@@ -562,6 +585,34 @@ export async function verifyImageSignatures(
     }
   }
   throw lastError;
+}
+
+/**
+ * Find and verify the signatures of a registry image. With `viaIndex`, the image's own signatures are tried first,
+ * then the index's (checked to list this image); the first that verifies and binds wins.
+ */
+export async function verifyImage(
+  image: ResolvedImage,
+  verifier: BundleVerifier,
+  options: ImageCheckOptions & FindOptions = {},
+): Promise<ImageVerification> {
+  const { viaIndex, ...rest } = options;
+  const own = await findSignatures(image, rest);
+  if (!viaIndex) return verifyImageSignatures(image, own, verifier, rest);
+  let ownError: unknown;
+  if (own.length > 0) {
+    try {
+      return await verifyImageSignatures(image, own, verifier, rest);
+    } catch (e) {
+      ownError = e;
+    }
+  }
+  try {
+    return await verifyImageSignatures(image, await findSignatures(viaIndex, rest), verifier, options);
+  } catch (e) {
+    // A failing signature of the image itself says more than "the index has none".
+    throw ownError ?? e;
+  }
 }
 
 /** Verify that `bytes` are the manifest `image` was pinned to (used by callers that re-read an image). */
