@@ -42,8 +42,8 @@ if (mode === 'verify') {
   const ok = await verifyImageSignatures(
     image,
     found,
-    (json) => {
-      const bundle = bundleFromJSON(json);
+    (text) => {
+      const bundle = bundleFromJSON(JSON.parse(text));
       verifier.verify(toSignedEntity(bundle));
       const env = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope : undefined;
       const result: VerificationResult = {

@@ -56,8 +56,8 @@ const EMPTY_ROOT = TrustedRoot.fromJSON({
 export function testVerifier(key: TestKey): BundleVerifier {
   const trust = toTrustMaterial(EMPTY_ROOT, () => ({ publicKey: key.publicKey, validFor: () => true }));
   const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
-  return (json: unknown, input: ArtifactInput): VerificationResult => {
-    const bundle = bundleFromJSON(json);
+  return (text: string, input: ArtifactInput): VerificationResult => {
+    const bundle = bundleFromJSON(JSON.parse(text));
     try {
       verifier.verify(toSignedEntity(bundle, input.kind === 'digest' ? input.bytes : undefined));
     } catch (e) {

@@ -541,11 +541,12 @@ function stripTagDigest(ref: string): string {
   }
 }
 
-/** A verifier as the verify layer exposes it: bundle + artifact input -> result, or a thrown VouchError. */
-export type BundleVerifier = (
-  bundle: unknown,
-  input: ArtifactInput,
-) => Promise<VerificationResult> | VerificationResult;
+/**
+ * The verify layer with policy and trust bound: bundle text + artifact input -> result, or a thrown VouchError.
+ * For `src/verify`: `(text, input) => verify(text, input, policy, trust)`. The text is passed as fetched, so the
+ * verifier's own strict parser and size cap apply to it.
+ */
+export type BundleVerifier = (bundle: string, input: ArtifactInput) => Promise<VerificationResult> | VerificationResult;
 
 export interface ImageVerification {
   result: VerificationResult;
@@ -570,14 +571,13 @@ export async function verifyImageSignatures(
   let lastError: unknown;
   for (const sig of signatures) {
     try {
-      const bundle = parseStrictJson(sig.bundle, { maxBytes: BUNDLE_BLOB_MAX });
       if (sig.format === 'bundle') {
-        const result = await verifier(bundle, { kind: 'statement' });
+        const result = await verifier(sig.bundle, { kind: 'statement' });
         if (!result.statement) throw new VouchError('IMAGE_MISMATCH', 'an image signature must be a DSSE statement');
         return { result, check: checkImageStatement(result.statement.payload, image, options), signature: sig };
       }
       const digest = createHash('sha256').update(sig.payload).digest();
-      const result = await verifier(bundle, { kind: 'digest', algorithm: 'sha256', digest, bytes: sig.payload });
+      const result = await verifier(sig.bundle, { kind: 'digest', algorithm: 'sha256', digest, bytes: sig.payload });
       return { result, check: checkSimpleSigning(sig.payload, image, options), signature: sig };
     } catch (e) {
       if (!(e instanceof VouchError)) throw e;
