@@ -503,6 +503,71 @@ describe('hostile registry', () => {
     assert.equal((await verifyImageSignatures(image, found, verifier)).check.digest, D);
   });
 
+  it('follows a blob redirect to another host without sending it the credentials', async () => {
+    const bundle = Buffer.from(
+      await signStatement(buildImageStatement({ repository: `${host}/${REPO}`, digest: D }), key),
+    );
+    const r = referrer(bundle, D);
+    const inner = withReferrers([{ ...r, bundle }]);
+    const auth = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    let storageAuth: string | undefined = 'unset';
+    const port = host.split(':')[1];
+    handler = (m, p, h, b, q) => {
+      if (p === '/storage/bundle') {
+        storageAuth = h.authorization;
+        return { status: 200, body: bundle };
+      }
+      if (h.authorization !== auth) return { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } };
+      if (p === `/v2/${REPO}/blobs/${sha256(bundle)}`) {
+        // "localhost" is another host name than "127.0.0.1" for the client, as object storage would be.
+        return { status: 307, headers: { location: `http://localhost:${port}/storage/bundle` } };
+      }
+      return inner(m, p, h, b, q);
+    };
+    const c = new RegistryClient(host, { credentials: { username: 'u', password: 'p' }, retries: 0 });
+    const image = await resolved(c);
+    const found = await findSignatures(image);
+    assert.equal(found[0]!.bundle, bundle.toString());
+    assert.equal(storageAuth, undefined);
+  });
+
+  it('reads a paginated referrers listing (Link: rel="next")', async () => {
+    const bundles = await Promise.all(
+      [1, 2].map(async () =>
+        Buffer.from(await signStatement(buildImageStatement({ repository: `${host}/${REPO}`, digest: D }), key)),
+      ),
+    );
+    const refs = bundles.map((bundle) => ({ ...referrer(bundle, D), bundle }));
+    const all = withReferrers(refs);
+    const page = (r: (typeof refs)[number]) => ({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociIndex,
+      manifests: [
+        { mediaType: MEDIA.ociManifest, digest: r.digest, size: r.manifest.length, artifactType: MEDIA.sigstoreBundle },
+      ],
+    });
+    handler = (m, p, h, b, q) => {
+      if (p === `/v2/${REPO}/referrers/${D}`) {
+        if (q?.get('page') === '2') return json(page(refs[1]!), MEDIA.ociIndex);
+        const first = json(page(refs[0]!), MEDIA.ociIndex);
+        return { ...first, headers: { ...first.headers, link: `</v2/${REPO}/referrers/${D}?page=2>; rel="next"` } };
+      }
+      return all(m, p, h, b, q);
+    };
+    const found = await findSignatures(await resolved());
+    assert.deepEqual(found.map((f) => f.referrer).sort(), refs.map((r) => r.digest).sort());
+  });
+
+  it('remembers that a registry has no referrers API (one request fewer per image)', async () => {
+    handler = registry(() => undefined);
+    const c = client();
+    const image = await resolved(c);
+    await findSignatures(image);
+    const before = seen.filter((s) => s.includes('/referrers/')).length;
+    await findSignatures(image);
+    assert.equal(seen.filter((s) => s.includes('/referrers/')).length, before);
+  });
+
   it('refuses plain HTTP to a non-loopback registry unless allowed', () => {
     assert.equal(new RegistryClient('registry.example.com').base.protocol, 'https:');
     assert.equal(new RegistryClient('registry.example.com', { allowInsecure: true }).base.protocol, 'http:');

@@ -103,6 +103,11 @@ export class RegistryClient {
   private credentials: Credentials | null | undefined;
   /** Authorization header per scope, reused until the registry challenges again. */
   private readonly tokens = new Map<string, string>();
+  /**
+   * Whether the registry has the referrers API, once known. A registry that has it must not answer 404 (distribution
+   * spec v1.1, "Listing Referrers"), so one 404 settles it for the client's lifetime and saves a request per image.
+   */
+  private referrersApi: boolean | undefined;
 
   constructor(registry: string, options: RegistryOptions = {}) {
     this.registry = registry;
@@ -440,7 +445,8 @@ export class RegistryClient {
     let url: URL | undefined = new URL(`${repository}/referrers/${digest}`, this.base);
     if (artifactType) url.searchParams.set('artifactType', artifactType);
     const all: Descriptor[] = [];
-    let via: 'api' | 'tag' = 'api';
+    let via: 'api' | 'tag' = this.referrersApi === false ? 'tag' : 'api';
+    if (via === 'tag') url = undefined;
     for (let page = 0; url && page < 16; page++) {
       const res: Response = await this.request(url, {
         method: 'GET',
@@ -452,9 +458,11 @@ export class RegistryClient {
       });
       if (page === 0 && (res.status === 404 || res.status === 405 || res.status === 400)) {
         via = 'tag';
+        this.referrersApi = false;
         break;
       }
       if (res.status !== 200) this.fail(res, `referrers of ${digest}`);
+      this.referrersApi = true;
       const index = parseManifest(res.body, MEDIA.ociIndex, `referrers of ${digest}`);
       if (index.kind !== 'index') throw new VouchError('IMAGE_INVALID', 'referrers listing is not an index');
       all.push(...index.manifests);
