@@ -527,12 +527,13 @@ export function checkSimpleSigning(
   if (signed !== digest)
     throw new VouchError('IMAGE_MISMATCH', `the signature covers ${signed.slice(0, 80)}, not ${digest}`);
   const ref = asString(asObject(critical.identity, 'critical.identity')['docker-reference'], 'docker-reference');
-  checkRepository(ref.replace(/[:@].*$/, '') === ref ? ref : stripTagDigest(ref), image, options);
+  checkRepository(stripTagDigest(ref), image, options);
   const result: ImageCheckResult = { repository: ref, digest: image.digest };
   if (via) result.viaIndex = via;
   return result;
 }
 
+/** The repository of a docker-reference (cosign may write a tag or digest after it); unparsable stays as is. */
 function stripTagDigest(ref: string): string {
   try {
     return parseReference(ref).name;
@@ -556,8 +557,8 @@ export interface ImageVerification {
 
 /**
  * Verify the image's signatures with `verifier` (the verify layer, with policy and trust bound) and bind each to
- * the image. Returns the first that passes both; otherwise the most specific failure (a bad signature outranks
- * "not found", so an attacker cannot hide a failure behind an empty listing).
+ * the image. Returns the first that passes both; when none does, the last failure is raised (never
+ * SIGNATURE_NOT_FOUND when signatures were there: a bad signature must not read as a missing one).
  */
 export async function verifyImageSignatures(
   image: ResolvedImage,
