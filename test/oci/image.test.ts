@@ -30,7 +30,7 @@ const image: ResolvedImage = {
   descriptor: { mediaType: MEDIA.ociManifest, digest: D, size: built.manifest.length },
   manifest: parseManifest(built.manifest, MEDIA.ociManifest),
   bytes: built.manifest,
-  source: { kind: 'oci-layout', path: '/nowhere' },
+  source: { kind: 'oci-layout', path: '/nowhere', readBlob: async () => Buffer.alloc(0) },
 };
 const OTHER = sha256(Buffer.from('other'));
 const indexBytes = Buffer.from(

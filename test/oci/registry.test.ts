@@ -151,6 +151,23 @@ describe('images against a real registry', { skip }, () => {
     const via = await verifyImageSignatures(platform, await findSignatures(idx), verifier, { viaIndex: idx });
     assert.equal(via.check.viaIndex, idx.digest);
     assert.equal(via.check.digest, db.digest);
+    // A multi-platform OCI layout copied from the registry signs recursively to the same digests, without a registry.
+    const dir = join(home, 'multi-layout');
+    skopeo(
+      'copy',
+      '--quiet',
+      '--all',
+      '--preserve-digests',
+      '--src-tls-verify=false',
+      `docker://${REG}/${repo}:multi`,
+      `oci:${dir}:multi`,
+    );
+    const local = await resolveImage({ kind: 'oci-layout', path: `${dir}:multi` }, { repository: idx.repository });
+    assert.deepEqual(
+      (await imagesToSign(local, { recursive: true })).map((i) => i.digest),
+      [idx.digest, da.digest, db.digest],
+    );
+    assert.equal((await selectPlatform(local, 'linux/amd64')).digest, da.digest);
     // The same through the CLI's flow: pick the platform from the index, verify it with the index's signature.
     const arm = await selectPlatform(idx, 'linux/arm64');
     assert.equal(arm.digest, db.digest);

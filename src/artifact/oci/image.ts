@@ -31,6 +31,7 @@ import {
   type Manifest,
   MEDIA,
   type Platform,
+  parseManifest,
 } from './manifest.ts';
 import { type ImageReference, parseReference, sameRepository } from './reference.ts';
 import { RegistryClient, type RegistryOptions, referrersTag } from './registry.ts';
@@ -43,7 +44,12 @@ export const BUNDLE_BLOB_MAX = 1 << 20;
 
 export type ImageSource =
   | { kind: 'registry'; reference: ImageReference; client: RegistryClient }
-  | { kind: 'oci-layout' | 'oci-archive' | 'docker-archive'; path: string };
+  | {
+      kind: 'oci-layout' | 'oci-archive' | 'docker-archive';
+      path: string;
+      /** Reads a blob of the local image by descriptor, digest- and size-checked (platform manifests of an index). */
+      readBlob: (d: Descriptor, max: number) => Promise<Buffer>;
+    };
 
 /**
  * An image pinned to one manifest digest. `repository` is the canonical name (registry/path) the signature is
@@ -128,7 +134,7 @@ export async function resolveImage(target: Target, options: ResolveOptions = {})
         descriptor: local.descriptor,
         manifest: local.manifest,
         bytes: local.bytes,
-        source: { kind: target.kind, path: target.path },
+        source: { kind: target.kind, path: target.path, readBlob: local.readBlob },
       };
     }
     case 'file':
@@ -151,21 +157,37 @@ function registrySource(image: ResolvedImage): { client: RegistryClient; reposit
 /** The platform manifests an index lists, resolved (and digest-checked) through the same registry. */
 export async function platformManifests(image: ResolvedImage): Promise<(ResolvedImage & { platform?: Platform })[]> {
   if (image.manifest.kind !== 'index') return [];
-  const { client, repository } = registrySource(image);
-  const reference = (image.source as Extract<ImageSource, { kind: 'registry' }>).reference;
+  const source = image.source;
   const out: (ResolvedImage & { platform?: Platform })[] = [];
   for (const d of image.manifest.manifests) {
     if (d.mediaType !== MEDIA.ociManifest && d.mediaType !== MEDIA.dockerManifest) continue;
-    const got = await client.getManifest(repository, d.digest, d);
-    if (!got) throw new VouchError('IMAGE_INVALID', `index lists ${d.digest}, which the registry does not have`);
-    const child: ResolvedImage & { platform?: Platform } = {
-      repository: image.repository,
-      digest: got.digest,
-      descriptor: got.descriptor,
-      manifest: got.manifest,
-      bytes: got.bytes,
-      source: { kind: 'registry', client, reference: { ...reference, digest: got.digest } },
-    };
+    let child: ResolvedImage & { platform?: Platform };
+    if (source.kind === 'registry') {
+      const got = await source.client.getManifest(source.reference.repository, d.digest, d);
+      if (!got) throw new VouchError('IMAGE_INVALID', `index lists ${d.digest}, which the registry does not have`);
+      child = {
+        repository: image.repository,
+        digest: got.digest,
+        descriptor: got.descriptor,
+        manifest: got.manifest,
+        bytes: got.bytes,
+        source: { ...source, reference: { ...source.reference, digest: got.digest } },
+      };
+    } else {
+      const bytes = await source.readBlob(d, MANIFEST_MAX);
+      const manifest = parseManifest(bytes, d.mediaType, `manifest ${d.digest}`);
+      if (manifest.mediaType !== d.mediaType) {
+        throw new VouchError('IMAGE_MISMATCH', `manifest ${d.digest}: media type differs from its descriptor`);
+      }
+      child = {
+        repository: image.repository,
+        digest: d.digest,
+        descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size },
+        manifest,
+        bytes,
+        source,
+      };
+    }
     if (d.platform) child.platform = d.platform;
     out.push(child);
   }
