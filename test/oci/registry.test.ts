@@ -21,6 +21,7 @@ import {
 } from '../../src/artifact/oci/image.ts';
 import { MEDIA, parseManifest } from '../../src/artifact/oci/manifest.ts';
 import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts';
+import { verifyImageTarget } from '../../src/workflow/verify-image.ts';
 import { buildImage, codeOf, pushImage, sha256, signStatement, tarOf, testKey, testVerifier } from './helpers.ts';
 
 const REG = process.env.VOUCH_TEST_REGISTRY;
@@ -174,6 +175,24 @@ describe('images against a real registry', { skip }, () => {
     assert.equal((await verifyImage(arm, verifier, { viaIndex: idx })).check.viaIndex, idx.digest);
     assert.equal(await codeOf(verifyImage(arm, verifier)), 'SIGNATURE_NOT_FOUND');
     assert.equal(await codeOf(selectPlatform(idx, 'linux/s390x')), 'TARGET_INVALID');
+    // The verify workflow: --platform through the registry, and a bundle file for the index against the platform.
+    const viaWorkflow = await verifyImageTarget({ kind: 'oci', reference: `${REG}/${repo}:multi` }, verifier, {
+      platform: 'linux/arm64',
+    });
+    assert.deepEqual([viaWorkflow.image.digest, viaWorkflow.check.viaIndex], [db.digest, idx.digest]);
+    const indexBundle = (await findSignatures(idx))[0]!.bundle;
+    const withFile = await verifyImageTarget({ kind: 'oci-layout', path: `${dir}:multi` }, verifier, {
+      platform: 'linux/amd64',
+      bundle: indexBundle,
+      repository: idx.repository,
+    });
+    assert.equal(withFile.image.digest, da.digest);
+    assert.equal(
+      await codeOf(
+        verifyImageTarget({ kind: 'oci-layout', path: `${dir}:multi` }, verifier, { repository: idx.repository }),
+      ),
+      'TARGET_UNSUPPORTED',
+    );
     // An index that does not list the image vouches for nothing.
     const stranger = await resolveImage({ kind: 'oci', reference: `${REG}/${repo}:v1` }, { client });
     assert.equal(
