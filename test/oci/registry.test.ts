@@ -52,10 +52,12 @@ describe('images against a real registry', { skip }, () => {
   });
   after(() => rmSync(home, { recursive: true, force: true }));
 
-  it('resolves a tag to the digest of the bytes, as skopeo sees them', () => {
+  it('resolves a tag to the digest of the bytes, as skopeo sees them', async () => {
     assert.equal(image.digest, sha256(built.manifest));
     assert.equal(image.repository, `${REG}/${repo}`);
     const raw = skopeo('inspect', '--raw', '--tls-verify=false', `docker://${REG}/${repo}:v1`);
+    assert.deepEqual(await client.headManifest(repo, 'v1'), image.descriptor);
+    assert.equal(await client.headManifest(repo, 'nope'), null);
     assert.equal(sha256(Buffer.from(raw)), image.digest);
   });
 

@@ -348,6 +348,40 @@ export class RegistryClient {
     return { bytes: res.body, digest, descriptor, manifest };
   }
 
+  /**
+   * HEAD a manifest: whether it exists and what the registry says it is. The answer is the registry's claim, not
+   * checked content, so it is for existence checks and listings only; resolving a tag uses `getManifest`, which
+   * hashes the bytes.
+   */
+  async headManifest(repository: string, reference: string): Promise<Descriptor | null> {
+    if (reference.includes(':')) parseDigest(reference);
+    const res = await this.request(`${repository}/manifests/${reference}`, {
+      method: 'HEAD',
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      maxBytes: 0,
+      scope: `repository:${repository}:pull`,
+    });
+    if (res.status === 404) return null;
+    if (res.status !== 200) this.fail(res, `manifest ${repository}:${reference}`);
+    const digest = String(res.headers['docker-content-digest'] ?? '');
+    const size = Number(res.headers['content-length']);
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
+    try {
+      parseDigest(digest);
+    } catch {
+      throw new VouchError('IMAGE_INVALID', `HEAD ${reference}: no valid Docker-Content-Digest`);
+    }
+    if (reference.includes(':') && digest !== reference) {
+      throw new VouchError('IMAGE_MISMATCH', `HEAD ${reference}: registry reports ${digest}`);
+    }
+    if (!Number.isSafeInteger(size) || size < 0 || size > MANIFEST_MAX) {
+      throw new VouchError('IMAGE_INVALID', `HEAD ${reference}: size ${size} out of range`);
+    }
+    return { mediaType, digest, size };
+  }
+
   /** Fetch a blob named by a descriptor; refused without a request when the descriptor claims more than `maxBytes`. */
   async getBlob(repository: string, descriptor: Descriptor, maxBytes = 16 << 20): Promise<Buffer> {
     if (descriptor.size > maxBytes) {
