@@ -336,6 +336,29 @@ describe('hostile registry', () => {
       code: 'SERVICE_ERROR',
     },
     {
+      name: 'a malformed token realm',
+      handler: () => () => ({ status: 401, headers: { 'www-authenticate': 'Bearer realm="http://[::zz/token"' } }),
+      code: 'SERVICE_ERROR',
+    },
+    {
+      name: 'a token realm over plain HTTP on another host',
+      handler: () => () => ({
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer realm="http://auth.example.com/t"' },
+      }),
+      code: 'SERVICE_ERROR',
+    },
+    {
+      name: 'a redirect to a malformed location',
+      handler: () => () => ({ status: 307, headers: { location: 'http://[::zz/x' } }),
+      code: 'SERVICE_ERROR',
+    },
+    {
+      name: 'a redirect to plain HTTP on another host',
+      handler: () => () => ({ status: 307, headers: { location: 'http://registry.example.com/v2/x' } }),
+      code: 'SERVICE_ERROR',
+    },
+    {
       name: 'no referrers API and no tag index: no signature',
       act: 'verify',
       handler: () => registry(() => undefined),

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeBase64 } from '../../core/encoding.ts';
-import { asArray, asObject, asString, parseStrictJson } from '../../core/json.ts';
+import { asArray, asInt, asObject, asString, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import type { ArtifactInput, VerificationResult } from '../../verify/types.ts';
 import type { Target } from '../target.ts';
@@ -415,10 +415,10 @@ export function legacyToBundle(layer: Descriptor, payload: Buffer): string {
     if (!/^[0-9a-f]{64}$/.test(logId)) throw new VouchError('BUNDLE_MALFORMED', 'Payload.logID is not a hex key id');
     material.tlogEntries = [
       {
-        logIndex: String(p.logIndex),
+        logIndex: asInt(p.logIndex, 'Payload.logIndex').toString(),
         logId: { keyId: Buffer.from(logId, 'hex').toString('base64') },
         kindVersion: { kind: asString(bodyJson.kind, 'kind'), version: asString(bodyJson.apiVersion, 'apiVersion') },
-        integratedTime: String(p.integratedTime),
+        integratedTime: asInt(p.integratedTime, 'Payload.integratedTime').toString(),
         inclusionPromise: { signedEntryTimestamp: asString(rb.SignedEntryTimestamp, 'SignedEntryTimestamp') },
         canonicalizedBody: body,
       },

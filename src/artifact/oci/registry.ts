@@ -232,7 +232,7 @@ export class RegistryClient {
       if (![301, 302, 303, 307, 308].includes(res.status) || i >= MAX_REDIRECTS) return res;
       const location = res.headers.location;
       if (!location) return res;
-      const next = new URL(location, current);
+      const next = parseUrl(location, current, 'redirect location');
       if (current.protocol === 'https:' && next.protocol !== 'https:') {
         throw new VouchError('SERVICE_ERROR', 'registry redirected from HTTPS to plain HTTP');
       }
@@ -250,7 +250,7 @@ export class RegistryClient {
       return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     }
     if (challenge.scheme !== 'bearer' || !challenge.params.realm) return undefined;
-    const realm = new URL(challenge.params.realm);
+    const realm = parseUrl(challenge.params.realm, undefined, 'token realm');
     if (realm.protocol !== 'https:' && !(isLoopback(realm.hostname) || this.options.allowInsecure)) {
       throw new VouchError('SERVICE_ERROR', `token realm ${realm.host} is not HTTPS`);
     }
@@ -423,7 +423,7 @@ export class RegistryClient {
     if (start.status !== 202) this.fail(start, `start upload to ${repository}`);
     const location = start.headers.location;
     if (!location) throw new VouchError('SERVICE_ERROR', 'registry gave no upload location');
-    const url = new URL(location, start.url);
+    const url = parseUrl(location, start.url, 'upload location');
     url.searchParams.set('digest', digest);
     const done = await this.request(url, {
       method: 'PUT',
@@ -502,7 +502,7 @@ export class RegistryClient {
       all.push(...index.manifests);
       if (all.length > max) throw new VouchError('IMAGE_INVALID', `more than ${max} referrers of ${digest}`);
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
-      url = link ? new URL(link[1]!, url) : undefined;
+      url = link ? parseUrl(link[1]!, url, 'Link header') : undefined;
     }
     if (via === 'tag') {
       const tagged = await this.getManifest(repository, referrersTag(digest));
@@ -544,6 +544,15 @@ function readCa(path: string): Buffer {
     return readFileSync(path);
   } catch (e) {
     throw new VouchError('CONFIG_INVALID', `cannot read registry CA file ${path}`, { cause: e });
+  }
+}
+
+/** URLs from a registry's headers are hostile input: a malformed one is the registry's error, never a crash. */
+function parseUrl(value: string, base: URL | undefined, what: string): URL {
+  try {
+    return new URL(value, base);
+  } catch (e) {
+    throw new VouchError('SERVICE_ERROR', `registry sent a malformed ${what}`, { cause: e });
   }
 }
 
