@@ -581,6 +581,40 @@ describe('hostile registry', () => {
     assert.deepEqual(found.map((f) => f.referrer).sort(), refs.map((r) => r.digest).sort());
   });
 
+  it('a malformed legacy .sig layer fails alone and does not hide a valid signature', async () => {
+    const payload = Buffer.from('{"critical":{}}');
+    const sigManifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.ociManifest,
+        config: EMPTY_DESCRIPTOR,
+        layers: [{ mediaType: MEDIA.cosignSimpleSigning, digest: sha256(payload), size: payload.length }],
+      }),
+    );
+    const legacy: Handler = (_m, p) => {
+      if (p === `/v2/${REPO}/manifests/${referrersTag(D)}.sig`) {
+        return { status: 200, headers: { 'content-type': MEDIA.ociManifest }, body: sigManifest };
+      }
+      if (p === `/v2/${REPO}/blobs/${sha256(payload)}`) return { status: 200, body: payload };
+      return undefined;
+    };
+    const bundle = Buffer.from(
+      await signStatement(buildImageStatement({ repository: `${host}/${REPO}`, digest: D }), key),
+    );
+    const good = withReferrers([{ ...referrer(bundle, D), bundle }]);
+    handler = (m, p, h, b, q) => legacy(m, p, h, b, q) ?? good(m, p, h, b, q);
+    const image = await resolved();
+    const found = await findSignatures(image);
+    assert.equal(found.length, 2);
+    assert.equal((await verifyImageSignatures(image, found, verifier)).signature.format, 'bundle');
+    handler = (m, p, h, b, q) => legacy(m, p, h, b, q) ?? registry(() => undefined)(m, p, h, b, q);
+    const onlyBad = await resolved();
+    assert.equal(
+      await codeOf(async () => verifyImageSignatures(onlyBad, await findSignatures(onlyBad), verifier)),
+      'BUNDLE_MALFORMED',
+    );
+  });
+
   it('remembers that a registry has no referrers API (one request fewer per image)', async () => {
     handler = registry(() => undefined);
     const c = client();

@@ -300,6 +300,8 @@ export type FoundSignature =
       bundle: string;
       payload: Buffer;
       referrer: string;
+      /** Set when the layer could not be converted: the candidate fails with this error when verified. */
+      error?: VouchError;
     };
 
 export interface FindOptions {
@@ -370,7 +372,13 @@ async function findLegacySignatures(
   const out: FoundSignature[] = [];
   for (const layer of layers) {
     const payload = await client.getBlob(repository, layer, 64 << 10);
-    out.push({ format: 'cosign-legacy', bundle: legacyToBundle(layer, payload), payload, referrer: got.digest });
+    try {
+      out.push({ format: 'cosign-legacy', bundle: legacyToBundle(layer, payload), payload, referrer: got.digest });
+    } catch (e) {
+      // One malformed legacy layer must not hide the other signatures: it is a candidate that fails.
+      if (!(e instanceof VouchError)) throw e;
+      out.push({ format: 'cosign-legacy', bundle: '', payload, referrer: got.digest, error: e });
+    }
   }
   return out;
 }
@@ -599,6 +607,7 @@ export async function verifyImageSignatures(
         if (!result.statement) throw new VouchError('IMAGE_MISMATCH', 'an image signature must be a DSSE statement');
         return { result, check: checkImageStatement(result.statement.payload, image, options), signature: sig };
       }
+      if (sig.error) throw sig.error;
       const digest = createHash('sha256').update(sig.payload).digest();
       const result = await verifier(sig.bundle, { kind: 'digest', algorithm: 'sha256', digest, bytes: sig.payload });
       return { result, check: checkSimpleSigning(sig.payload, image, options), signature: sig };
