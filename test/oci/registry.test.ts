@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -226,6 +226,23 @@ describe('images against a real registry', { skip }, () => {
     );
     const archived = await resolveImage({ kind: 'oci-archive', path: tar }, { repository: `${REG}/${repo}` });
     assert.equal(archived.digest, image.digest);
+    // A Docker 25+ `docker save` archive carries an OCI layout beside manifest.json: its index decides.
+    const files: [string, Buffer][] = [
+      ['oci-layout', readFileSync(join(dir, 'oci-layout'))],
+      ['index.json', readFileSync(join(dir, 'index.json'))],
+      ...readdirSync(join(dir, 'blobs', 'sha256')).map(
+        (h) => [`blobs/sha256/${h}`, readFileSync(join(dir, 'blobs', 'sha256', h))] as [string, Buffer],
+      ),
+      [
+        'manifest.json',
+        Buffer.from(JSON.stringify([{ Config: 'blobs/sha256/x', RepoTags: [`${REG}/${repo}:v1`], Layers: [] }])),
+      ],
+    ];
+    const saved = join(home, 'docker25.tar');
+    writeFileSync(saved, tarOf(files));
+    const docker25 = await resolveImage({ kind: 'docker-archive', path: saved });
+    assert.equal(docker25.digest, image.digest);
+    assert.equal(docker25.repository, image.repository);
     // Signed locally (before the push), verified on the registry copy.
     const bundle = await signStatement(buildImageStatement(local), key);
     const ok = await verifyImageSignatures(image, [{ format: 'bundle', bundle, referrer: 'local' }], verifier);
