@@ -75,6 +75,17 @@ describe('images against a real registry', { skip }, () => {
     const artifact = skopeo('inspect', '--raw', '--tls-verify=false', `docker://${REG}/${repo}@${referrer.digest}`);
     const parsed = parseManifest(Buffer.from(artifact), MEDIA.ociManifest);
     assert.equal(parsed.subject?.digest, image.digest);
+    // skopeo copies the artifact (checking every blob digest on the way) into an OCI layout, byte for byte.
+    const out = join(home, 'referrer');
+    skopeo(
+      'copy',
+      '--quiet',
+      '--preserve-digests',
+      '--src-tls-verify=false',
+      `docker://${REG}/${repo}@${referrer.digest}`,
+      `oci:${out}:sig`,
+    );
+    assert.equal(JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).manifests[0].digest, referrer.digest);
     const found = await findSignatures(image);
     assert.equal(found.length, 1);
     assert.equal(found[0]!.bundle, bundle);
