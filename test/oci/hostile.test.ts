@@ -21,7 +21,7 @@ import { EMPTY_DESCRIPTOR, MEDIA } from '../../src/artifact/oci/manifest.ts';
 import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts';
 import { buildImage, codeOf, sha256, signStatement, testKey, testVerifier } from './helpers.ts';
 
-type Reply = { status: number; headers?: Record<string, string>; body?: Buffer | string };
+type Reply = { status: number; headers?: Record<string, string>; body?: Buffer | string; hang?: boolean };
 type Handler = (
   method: string,
   path: string,
@@ -120,6 +120,12 @@ before(async () => {
       const r = handler(req.method ?? 'GET', url.pathname, req.headers, Buffer.concat(chunks), url.searchParams) ?? {
         status: 404,
       };
+      if (r.hang) {
+        // Headers and half a body, then silence: a stalled registry.
+        res.writeHead(r.status, r.headers ?? {});
+        res.write('{');
+        return;
+      }
       res.writeHead(r.status, r.headers ?? {});
       res.end(req.method === 'HEAD' ? undefined : r.body);
     });
@@ -387,6 +393,13 @@ describe('hostile registry', () => {
       assert.ok(!seen.some((s) => s.includes('/blobs/') && row.name.includes('8 GiB')));
     });
   }
+
+  it('a registry that stalls mid-answer times out as a service failure, in bounded time', async () => {
+    handler = () => ({ status: 200, headers: { 'content-type': MEDIA.ociManifest }, hang: true });
+    const started = Date.now();
+    assert.equal(await codeOf(resolved(client({ timeoutMs: 200, retries: 1 }))), 'SERVICE_UNAVAILABLE');
+    assert.ok(Date.now() - started < 3000);
+  });
 
   it('retries 503 with back-off, then succeeds', async () => {
     let n = 0;

@@ -474,7 +474,7 @@ function checkRepository(named: string | null, image: ResolvedImage, options: Im
   if (allow === 'any') return;
   if (named === null) {
     throw new VouchError('REPOSITORY_MISMATCH', 'the signature names no repository; it binds only the digest', {
-      hint: 'Accept digest-only signatures (cosign) with allowRepositories: "any" (--allow-any-repository).',
+      hint: 'Digest-only signatures (cosign) are accepted only with allowRepositories: "any" (CLI: --unsafe-allow-any-repository).',
     });
   }
   if (sameRepository(named, image.repository)) return;
