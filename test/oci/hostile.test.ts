@@ -262,6 +262,26 @@ describe('hostile registry', () => {
       code: 'IMAGE_INVALID',
     },
     {
+      name: 'a referrer manifest descriptor claiming 4 MiB',
+      act: 'find',
+      handler: () =>
+        registry((_m, p) =>
+          p.startsWith(`/v2/${REPO}/referrers/`)
+            ? json(
+                {
+                  schemaVersion: 2,
+                  mediaType: MEDIA.ociIndex,
+                  manifests: [
+                    { mediaType: MEDIA.ociManifest, digest: D2, size: 4 << 20, artifactType: MEDIA.sigstoreBundle },
+                  ],
+                },
+                MEDIA.ociIndex,
+              )
+            : undefined,
+        ),
+      code: 'IMAGE_INVALID',
+    },
+    {
       name: 'a blob longer than its descriptor',
       act: 'find',
       handler: async () => {

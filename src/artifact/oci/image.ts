@@ -41,6 +41,8 @@ export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 /** A bundle stored in the registry is refused above this size (a real one is a few KiB). */
 export const BUNDLE_BLOB_MAX = 1 << 20;
+/** A referrer (artifact) manifest is refused above this size before it is fetched. */
+export const REFERRER_MANIFEST_MAX = 64 << 10;
 
 export type ImageSource =
   | { kind: 'registry'; reference: ImageReference; client: RegistryClient }
@@ -329,6 +331,13 @@ export async function findSignatures(image: ResolvedImage, options: FindOptions 
   const found: FoundSignature[] = [];
   for (const d of descriptors) {
     if (d.mediaType !== MEDIA.ociManifest) continue;
+    // An artifact manifest is a few hundred bytes; 32 listed 4 MiB "manifests" would be 128 MiB read for nothing.
+    if (d.size > REFERRER_MANIFEST_MAX) {
+      throw new VouchError(
+        'IMAGE_INVALID',
+        `referrer ${d.digest} claims ${d.size} bytes (cap ${REFERRER_MANIFEST_MAX})`,
+      );
+    }
     const got = await client.getManifest(repository, d.digest, { ...d, annotations: undefined } as Descriptor);
     if (!got) continue; // listed but deleted since: not a signature
     const m = got.manifest;
