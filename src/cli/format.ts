@@ -22,6 +22,11 @@ export function formatSign(r: SignSummary): string {
     lines.push('           local development identity: proves nothing about a person outside this machine');
   }
   if (r.logIndex !== undefined) lines.push(`  log      index ${r.logIndex}`);
-  lines.push(`  bundle   ${r.bundlePath}`);
+  for (const i of r.images ?? []) {
+    lines.push(
+      `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
+    );
+  }
+  if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return `${lines.join('\n')}\n`;
 }

@@ -49,7 +49,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('sign')
-    .description('sign a target (file:PATH, a bare path, or - for stdin)')
+    .description(
+      'sign a target (file:PATH, a bare path, - for stdin, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)',
+    )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
     .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
@@ -58,6 +60,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
     )
     .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
+    .option('--repository <name>', 'images: the repository a local image is signed for (REGISTRY/NAME)')
+    .option('--recursive', 'images: also sign every platform manifest of an index')
+    .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
