@@ -30,4 +30,5 @@ export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
 export type { ArtifactInput, Policy, VerificationResult } from './verify/types.ts';
 export { type SignOptions, type SignResult, signTarget as sign } from './workflow/sign.ts';
 export { type ImageSignOptions, type SignedImage, signImage } from './workflow/sign-image.ts';
+export { loadDefaultTrust, type VerifyOptions, type VerifyOutcome, verifyTarget as verify } from './workflow/verify.ts';
 export { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './workflow/verify-image.ts';

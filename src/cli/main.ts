@@ -90,6 +90,36 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }),
     );
 
+  program
+    .command('verify')
+    .description('verify a target against its bundle, a key or an identity')
+    .argument('<target>', 'file:PATH, a bare path, sha256:HEX, - for stdin, or an image (oci:REF, oci-layout:DIR...)')
+    .option('--bundle <path>', 'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry)')
+    .option('--key <file>', 'public key that must have signed (key-pair bundles)')
+    .option('--certificate-identity <id>', 'exact signer identity (email or URI)')
+    .option('--certificate-identity-regexp <re>', 'signer identity as a regular expression (always anchored)')
+    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
+    .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
+    .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
+    .option('--platform <os/arch>', 'images: verify this platform of an index (a signed index covers it)')
+    .option('--repository <name>', 'images: the repository a local image must be signed for')
+    .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
+    .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
+    .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string, o) =>
+      run(o.json, async () => {
+        const [{ verify }, { formatVerify }] = await Promise.all([
+          import('./commands/verify.ts'),
+          import('./format-verify.ts'),
+        ]);
+        if (o.unsafeAllowAnyRepository)
+          io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
+        const r = await verify(target, o);
+        return o.json ? r : formatVerify(r);
+      }),
+    );
+
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
     .command('show')
