@@ -72,6 +72,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
             ...(o.instance !== undefined ? { instance: o.instance } : {}),
             ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+            ...(o.repository !== undefined ? { repository: o.repository } : {}),
+            ...(o.recursive ? { recursive: true } : {}),
+            ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
             // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
             ...(process.stdin.isTTY && process.stderr.isTTY
               ? {
