@@ -15,7 +15,7 @@ import {
 } from '../sign/bundle.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
-import { type SignedImage, signImage } from './sign-image.ts';
+import type { SignedImage } from './sign-image.ts';
 
 export interface SignOptions {
   /** Private key file (key-pair signing). Without it, signing is keyless. */
@@ -93,6 +93,7 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
 
 async function signImageTarget(target: Target, options: SignOptions): Promise<SignResult> {
   const context = options.context ?? (await keyContext(options));
+  const { signImage } = await import('./sign-image.ts');
   const { image, signed } = await signImage(target, context, {
     ...(options.repository !== undefined ? { repository: options.repository } : {}),
     recursive: options.recursive ?? false,

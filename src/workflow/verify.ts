@@ -14,7 +14,7 @@ import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
 import { loadTrustedRoot, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
-import { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './verify-image.ts';
+import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
 
 /** Files up to this size are kept in memory so a message signature is checked natively over the bytes. */
 const KEEP_BYTES = 1 << 20;
@@ -47,6 +47,8 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
     case 'docker-archive': {
       const trust = options.trust ?? loadDefaultTrust(options.home);
       const bundle = options.bundle === undefined ? undefined : await readBundleFile(options.bundle);
+      // Loaded on demand: the registry client pulls in node:http, whose ESM facade starts undici (~20 ms).
+      const { verifyImageTarget } = await import('./verify-image.ts');
       const r = await verifyImageTarget(target, (text, artifact) => verify(text, artifact, policy, trust), {
         ...options.image,
         ...(bundle !== undefined ? { bundle } : {}),
