@@ -19,6 +19,7 @@ import { startStack } from '../../src/server/stack.ts';
 import { fileStatement, signDigest, signStatement } from '../../src/sign/bundle.ts';
 import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { keylessContext } from '../../src/sign/keyless.ts';
+import { verifyTarget } from '../../src/workflow/verify.ts';
 import { makeToken, rejectsWith, tempHome } from './helpers.ts';
 
 function verifyOfficially(
@@ -73,6 +74,16 @@ describe('keyless signing on the embedded instance', () => {
     // ...and a modified artifact does not.
     assert.throws(() =>
       verifyOfficially(first.bundlePath, Buffer.from('MZ other bytes'), embedded2.root, first.identity, first.issuer),
+    );
+
+    // vouch's own verifier, with the default trust store of this VOUCH_HOME and no flags but the identity.
+    const ours = await verifyTarget(file, { home, identities: [{ identity: first.identity, issuer: first.issuer }] });
+    assert.equal(ours.verified, true);
+    assert.equal(ours.signer.type === 'certificate' && ours.signer.localDevelopmentIdentity, true);
+    assert.deepEqual(ours.timestamps.map((x) => x.source).sort(), ['tlog', 'tsa']);
+    await rejectsWith(
+      verifyTarget(file, { home, identities: [{ identity: 'someone@else.example', issuer: first.issuer }] }),
+      'IDENTITY_MISMATCH',
     );
   });
 
