@@ -82,8 +82,17 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
     fetchJson(base + WELL_KNOWN.trustedRoot, {}, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
     fetchJson(base + WELL_KNOWN.signingConfig, {}, `instance ${base}`, opts),
   ]);
-  const trustedRoot = parseTrustedRoot(JSON.stringify(rootJson), `trusted root of ${base}`);
-  const services = selectServices(signingConfig);
+  // What the instance serves is its answer, not the user's input: a bad document is the service's error (exit 3).
+  let trustedRoot: TrustedRootJSON;
+  let services: ServiceUrls;
+  try {
+    trustedRoot = parseTrustedRoot(JSON.stringify(rootJson), `trusted root of ${base}`);
+    services = selectServices(signingConfig);
+  } catch (e) {
+    throw new VouchError('SERVICE_ERROR', `instance ${base} serves unusable trust material: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   const instance: Instance = {
     name: base,
     kind: 'remote',
