@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   TRUST_ROOT_INVALID: ['usage', 'The trusted root file is not a valid Sigstore trusted root.'],
   CONFIG_INVALID: ['usage', 'The configuration is invalid.'],
   TOKEN_INVALID: ['usage', 'The identity token is missing, malformed or expired.'],
+  DIRECTORY_UNSUPPORTED: [
+    'usage',
+    'The directory holds something vouch will not sign (FIFO, device, socket, setuid/setgid file, a name that is not NFC UTF-8 or collides by case, a symlink leading outside it), exceeds the limits, or changed while it was read.',
+  ],
   // services (exit 3)
   SERVICE_UNAVAILABLE: ['service', 'A service could not be reached; try again later.'],
   SERVICE_ERROR: ['service', 'A service answered with an error.'],
