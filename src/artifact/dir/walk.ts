@@ -60,7 +60,18 @@ export interface WalkOptions {
    * last walk. The cache lives outside the tree: `path`, or VOUCH_HOME/cache/dir/<hash of the real root path>.json
    * (VOUCH_HOME defaults to ~/.vouch). Never used by verification.
    */
-  incremental?: { path?: string; vouchHome?: string };
+  incremental?: IncrementalOptions;
+}
+
+export interface IncrementalOptions {
+  path?: string;
+  vouchHome?: string;
+  /**
+   * Files whose mtime or ctime falls within this many ms before the previous cache write are re-hashed: a change
+   * made within the file system's timestamp granularity of the last hash leaves no trace in the timestamps
+   * (git's "racily clean" entries). Default 2000 (FAT's granularity); tests lower it.
+   */
+  racyWindowMs?: number;
 }
 
 export interface WalkStats {
@@ -271,7 +282,7 @@ export function cachePathFor(rootAbs: string, options: { path?: string; vouchHom
 function loadCache(
   rootAbs: string,
   paths: string[],
-  options: { path?: string; vouchHome?: string },
+  options: IncrementalOptions,
 ): { path: string; arrays: CacheArrays } {
   const path = cachePathFor(rootAbs, options);
   const n = paths.length;
@@ -291,7 +302,7 @@ function loadCache(
   if (!parsed) return { path, arrays };
   // Git's "racily clean" rule: a file changed within the timestamp granularity of the cache write may have
   // changed again without its mtime moving, so only entries older than the write (minus a margin) are trusted.
-  arrays.cutoffMs = parsed.writtenAtMs - 2000;
+  arrays.cutoffMs = parsed.writtenAtMs - (options.racyWindowMs ?? 2000);
   const hex = /^[0-9a-f]{64}$/;
   for (let i = 0; i < n; i++) {
     const rec = Object.hasOwn(parsed.files, paths[i]!) ? parsed.files[paths[i]!] : undefined;
