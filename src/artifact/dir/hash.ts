@@ -47,7 +47,15 @@ export interface CacheArrays {
 
 export interface HashJob {
   root: string;
-  paths: string[];
+  count: number;
+  /** The relative paths, on the main thread. */
+  paths?: string[];
+  /**
+   * The same paths for the workers, as one shared UTF-8 blob with n+1 offsets: structured-cloning a million
+   * strings into every worker would copy them all into each worker's heap.
+   */
+  names?: Uint8Array;
+  offsets?: Uint32Array;
   /** [next index to take, files done]. */
   counter: Int32Array;
   status: Int32Array;
@@ -71,14 +79,18 @@ function hashShare(
   onChunk?: () => void,
 ): void {
   const buf = Buffer.allocUnsafe(job.bufferSize);
-  const n = job.paths.length;
+  const n = job.count;
   const cache = job.cache;
+  const paths = job.paths;
+  const offsets = job.offsets;
+  const names = job.names ? Buffer.from(job.names.buffer, job.names.byteOffset, job.names.byteLength) : undefined;
   for (;;) {
     const start = Atomics.add(job.counter, 0, job.chunk);
     if (start >= n) break;
     const end = Math.min(n, start + job.chunk);
     for (let i = start; i < end; i++) {
-      const abs = `${job.root}/${job.paths[i]}`;
+      const rel = paths !== undefined ? paths[i] : names!.toString('utf8', offsets![i], offsets![i + 1]);
+      const abs = `${job.root}/${rel}`;
       const m = i * 6;
       if (cache !== undefined && cache.has[i] === 1) {
         const st = fsm.lstatSync(abs, { throwIfNoEntry: false });
@@ -180,7 +192,7 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
   const shared = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
   const job: HashJob = {
     root,
-    paths,
+    count: n,
     counter: new Int32Array(shared(8)),
     status: new Int32Array(shared(n * 4)),
     meta: new Float64Array(shared(n * META * 8)),
@@ -192,6 +204,20 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
   const wanted = Math.max(1, Math.min(options.concurrency ?? 2, 16));
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
   const done: Promise<void>[] = [];
+  if (workers > 0) {
+    let total = 0;
+    for (const p of paths) total += Buffer.byteLength(p);
+    const offsets = new Uint32Array(shared((n + 1) * 4));
+    const names = Buffer.from(shared(total));
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      offsets[i] = off;
+      off += names.write(paths[i]!, off);
+    }
+    offsets[n] = off;
+    job.offsets = offsets;
+    job.names = new Uint8Array(names.buffer, 0, total);
+  }
   for (let w = 0; w < workers; w++) {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job, flags: { open: OPEN_FLAGS } } });
     done.push(
@@ -211,7 +237,7 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         }
       }
     : undefined;
-  hashShare(fs, crypto, { open: OPEN_FLAGS }, job, progress);
+  hashShare(fs, crypto, { open: OPEN_FLAGS }, { ...job, paths }, progress);
   // While the main thread waited on nothing, workers may still be on their last chunk.
   if (options.onProgress) {
     const timer = setInterval(() => options.onProgress!(Atomics.load(job.counter, 1), n), 100);

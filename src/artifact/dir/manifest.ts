@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
-import { comparePaths } from './paths.ts';
+import { comparePaths, sortByPath } from './paths.ts';
 
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v1';
 export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
@@ -102,7 +102,7 @@ export function manifestDigest(entries: readonly ManifestEntry[]): Buffer {
 }
 
 export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
-  return entries.sort((a, b) => comparePaths(a.path, b.path));
+  return sortByPath(entries);
 }
 
 export interface ManifestCounts {

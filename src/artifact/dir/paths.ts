@@ -20,10 +20,13 @@ export const DEFAULT_LIMITS: DirectoryLimits = { maxEntries: 2_000_000, maxPathB
 
 /** C0 controls, DEL and C1 controls: never part of a name we sign (terminal escapes, NUL truncation). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const PLAIN = /^[\u0020-\u002e\u0030-\u005b\u005d-\u007e]+$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why a single path component is not canonical, or undefined when it is. */
 export function componentProblem(name: string): string | undefined {
+  // Printable ASCII without backslash is NFC, UTF-8 and control-free: only the dot names remain to check.
+  if (PLAIN.test(name)) return name === '.' || name === '..' ? `"${name}" component` : undefined;
   if (name === '') return 'empty path component';
   if (name === '.' || name === '..') return `"${name}" component`;
   if (name.includes('/')) return 'slash in a name';
@@ -82,6 +85,15 @@ export function comparePaths(a: string, b: string): number {
     }
   }
   return a.length - b.length;
+}
+
+/** Characters whose UTF-16 order differs from their code point order (surrogates and U+E000..U+FFFF). */
+const HIGH = /[\ud800-\uffff]/;
+
+/** Sort by `comparePaths`; when no path has a character where UTF-16 and UTF-8 orders differ, natively. */
+export function sortByPath<T extends { path: string }>(list: T[]): T[] {
+  if (list.some((e) => HIGH.test(e.path))) return list.sort((a, b) => comparePaths(a.path, b.path));
+  return list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   componentProblem,
   DEFAULT_LIMITS,
   type DirectoryLimits,
+  sortByPath,
   symlinkEscapes,
 } from './paths.ts';
 
@@ -308,7 +309,7 @@ function parseModelSigning(st: Record<string, unknown>, limits: DirectoryLimits)
     entries[i] = { path, kind: 'file', size: -1, sha256: r.digest, executable: false };
   }
   // Resource order is whatever the signer listed (the root digest covers it); comparison needs path order.
-  entries.sort((a, b) => comparePaths(a.path, b.path));
+  sortByPath(entries);
   for (const e of entries) {
     for (let k = e.path.indexOf('/'); k > 0; k = e.path.indexOf('/', k + 1)) {
       if (seen.has(e.path.slice(0, k))) throw bad(`${e.path} lies under the file ${e.path.slice(0, k)}`);

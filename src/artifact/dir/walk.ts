@@ -87,10 +87,6 @@ export interface WalkResult extends Manifest {
   stats: WalkStats;
 }
 
-interface Pending {
-  path: string;
-}
-
 function refuse(path: string, reason: string): VouchError {
   return new VouchError('DIRECTORY_UNSUPPORTED', `${path || '.'}: ${reason}`, { details: { path, reason } });
 }
@@ -117,7 +113,7 @@ export async function walkDirectory(
   const excludePaths = new Set(rules.excludePaths);
 
   const entries: ManifestEntry[] = [];
-  const files: Pending[] = [];
+  const paths: string[] = [];
   let count = 0;
   const stack: string[] = [''];
   while (stack.length > 0) {
@@ -173,7 +169,7 @@ export async function walkDirectory(
           stack.push(path);
           break;
         case 'file':
-          files.push({ path });
+          paths.push(path);
           break;
         case 'symlink': {
           const target = readlinkSync(`${abs}/${name}`);
@@ -197,7 +193,6 @@ export async function walkDirectory(
     if (kept === 0 && rel !== '') entries.push({ path: rel, kind: 'dir' });
   }
 
-  const paths = files.map((f) => f.path);
   const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
   const hashed = await hashFiles(rootAbs, paths, {
     concurrency: options.concurrency ?? 2,

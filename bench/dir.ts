@@ -1,0 +1,218 @@
+/**
+ * Directory walk + hash benchmark against `find | xargs -P2 openssl dgst -sha256`, run side by side on the same
+ * tree. The tree is ~80,000 small files shaped like a big node_modules: copies of /work/main/node_modules (or
+ * VOUCH_BENCH_SOURCE), regular files under 4 MiB only, one copy per subdirectory.
+ *
+ *   ./node_modules/.bin/node bench/dir.ts [--files 80000] [--runs 3] [--keep DIR]
+ *
+ * Each vouch run happens in a child process so its peak RSS (maxRSS) is its own. Reported: wall time per run
+ * (median), files/s, the ratio to openssl, peak RSS at two tree sizes and the linear extrapolation to 1M files,
+ * and a cold-cache pair when /proc/sys/vm/drop_caches is writable.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { walkDirectory } from '../src/artifact/dir/walk.ts';
+
+const RULES = { excludeNames: [], excludePaths: [], allowExternalSymlinks: true };
+
+async function child(): Promise<void> {
+  const [, , , dir, how, conc] = process.argv;
+  const t0 = performance.now();
+  let files = 0;
+  let bytes = 0;
+  if (how === 'vouch') {
+    const m = await walkDirectory(dir!, RULES, { concurrency: Number(conc), mode: 'verify' });
+    files = m.stats.files;
+    bytes = m.stats.bytes;
+  } else {
+    // The per-file promise baseline: fs.promises.readFile with 64 files in flight.
+    const list = execFileSync('find', [dir!, '-type', 'f'], { maxBuffer: 1 << 30 })
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const data = await readFile(list[next++]!);
+        createHash('sha256').update(data).digest();
+        files++;
+        bytes += data.length;
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+  }
+  const ms = performance.now() - t0;
+  process.stdout.write(JSON.stringify({ ms, files, bytes, maxRssKb: process.resourceUsage().maxRSS }));
+}
+
+function runChild(dir: string, how: string, concurrency: number) {
+  const r = spawnSync(process.execPath, [import.meta.filename, '--child', dir, how, String(concurrency)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as { ms: number; files: number; bytes: number; maxRssKb: number };
+}
+
+function runOpenssl(dir: string): number {
+  const t0 = performance.now();
+  execFileSync('bash', [
+    '-c',
+    `find "$1" -type f -print0 | xargs -0 -P2 -n 2000 openssl dgst -sha256 >/dev/null`,
+    '_',
+    dir,
+  ]);
+  return performance.now() - t0;
+}
+
+function listSource(src: string, out: { rel: string; size: number }[] = [], rel = ''): { rel: string; size: number }[] {
+  for (const d of readdirSync(join(src, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    if (d.isDirectory()) listSource(src, out, r);
+    else if (d.isFile()) {
+      const size = statSync(join(src, r)).size;
+      if (size <= 4 << 20) out.push({ rel: r, size });
+    }
+  }
+  return out;
+}
+
+function buildTree(root: string, target: number): { files: number; bytes: number } {
+  const src = process.env.VOUCH_BENCH_SOURCE ?? '/work/main/node_modules';
+  const list = listSource(src);
+  let files = 0;
+  let bytes = 0;
+  for (let copy = 0; files < target; copy++) {
+    const made = new Set<string>();
+    for (const f of list) {
+      if (files >= target) break;
+      const dst = join(root, `copy${copy}`, f.rel);
+      const parent = dst.slice(0, dst.lastIndexOf('/'));
+      if (!made.has(parent)) {
+        mkdirSync(parent, { recursive: true });
+        made.add(parent);
+      }
+      copyFileSync(join(src, f.rel), dst);
+      files++;
+      bytes += f.size;
+    }
+  }
+  return { files, bytes };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function dropCaches(): boolean {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const arg = (name: string, dflt: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1]! : dflt;
+  };
+  const target = Number(arg('--files', '80000'));
+  const runs = Number(arg('--runs', '3'));
+  const keep = arg('--keep', '');
+  const root = keep || mkdtempSync(join(tmpdir(), 'vouch-bench-dir-'));
+  try {
+    let t0 = performance.now();
+    const shape = statSync(root).isDirectory() && readdirSync(root).length > 0 ? undefined : buildTree(root, target);
+    if (shape)
+      console.log(
+        `tree: ${shape.files} files, ${(shape.bytes / 1e6).toFixed(0)} MB, built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+    runOpenssl(root); // warm the page cache
+
+    const open: number[] = [];
+    const v: Record<string, number[]> = { vouch1: [], vouch2: [], vouch4: [] };
+    const rss: Record<string, number> = {};
+    let files = 0;
+    let bytes = 0;
+    for (let r = 0; r < runs; r++) {
+      open.push(runOpenssl(root));
+      for (const [key, c] of [
+        ['vouch1', 1],
+        ['vouch2', 2],
+        ['vouch4', 4],
+      ] as const) {
+        const res = runChild(root, 'vouch', c);
+        v[key]!.push(res.ms);
+        rss[key] = Math.max(rss[key] ?? 0, res.maxRssKb);
+        files = res.files;
+        bytes = res.bytes;
+      }
+    }
+    const promise = runChild(root, 'readFile', 0);
+    const o = median(open);
+    console.log(`files: ${files}, ${(bytes / 1e6).toFixed(0)} MB, warm cache, median of ${runs}`);
+    console.log(`openssl (find | xargs -P2 -n2000):  ${o.toFixed(0)} ms  ${((files / o) * 1000).toFixed(0)} files/s`);
+    for (const [key, ms] of Object.entries(v)) {
+      const m = median(ms);
+      console.log(
+        `${key.padEnd(34)} ${m.toFixed(0)} ms  ${((files / m) * 1000).toFixed(0)} files/s  ratio ${(m / o).toFixed(2)}x  peak RSS ${(rss[key]! / 1024).toFixed(0)} MB`,
+      );
+    }
+    console.log(
+      `fs.promises.readFile x64 in flight: ${promise.ms.toFixed(0)} ms  ${((promise.files / promise.ms) * 1000).toFixed(0)} files/s  peak RSS ${(promise.maxRssKb / 1024).toFixed(0)} MB`,
+    );
+
+    // Peak memory slope: the first half of the copies (moved aside, then back) against the whole tree.
+    const copies = readdirSync(root).sort();
+    const halfRoot = mkdtempSync(join(tmpdir(), 'vouch-bench-half-'));
+    const moved = copies.slice(0, Math.ceil(copies.length / 2));
+    let half: ReturnType<typeof runChild>;
+    try {
+      for (const c of moved) renameSync(join(root, c), join(halfRoot, c));
+      half = runChild(halfRoot, 'vouch', 2);
+    } finally {
+      for (const c of moved) renameSync(join(halfRoot, c), join(root, c));
+      rmSync(halfRoot, { recursive: true, force: true });
+    }
+    const full = runChild(root, 'vouch', 2);
+    const slopeKbPerFile = (full.maxRssKb - half.maxRssKb) / (full.files - half.files);
+    const at1M = full.maxRssKb + slopeKbPerFile * (1_000_000 - full.files);
+    console.log(
+      `peak RSS: ${half.files} files ${(half.maxRssKb / 1024).toFixed(0)} MB, ${full.files} files ${(full.maxRssKb / 1024).toFixed(0)} MB -> ${(slopeKbPerFile * 1024).toFixed(0)} bytes/file -> ~${(at1M / 1024).toFixed(0)} MB at 1M files (linear extrapolation)`,
+    );
+
+    if (dropCaches()) {
+      t0 = performance.now();
+      const oc = runOpenssl(root);
+      dropCaches();
+      const c2 = runChild(root, 'vouch', 2);
+      dropCaches();
+      const c8 = runChild(root, 'vouch', 8);
+      console.log(
+        `cold cache: openssl ${oc.toFixed(0)} ms, vouch x2 ${c2.ms.toFixed(0)} ms (${(c2.ms / oc).toFixed(2)}x), vouch x8 ${c8.ms.toFixed(0)} ms (${(c8.ms / oc).toFixed(2)}x)`,
+      );
+    } else console.log('cold cache: /proc/sys/vm/drop_caches is not writable here; not measured');
+  } finally {
+    if (!keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child') await child();
+else await main();
