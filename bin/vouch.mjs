@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The vouch CLI. dist/cli/main.mjs is the bundled CLI (one file plus lazily loaded chunks: fast cold start).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  process.stderr.write(`vouch: error (USAGE): Node.js ${process.versions.node} is too old; vouch needs Node.js 22 or later\n`);
+  process.exit(2);
+}
+let mod;
+try {
+  mod = await import('../dist/cli/main.mjs');
+} catch (e) {
+  if (e?.code === 'ERR_MODULE_NOT_FOUND') {
+    process.stderr.write('vouch: error (INTERNAL): vouch is not built; run `npm run build`\n');
+    process.exit(70);
+  }
+  throw e;
+}
+process.exitCode = await mod.main(process.argv.slice(2));

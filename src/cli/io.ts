@@ -1,0 +1,60 @@
+/** Terminal I/O for the CLI only: passphrase prompts and atomic output files. The library never prints. */
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { VouchError } from '../errors.ts';
+
+/** The passphrase from VOUCH_PASSWORD, else a prompt on the terminal (no echo), else a usage error. */
+export async function getPassphrase(prompt: string, confirm = false): Promise<string> {
+  const env = process.env.VOUCH_PASSWORD;
+  if (env !== undefined) return env;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new VouchError('PASSPHRASE_INVALID', 'no passphrase: set VOUCH_PASSWORD or run on a terminal');
+  }
+  const first = await readHidden(prompt);
+  if (confirm && (await readHidden('Repeat passphrase: ')) !== first) {
+    throw new VouchError('PASSPHRASE_INVALID', 'the passphrases do not match');
+  }
+  return first;
+}
+
+function readHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let value = '';
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new VouchError('USAGE', 'cancelled'));
+        if (ch === '\u007f') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** Write a whole file or nothing: a crash mid-write never leaves a truncated bundle under the final name. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    const err = e as NodeJS.ErrnoException;
+    throw new VouchError('FILE_UNREADABLE', `cannot write ${path}: ${err.code ?? err.message}`, { cause: e });
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Bundle building: a signer signs, then every witness (transparency log, timestamp authority) testifies to the
+ * signature in parallel, and the result is one Sigstore bundle v0.3 (CONVENTIONS: small roles composed by a builder).
+ * The protobuf shapes and JSON serialization are the official @sigstore/bundle ones.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type Bundle,
+  bundleToJSON,
+  type SerializedBundle,
+  toDSSEBundle,
+  toMessageSignatureBundle,
+} from '@sigstore/bundle';
+import type { Witness } from '@sigstore/sign';
+import { VouchError } from '../errors.ts';
+import type { Signature, Signer } from './signer.ts';
+
+export type { SerializedBundle } from '@sigstore/bundle';
+export type { Witness } from '@sigstore/sign';
+
+export interface SigningContext {
+  signer: Signer;
+  witnesses: Witness[];
+}
+
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+/** An in-toto Statement v1 (https://in-toto.io/Statement/v1). */
+export interface InTotoStatement {
+  _type: 'https://in-toto.io/Statement/v1';
+  subject: { name: string; digest: Record<string, string> }[];
+  predicateType: string;
+  predicate?: unknown;
+}
+
+/** DSSE pre-authentication encoding (DSSE v1 protocol): what is actually signed for an envelope. */
+export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}
+
+/** Sign a SHA-256 digest as a message signature (ECDSA signers only: they sign the digest directly). */
+export async function signDigest(ctx: SigningContext, digest: Buffer): Promise<SerializedBundle> {
+  if (digest.length !== 32) throw new VouchError('INTERNAL', 'message signatures are made over SHA-256 digests');
+  const signature = await ctx.signer.sign({ digest });
+  const bundle = toMessageSignatureBundle({ digest, signature: signature.signature, ...keyOptions(signature) });
+  return witness(ctx, bundle, signature);
+}
+
+/** Sign an in-toto statement in a DSSE envelope. */
+export async function signStatement(ctx: SigningContext, statement: InTotoStatement): Promise<SerializedBundle> {
+  const payload = Buffer.from(JSON.stringify(statement), 'utf8');
+  const signature = await ctx.signer.sign({ message: preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload) });
+  const bundle = toDSSEBundle({
+    artifact: payload,
+    artifactType: IN_TOTO_PAYLOAD_TYPE,
+    signature: signature.signature,
+    ...keyOptions(signature),
+  });
+  return witness(ctx, bundle, signature);
+}
+
+/** A statement whose one subject is a file's digest: how Ed25519 keys (which cannot sign a digest) sign files. */
+export function fileStatement(name: string, sha256: Buffer): InTotoStatement {
+  return {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name, digest: { sha256: sha256.toString('hex') } }],
+    predicateType: 'https://vouch.dev/file/v1',
+    predicate: {},
+  };
+}
+
+function keyOptions(signature: Signature): { certificate?: Buffer; keyHint?: string; certificateChain: false } {
+  switch (signature.key.$case) {
+    case 'publicKey':
+      return { keyHint: signature.key.hint ?? '', certificateChain: false };
+    case 'x509Certificate':
+      return { certificate: pemToDer(signature.key.certificate), certificateChain: false };
+  }
+}
+
+function pemToDer(pem: string): Buffer {
+  const body = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, '');
+  return Buffer.from(body, 'base64');
+}
+
+async function witness(ctx: SigningContext, bundle: Bundle, signature: Signature): Promise<SerializedBundle> {
+  const key = signature.key.$case === 'publicKey' ? signature.key.publicKey : signature.key.certificate;
+  const materials = await Promise.all(ctx.witnesses.map((w) => w.testify(bundle.content, key)));
+  for (const m of materials) {
+    bundle.verificationMaterial.tlogEntries.push(...(m.tlogEntries ?? []));
+    bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.push(...(m.rfc3161Timestamps ?? []));
+  }
+  return bundleToJSON(bundle);
+}
+
+export function sha256(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
+}

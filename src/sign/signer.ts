@@ -1,0 +1,67 @@
+/**
+ * The signing role: a `Signer` turns a message (or, for ECDSA, its SHA-256 digest) into a signature plus the key
+ * material a verifier needs. Keyless signing decorates an ephemeral `KeyPairSigner` with a certificate
+ * (src/sign/keyless.ts); nothing else about the bundle changes.
+ */
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
+import type { Signature } from '@sigstore/sign';
+import { VouchError } from '../errors.ts';
+import { fingerprint, type KeyType, keyTypeOf } from './keys.ts';
+
+export type { Signature } from '@sigstore/sign';
+
+/**
+ * What to sign. `digest` is the SHA-256 of the message: it lets a 1 GiB file be signed in one streaming pass
+ * (ECDSA signs the hash of the message, so signing the digest directly gives the identical signature). Ed25519
+ * has no such form (RFC 8032 hashes the message twice), so its signers accept only `message`.
+ */
+export type SignPayload = { message: Buffer } | { digest: Buffer };
+
+export interface Signer {
+  readonly keyType: KeyType;
+  sign(payload: SignPayload): Promise<Signature>;
+}
+
+export class KeyPairSigner implements Signer {
+  readonly keyType: KeyType;
+  readonly publicKey: KeyObject;
+  readonly publicKeyPem: string;
+  readonly fingerprint: string;
+  readonly #privateKey: KeyObject;
+  #scalar: Uint8Array | undefined;
+
+  constructor(privateKey: KeyObject) {
+    this.#privateKey = privateKey;
+    this.keyType = keyTypeOf(privateKey);
+    this.publicKey = createPublicKey(privateKey);
+    this.publicKeyPem = this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    this.fingerprint = fingerprint(this.publicKey);
+  }
+
+  /** A fresh in-memory key for one keyless signature; it never touches the disk. */
+  static ephemeral(type: KeyType = 'ecdsa-p256'): KeyPairSigner {
+    const { privateKey } =
+      type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    return new KeyPairSigner(privateKey);
+  }
+
+  async sign(payload: SignPayload): Promise<Signature> {
+    return {
+      signature: this.signSync(payload),
+      key: { $case: 'publicKey', publicKey: this.publicKeyPem, hint: this.fingerprint },
+    };
+  }
+
+  signSync(payload: SignPayload): Buffer {
+    if ('message' in payload) {
+      return nodeSign(this.keyType === 'ed25519' ? null : 'sha256', payload.message, this.#privateKey);
+    }
+    if (this.keyType !== 'ecdsa-p256') {
+      throw new VouchError('KEY_INVALID', 'an Ed25519 key cannot sign a pre-hashed digest');
+    }
+    if (payload.digest.length !== 32) throw new VouchError('INTERNAL', 'a P-256 signature needs a SHA-256 digest');
+    this.#scalar ??= Buffer.from(this.#privateKey.export({ format: 'jwk' }).d as string, 'base64url');
+    return Buffer.from(p256.sign(payload.digest, this.#scalar, { prehash: false, format: 'der' }));
+  }
+}

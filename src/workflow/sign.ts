@@ -1,0 +1,101 @@
+/**
+ * The sign workflow: target -> digest or statement -> signing context -> bundle file. It is the one place that knows
+ * every target kind; each kind's own module does the work (CONVENTIONS: variants as tagged unions, exhaustive switch).
+ */
+import { basename, resolve } from 'node:path';
+import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
+import { hashFile, hashStream } from '../core/digest.ts';
+import { VouchError } from '../errors.ts';
+import {
+  fileStatement,
+  type SerializedBundle,
+  type SigningContext,
+  signDigest,
+  signStatement,
+} from '../sign/bundle.ts';
+import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
+import { KeyPairSigner } from '../sign/signer.ts';
+
+export interface SignOptions {
+  /** Private key file (key-pair signing). Without it, signing is keyless. */
+  key?: string;
+  /** Passphrase of the private key. */
+  passphrase?: string;
+  /** Where to write the bundle; default `<target>.sigstore.json`. Required for stdin and digests. */
+  bundle?: string;
+  /** Pre-built signing context (keyless callers and tests); overrides `key`. */
+  context?: SigningContext;
+}
+
+export type SignerSummary =
+  | { type: 'key'; fingerprint: string }
+  | { type: 'certificate'; identity: string; issuer: string };
+
+export interface SignResult {
+  target: string;
+  /** `sha256:<hex>` of what was signed (the file, or the manifest/statement subject). */
+  digest: string;
+  bundlePath: string;
+  bundle: SerializedBundle;
+  signer: SignerSummary;
+  logIndex?: string;
+}
+
+export async function signTarget(input: string | Target, options: SignOptions): Promise<SignResult> {
+  const target = typeof input === 'string' ? parseTarget(input) : input;
+  switch (target.kind) {
+    case 'file':
+    case 'stdin':
+      return signFile(target, options);
+    case 'digest':
+    case 'dir':
+    case 'oci':
+    case 'oci-layout':
+    case 'oci-archive':
+    case 'docker-archive':
+      throw new VouchError('TARGET_UNSUPPORTED', `signing ${target.kind} targets is not supported yet`);
+  }
+}
+
+async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: SignOptions): Promise<SignResult> {
+  if (target.kind === 'stdin' && !options.bundle) {
+    throw new VouchError('USAGE', 'signing stdin needs --bundle PATH');
+  }
+  const bundlePath = options.bundle ?? `${(target as { path: string }).path}.sigstore.json`;
+  const context = options.context ?? (await keyContext(options));
+  const digest =
+    target.kind === 'stdin' ? await hashStream(process.stdin as AsyncIterable<Buffer>) : await hashFile(target.path);
+  const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
+  const bundle =
+    context.signer.keyType === 'ed25519'
+      ? await signStatement(context, fileStatement(name, digest.value))
+      : await signDigest(context, digest.value);
+  return {
+    target: describeTarget(target),
+    digest: `sha256:${digest.value.toString('hex')}`,
+    bundlePath,
+    bundle,
+    signer: signerSummary(context),
+    ...logIndexOf(bundle),
+  };
+}
+
+async function keyContext(options: SignOptions): Promise<SigningContext> {
+  if (!options.key) throw new VouchError('USAGE', 'keyless signing is not configured; pass --key');
+  const key = parsePrivateKey(await readKeyFile(options.key), options.passphrase);
+  return { signer: new KeyPairSigner(key), witnesses: [] };
+}
+
+function signerSummary(context: SigningContext): SignerSummary {
+  const s = context.signer as Partial<KeyPairSigner> & { summary?: () => SignerSummary };
+  if (typeof s.summary === 'function') return s.summary();
+  return { type: 'key', fingerprint: s.fingerprint ?? '' };
+}
+
+function logIndexOf(bundle: SerializedBundle): { logIndex?: string } {
+  const entry = bundle.verificationMaterial.tlogEntries?.[0];
+  return entry ? { logIndex: entry.logIndex } : {};
+}
+
+/** A sign result without the bundle itself (what the CLI prints). */
+export type SignSummary = Omit<SignResult, 'bundle'>;

@@ -1,0 +1,45 @@
+/** Run the built CLI (dist) as a user would: a child process with its own environment, stdout, stderr and status. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+export const BIN = join(REPO, 'bin', 'vouch.mjs');
+
+export interface CliRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+  json: () => unknown;
+}
+
+export function vouch(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {},
+): CliRun {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    input: options.input ?? '',
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return {
+    status: r.status ?? -1,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    json: () => JSON.parse(r.stdout),
+  };
+}
+
+/** A temporary folder removed when the returned disposer runs (use in `after`). */
+export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The error code printed on the one-line error (`vouch: ... (CODE): message`). */
+export function errorCode(stderr: string): string | undefined {
+  return /^vouch: (?:NOT VERIFIED|error) \(([A-Z_]+)\)/m.exec(stderr)?.[1];
+}
