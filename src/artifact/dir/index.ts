@@ -18,6 +18,7 @@ export {
   VOUCH_DIRECTORY_PREDICATE,
 } from './manifest.ts';
 export { DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
+export { type DirectoryStatementOptions, directoryStatement, type PreparedDirectory } from './prepare.ts';
 export {
   buildStatement,
   type DirectoryFormat,
