@@ -128,11 +128,37 @@ function dropCaches(): boolean {
   }
 }
 
+/**
+ * `--tiny N`: peak memory on N tiny files (100 per directory, 100 directories per parent), measured instead of
+ * extrapolated. Creating and deleting a million files takes a few minutes: run it on its own.
+ */
+function tiny(n: number): void {
+  const root = mkdtempSync(join(tmpdir(), 'vouch-bench-tiny-'));
+  try {
+    let t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const dir = join(root, `a${Math.floor(i / 10000)}`, `b${Math.floor(i / 100) % 100}`);
+      if (i % 100 === 0) mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `file-${i}.js`), `module.exports = ${i};\n`);
+    }
+    console.log(`tiny tree: ${n} files built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    t0 = performance.now();
+    const o = runOpenssl(root);
+    const r = runChild(root, 'vouch', 2);
+    console.log(
+      `tiny: openssl ${o.toFixed(0)} ms; vouch x2 ${r.ms.toFixed(0)} ms, ${((r.files / r.ms) * 1000).toFixed(0)} files/s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB for ${r.files} files`,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const arg = (name: string, dflt: string) => {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1]! : dflt;
   };
+  if (process.argv.includes('--tiny')) return tiny(Number(arg('--tiny', '1000000')));
   const target = Number(arg('--files', '80000'));
   const runs = Number(arg('--runs', '3'));
   const keep = arg('--keep', '');

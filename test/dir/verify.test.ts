@@ -207,6 +207,7 @@ describe('OpenSSF model-signing format', () => {
     assert.equal(r.format, 'model-signing');
     assert.equal(r.name, 'sample_model');
     assert.equal(r.files, 10);
+    assert.equal(r.bytes, 6 * 23 + 4 * 24);
     assert.equal(r.manifestDigest, `sha256:${golden.subject[0].digest.sha256}`);
   });
 

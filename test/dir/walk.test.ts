@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -109,6 +109,17 @@ describe('walkDirectory refuses what it will not sign', () => {
       return;
     }
     await rejectsWith(() => walkDirectory(root, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+  });
+
+  it('names and symlink targets that are not UTF-8', async () => {
+    const root = tree({});
+    symlinkSync(Buffer.from([0x61, 0xff]), join(root, 'link'));
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+    const root2 = tree({});
+    writeFileSync(Buffer.from(`${root2}/b\xff`, 'latin1'), 'x');
+    await rejectsWith(() => walkDirectory(root2, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+    const m = await walkDirectory(root2, DEFAULT_RULES, { mode: 'verify' });
+    assert.deepEqual(m.entries, [{ path: 'b\ufffd', kind: 'other' }]);
   });
 
   it('an external symlink is recorded, never followed, when the rules allow it', async () => {

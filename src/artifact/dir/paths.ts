@@ -21,7 +21,7 @@ export const DEFAULT_LIMITS: DirectoryLimits = { maxEntries: 2_000_000, maxPathB
 /** C0 controls, DEL and C1 controls: never part of a name we sign (terminal escapes, NUL truncation). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const PLAIN = /^[\u0020-\u002e\u0030-\u005b\u005d-\u007e]+$/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why a single path component is not canonical, or undefined when it is. */
 export function componentProblem(name: string): string | undefined {

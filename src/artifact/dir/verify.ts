@@ -70,7 +70,7 @@ export async function verifyDirectoryStatement(
     files: counts.files,
     symlinks: counts.symlinks,
     emptyDirectories: counts.emptyDirectories,
-    bytes: signed.format === 'vouch' ? counts.bytes : countEntries(actual).bytes,
+    bytes: signed.format === 'vouch' ? counts.bytes : walked.stats.bytes,
     manifestDigest: `sha256:${signed.digest.toString('hex')}`,
   };
 }

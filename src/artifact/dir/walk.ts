@@ -47,7 +47,14 @@ import {
   ST_SYMLINK,
 } from './hash.ts';
 import { type DirectoryRules, type FileEntry, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
-import { collisionKey, componentProblem, DEFAULT_LIMITS, type DirectoryLimits, symlinkEscapes } from './paths.ts';
+import {
+  collisionKey,
+  componentProblem,
+  DEFAULT_LIMITS,
+  type DirectoryLimits,
+  LONE_SURROGATE,
+  symlinkEscapes,
+} from './paths.ts';
 
 export interface WalkOptions {
   mode?: 'sign' | 'verify';
@@ -176,6 +183,10 @@ export async function walkDirectory(
           if (signing) {
             if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
               throw refuse(path, 'symlink target is empty or too long');
+            }
+            // readlink decodes invalid UTF-8 as U+FFFD: the recorded target would not be the link's real one.
+            if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) {
+              throw refuse(path, 'symlink target is not valid UTF-8');
             }
             if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
               throw refuse(path, `symlink leads outside the directory (-> ${target})`);
