@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { walkDirectory } from '../src/artifact/dir/walk.ts';
 
@@ -163,46 +163,49 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '3'));
   const keep = arg('--keep', '');
   const root = keep || mkdtempSync(join(tmpdir(), 'vouch-bench-dir-'));
+  const out: string[] = ['### Directory walk + hash (bench/dir.ts)', ''];
   try {
     let t0 = performance.now();
     const shape = statSync(root).isDirectory() && readdirSync(root).length > 0 ? undefined : buildTree(root, target);
-    if (shape)
-      console.log(
-        `tree: ${shape.files} files, ${(shape.bytes / 1e6).toFixed(0)} MB, built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-      );
+    const built = ((performance.now() - t0) / 1000).toFixed(1);
     runOpenssl(root); // warm the page cache
 
     const open: number[] = [];
-    const v: Record<string, number[]> = { vouch1: [], vouch2: [], vouch4: [] };
+    const v: Record<string, number[]> = { 1: [], 2: [], 4: [] };
     const rss: Record<string, number> = {};
     let files = 0;
     let bytes = 0;
     for (let r = 0; r < runs; r++) {
       open.push(runOpenssl(root));
-      for (const [key, c] of [
-        ['vouch1', 1],
-        ['vouch2', 2],
-        ['vouch4', 4],
-      ] as const) {
+      for (const c of [1, 2, 4]) {
         const res = runChild(root, 'vouch', c);
-        v[key]!.push(res.ms);
-        rss[key] = Math.max(rss[key] ?? 0, res.maxRssKb);
+        v[c]!.push(res.ms);
+        rss[c] = Math.max(rss[c] ?? 0, res.maxRssKb);
         files = res.files;
         bytes = res.bytes;
       }
     }
     const promise = runChild(root, 'readFile', 0);
     const o = median(open);
-    console.log(`files: ${files}, ${(bytes / 1e6).toFixed(0)} MB, warm cache, median of ${runs}`);
-    console.log(`openssl (find | xargs -P2 -n2000):  ${o.toFixed(0)} ms  ${((files / o) * 1000).toFixed(0)} files/s`);
-    for (const [key, ms] of Object.entries(v)) {
+    const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en-US')}`;
+    out.push(
+      `Tree: ${files.toLocaleString('en-US')} files, ${(bytes / 1e6).toFixed(0)} MB, copies of a real node_modules` +
+        (shape ? ` (built in ${built} s)` : '') +
+        `; warm page cache; median of ${runs} alternating runs; load average before: ${loadavg()[0]!.toFixed(2)}.`,
+      '',
+      '| command | wall | files/s | vs openssl | peak RSS |',
+      '|---|---:|---:|---:|---:|',
+      `| \`find | xargs -0 -P2 -n 2000 openssl dgst -sha256\` | ${o.toFixed(0)} ms | ${rate(files, o)} | 1.00x | |`,
+    );
+    for (const [c, ms] of Object.entries(v)) {
       const m = median(ms);
-      console.log(
-        `${key.padEnd(34)} ${m.toFixed(0)} ms  ${((files / m) * 1000).toFixed(0)} files/s  ratio ${(m / o).toFixed(2)}x  peak RSS ${(rss[key]! / 1024).toFixed(0)} MB`,
+      out.push(
+        `| vouch walkDirectory, ${c} thread${c === '1' ? '' : 's'} | ${m.toFixed(0)} ms | ${rate(files, m)} | ${(m / o).toFixed(2)}x | ${(rss[c]! / 1024).toFixed(0)} MB |`,
       );
     }
-    console.log(
-      `fs.promises.readFile x64 in flight: ${promise.ms.toFixed(0)} ms  ${((promise.files / promise.ms) * 1000).toFixed(0)} files/s  peak RSS ${(promise.maxRssKb / 1024).toFixed(0)} MB`,
+    out.push(
+      `| fs.promises.readFile, 64 in flight (rejected design) | ${promise.ms.toFixed(0)} ms | ${rate(promise.files, promise.ms)} | ${(promise.ms / o).toFixed(2)}x | ${(promise.maxRssKb / 1024).toFixed(0)} MB |`,
+      '',
     );
 
     // Peak memory slope: the first half of the copies (moved aside, then back) against the whole tree.
@@ -220,8 +223,12 @@ async function main(): Promise<void> {
     const full = runChild(root, 'vouch', 2);
     const slopeKbPerFile = (full.maxRssKb - half.maxRssKb) / (full.files - half.files);
     const at1M = full.maxRssKb + slopeKbPerFile * (1_000_000 - full.files);
-    console.log(
-      `peak RSS: ${half.files} files ${(half.maxRssKb / 1024).toFixed(0)} MB, ${full.files} files ${(full.maxRssKb / 1024).toFixed(0)} MB -> ${(slopeKbPerFile * 1024).toFixed(0)} bytes/file -> ~${(at1M / 1024).toFixed(0)} MB at 1M files (linear extrapolation)`,
+    out.push(
+      `Peak RSS (2 threads): ${half.files.toLocaleString('en-US')} files ${(half.maxRssKb / 1024).toFixed(0)} MB, ` +
+        `${full.files.toLocaleString('en-US')} files ${(full.maxRssKb / 1024).toFixed(0)} MB: ` +
+        `${(slopeKbPerFile * 1024).toFixed(0)} bytes per file, ~${(at1M / 1024).toFixed(0)} MB at 1M files by linear ` +
+        'extrapolation (`--tiny 1000000` measures it instead).',
+      '',
     );
 
     if (dropCaches()) {
@@ -231,10 +238,13 @@ async function main(): Promise<void> {
       const c2 = runChild(root, 'vouch', 2);
       dropCaches();
       const c8 = runChild(root, 'vouch', 8);
-      console.log(
-        `cold cache: openssl ${oc.toFixed(0)} ms, vouch x2 ${c2.ms.toFixed(0)} ms (${(c2.ms / oc).toFixed(2)}x), vouch x8 ${c8.ms.toFixed(0)} ms (${(c8.ms / oc).toFixed(2)}x)`,
+      out.push(
+        `Cold cache (\`echo 3 > /proc/sys/vm/drop_caches\` before each): openssl ${oc.toFixed(0)} ms; ` +
+          `vouch 2 threads ${c2.ms.toFixed(0)} ms (${(c2.ms / oc).toFixed(2)}x); 8 threads ${c8.ms.toFixed(0)} ms (${(c8.ms / oc).toFixed(2)}x).`,
       );
-    } else console.log('cold cache: /proc/sys/vm/drop_caches is not writable here; not measured');
+    } else out.push('Cold cache: /proc/sys/vm/drop_caches is not writable here; not measured.');
+    out.push('', `Command: \`./node_modules/.bin/node bench/dir.ts --files ${target} --runs ${runs}\``);
+    console.log(out.join('\n'));
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
   }

@@ -160,6 +160,16 @@ describe('hashFiles opens without following or blocking', () => {
     assert.equal(Buffer.from(r.digests.buffer, 0, 32).toString('hex'), sha('fine'));
   });
 
+  it('large files are hashed with overlapped reads, to the same digest', async () => {
+    const big = Buffer.alloc((4 << 20) * 2 + 5, 3);
+    const root = tree({ big: big, small: 'small', 'big-link': { link: 'big' } });
+    const r = await hashFiles(root, ['big', 'small', 'big-link'], { largeFile: 1 << 20 });
+    assert.deepEqual([...r.status], [ST_OK, ST_OK, ST_SYMLINK]);
+    assert.equal(Buffer.from(r.digests.buffer, 0, 32).toString('hex'), sha(big));
+    assert.equal(r.meta[1], big.length);
+    assert.equal(Buffer.from(r.digests.buffer, 32, 32).toString('hex'), sha('small'));
+  });
+
   it('in verify mode, special files and setid bits are recorded for the comparison', async () => {
     const root = tree({ pipe: { fifo: true }, su: { content: 'x', mode: 0o4755 }, 'bad\nname': 'x' });
     const m = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });

@@ -25,6 +25,15 @@ export const ST_SYMLINK = 3;
 export const ST_NOT_FILE = 4;
 export const ST_MISSING = 5;
 export const ST_ERROR = 6;
+/** A large regular file, left by the synchronous loop to the double-buffered reader on the main thread. */
+export const ST_LARGE = 7;
+
+/**
+ * Above this size a file is hashed with reads in flight while the previous chunk is hashed (the shared hashFile
+ * approach, ~1.7x the throughput of a synchronous read-then-hash loop on 2 cores); below it the open/read/close
+ * round trip dominates and the synchronous loop wins.
+ */
+export const LARGE_FILE = 16 << 20;
 
 /** Stat numbers kept per file, in this order. */
 export const META = 6;
@@ -64,6 +73,7 @@ export interface HashJob {
   /** errno code of ST_ERROR entries is not shared; the main thread re-opens to report it. */
   chunk: number;
   bufferSize: number;
+  largeFile: number;
   cache?: CacheArrays;
 }
 
@@ -134,6 +144,11 @@ function hashShare(
           job.status[i] = 4;
           continue;
         }
+        if (st.size > job.largeFile) {
+          job.meta[m + 1] = st.size;
+          job.status[i] = 7;
+          continue;
+        }
         // A short read of a regular file means end of file, so a small file costs one read, not two.
         let r = fsm.readSync(fd, buf, 0, buf.length, null);
         let size = r;
@@ -180,9 +195,12 @@ export interface HashOptions {
   concurrency?: number;
   onProgress?: (filesDone: number, filesTotal: number) => void;
   cache?: CacheArrays;
+  /** Size above which files are hashed with overlapped reads (default LARGE_FILE; tests lower it). */
+  largeFile?: number;
 }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const LARGE_CHUNK = 4 << 20;
 /** Below this many files a worker's start-up (~30 ms) costs more than it saves. */
 const MIN_FILES_PER_WORKER = 2000;
 
@@ -199,6 +217,7 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
     digests: new Uint8Array(shared(n * 32)),
     chunk: 64,
     bufferSize: 1 << 20,
+    largeFile: options.largeFile ?? LARGE_FILE,
   };
   if (options.cache) job.cache = options.cache;
   const wanted = Math.max(1, Math.min(options.concurrency ?? 2, 16));
@@ -248,5 +267,54 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
     }
     options.onProgress(n, n);
   } else await Promise.all(done);
+  for (let i = 0; i < n; i++) {
+    if (job.status[i] === ST_LARGE) await hashLarge(`${root}/${paths[i]}`, i, job);
+  }
   return { status: job.status, meta: job.meta, digests: job.digests };
+}
+
+/**
+ * Hash one large file with the next 4 MiB read in flight while the current chunk is hashed. It is opened again with
+ * the same flags and must still be the file the synchronous loop saw (same inode and device), or it is reported as
+ * changed (ST_NOT_FILE / ST_SYMLINK / ST_MISSING as the new open finds it).
+ */
+async function hashLarge(abs: string, i: number, job: HashJob): Promise<void> {
+  const m = i * META;
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(abs, OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    job.status[i] = code === 'ELOOP' ? ST_SYMLINK : code === 'ENOENT' ? ST_MISSING : ST_ERROR;
+    return;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.ino !== job.meta[m + M_INO] || st.dev !== job.meta[m + M_DEV]) {
+      job.status[i] = ST_NOT_FILE;
+      return;
+    }
+    const hash = crypto.createHash('sha256');
+    const bufs = [Buffer.allocUnsafe(LARGE_CHUNK), Buffer.allocUnsafe(LARGE_CHUNK)];
+    let k = 0;
+    let size = 0;
+    let pending = fh.read(bufs[0]!, 0, LARGE_CHUNK, null);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const cur = bufs[k]!;
+      k ^= 1;
+      pending = fh.read(bufs[k]!, 0, LARGE_CHUNK, null);
+      hash.update(bytesRead === LARGE_CHUNK ? cur : cur.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    job.digests.set(hash.digest(), i * 32);
+    job.meta[m + M_MODE] = st.mode;
+    job.meta[m + M_SIZE] = size;
+    job.status[i] = ST_OK;
+  } catch {
+    job.status[i] = ST_ERROR;
+  } finally {
+    await fh.close();
+  }
 }
