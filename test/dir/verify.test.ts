@@ -247,6 +247,8 @@ describe('OpenSSF model-signing format', () => {
     writeFileSync(join(root, 'model.sig'), '{}');
     await rejectsWith(() => verifyDirectoryStatement(golden, root), 'DIRECTORY_MISMATCH');
     await verifyDirectoryStatement(golden, root, { ignorePaths: ['model.sig'] });
+    await verifyDirectoryStatement(golden, root, { ignorePaths: ['./model.sig'] });
+    await rejectsWith(() => verifyDirectoryStatement(golden, root, { ignorePaths: ['../model.sig'] }), 'USAGE');
     const withIgnore = structuredClone(golden);
     withIgnore.predicate.serialization.ignore_paths = ['model.sig'];
     await verifyDirectoryStatement(withIgnore, root);

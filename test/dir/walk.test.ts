@@ -224,6 +224,14 @@ describe('incremental signing', () => {
     assert.equal(again.stats.cached, 0);
   });
 
+  it('a cache inside the tree is refused', async () => {
+    const root = tree({ a: 'a' });
+    await rejectsWith(
+      () => walkDirectory(root, DEFAULT_RULES, { incremental: { path: join(root, 'c.json') } }),
+      'USAGE',
+    );
+  });
+
   it('a corrupt cache is ignored, not trusted', async () => {
     const root = tree({ a: 'a' });
     const home = tree({});

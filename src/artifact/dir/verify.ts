@@ -47,9 +47,12 @@ export async function verifyDirectoryStatement(
   options: VerifyDirectoryOptions = {},
 ): Promise<DirectoryVerification> {
   const signed = parseDirectoryStatement(statement, options.limits ? { limits: options.limits } : {});
+  const extra = (options.ignorePaths ?? []).map((p) =>
+    assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
+  );
   const rules =
-    signed.format === 'model-signing' && options.ignorePaths?.length
-      ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...options.ignorePaths] }
+    signed.format === 'model-signing' && extra.length > 0
+      ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] }
       : signed.rules;
   const walked = await walkDirectory(root, rules, {
     mode: 'verify',

@@ -27,7 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileError } from '../../core/digest.ts';
 import { parseStrictJson } from '../../core/json.ts';
 import { type ErrorCode, VouchError } from '../../errors.ts';
@@ -291,6 +291,11 @@ function loadCache(
   options: IncrementalOptions,
 ): { path: string; arrays: CacheArrays } {
   const path = cachePathFor(rootAbs, options);
+  const inside = relative(resolve(rootAbs), resolve(path));
+  if (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) {
+    // A cache inside the tree would be signed, and would change the tree it describes on every run.
+    throw new VouchError('USAGE', `the incremental cache ${path} must be outside the signed directory`);
+  }
   const n = paths.length;
   const arrays: CacheArrays = {
     has: new Uint8Array(new SharedArrayBuffer(Math.max(n, 8))),
