@@ -9,6 +9,7 @@ import {
   manifestDigest,
   parseDirectoryStatement,
 } from '../../src/artifact/dir/index.ts';
+import { canonicalEntry, entryJson } from '../../src/artifact/dir/manifest.ts';
 import { compareComponentwise, comparePaths, pathProblem, symlinkEscapes } from '../../src/artifact/dir/paths.ts';
 import { canonicalJson } from '../../src/core/json.ts';
 import { rejectsWith } from './helpers.ts';
@@ -89,6 +90,20 @@ describe('the canonical manifest', () => {
     const parsed = parseDirectoryStatement(JSON.parse(JSON.stringify(st)));
     assert.deepEqual(parsed.entries, entries);
     assert.deepEqual(parsed.rules, DEFAULT_RULES);
+  });
+
+  it('the written-out entry serializer is exactly canonical JSON', () => {
+    const names = ['a', 'caf\u00e9', '\u{1F600}/x', 'quote"back\\slash', '\u2028sep', 'dir/sub dir/f.txt'];
+    for (const path of names) {
+      for (const e of [
+        file(path, path, true),
+        { ...(file(path) as object), size: 2 ** 40 } as ManifestEntry,
+        { path, kind: 'symlink', target: `../${path}\u00e9"` } as ManifestEntry,
+        { path, kind: 'dir' } as ManifestEntry,
+      ]) {
+        assert.equal(canonicalEntry(e), canonicalJson(entryJson(e)));
+      }
+    }
   });
 });
 

@@ -113,8 +113,11 @@ export function compareComponentwise(a: string, b: string): number {
 
 /** Key under which two names collide on a case-insensitive or normalising file system (macOS, Windows). */
 export function collisionKey(name: string): string {
+  if (ASCII.test(name)) return UPPER.test(name) ? name.toLowerCase() : name;
   return name.normalize('NFC').toLowerCase().normalize('NFC');
 }
+const ASCII = /^[\u0000-\u007f]*$/;
+const UPPER = /[A-Z]/;
 
 /**
  * Whether a symlink target, resolved lexically from the link's directory, leaves the tree. Every symlink in the

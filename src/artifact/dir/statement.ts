@@ -59,8 +59,10 @@ export function defaultRules(format: DirectoryFormat): DirectoryRules {
 export function buildStatement(manifest: Manifest, name: string, format: DirectoryFormat): InTotoStatement {
   if (format === 'vouch') {
     const entries = manifest.entries.map((e) => {
-      if (e.kind === 'file')
-        return { path: e.path, kind: e.kind, size: e.size, sha256: e.sha256, executable: e.executable };
+      // Walks made for signing never carry `setid`, so their objects are used as they are (no million copies).
+      if (e.kind === 'file' && e.setid !== undefined) {
+        throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is setuid/setgid`);
+      }
       if (e.kind === 'other') throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or dir`);
       return e;
     });
@@ -231,32 +233,37 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
   const entries: ManifestEntry[] = new Array(raw.length);
   const keys = new Set<string>();
   const leaves = new Set<string>();
-  const dirs = new Set<string>();
   let prev: string | undefined;
+  let prevParent: string | undefined;
   for (let i = 0; i < raw.length; i++) {
     const e = parseEntry(raw[i], limits);
+    const path = e.path;
     if (prev !== undefined) {
-      const c = comparePaths(prev, e.path);
-      if (c === 0) throw bad(`duplicate entry ${e.path}`);
-      if (c > 0) throw bad(`entries are not in canonical order at ${e.path}`);
+      const c = comparePaths(prev, path);
+      if (c === 0) throw bad(`duplicate entry ${path}`);
+      if (c > 0) throw bad(`entries are not in canonical order at ${path}`);
     }
-    prev = e.path;
-    const key = collisionKey(e.path);
-    if (keys.has(key)) throw bad(`${e.path} collides with another entry on case-insensitive file systems`);
+    prev = path;
+    const key = collisionKey(path);
+    if (keys.has(key)) throw bad(`${path} collides with another entry on case-insensitive file systems`);
     keys.add(key);
-    const parts = e.path.split('/');
-    for (const part of parts) if (excludeNames.has(part)) throw bad(`${e.path} is excluded by the rules`);
-    // Every proper prefix must be a plain directory: nothing lives under a file, symlink or empty directory.
-    let prefix = '';
-    for (let k = 0; k < parts.length; k++) {
-      prefix = k === 0 ? parts[0]! : `${prefix}/${parts[k]}`;
-      if (excludePaths.has(prefix)) throw bad(`${e.path} is excluded by the rules`);
-      if (k < parts.length - 1) {
-        if (leaves.has(prefix)) throw bad(`${e.path} lies under the non-directory entry ${prefix}`);
-        dirs.add(prefix);
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : path.slice(0, slash);
+    const last = slash < 0 ? path : path.slice(slash + 1);
+    if (excludeNames.has(last) || excludePaths.has(path)) throw bad(`${path} is excluded by the rules`);
+    // Every proper prefix must be a plain directory: nothing lives under a file, symlink or empty directory, and
+    // nothing under an excluded path. In byte order an entry precedes everything beneath it, so the ancestors are
+    // checked once per run of entries sharing a parent.
+    if (parent !== prevParent && parent !== '') {
+      for (let k = parent.indexOf('/'); ; k = parent.indexOf('/', k + 1)) {
+        const prefix = k < 0 ? parent : parent.slice(0, k);
+        const name = prefix.slice(prefix.lastIndexOf('/') + 1);
+        if (excludeNames.has(name) || excludePaths.has(prefix)) throw bad(`${path} is excluded by the rules`);
+        if (leaves.has(prefix)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
+        if (k < 0) break;
       }
     }
-    if (dirs.has(e.path)) throw bad(`${e.path} is listed after entries beneath it`);
+    prevParent = parent;
     if (e.kind === 'symlink' && !rules.allowExternalSymlinks && symlinkEscapes(e.path, e.target)) {
       throw bad(`${e.path}: symlink leads outside the directory, which the rules forbid`);
     }
