@@ -99,6 +99,7 @@ function hashShare(
     if (start >= n) break;
     const end = Math.min(n, start + job.chunk);
     for (let i = start; i < end; i++) {
+      if (job.status[i] !== 0) continue;
       const rel = paths !== undefined ? paths[i] : names!.toString('utf8', offsets![i], offsets![i + 1]);
       const abs = `${job.root}/${rel}`;
       const m = i * 6;
@@ -256,17 +257,24 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         }
       }
     : undefined;
-  hashShare(fs, crypto, { open: OPEN_FLAGS }, { ...job, paths }, progress);
-  // While the main thread waited on nothing, workers may still be on their last chunk.
-  if (options.onProgress) {
-    const timer = setInterval(() => options.onProgress!(Atomics.load(job.counter, 1), n), 100);
-    try {
-      await Promise.all(done);
-    } finally {
-      clearInterval(timer);
-    }
-    options.onProgress(n, n);
-  } else await Promise.all(done);
+  const mainJob = { ...job, paths };
+  hashShare(fs, crypto, { open: OPEN_FLAGS }, mainJob, progress);
+  // Workers may still be on their last chunk.
+  const timer = options.onProgress
+    ? setInterval(() => options.onProgress!(Atomics.load(job.counter, 1), n), 100)
+    : undefined;
+  let failed = false;
+  try {
+    failed = (await Promise.allSettled(done)).some((r) => r.status === 'rejected');
+  } finally {
+    clearInterval(timer);
+  }
+  if (failed) {
+    // A worker that died (out of memory, killed) leaves its chunk unhashed: finish it here rather than fail.
+    Atomics.store(job.counter, 0, 0);
+    hashShare(fs, crypto, { open: OPEN_FLAGS }, mainJob);
+  }
+  options.onProgress?.(n, n);
   for (let i = 0; i < n; i++) {
     if (job.status[i] === ST_LARGE) await hashLarge(`${root}/${paths[i]}`, i, job);
   }
