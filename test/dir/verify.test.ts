@@ -95,6 +95,19 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       [{ type: 'added', path: 'lib/pipe', kind: 'other' }],
     ],
     [
+      'directory swapped for a symlink to an identical copy elsewhere',
+      (r) => {
+        const copy = tree({ 'ffmpeg.dll': 'codec', current: { link: 'ffmpeg.dll' } });
+        rmSync(join(r, 'lib'), { recursive: true });
+        symlinkSync(copy, join(r, 'lib'));
+      },
+      [
+        { type: 'added', path: 'lib', kind: 'symlink' },
+        { type: 'missing', path: 'lib/current' },
+        { type: 'missing', path: 'lib/ffmpeg.dll' },
+      ],
+    ],
+    [
       'empty directory removed',
       (r) => rmSync(join(r, 'share/empty'), { recursive: true }),
       [{ type: 'missing', path: 'share/empty', kind: 'dir' }],
