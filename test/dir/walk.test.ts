@@ -5,7 +5,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
-import { DEFAULT_RULES, type DirectoryRules, type ManifestEntry, walkDirectory } from '../../src/artifact/dir/index.ts';
+import {
+  buildStatement,
+  DEFAULT_RULES,
+  type DirectoryRules,
+  type ManifestEntry,
+  verifyDirectoryStatement,
+  walkDirectory,
+} from '../../src/artifact/dir/index.ts';
 import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -142,6 +149,16 @@ describe('walkDirectory refuses what it will not sign', () => {
     );
     const ok = await walkDirectory(root, DEFAULT_RULES, { limits: { maxEntries: 7, maxDepth: 4, maxPathBytes: 7 } });
     assert.equal(ok.entries.length, 2);
+  });
+
+  it('rules the verifier would reject are refused when signing', async () => {
+    const root = tree({ a: 'a' });
+    await rejectsWith(() => walkDirectory(root, { ...DEFAULT_RULES, excludePaths: ['./a'] }), 'USAGE');
+    await rejectsWith(() => walkDirectory(root, { ...DEFAULT_RULES, excludeNames: ['a/b'] }), 'USAGE');
+    const m = await walkDirectory(root, { ...DEFAULT_RULES, excludePaths: ['a', 'a'], excludeNames: ['.git', '.git'] });
+    const st = buildStatement(m, 'r', 'vouch');
+    assert.deepEqual(st.predicate.rules, { excludeNames: ['.git'], excludePaths: ['a'], allowExternalSymlinks: false });
+    await verifyDirectoryStatement(JSON.parse(JSON.stringify(st)), root);
   });
 
   it('a path that is not a directory', async () => {

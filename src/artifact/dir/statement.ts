@@ -73,8 +73,8 @@ export function buildStatement(manifest: Manifest, name: string, format: Directo
       predicate: {
         hashAlgorithm: manifest.hashAlgorithm,
         rules: {
-          excludeNames: [...manifest.rules.excludeNames].sort(comparePaths),
-          excludePaths: [...manifest.rules.excludePaths].sort(comparePaths),
+          excludeNames: [...new Set(manifest.rules.excludeNames)].sort(comparePaths),
+          excludePaths: [...new Set(manifest.rules.excludePaths)].sort(comparePaths),
           allowExternalSymlinks: manifest.rules.allowExternalSymlinks,
         },
         entries,
@@ -101,7 +101,7 @@ export function buildStatement(manifest: Manifest, name: string, format: Directo
   for (const f of files) root.update(Buffer.from(f.sha256, 'hex'));
   const serialization: Record<string, unknown> = { method: 'files', hash_type: 'sha256', allow_symlinks: false };
   if (manifest.rules.excludePaths.length > 0) {
-    serialization.ignore_paths = [...manifest.rules.excludePaths].sort(comparePaths);
+    serialization.ignore_paths = [...new Set(manifest.rules.excludePaths)].sort(comparePaths);
   }
   return {
     _type: IN_TOTO_STATEMENT_V1,

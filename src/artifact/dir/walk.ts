@@ -48,6 +48,7 @@ import {
 } from './hash.ts';
 import { type DirectoryRules, type FileEntry, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
 import {
+  assertCanonicalPath,
   collisionKey,
   componentProblem,
   DEFAULT_LIMITS,
@@ -116,6 +117,14 @@ export async function walkDirectory(
   }
   if (!rootStat.isDirectory()) throw new VouchError('TARGET_INVALID', `${root} is not a directory`);
   const rootAbs = root.replace(/\/+$/, '') || '/';
+  if (signing) {
+    // A rule the verifier would reject as non-canonical must not get into a signature.
+    for (const n of rules.excludeNames) {
+      const p = componentProblem(n);
+      if (p) throw new VouchError('USAGE', `excluded name ${JSON.stringify(n)}: ${p}`);
+    }
+    for (const p of rules.excludePaths) assertCanonicalPath(p, 'excluded path', 'USAGE', limits);
+  }
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
 
