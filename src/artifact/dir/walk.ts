@@ -177,7 +177,11 @@ export async function walkDirectory(
       else if (d.isFIFO() || d.isSocket() || d.isBlockDevice() || d.isCharacterDevice()) type = 'other';
       else {
         // File systems without d_type: ask lstat (never stat, which would follow a symlink).
-        const st = lstatSync(`${abs}/${name}`);
+        const st = lstatSync(`${abs}/${name}`, { throwIfNoEntry: false });
+        if (st === undefined) {
+          if (signing) throw refuse(path, 'changed while the directory was read');
+          continue;
+        }
         type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
       }
       switch (type) {
@@ -188,7 +192,16 @@ export async function walkDirectory(
           paths.push(path);
           break;
         case 'symlink': {
-          const target = readlinkSync(`${abs}/${name}`);
+          let target: string;
+          try {
+            target = readlinkSync(`${abs}/${name}`);
+          } catch (e) {
+            // Replaced between the listing and readlink: a change, reported by the comparison as missing.
+            if (signing) throw refuse(path, 'changed while the directory was read');
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            entries.push({ path, kind: 'other' });
+            continue;
+          }
           if (signing) {
             if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
               throw refuse(path, 'symlink target is empty or too long');
