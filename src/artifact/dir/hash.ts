@@ -14,6 +14,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 export const ST_PENDING = 0;
@@ -192,7 +193,11 @@ export interface HashResult {
 }
 
 export interface HashOptions {
-  /** Threads reading files, the main thread included (default 2; more helps a cold cache or a network disk). */
+  /**
+   * Threads reading files, the main thread included. Default: one per core, at least 2 and at most 8 (warm trees are
+   * CPU-bound, so more threads than cores only contend); a cold cache or a network disk gains from more reads in
+   * flight (bench/dir.ts: 8 threads on 2 cores, cold, 0.6x the time of 2).
+   */
   concurrency?: number;
   onProgress?: (filesDone: number, filesTotal: number) => void;
   cache?: CacheArrays;
@@ -202,6 +207,10 @@ export interface HashOptions {
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const LARGE_CHUNK = 4 << 20;
+export function defaultConcurrency(): number {
+  return Math.max(2, Math.min(availableParallelism(), 8));
+}
+
 /** Below this many files a worker's start-up (~30 ms) costs more than it saves. */
 const MIN_FILES_PER_WORKER = 2000;
 
@@ -221,7 +230,7 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
     largeFile: options.largeFile ?? LARGE_FILE,
   };
   if (options.cache) job.cache = options.cache;
-  const wanted = Math.max(1, Math.min(options.concurrency ?? 2, 16));
+  const wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
   const done: Promise<void>[] = [];
   if (workers > 0) {

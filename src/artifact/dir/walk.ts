@@ -59,7 +59,7 @@ import {
 
 export interface WalkOptions {
   mode?: 'sign' | 'verify';
-  /** Threads hashing files, main thread included (default 2). */
+  /** Threads hashing files, main thread included (default: one per core, 2 to 8). */
   concurrency?: number;
   onProgress?: (progress: { filesDone: number; filesTotal: number }) => void;
   limits?: Partial<DirectoryLimits>;
@@ -228,7 +228,7 @@ export async function walkDirectory(
 
   const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
   const hashed = await hashFiles(rootAbs, paths, {
-    concurrency: options.concurrency ?? 2,
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.onProgress && {
       onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
     }),
