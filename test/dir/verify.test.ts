@@ -8,6 +8,8 @@ import {
   DEFAULT_RULES,
   type Difference,
   defaultRules,
+  describeDifference,
+  describeDirectory,
   verifyDirectoryStatement,
   verifyFileInDirectory,
   walkDirectory,
@@ -45,6 +47,7 @@ describe('verifyDirectoryStatement (vouch format)', () => {
     assert.equal(r.format, 'vouch');
     assert.equal(r.name, 'release');
     assert.deepEqual([r.files, r.symlinks, r.emptyDirectories], [4, 1, 1]);
+    assert.equal(describeDirectory(r), `4 files, 1 symlink, 1 empty directory, manifest ${r.manifestDigest}`);
     assert.equal(
       r.manifestDigest,
       `sha256:${(statement as { subject: { digest: { sha256: string } }[] }).subject[0]!.digest.sha256}`,
@@ -93,6 +96,19 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       'FIFO added',
       (r) => writeNode(r, 'lib/pipe', { fifo: true }),
       [{ type: 'added', path: 'lib/pipe', kind: 'other' }],
+    ],
+    [
+      'a name carrying a terminal escape sequence',
+      (r) => writeFileSync(join(r, 'lib/\u001b[2Jx'), 'x'),
+      [{ type: 'added', path: 'lib/\u001b[2Jx', kind: 'other' }],
+    ],
+    [
+      'symlink retargeted to a name with control characters',
+      (r) => {
+        unlinkSync(join(r, 'lib/current'));
+        symlinkSync('\u001b]0;owned\u0007', join(r, 'lib/current'));
+      },
+      [{ type: 'modified', path: 'lib/current' }],
     ],
     [
       'directory swapped for a symlink to an identical copy elsewhere',
@@ -149,6 +165,8 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       tamper(root);
       const e = await rejectsWith(() => verifyDirectoryStatement(statement, root), 'DIRECTORY_MISMATCH');
       const details = e.details as Difference[];
+      // Paths print escaped, so a hostile name cannot move the terminal cursor.
+      for (const d of details) assert.doesNotMatch(describeDifference(d), /[\u0000-\u001f]/);
       assert.equal(details.length, expected.length, JSON.stringify(details));
       expected.forEach((want, i) => {
         for (const [k, v] of Object.entries(want))

@@ -29,6 +29,8 @@ export {
 } from './statement.ts';
 export {
   type DirectoryVerification,
+  describeDifference,
+  describeDirectory,
   type FileInDirectoryVerification,
   type VerifyDirectoryOptions,
   verifyDirectoryStatement,

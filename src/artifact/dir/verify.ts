@@ -78,10 +78,36 @@ export async function verifyDirectoryStatement(
   };
 }
 
+/** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
+export function describeDirectory(r: DirectoryVerification): string {
+  const n = (count: number, one: string, many: string) =>
+    `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+  return (
+    `${n(r.files, 'file', 'files')}, ${n(r.symlinks, 'symlink', 'symlinks')}, ` +
+    `${n(r.emptyDirectories, 'empty directory', 'empty directories')}, manifest ${r.manifestDigest}`
+  );
+}
+
+/** One line per difference, for people: `modified  lib/ffmpeg.dll: sha256:… (5 bytes) -> sha256:… (10 bytes)`. */
+export function describeDifference(d: Difference): string {
+  // Names and link targets come from the tree or the signer: escaped, so none can drive the terminal.
+  const esc = (t: string) => JSON.stringify(t).slice(1, -1);
+  const path = esc(d.path);
+  switch (d.type) {
+    case 'modified':
+    case 'mode-changed':
+    case 'kind-changed':
+      return `${d.type.padEnd(12)} ${path}: ${esc(d.expected)} -> ${esc(d.actual)}`;
+    case 'added':
+    case 'missing':
+      return `${d.type.padEnd(12)} ${path} (${d.kind})`;
+  }
+}
+
 function summarize(root: string, differences: Difference[]): string {
   const shown = differences
     .slice(0, 5)
-    .map((d) => `${d.type} ${d.path}`)
+    .map((d) => `${d.type} ${JSON.stringify(d.path)}`)
     .join(', ');
   const more = differences.length > 5 ? ` and ${differences.length - 5} more` : '';
   return `${root} differs from the signed manifest in ${differences.length} place(s): ${shown}${more}`;
@@ -163,7 +189,7 @@ export async function verifyFileInDirectory(
   const path = assertCanonicalPath(relPath.replace(/^\.\//, ''), '--path', 'USAGE');
   const entry = findEntry(signed, path);
   if (entry === undefined) {
-    throw new VouchError('PATH_NOT_SIGNED', `${path} is not in the signed directory ${signed.name}`);
+    throw new VouchError('PATH_NOT_SIGNED', `${path} is not in the signed directory ${JSON.stringify(signed.name)}`);
   }
   if (entry.kind !== 'file') {
     throw new VouchError('PATH_NOT_SIGNED', `${path} is a ${entry.kind} in the signed directory, not a file`);

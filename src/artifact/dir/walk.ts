@@ -96,7 +96,10 @@ export interface WalkResult extends Manifest {
 }
 
 function refuse(path: string, reason: string): VouchError {
-  return new VouchError('DIRECTORY_UNSUPPORTED', `${path || '.'}: ${reason}`, { details: { path, reason } });
+  // JSON-escaped: the refused name may be the very control sequence that must not reach a terminal.
+  return new VouchError('DIRECTORY_UNSUPPORTED', `${JSON.stringify(path || '.')}: ${reason}`, {
+    details: { path, reason },
+  });
 }
 
 /** Walk `root` and hash every regular file. The result's entries are sorted and ready for `buildStatement`. */
@@ -211,7 +214,7 @@ export async function walkDirectory(
               throw refuse(path, 'symlink target is not valid UTF-8');
             }
             if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
-              throw refuse(path, `symlink leads outside the directory (-> ${target})`);
+              throw refuse(path, `symlink leads outside the directory (-> ${JSON.stringify(target)})`);
             }
           }
           entries.push({ path, kind: 'symlink', target });
