@@ -239,6 +239,7 @@ export async function walkDirectory(
   });
 
   const stats: WalkStats = { files: 0, hashed: 0, cached: 0, bytes: 0 };
+  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
   for (let i = 0; i < paths.length; i++) {
     const path = paths[i]!;
     const st = hashed.status[i]!;
@@ -249,7 +250,7 @@ export async function walkDirectory(
         path,
         kind: 'file',
         size: hashed.meta[m + M_SIZE]!,
-        sha256: Buffer.from(hashed.digests.buffer, i * 32, 32).toString('hex'),
+        sha256: digests.toString('hex', i * 32, i * 32 + 32),
         executable: (fileMode & 0o100) !== 0,
       };
       if ((fileMode & 0o6000) !== 0) {
