@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   PATH_NOT_SIGNED: ['verification', 'That path is not part of the signed directory.'],
   IMAGE_MISMATCH: ['verification', 'The image content does not match its digest or descriptor.'],
   SIGNATURE_NOT_FOUND: ['verification', 'No signature was found for this artifact.'],
+  IMAGE_INVALID: ['verification', 'The registry or image archive served a malformed, ambiguous or oversize manifest.'],
+  REPOSITORY_MISMATCH: [
+    'verification',
+    'The signature was made for this digest in another repository; allow that repository in the policy if intended.',
+  ],
   // usage and local input (exit 2)
   USAGE: ['usage', 'See `vouch --help`.'],
   TARGET_INVALID: ['usage', 'Targets look like file:PATH, dir:PATH, oci:REF, a bare path, or sha256:HEX.'],
@@ -57,6 +62,13 @@ export const ERROR_CODES = {
   TRUST_ROOT_INVALID: ['usage', 'The trusted root file is not a valid Sigstore trusted root.'],
   CONFIG_INVALID: ['usage', 'The configuration is invalid.'],
   TOKEN_INVALID: ['usage', 'The identity token is missing, malformed or expired.'],
+  REQUEST_INVALID: ['usage', 'The request to the server is malformed (server side: answered with HTTP 400).'],
+  REQUEST_TOO_LARGE: ['usage', 'The request body exceeds the server limit (HTTP 413).'],
+  PROOF_OF_POSSESSION_INVALID: [
+    'usage',
+    'The signature over the token subject does not verify with the submitted key.',
+  ],
+  ENTRY_NOT_FOUND: ['usage', 'No such transparency log entry (HTTP 404).'],
   DIRECTORY_UNSUPPORTED: [
     'usage',
     'The directory holds something vouch will not sign (FIFO, device, socket, setuid/setgid file, a name that is not NFC UTF-8 or collides by case, a symlink leading outside it), exceeds the limits, or changed while it was read.',
@@ -64,6 +76,7 @@ export const ERROR_CODES = {
   // services (exit 3)
   SERVICE_UNAVAILABLE: ['service', 'A service could not be reached; try again later.'],
   SERVICE_ERROR: ['service', 'A service answered with an error.'],
+  ENTRY_EXISTS: ['service', 'The transparency log already holds this entry (HTTP 409); fetch the existing one.'],
   // internal (exit 70)
   INTERNAL: ['internal', 'This is a bug in vouch; please report it.'],
 } as const satisfies Record<string, readonly [ErrorCategory, string]>;

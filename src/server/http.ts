@@ -1,0 +1,53 @@
+/**
+ * The one HTTP adapter: Fastify receives every request as raw bytes (no framework parsing, so the strict parsers
+ * in the routes see exactly what was sent) and hands it to the Router mounted at the longest matching path prefix.
+ * Bodies over the cap are refused by Fastify with 413 before they are buffered whole.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { MAX_BODY, type RouteResponse, type Router } from './routes.ts';
+
+export interface Mount {
+  prefix: string;
+  router: Router;
+}
+
+export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number } = {}): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? MAX_BODY, return503OnClosing: true });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    const status =
+      typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    void reply.status(status).send({ code: status, message: status === 500 ? 'internal error' : err.message });
+  });
+  app.all('/*', async (req, reply) => {
+    const url = new URL(req.url, 'http://local');
+    const mount = mounts
+      .filter((m) => url.pathname === m.prefix || url.pathname.startsWith(`${m.prefix}/`) || m.prefix === '')
+      .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+    let res: RouteResponse;
+    if (!mount) res = { status: 404, body: { code: 404, message: 'not found' } };
+    else {
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) query[k] = v;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      res = await mount.router.dispatch({
+        method: req.method,
+        path: url.pathname.slice(mount.prefix.length) || '/',
+        query,
+        headers,
+        body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      });
+    }
+    reply.status(res.status);
+    for (const [k, v] of Object.entries(res.headers ?? {})) reply.header(k, v);
+    if (Buffer.isBuffer(res.body) || typeof res.body === 'string') {
+      if (!res.headers?.['content-type']) reply.header('content-type', 'application/octet-stream');
+      return reply.send(res.body);
+    }
+    reply.header('content-type', 'application/json');
+    return reply.send(JSON.stringify(res.body));
+  });
+  return app;
+}

@@ -1,0 +1,174 @@
+/**
+ * Rekor v1 entry kinds the log admits: hashedrekord 0.0.1 and dsse 0.0.1. Each proposed entry is parsed strictly,
+ * its signature is verified BEFORE admission (a log of unverifiable claims would let anyone spam it with entries
+ * that later confuse a monitor), and it is reduced to Rekor's canonical body (RFC 8785 JSON), whose bytes are the
+ * Merkle leaf. Two submissions of the same signature produce the same body, hence the same leaf and a 409.
+ */
+import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { decodeBase64, decodeHex } from '../../core/encoding.ts';
+import { asArray, asObject, asString, canonicalJson, parseStrictJson } from '../../core/json.ts';
+import { VouchError } from '../../errors.ts';
+import { verifyP256Prehashed } from './ecdsa.ts';
+
+export interface CanonicalEntry {
+  kind: 'hashedrekord' | 'dsse';
+  /** Canonical JSON body (the leaf data). */
+  body: Buffer;
+}
+
+const R = 'REQUEST_INVALID' as const;
+const MAX_PEM = 16 * 1024;
+const MAX_ENVELOPE = 256 * 1024;
+
+function bad(message: string): VouchError {
+  return new VouchError(R, message);
+}
+
+/** Parse a verifier given as base64(PEM) of a public key or certificate into a key. */
+export function parseVerifier(b64: unknown, what: string): { pem: string; key: KeyObject } {
+  const raw = decodeBase64(b64, what, R);
+  if (raw.length > MAX_PEM) throw bad(`${what} is too large`);
+  const pem = raw.toString('utf8');
+  try {
+    if (pem.includes('-----BEGIN CERTIFICATE-----')) return { pem, key: new NodeX509(pem).publicKey };
+    if (pem.includes('-----BEGIN PUBLIC KEY-----')) return { pem, key: createPublicKey({ key: pem, format: 'pem' }) };
+  } catch (e) {
+    throw new VouchError(R, `${what} is not a valid PEM key or certificate`, { cause: e });
+  }
+  throw bad(`${what} must be a PEM public key or certificate`);
+}
+
+const CURVES = { 'P-256': [p256, 'sha256'], 'P-384': [p384, 'sha384'], 'P-521': [p521, 'sha512'] } as const;
+
+/** Verify an ECDSA signature over a precomputed digest (hashedrekord signs the artifact digest, not the bytes). */
+function verifyPrehashed(key: KeyObject, digest: Buffer, sig: Buffer): boolean {
+  if (key.asymmetricKeyType !== 'ec') throw bad('hashedrekord supports ECDSA keys only');
+  const jwk = key.export({ format: 'jwk' });
+  const curve = CURVES[jwk.crv as keyof typeof CURVES];
+  if (!curve || !jwk.x || !jwk.y) throw bad('unsupported elliptic curve');
+  const point = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  if (jwk.crv === 'P-256') return verifyP256Prehashed(point, digest, sig);
+  try {
+    return curve[0].verify(sig, digest, point, { prehash: false, lowS: false, format: 'der' });
+  } catch {
+    return false;
+  }
+}
+
+/** Verify a signature over a full message with the hash conventional for the key (DSSE signs PAE bytes). */
+function verifyMessage(key: KeyObject, message: Buffer, sig: Buffer): boolean {
+  let alg: string | null;
+  switch (key.asymmetricKeyType) {
+    case 'ec': {
+      const crv = key.export({ format: 'jwk' }).crv as keyof typeof CURVES;
+      alg = CURVES[crv]?.[1] ?? null;
+      if (alg === null) return false;
+      break;
+    }
+    case 'ed25519':
+      alg = null;
+      break;
+    case 'rsa':
+      alg = 'sha256';
+      break;
+    default:
+      return false;
+  }
+  try {
+    return verify(alg, message, key, sig);
+  } catch {
+    return false;
+  }
+}
+
+const DIGEST_HEX = { sha256: 64, sha384: 96, sha512: 128 } as const;
+
+function hashedRekord(spec: Record<string, unknown>): CanonicalEntry {
+  const data = asObject(spec.data, 'spec.data', R);
+  const hash = asObject(data.hash, 'spec.data.hash', R);
+  const algorithm = asString(hash.algorithm, 'spec.data.hash.algorithm', R);
+  const len = DIGEST_HEX[algorithm as keyof typeof DIGEST_HEX];
+  if (len === undefined) throw bad('spec.data.hash.algorithm must be sha256, sha384 or sha512');
+  const value = asString(hash.value, 'spec.data.hash.value', R);
+  if (value.length !== len) throw bad('spec.data.hash.value has the wrong length');
+  const digest = decodeHex(value, 'spec.data.hash.value', R);
+  const signature = asObject(spec.signature, 'spec.signature', R);
+  const content = asString(signature.content, 'spec.signature.content', R);
+  const sig = decodeBase64(content, 'spec.signature.content', R);
+  if (sig.length === 0 || sig.length > 1024) throw bad('spec.signature.content has an invalid length');
+  const publicKey = asObject(signature.publicKey, 'spec.signature.publicKey', R);
+  const keyB64 = asString(publicKey.content, 'spec.signature.publicKey.content', R);
+  const { key } = parseVerifier(keyB64, 'spec.signature.publicKey.content');
+  if (!verifyPrehashed(key, digest, sig)) {
+    throw new VouchError('SIGNATURE_INVALID', 'the signature does not verify over the digest with the given key');
+  }
+  const body = {
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm, value } },
+      signature: { content, publicKey: { content: keyB64 } },
+    },
+  };
+  return { kind: 'hashedrekord', body: Buffer.from(canonicalJson(body)) };
+}
+
+/** DSSE pre-authentication encoding (DSSE protocol spec): "DSSEv1" SP len(type) SP type SP len(body) SP body. */
+export function pae(payloadType: string, payload: Buffer): Buffer {
+  const t = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
+}
+
+function dsse(spec: Record<string, unknown>): CanonicalEntry {
+  const proposed = asObject(spec.proposedContent, 'spec.proposedContent', R);
+  const envelopeText = asString(proposed.envelope, 'spec.proposedContent.envelope', R);
+  if (envelopeText.length > MAX_ENVELOPE) throw new VouchError('REQUEST_TOO_LARGE', 'DSSE envelope too large');
+  const env = asObject(
+    parseStrictJson(envelopeText, { code: R, what: 'DSSE envelope', maxDepth: 8 }),
+    'DSSE envelope',
+    R,
+  );
+  const payloadType = asString(env.payloadType, 'envelope.payloadType', R);
+  const payload = decodeBase64(env.payload, 'envelope.payload', R);
+  const sigs = asArray(env.signatures, 'envelope.signatures', R);
+  if (sigs.length === 0 || sigs.length > 8) throw bad('envelope must carry 1 to 8 signatures');
+  const verifiers = asArray(proposed.verifiers, 'spec.proposedContent.verifiers', R);
+  if (verifiers.length === 0 || verifiers.length > 8) throw bad('1 to 8 verifiers are required');
+  const keys = verifiers.map((v, i) => ({ b64: v as string, ...parseVerifier(v, `verifiers[${i}]`) }));
+  const message = pae(payloadType, payload);
+  const signatures = sigs.map((s, i) => {
+    const o = asObject(s, `envelope.signatures[${i}]`, R);
+    const sigB64 = asString(o.sig, `envelope.signatures[${i}].sig`, R);
+    const sig = decodeBase64(sigB64, `envelope.signatures[${i}].sig`, R);
+    // Every signature must verify with one of the submitted verifiers; an unverified signature is never logged.
+    const k = keys.find((key) => verifyMessage(key.key, message, sig));
+    if (!k) throw new VouchError('SIGNATURE_INVALID', `envelope signature ${i} does not verify with any verifier`);
+    return { signature: sigB64, verifier: k.b64 };
+  });
+  signatures.sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
+  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const body = {
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: {
+      // The hash of the envelope exactly as submitted; the payload hash is what verifiers compare.
+      envelopeHash: { algorithm: 'sha256', value: sha256(envelopeText) },
+      payloadHash: { algorithm: 'sha256', value: sha256(payload) },
+      signatures,
+    },
+  };
+  return { kind: 'dsse', body: Buffer.from(canonicalJson(body)) };
+}
+
+/** Validate a proposed entry (Rekor `ProposedEntry` JSON) and return its canonical body. */
+export function canonicalizeProposedEntry(v: Record<string, unknown>): CanonicalEntry {
+  const kind = asString(v.kind, 'kind', R);
+  const apiVersion = asString(v.apiVersion, 'apiVersion', R);
+  const spec = asObject(v.spec, 'spec', R);
+  if (kind === 'hashedrekord' && apiVersion === '0.0.1') return hashedRekord(spec);
+  if (kind === 'dsse' && apiVersion === '0.0.1') return dsse(spec);
+  throw bad(
+    `unsupported entry kind ${JSON.stringify(kind).slice(0, 40)} version ${JSON.stringify(apiVersion).slice(0, 20)}`,
+  );
+}

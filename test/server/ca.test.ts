@@ -1,0 +1,198 @@
+/** CA routes called directly (no socket): token rejection table, proof of possession, hostile bodies, profile. */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as jose from 'jose';
+import { CertificateAuthority, identityOf } from '../../src/server/ca/ca.ts';
+import { TokenVerifier } from '../../src/server/ca/oidc.ts';
+import { caRoutes } from '../../src/server/ca/routes.ts';
+import { LocalIssuer } from '../../src/server/oidc/issuer.ts';
+import { loadOrCreateAuthorities, loadOrCreateKey } from '../../src/server/pki.ts';
+import { Router, request } from '../../src/server/routes.ts';
+
+const ISS = 'http://127.0.0.1:1/oidc';
+
+describe('CA (Fulcio v2 routes)', () => {
+  let dir: string;
+  let router: Router;
+  let issuer: LocalIssuer;
+  let ca: CertificateAuthority;
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = key.publicKey.export({ format: 'pem', type: 'spki' }) as string;
+  const pop = (subject: string) => sign('sha256', Buffer.from(subject), key.privateKey).toString('base64');
+  const body = (token: unknown, proof = pop('dev@example.test'), publicKey: unknown = pem) => ({
+    credentials: { oidcIdentityToken: token },
+    publicKeyRequest: { publicKey: { algorithm: 'ECDSA', content: publicKey }, proofOfPossession: proof },
+  });
+  const post = (b: unknown, headers?: Record<string, string>) =>
+    router.dispatch(request('POST', '/api/v2/signingCert', { body: b, headers }));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vouch-ca-'));
+    const material = await loadOrCreateAuthorities(dir, 'test', new Date());
+    const oidcKey = await loadOrCreateKey(join(dir, 'keys'), 'oidc');
+    issuer = new LocalIssuer({ issuer: ISS, key: oidcKey, email: 'dev@example.test' });
+    const tokens = new TokenVerifier([{ issuer: ISS, type: 'email', jwks: await issuer.jwks() }]);
+    ca = new CertificateAuthority({ material, tokens });
+    router = new Router(caRoutes(ca));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps private keys mode 0600 and reuses them', async () => {
+    assert.equal(statSync(join(dir, 'keys', 'root.key')).mode & 0o777, 0o600);
+    const again = await loadOrCreateAuthorities(dir, 'test', new Date());
+    assert.equal(again.root.toString('pem'), ca.material.root.toString('pem'));
+  });
+
+  it('issues a 10-minute code-signing certificate with the Fulcio profile', async () => {
+    const res = await post(body(await issuer.mint()));
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const chain = (res.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } })
+      .signedCertificateDetachedSct.chain.certificates;
+    assert.equal(chain.length, 3);
+    const [leaf, inter, root] = chain.map((c) => new X509Certificate(c));
+    assert.ok(leaf!.verify(inter!.publicKey) && inter!.verify(root!.publicKey));
+    assert.equal(leaf!.subjectAltName, 'email:dev@example.test');
+    assert.deepEqual(leaf!.keyUsage, ['1.3.6.1.5.5.7.3.3']);
+    assert.equal(Date.parse(leaf!.validTo) - Date.parse(leaf!.validFrom), 600_000);
+    assert.ok(leaf!.publicKey.equals(key.publicKey));
+    // 1.3.6.1.4.1.57264.1.8: DER UTF8String of the issuer (tag 0x0c, length, bytes).
+    const der = leaf!.raw;
+    const utf8 = Buffer.concat([Buffer.of(0x0c, ISS.length), Buffer.from(ISS)]);
+    assert.ok(der.includes(utf8));
+  });
+
+  it('rejects bad tokens with 401 (table)', async () => {
+    const oidcKey = await loadOrCreateKey(join(dir, 'keys'), 'oidc');
+    const rogueKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const past = () => new Date(Date.now() - 3600_000);
+    const mk = (o: Partial<ConstructorParameters<typeof LocalIssuer>[0]>) =>
+      new LocalIssuer({ issuer: ISS, key: oidcKey, email: 'dev@example.test', ...o });
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(
+      JSON.stringify({ iss: ISS, aud: 'sigstore', email: 'dev@example.test', email_verified: true, exp: 9e9, iat: 1 }),
+    ).toString('base64url')}.`;
+    const hs = await new jose.SignJWT({ email: 'dev@example.test', email_verified: true })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISS)
+      .setAudience('sigstore')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('secret-secret-secret-secret-secret!'));
+    const rogue = await new jose.SignJWT({ email: 'dev@example.test', email_verified: true })
+      .setProtectedHeader({ alg: 'ES256', kid: (await issuer.jwks()).keys[0]!.kid! })
+      .setIssuer(ISS)
+      .setAudience('sigstore')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(rogueKey);
+    const cases: [string, unknown][] = [
+      ['expired', await mk({ clock: past }).mint()],
+      ['wrong audience', await mk({ audience: 'other' }).mint()],
+      ['unlisted issuer', await mk({ issuer: 'https://evil.example' }).mint()],
+      ['bad signature', rogue],
+      ['alg none', none],
+      ['HMAC', hs],
+      ['email not verified', await issuer.mint({ email_verified: false })],
+      ['future iat', await mk({ clock: () => new Date(Date.now() + 3600_000) }).mint()],
+      ['missing', undefined],
+      ['not a string', 42],
+      ['garbage', 'a.b.c'],
+      ['oversized', 'x'.repeat(20_000)],
+    ];
+    for (const [name, token] of cases) {
+      const res = await post(body(token));
+      assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal((res.body as { error: string }).error, 'TOKEN_INVALID', name);
+    }
+  });
+
+  it('rejects a failed proof of possession with 400', async () => {
+    const token = await issuer.mint();
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const cases: [string, unknown][] = [
+      ['signed other subject', body(token, pop('someone@else'))],
+      [
+        'signed by another key',
+        body(token, sign('sha256', Buffer.from('dev@example.test'), other.privateKey).toString('base64')),
+      ],
+      ['not base64', body(token, '!!!')],
+      ['empty', body(token, '')],
+    ];
+    for (const [name, b] of cases) {
+      const res = await post(b);
+      assert.equal(res.status, 400, name);
+      assert.equal((res.body as { error: string }).error, 'PROOF_OF_POSSESSION_INVALID', name);
+    }
+  });
+
+  it('answers malformed and oversized bodies with 400/413, never 500', async () => {
+    const token = await issuer.mint();
+    const cases: [string, unknown, Record<string, string> | undefined, number][] = [
+      ['not JSON', '{', { 'content-type': 'application/json' }, 400],
+      ['duplicate keys', `{"credentials":{},"credentials":{}}`, { 'content-type': 'application/json' }, 400],
+      ['wrong content type', JSON.stringify(body(token)), { 'content-type': 'text/plain' }, 400],
+      ['array', [], undefined, 400],
+      ['no publicKeyRequest', { credentials: { oidcIdentityToken: token } }, undefined, 400],
+      ['CSR', { ...body(token), certificateSigningRequest: 'x' }, undefined, 400],
+      ['bad PEM', body(token, pop('dev@example.test'), 'not a key'), undefined, 400],
+      ['PEM number', body(token, pop('dev@example.test'), 7), undefined, 400],
+      [
+        'weak curve',
+        body(
+          token,
+          pop('x'),
+          generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ format: 'pem', type: 'spki' }),
+        ),
+        undefined,
+        400,
+      ],
+      ['oversized', Buffer.alloc(100_000, 0x20), { 'content-type': 'application/json' }, 413],
+      ['deep', `${'['.repeat(100)}${']'.repeat(100)}`, { 'content-type': 'application/json' }, 400],
+    ];
+    for (const [name, b, headers, status] of cases) {
+      const res = await post(b, headers);
+      assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
+    }
+  });
+
+  it('maps GitHub workflow claims to the Fulcio extensions', () => {
+    const id = identityOf({
+      issuer: 'https://token.actions.githubusercontent.com',
+      type: 'github-workflow',
+      claims: {
+        sub: 'repo:o/r:ref:refs/heads/main',
+        job_workflow_ref: 'o/r/.github/workflows/release.yml@refs/heads/main',
+        repository: 'o/r',
+        repository_owner: 'o',
+        sha: 'abc',
+        ref: 'refs/heads/main',
+        event_name: 'push',
+        run_id: '7',
+        run_attempt: '1',
+        runner_environment: 'github-hosted',
+      },
+    });
+    assert.deepEqual(id.san, {
+      type: 'url',
+      value: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main',
+    });
+    assert.equal(id.challenge, 'repo:o/r:ref:refs/heads/main');
+    const ext = Object.fromEntries(id.extensions.map((e) => [e.oid, e.value]));
+    assert.equal(ext['1.3.6.1.4.1.57264.1.9'], 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main');
+    assert.equal(ext['1.3.6.1.4.1.57264.1.12'], 'https://github.com/o/r');
+    assert.equal(ext['1.3.6.1.4.1.57264.1.21'], 'https://github.com/o/r/actions/runs/7/attempts/1');
+    assert.equal(ext['1.3.6.1.4.1.57264.1.11'], 'github-hosted');
+  });
+
+  it('serves trust bundle and configuration', async () => {
+    const tb = await router.dispatch(request('GET', '/api/v2/trustBundle'));
+    assert.equal((tb.body as { chains: { certificates: string[] }[] }).chains[0]!.certificates.length, 2);
+    const cfg = await router.dispatch(request('GET', '/api/v2/configuration'));
+    assert.equal((cfg.body as { issuers: { issuerUrl: string }[] }).issuers[0]!.issuerUrl, ISS);
+    assert.equal((await router.dispatch(request('GET', '/nope'))).status, 404);
+    assert.equal((await router.dispatch(request('GET', '/api/v2/signingCert'))).status, 405);
+  });
+});

@@ -1,0 +1,61 @@
+/** Shared helpers for the server tests: real signed entries, signed-note parsing. */
+import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+
+export interface Signer {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  pemB64: string;
+}
+
+export function newSigner(): Signer {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = publicKey.export({ format: 'pem', type: 'spki' }) as string;
+  return { privateKey, publicKey, pemB64: Buffer.from(pem).toString('base64') };
+}
+
+/** A valid hashedrekord 0.0.1 proposed entry over `data`. */
+export function hashedRekord(s: Signer, data: Buffer | string, sigOverride?: Buffer): Record<string, unknown> {
+  const digest = createHash('sha256').update(data).digest('hex');
+  const sig = sigOverride ?? sign('sha256', Buffer.from(data), s.privateKey);
+  return {
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm: 'sha256', value: digest } },
+      signature: { content: sig.toString('base64'), publicKey: { content: s.pemB64 } },
+    },
+  };
+}
+
+export function pae(type: string, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
+}
+
+export function dsseEntry(s: Signer, payload: Buffer, badSig = false): Record<string, unknown> {
+  const type = 'application/vnd.in-toto+json';
+  const sig = sign('sha256', pae(type, badSig ? Buffer.from('other') : payload), s.privateKey);
+  const envelope = JSON.stringify({
+    payloadType: type,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: '', sig: sig.toString('base64') }],
+  });
+  return { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope, verifiers: [s.pemB64] } } };
+}
+
+/** Parse a C2SP signed note and verify its one ECDSA signature; returns the checkpoint fields. */
+export function verifyCheckpoint(
+  note: string,
+  logKey: KeyObject,
+  logId: Buffer,
+): { origin: string; size: number; root: Buffer } {
+  const split = note.indexOf('\n\n');
+  if (split < 0) throw new Error('no blank line');
+  const text = note.slice(0, split + 1);
+  const sigLine = /^\u2014 (\S+) (\S+)\n$/.exec(note.slice(split + 2));
+  if (!sigLine) throw new Error('bad signature line');
+  const blob = Buffer.from(sigLine[2]!, 'base64');
+  if (!blob.subarray(0, 4).equals(logId.subarray(0, 4))) throw new Error('key hint mismatch');
+  if (!verify('sha256', Buffer.from(text), logKey, blob.subarray(4))) throw new Error('bad checkpoint signature');
+  const [origin, size, root] = text.trimEnd().split('\n');
+  return { origin: origin!, size: Number(size), root: Buffer.from(root!, 'base64') };
+}

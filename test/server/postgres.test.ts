@@ -1,0 +1,80 @@
+/**
+ * The PostgreSQL LogStore against a real server: runs when VOUCH_TEST_PG_URL names one (CI starts PostgreSQL and
+ * sets it), and is skipped with that reason otherwise. Each run uses its own schema and drops it afterwards.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { loadOrCreateKey } from '../../src/server/pki.ts';
+import { PostgresLogStore } from '../../src/server/store/postgres.ts';
+import { TransparencyLog } from '../../src/server/tlog/log.ts';
+import { hashedRekord, newSigner } from './helpers.ts';
+
+const URL_ = process.env.VOUCH_TEST_PG_URL;
+
+describe(
+  'PostgreSQL log store',
+  { skip: URL_ ? false : 'VOUCH_TEST_PG_URL is not set (no PostgreSQL server to test against)' },
+  () => {
+    const schema = `vouch_test_${process.pid}_${Date.now()}`;
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-pg-'));
+    after(async () => {
+      const c = new pg.Client({ connectionString: URL_ });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('appends in group commits, proves inclusion and consistency, and reopens', async () => {
+      const key = await loadOrCreateKey(join(dir, 'keys'), 'tlog');
+      let store = await PostgresLogStore.connect(URL_!, schema);
+      let log = await TransparencyLog.open({ store, key, keyName: 'pg' });
+      const signer = newSigner();
+      const proposed = Array.from({ length: 40 }, (_, i) => hashedRekord(signer, `pg ${i}`));
+      const added = await Promise.all(proposed.map((p) => log.add(p)));
+      for (const { uuid, entry } of added) {
+        const p = entry.verification.inclusionProof;
+        const leaf = hashLeaf(Buffer.from(entry.body, 'base64'));
+        assert.equal(uuid, leaf.toString('hex'));
+        assert.ok(
+          verifyInclusion(
+            leaf,
+            entry.logIndex,
+            p.treeSize,
+            p.hashes.map((h) => Buffer.from(h, 'hex')),
+            Buffer.from(p.rootHash, 'hex'),
+          ),
+        );
+      }
+      await assert.rejects(log.add(proposed[0]!), (e: { code?: string }) => e.code === 'ENTRY_EXISTS');
+      const leaves = [];
+      for (let i = 0; i < 40; i++) leaves.push((await store.byIndex(i))!.leafHash);
+      const root = await log.rootAt(40);
+      assert.deepEqual(root, rootFromLeafHashes(leaves));
+      await log.drain();
+      await store.close();
+
+      store = await PostgresLogStore.connect(URL_!, schema);
+      log = await TransparencyLog.open({ store, key, keyName: 'pg' });
+      assert.equal(log.size, 40);
+      await log.add(hashedRekord(signer, 'pg after reopen'));
+      const c = await log.consistency(40, 41);
+      assert.ok(
+        verifyConsistency(
+          40,
+          41,
+          c.hashes.map((h) => Buffer.from(h, 'hex')),
+          root,
+          Buffer.from(c.rootHash, 'hex'),
+        ),
+      );
+      await log.drain();
+      await store.close();
+    });
+  },
+);

@@ -1,0 +1,218 @@
+/** Transparency log: domain object and Rekor v1 routes over a real sqlite store (no socket). */
+import assert from 'node:assert/strict';
+import { createPublicKey, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { isVouchError } from '../../src/errors.ts';
+import { loadOrCreateKey, type StackKey } from '../../src/server/pki.ts';
+import { Router, request } from '../../src/server/routes.ts';
+import { SqliteLogStore } from '../../src/server/store/sqlite.ts';
+import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
+import { tlogRoutes } from '../../src/server/tlog/routes.ts';
+import { dsseEntry, hashedRekord, newSigner, verifyCheckpoint } from './helpers.ts';
+
+const hex = (h: string[]) => h.map((x) => Buffer.from(x, 'hex'));
+
+describe('transparency log', () => {
+  let dir: string;
+  let key: StackKey;
+  let store: SqliteLogStore;
+  let log: TransparencyLog;
+  let router: Router;
+  const signer = newSigner();
+  const post = (b: unknown, headers?: Record<string, string>) =>
+    router.dispatch(request('POST', '/api/v1/log/entries', { body: b, headers }));
+  const get = (p: string) => router.dispatch(request('GET', p));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vouch-tlog-'));
+    key = await loadOrCreateKey(join(dir, 'keys'), 'tlog');
+    store = new SqliteLogStore(join(dir, 'tlog.sqlite3'));
+    log = await TransparencyLog.open({ store, key, keyName: '127.0.0.1' });
+    router = new Router(tlogRoutes(log, '/tlog'));
+  });
+  after(async () => {
+    await log.drain();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function checkEntry(uuid: string, e: EntryView) {
+    const leaf = hashLeaf(Buffer.from(e.body, 'base64'));
+    assert.equal(uuid, leaf.toString('hex'));
+    const p = e.verification.inclusionProof;
+    const cp = verifyCheckpoint(p.checkpoint, key.publicKey, log.logId);
+    assert.equal(cp.size, p.treeSize);
+    assert.equal(cp.root.toString('hex'), p.rootHash);
+    assert.ok(verifyInclusion(leaf, e.logIndex, p.treeSize, hex(p.hashes), cp.root));
+  }
+
+  it('admits concurrent entries in group commits, each with a valid proof and checkpoint', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        i % 5 === 0 ? post(dsseEntry(signer, Buffer.from(`{"n":${i}}`))) : post(hashedRekord(signer, `artifact ${i}`)),
+      ),
+    );
+    const seen = new Set<number>();
+    for (const r of results) {
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const [uuid, e] = Object.entries(r.body as Record<string, EntryView>)[0]!;
+      assert.equal(r.headers?.location, `/tlog/api/v1/log/entries/${uuid}`);
+      checkEntry(uuid, e);
+      seen.add(e.logIndex);
+    }
+    assert.equal(seen.size, 60);
+    assert.equal(log.size, 60);
+    const leaves = [];
+    for (let i = 0; i < 60; i++) leaves.push((await store.byIndex(i))!.leafHash);
+    const info = (await get('/api/v1/log')).body as { rootHash: string; treeSize: number; signedTreeHead: string };
+    assert.equal(info.rootHash, rootFromLeafHashes(leaves).toString('hex'));
+    verifyCheckpoint(info.signedTreeHead, key.publicKey, log.logId);
+  });
+
+  it('answers a duplicate with 409 and the existing entry location', async () => {
+    const entry = hashedRekord(signer, 'dup');
+    const first = await post(entry);
+    assert.equal(first.status, 201);
+    const uuid = Object.keys(first.body as object)[0]!;
+    const again = await post(entry);
+    assert.equal(again.status, 409);
+    assert.equal(again.headers?.location, `/tlog/api/v1/log/entries/${uuid}`);
+    // Also when both copies arrive in the same batch.
+    const twin = hashedRekord(signer, 'twin');
+    const both = await Promise.all([post(twin), post(twin)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [201, 409]);
+  });
+
+  it('serves entries by index, uuid (64 and 80 hex) and retrieve', async () => {
+    const byIndex = await get('/api/v1/log/entries?logIndex=3');
+    assert.equal(byIndex.status, 200);
+    const [uuid, e] = Object.entries(byIndex.body as Record<string, EntryView>)[0]!;
+    checkEntry(uuid, e);
+    const byUuid = await get(`/api/v1/log/entries/${uuid}`);
+    assert.deepEqual(Object.keys(byUuid.body as object), [uuid]);
+    const byLong = await get(`/api/v1/log/entries/${'0'.repeat(16)}${uuid}`);
+    assert.equal(byLong.status, 200);
+    const r = await router.dispatch(
+      request('POST', '/api/v1/log/entries/retrieve', {
+        body: { entryUUIDs: [uuid, 'f'.repeat(64)], logIndexes: [0, 9999] },
+      }),
+    );
+    assert.equal(r.status, 200);
+    assert.equal((r.body as unknown[]).length, 2);
+  });
+
+  it('serves consistency proofs that verify', async () => {
+    const size = log.size;
+    const last = (await get('/api/v1/log')).body as { rootHash: string };
+    for (const first of [1, 2, 7, 32, size - 1, size]) {
+      const r = await get(`/api/v1/log/proof?firstSize=${first}&lastSize=${size}`);
+      assert.equal(r.status, 200);
+      const b = r.body as { rootHash: string; hashes: string[] };
+      assert.equal(b.rootHash, last.rootHash);
+      const firstRoot = await log.rootAt(first);
+      assert.ok(verifyConsistency(first, size, hex(b.hashes), firstRoot, Buffer.from(b.rootHash, 'hex')), `${first}`);
+    }
+  });
+
+  it('rejects hostile requests with 4xx, never 500 (table)', async () => {
+    const other = newSigner();
+    const good = hashedRekord(signer, 'x');
+    const spec = good.spec as { data: { hash: { value: string } } };
+    const cases: [string, unknown, number, Record<string, string>?][] = [
+      ['signature by another key', hashedRekord(signer, 'y', sign('sha256', Buffer.from('y'), other.privateKey)), 400],
+      [
+        'digest mismatch',
+        {
+          ...good,
+          spec: { ...(good.spec as object), data: { hash: { algorithm: 'sha256', value: 'ab'.repeat(32) } } },
+        },
+        400,
+      ],
+      [
+        'short digest',
+        {
+          ...good,
+          spec: {
+            ...(good.spec as object),
+            data: { hash: { algorithm: 'sha256', value: spec.data.hash.value.slice(2) } },
+          },
+        },
+        400,
+      ],
+      [
+        'md5',
+        { ...good, spec: { ...(good.spec as object), data: { hash: { algorithm: 'md5', value: 'ab'.repeat(16) } } } },
+        400,
+      ],
+      ['unknown kind', { ...good, kind: 'rekord' }, 400],
+      ['unknown version', { ...good, apiVersion: '0.0.2' }, 400],
+      ['no spec', { kind: 'hashedrekord', apiVersion: '0.0.1' }, 400],
+      ['dsse bad signature', dsseEntry(signer, Buffer.from('{}'), true), 400],
+      [
+        'dsse envelope not JSON',
+        { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: '{', verifiers: [signer.pemB64] } } },
+        400,
+      ],
+      [
+        'dsse no verifiers',
+        { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: '{}', verifiers: [] } } },
+        400,
+      ],
+      [
+        'key not PEM',
+        { ...good, spec: { ...(good.spec as object), signature: { content: 'AAAA', publicKey: { content: 'AAAA' } } } },
+        400,
+      ],
+      ['array body', [], 400],
+      ['not JSON', '{"a":', 400, { 'content-type': 'application/json' }],
+      ['duplicate keys', '{"kind":"a","kind":"b"}', 400, { 'content-type': 'application/json' }],
+      ['no content type', Buffer.from('{}'), 400],
+      ['oversized', Buffer.alloc(600_000, 0x20), 413, { 'content-type': 'application/json' }],
+    ];
+    for (const [name, body, status, headers] of cases) {
+      const r = await post(body, headers);
+      assert.equal(r.status, status, `${name}: ${JSON.stringify(r.body)}`);
+    }
+    const gets: [string, number][] = [
+      ['/api/v1/log/entries?logIndex=-1', 400],
+      ['/api/v1/log/entries?logIndex=1e3', 400],
+      ['/api/v1/log/entries', 400],
+      ['/api/v1/log/entries?logIndex=99999', 404],
+      ['/api/v1/log/entries/xyz', 400],
+      [`/api/v1/log/entries/${'a'.repeat(64)}`, 404],
+      ['/api/v1/log/proof?lastSize=999999', 400],
+      ['/api/v1/log/proof?firstSize=0&lastSize=2', 400],
+      ['/api/v1/log/proof?firstSize=3&lastSize=2', 400],
+      ['/api/v1/log/proof', 400],
+    ];
+    for (const [path, status] of gets) assert.equal((await get(path)).status, status, path);
+  });
+
+  it('reopens with the same tree and proves consistency with the earlier checkpoint', async () => {
+    const before = (await get('/api/v1/log')).body as { rootHash: string; treeSize: number };
+    await log.drain();
+    await store.close();
+    store = new SqliteLogStore(join(dir, 'tlog.sqlite3'));
+    log = await TransparencyLog.open({ store, key, keyName: '127.0.0.1' });
+    router = new Router(tlogRoutes(log, '/tlog'));
+    assert.equal(log.size, before.treeSize);
+    assert.equal((await log.rootAt(log.size)).toString('hex'), before.rootHash);
+    await post(hashedRekord(signer, 'after reopen'));
+    const p = await log.consistency(before.treeSize, log.size);
+    assert.ok(
+      verifyConsistency(
+        before.treeSize,
+        log.size,
+        hex(p.hashes),
+        Buffer.from(before.rootHash, 'hex'),
+        Buffer.from(p.rootHash, 'hex'),
+      ),
+    );
+    await assert.rejects(log.consistency(0, 1), (e) => isVouchError(e, 'REQUEST_INVALID'));
+    assert.ok(createPublicKey(key.privateKey).equals(key.publicKey));
+  });
+});
