@@ -1,19 +1,20 @@
 /**
- * End to end with the real sign layer: key-pair sign a directory's statement into a DSSE bundle, check the
- * envelope signature independently (node:crypto over the DSSE v1 PAE), take the statement out of the payload as a
- * verifier would, and check the tree; then tamper with it in each way that matters.
+ * End to end with the real sign layer and verifier: key-pair sign a directory's statement into a DSSE bundle,
+ * verify the bundle with vouch's verifier (`ArtifactInput {kind: 'statement'}`), check the tree against the
+ * statement it returns; then tamper with the tree, and with the statement, in each way that matters.
  */
 import assert from 'node:assert/strict';
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { chmodSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Difference, verifyDirectoryStatement, verifyFileInDirectory } from '../../src/artifact/dir/index.ts';
 import { directoryStatement } from '../../src/artifact/dir/prepare.ts';
-import { parseStrictJson } from '../../src/core/json.ts';
-import { preAuthEncoding, type SerializedBundle, signStatement } from '../../src/sign/bundle.ts';
+import { VouchError } from '../../src/errors.ts';
+import { type SerializedBundle, signStatement } from '../../src/sign/bundle.ts';
 import { generateKeyPair, parsePrivateKey } from '../../src/sign/keys.ts';
 import { KeyPairSigner } from '../../src/sign/signer.ts';
+import { buildPolicy, loadTrustedRoot, verify } from '../../src/verify/index.ts';
+import { loadCase } from '../helpers/realbundles.ts';
 import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
 
 const roots: string[] = [];
@@ -41,20 +42,14 @@ async function signRelease(): Promise<{ root: string; bundle: SerializedBundle }
   return { root, bundle };
 }
 
-/** What the verifier hands over: the statement of a bundle whose DSSE signature checked out. */
+const trust = loadTrustedRoot(loadCase('prod-v0.3-hashedrekord').trustedRootText);
+const policy = buildPolicy({ keys: [{ spki: pair.publicKeyPem }] });
+
+/** vouch's verifier checks the DSSE bundle; the directory code then checks the statement it hands over. */
 function verifiedStatement(bundle: SerializedBundle): unknown {
-  const env = bundle.dsseEnvelope!;
-  const payload = Buffer.from(env.payload, 'base64');
-  const pae = preAuthEncoding(env.payloadType, payload);
-  const ok = cryptoVerify(
-    'sha256',
-    pae,
-    createPublicKey(pair.publicKeyPem),
-    Buffer.from(env.signatures[0]!.sig, 'base64'),
-  );
-  assert.ok(ok, 'DSSE signature');
-  assert.equal(env.payloadType, 'application/vnd.in-toto+json');
-  return parseStrictJson(payload.toString('utf8'), { code: 'DSSE_INVALID' });
+  const r = verify(JSON.stringify(bundle), { kind: 'statement' }, policy, trust);
+  assert.equal(r.statement?.payloadType, 'application/vnd.in-toto+json');
+  return r.statement.payload;
 }
 
 describe('sign a directory with a key pair, verify, tamper', () => {
@@ -95,4 +90,16 @@ describe('sign a directory with a key pair, verify, tamper', () => {
       assert.ok(listed.includes(expected), listed.join(', '));
     });
   }
+
+  it('a statement edited after signing is refused by the verifier, before any directory check', async () => {
+    const { bundle } = await signRelease();
+    const env = bundle.dsseEnvelope!;
+    const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8'));
+    st.predicate.rules.excludeNames.push('lib');
+    const forged = { ...bundle, dsseEnvelope: { ...env, payload: Buffer.from(JSON.stringify(st)).toString('base64') } };
+    assert.throws(
+      () => verifiedStatement(forged as SerializedBundle),
+      (e: unknown) => e instanceof VouchError,
+    );
+  });
 });
