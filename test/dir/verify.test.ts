@@ -242,6 +242,18 @@ describe('OpenSSF model-signing format', () => {
     assert.equal(r.manifestDigest, `sha256:${golden.subject[0].digest.sha256}`);
   });
 
+  it("the reference implementation's deep_model_folder golden statement verifies, and vouch reproduces it", async () => {
+    const spec: Record<string, Node> = {};
+    for (let i = 0; i < 4; i++) spec[`d0/d1/d2/d3/d4/f${i}`] = `This is file f${i}.`;
+    const root = tree(spec);
+    const deep = JSON.parse(
+      readFileSync(new URL('./fixtures/model-signing-deep_model_folder.json', import.meta.url), 'utf8'),
+    );
+    assert.equal((await verifyDirectoryStatement(deep, root)).files, 4);
+    const st = buildStatement(await walkDirectory(root, defaultRules('model-signing')), 'deep_model', 'model-signing');
+    assert.deepEqual(st.subject, deep.subject);
+  });
+
   it('vouch produces the same subject digest and resources for that tree', async () => {
     const root = sampleModel();
     const m = await walkDirectory(root, defaultRules('model-signing'));
