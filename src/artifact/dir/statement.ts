@@ -233,7 +233,15 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
   const entries: ManifestEntry[] = new Array(raw.length);
-  const keys = new Set<string>();
+  // One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
+  // `A/x` beside `a/y` names one directory twice on macOS and Windows.
+  const spelled = new Map<string, string>();
+  const claim = (p: string, path: string) => {
+    const key = collisionKey(p);
+    const other = spelled.get(key);
+    if (other === undefined) spelled.set(key, p);
+    else if (other !== p) throw bad(`${path} collides with ${other} on case-insensitive file systems`);
+  };
   const leaves = new Set<string>();
   let prev: string | undefined;
   let prevParent: string | undefined;
@@ -246,9 +254,7 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
       if (c > 0) throw bad(`entries are not in canonical order at ${path}`);
     }
     prev = path;
-    const key = collisionKey(path);
-    if (keys.has(key)) throw bad(`${path} collides with another entry on case-insensitive file systems`);
-    keys.add(key);
+    claim(path, path);
     const slash = path.lastIndexOf('/');
     const parent = slash < 0 ? '' : path.slice(0, slash);
     const last = slash < 0 ? path : path.slice(slash + 1);
@@ -262,6 +268,7 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
         const name = prefix.slice(prefix.lastIndexOf('/') + 1);
         if (excludeNames.has(name) || excludePaths.has(prefix)) throw bad(`${path} is excluded by the rules`);
         if (leaves.has(prefix)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
+        claim(prefix, path);
         if (k < 0) break;
       }
     }
