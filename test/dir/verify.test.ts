@@ -175,6 +175,23 @@ describe('verifyDirectoryStatement (vouch format)', () => {
     });
   }
 
+  it('the bundle being verified may sit inside the tree; nothing else is ignored', async () => {
+    const { root, statement } = await signedRelease();
+    const bundlePath = join(root, 'release.sigstore.json');
+    writeFileSync(bundlePath, '{}');
+    await rejectsWith(() => verifyDirectoryStatement(statement, root), 'DIRECTORY_MISMATCH');
+    await verifyDirectoryStatement(statement, root, { bundlePath });
+    // A signed file at that path is compared as usual, and other paths are never ignored for this format.
+    await rejectsWith(
+      () => verifyDirectoryStatement(statement, root, { bundlePath: join(root, 'README.md') }),
+      'DIRECTORY_MISMATCH',
+    );
+    await rejectsWith(
+      () => verifyDirectoryStatement(statement, root, { ignorePaths: ['release.sigstore.json'] }),
+      'DIRECTORY_MISMATCH',
+    );
+  });
+
   it('a hostile statement is refused before the disk is touched', async () => {
     const { root, statement } = await signedRelease();
     const st = statement as { predicate: { entries: { path: string }[] } };

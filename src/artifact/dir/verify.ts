@@ -5,7 +5,7 @@
  * timestamps is something an attacker with write access can forge).
  */
 import { realpathSync } from 'node:fs';
-import { basename, dirname, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { hashFile } from '../../core/digest.ts';
 import { VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
@@ -23,6 +23,11 @@ export interface VerifyDirectoryOptions {
    * keep inside the model directory (`model.sig`). Ignored for the vouch format, whose rules are all signed.
    */
   ignorePaths?: string[];
+  /**
+   * The bundle file being verified. When it lies inside the tree and the manifest does not list its path, it is
+   * left out of the comparison (both formats): it is the signature just checked, not content of the release.
+   */
+  bundlePath?: string;
 }
 
 /** What a verified directory contains, for "Verified OK: 1,204 files, 3 symlinks, 2 empty directories, ...". */
@@ -50,10 +55,16 @@ export async function verifyDirectoryStatement(
   const extra = (options.ignorePaths ?? []).map((p) =>
     assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
   );
+  if (signed.format !== 'model-signing') extra.length = 0;
+  if (options.bundlePath !== undefined) {
+    const rel = relative(resolve(root), resolve(options.bundlePath));
+    if (rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) {
+      const posix = rel.split(sep).join('/');
+      if (findEntry(signed, posix) === undefined) extra.push(posix);
+    }
+  }
   const rules =
-    signed.format === 'model-signing' && extra.length > 0
-      ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] }
-      : signed.rules;
+    extra.length > 0 ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] } : signed.rules;
   const walked = await walkDirectory(root, rules, {
     mode: 'verify',
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
