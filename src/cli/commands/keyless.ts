@@ -5,9 +5,8 @@
 import type { Target } from '../../artifact/target.ts';
 import type { IdentitySource } from '../../identity/providers.ts';
 import { type KeylessOptions, openKeylessSession } from '../../instance/session.ts';
-import type { SerializedBundle } from '../../sign/bundle.ts';
 import type { KeylessTimings } from '../../sign/keyless.ts';
-import { type SignSummary, signTarget } from '../../workflow/sign.ts';
+import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
 import { writeFileAtomic } from '../io.ts';
 
 export { type KeylessOptions, type KeylessSession, openKeylessSession } from '../../instance/session.ts';
@@ -29,16 +28,19 @@ export interface KeylessSignSummary extends SignSummary {
 /** Sign a target keyless and write its bundle. */
 export async function signKeyless(
   target: string | Target,
-  o: KeylessOptions & { bundle?: string } = {},
+  o: KeylessOptions & Omit<SignOptions, 'key' | 'passphrase' | 'context'> = {},
 ): Promise<KeylessSignSummary> {
   const session = await openKeylessSession(o);
   try {
     const { bundle, ...result } = await signTarget(target, {
       context: session.context,
       ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
+      ...(o.repository !== undefined ? { repository: o.repository } : {}),
+      ...(o.recursive !== undefined ? { recursive: o.recursive } : {}),
+      ...(o.allowInsecureRegistry !== undefined ? { allowInsecureRegistry: o.allowInsecureRegistry } : {}),
     });
-    explicitZeroIndexes(bundle);
-    writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+    // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
+    if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
     const certified = session.context.signer.certified!;
     const entry = bundle.verificationMaterial.tlogEntries?.[0];
     const summary: KeylessSignSummary = {
@@ -57,19 +59,6 @@ export async function signKeyless(
     return summary;
   } finally {
     await session.close();
-  }
-}
-
-/**
- * Protobuf JSON omits zero-valued fields, so @sigstore/bundle writes the first entry of a log (index 0) with no
- * `logIndex` at all; verifiers that require the member (as the bundle spec marks it REQUIRED) then reject the very
- * first signature of a fresh embedded instance. Write the zero explicitly, which every reader accepts.
- */
-function explicitZeroIndexes(bundle: SerializedBundle): void {
-  for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
-    const e = entry as { logIndex?: string; inclusionProof?: { logIndex?: string } };
-    e.logIndex ??= '0';
-    if (e.inclusionProof) e.inclusionProof.logIndex ??= '0';
   }
 }
 
