@@ -79,6 +79,7 @@ describe('vouch verify --key (CLI)', () => {
     artifact?: () => Buffer;
     bundle?: () => string;
   };
+  // biome-ignore lint/suspicious/noExplicitAny: mutations reach into arbitrary bundle members
   const mutate = (f: (b: Record<string, any>) => void) => () => {
     const b = JSON.parse(bundleText);
     f(b);
