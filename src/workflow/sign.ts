@@ -7,6 +7,7 @@ import { describeTarget, parseTarget, type Target } from '../artifact/target.ts'
 import { hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
+import type { KeylessOptions } from '../instance/session.ts';
 import {
   fileStatement,
   type InTotoStatement,
@@ -28,6 +29,8 @@ export interface SignOptions {
   bundle?: string;
   /** Pre-built signing context (keyless callers and tests); overrides `key`. */
   context?: SigningContext;
+  /** Keyless signing (no `key`, no `context`): instance, identity token, VOUCH_HOME. */
+  keyless?: KeylessOptions;
   /** Images: the repository a local image (oci-layout, oci-archive, docker-archive) is signed for. */
   repository?: string;
   /** Images: also sign every platform manifest of an index. */
@@ -72,7 +75,23 @@ export interface SignResult {
   directory?: SignedDirectorySummary;
 }
 
-export async function signTarget(input: string | Target, options: SignOptions): Promise<SignResult> {
+/**
+ * Sign a target. With a private key (`key`) or a ready context it signs with that; with neither it signs keyless:
+ * a session on the resolved instance (`keyless.instance`, the config file, else the embedded stack) is opened for
+ * this one signature and closed afterwards.
+ */
+export async function signTarget(input: string | Target, options: SignOptions = {}): Promise<SignResult> {
+  if (options.context || options.key) return signWith(input, options);
+  const { openKeylessSession } = await import('../instance/session.ts');
+  const session = await openKeylessSession(options.keyless ?? {});
+  try {
+    return await signWith(input, { ...options, context: session.context });
+  } finally {
+    await session.close();
+  }
+}
+
+async function signWith(input: string | Target, options: SignOptions): Promise<SignResult> {
   const target = typeof input === 'string' ? parseTarget(input) : input;
   switch (target.kind) {
     case 'file':
@@ -198,7 +217,7 @@ async function signImageTarget(target: Target, options: SignOptions): Promise<Si
 }
 
 async function keyContext(options: SignOptions): Promise<SigningContext> {
-  if (!options.key) throw new VouchError('USAGE', 'keyless signing is not configured; pass --key');
+  if (!options.key) throw new VouchError('INTERNAL', 'no key and no signing context');
   const key = parsePrivateKey(await readKeyFile(options.key), options.passphrase);
   return { signer: new KeyPairSigner(key), witnesses: [] };
 }
