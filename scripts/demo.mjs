@@ -2,7 +2,7 @@
 // VOUCH_HOME, so nothing of yours is touched): sign a release keyless with the local development identity, verify
 // it against that identity, then show a flipped byte and a wrong identity both caught.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -56,12 +56,23 @@ try {
   writeFileSync(join(work, 'app.exe'), bytes);
   process.stdout.write('\n(flipped one bit in the middle of app.exe)\n');
   step('tampering is caught', ['verify', 'app.exe', ...policy], 1);
+
+  process.stdout.write('\nA whole release folder, the way 3CX shipped: a signed exe beside the DLLs it loads.\n');
+  mkdirSync(join(work, 'release', 'lib'), { recursive: true });
+  writeFileSync(join(work, 'release', 'app.exe'), 'MZ the application\n');
+  writeFileSync(join(work, 'release', 'lib', 'ffmpeg.dll'), 'MZ the real ffmpeg\n');
+  step('sign the directory', ['sign', 'dir:release'], 0);
+  step('verify every file of it', ['verify', 'dir:release', ...policy], 0);
+  writeFileSync(join(work, 'release', 'lib', 'ffmpeg.dll'), 'MZ ffmpeg + a loader for an encrypted payload\n');
+  writeFileSync(join(work, 'release', 'lib', 'd3dcompiler_47.dll'), 'MZ payload\n');
+  process.stdout.write('\n(replaced lib/ffmpeg.dll and dropped a new DLL beside it)\n');
+  step('a poisoned and an added DLL are caught', ['verify', 'dir:release', ...policy], 1);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 process.stdout.write(
   failures === 0
-    ? '\nDemo OK: signed keyless, verified the signer, tampering and a wrong identity caught.\n'
+    ? '\nDemo OK: signed keyless, verified the signer; tampering, a wrong identity and a poisoned release folder caught.\n'
     : `\nDemo FAILED: ${failures} step(s) did not behave.\n`,
 );
 process.exitCode = failures === 0 ? 0 : 1;

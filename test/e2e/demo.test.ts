@@ -9,5 +9,6 @@ it('npm run demo (the README first command) signs keyless, verifies, and catches
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /\(IDENTITY_MISMATCH\)/);
   assert.match(r.stdout, /\(DIGEST_MISMATCH\)/);
+  assert.match(r.stdout, /\(DIRECTORY_MISMATCH\)/);
   assert.match(r.stdout, /^Verified OK/m);
 });
