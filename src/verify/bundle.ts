@@ -107,6 +107,15 @@ export function parseBundle(text: string | Buffer, options: { maxBytes?: number 
   return bundleFromJson(root);
 }
 
+/**
+ * A protobuf int64 field in its JSON form: proto3 JSON omits fields equal to their default, so an absent index is
+ * 0 (the official clients write the first entry of a log, index 0, without `logIndex`). Index values are all bound
+ * by signatures (SET, checkpoint with inclusion proof), so reading absent as 0 admits nothing unverified.
+ */
+function int64(v: unknown, what: string): bigint {
+  return v === undefined ? 0n : asInt(v, what);
+}
+
 export function bundleFromJson(root: Record<string, unknown>): Bundle {
   const mediaType = asString(get(root, 'mediaType'), 'mediaType');
   const version = MEDIA_TYPES[mediaType];
@@ -212,7 +221,7 @@ function parseTlogEntry(e: Record<string, unknown>, version: BundleVersion, i: n
   const kv = asObject(get(e, 'kindVersion'), `${w}.kindVersion`);
   const it = get(e, 'integratedTime');
   const entry: TlogEntry = {
-    logIndex: asInt(get(e, 'logIndex'), `${w}.logIndex`),
+    logIndex: int64(get(e, 'logIndex'), `${w}.logIndex`),
     logId: b64(get(asObject(get(e, 'logId'), `${w}.logId`), 'keyId'), `${w}.logId.keyId`),
     kind: asString(get(kv, 'kind'), `${w}.kind`),
     version: asString(get(kv, 'version'), `${w}.version`),
@@ -237,7 +246,7 @@ function parseTlogEntry(e: Record<string, unknown>, version: BundleVersion, i: n
     const hashes = asArray(get(p, 'hashes') ?? [], `${w}.hashes`);
     if (hashes.length > 64) malformed(`${w}.inclusionProof is too long`);
     entry.inclusionProof = {
-      logIndex: asInt(get(p, 'logIndex'), `${w}.inclusionProof.logIndex`),
+      logIndex: int64(get(p, 'logIndex'), `${w}.inclusionProof.logIndex`),
       rootHash: b64(get(p, 'rootHash'), `${w}.rootHash`),
       treeSize: asInt(get(p, 'treeSize'), `${w}.treeSize`),
       hashes: hashes.map((h, j) => b64(h, `${w}.hashes[${j}]`)),
