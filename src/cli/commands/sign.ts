@@ -1,16 +1,8 @@
-import { type SignSummary, signTarget } from '../../workflow/sign.ts';
+import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
 import { getPassphrase, writeFileAtomic } from '../io.ts';
 
-export interface SignCommandOptions {
-  key?: string;
-  bundle?: string;
-  repository?: string;
-  recursive?: boolean;
-  allowInsecureRegistry?: boolean;
-  format?: 'vouch' | 'model-signing';
-  incremental?: boolean | string;
-  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
-}
+/** `vouch sign --key`: the workflow's options as the command line gives them (the passphrase is asked for here). */
+export type SignCommandOptions = Omit<SignOptions, 'passphrase' | 'context' | 'keyless'>;
 
 export async function sign(target: string, o: SignCommandOptions): Promise<SignSummary> {
   const passphrase = o.key ? await getPassphrase('Passphrase for the private key: ') : undefined;
