@@ -216,3 +216,19 @@ describe('transparency log', () => {
     assert.ok(createPublicKey(key.privateKey).equals(key.publicKey));
   });
 });
+
+describe('sqlite log store', () => {
+  it('refuses a second writer on the same database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-lock-'));
+    const a = new SqliteLogStore(join(dir, 'db'));
+    try {
+      assert.throws(
+        () => new SqliteLogStore(join(dir, 'db')),
+        (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'),
+      );
+    } finally {
+      void a.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

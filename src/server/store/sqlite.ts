@@ -47,10 +47,21 @@ export class SqliteLogStore implements LogStore {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.db = new DatabaseSync(path);
+    // One writer per database: the log keeps its tree's right edge in memory, so a second process appending to the
+    // same file would compute roots from a stale edge. EXCLUSIVE locking takes the write lock on first write and
+    // keeps it until close (the OS drops it if the process dies).
+    try {
+      this.db.exec('PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL;');
+      this.db.exec('BEGIN IMMEDIATE; COMMIT;');
+    } catch (e) {
+      this.db.close();
+      throw new VouchError('SERVICE_UNAVAILABLE', `the log database ${path} is in use by another process`, {
+        cause: e,
+        hint: 'Stop the other vouch server using this data directory, or give this one another --data.',
+      });
+    }
     this.db.exec(`
-      PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS entries (
         idx INTEGER PRIMARY KEY,
         leaf BLOB NOT NULL UNIQUE,
