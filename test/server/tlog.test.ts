@@ -94,8 +94,10 @@ describe('transparency log', () => {
     checkEntry(uuid, e);
     const byUuid = await get(`/api/v1/log/entries/${uuid}`);
     assert.deepEqual(Object.keys(byUuid.body as object), [uuid]);
-    const byLong = await get(`/api/v1/log/entries/${'0'.repeat(16)}${uuid}`);
-    assert.equal(byLong.status, 200);
+    const treeHex = BigInt(log.treeId).toString(16).padStart(16, '0');
+    assert.equal((await get(`/api/v1/log/entries/${treeHex}${uuid}`)).status, 200);
+    const otherTree = treeHex === '0'.repeat(16) ? '1'.repeat(16) : '0'.repeat(16);
+    assert.equal((await get(`/api/v1/log/entries/${otherTree}${uuid}`)).status, 404);
     const r = await router.dispatch(
       request('POST', '/api/v1/log/entries/retrieve', {
         body: { entryUUIDs: [uuid, 'f'.repeat(64)], logIndexes: [0, 9999] },

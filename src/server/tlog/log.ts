@@ -280,6 +280,9 @@ export class TransparencyLog {
   async getByUuid(uuid: string): Promise<{ uuid: string; entry: EntryView }> {
     // Rekor UUIDs are the 64-hex leaf hash, optionally prefixed by a 16-hex tree id (80 hex in all).
     if (!/^([0-9a-f]{16})?[0-9a-f]{64}$/.test(uuid)) throw new VouchError('REQUEST_INVALID', 'malformed entry UUID');
+    if (uuid.length === 80 && uuid.slice(0, 16) !== BigInt(this.treeId).toString(16).padStart(16, '0')) {
+      throw new VouchError('ENTRY_NOT_FOUND', 'no such entry in this log (tree ID differs)');
+    }
     const e = await this.store.byLeafHash(Buffer.from(uuid.slice(-64), 'hex'));
     if (!e || e.index >= this.frontier.size) throw new VouchError('ENTRY_NOT_FOUND', 'no such entry');
     return { uuid: uuid.slice(-64), entry: await this.view(e, this.frontier.size) };
