@@ -133,6 +133,14 @@ export class PostgresLogStore implements LogStore {
     return toEntry((await this.pool.query<EntryRow>('SELECT * FROM entries WHERE leaf = $1', [leafHash])).rows[0]);
   }
 
+  async existing(leafHashes: readonly Buffer[]): Promise<Set<string>> {
+    if (leafHashes.length === 0) return new Set();
+    const r = await this.pool.query<{ leaf: Buffer }>('SELECT leaf FROM entries WHERE leaf = ANY($1::bytea[])', [
+      leafHashes,
+    ]);
+    return new Set(r.rows.map((row) => row.leaf.toString('hex')));
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     return (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value;
   }

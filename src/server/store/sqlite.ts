@@ -38,6 +38,7 @@ export class SqliteLogStore implements LogStore {
     node: StatementSync;
     byIndex: StatementSync;
     byLeaf: StatementSync;
+    exists: StatementSync;
     size: StatementSync;
     getMeta: StatementSync;
     setMeta: StatementSync;
@@ -85,6 +86,7 @@ export class SqliteLogStore implements LogStore {
       node: this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
       byIndex: this.db.prepare('SELECT * FROM entries WHERE idx = ?'),
       byLeaf: this.db.prepare('SELECT * FROM entries WHERE leaf = ?'),
+      exists: this.db.prepare('SELECT 1 AS x FROM entries WHERE leaf = ?'),
       size: this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM entries'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare(
@@ -128,6 +130,12 @@ export class SqliteLogStore implements LogStore {
 
   async byLeafHash(leafHash: Buffer): Promise<StoredEntry | undefined> {
     return toEntry(this.st.byLeaf.get(leafHash) as EntryRow | undefined);
+  }
+
+  async existing(leafHashes: readonly Buffer[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const h of leafHashes) if (this.st.exists.get(h)) out.add(h.toString('hex'));
+    return out;
   }
 
   async getMeta(key: string): Promise<string | undefined> {

@@ -154,20 +154,21 @@ export class TransparencyLog {
     const frontier = this.frontier.clone();
     const integratedTime = Math.floor(this.clock().getTime() / 1000);
     const logIdHex = this.logId.toString('hex');
+    let existing: Set<string>;
+    try {
+      existing = await this.store.existing(batch.map((p) => p.leafHash));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
     for (const p of batch) {
       const uuid = p.leafHash.toString('hex');
-      try {
-        const existing = await this.store.byLeafHash(p.leafHash);
-        if (existing || seen.has(uuid)) {
-          p.reject(
-            new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
-              details: { uuid, location: `/api/v1/log/entries/${uuid}` },
-            }),
-          );
-          continue;
-        }
-      } catch (e) {
-        p.reject(e);
+      if (existing.has(uuid) || seen.has(uuid)) {
+        p.reject(
+          new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
+            details: { uuid, location: `/api/v1/log/entries/${uuid}` },
+          }),
+        );
         continue;
       }
       seen.set(uuid, p);
