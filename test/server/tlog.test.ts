@@ -1,7 +1,7 @@
 /** Transparency log: domain object and Rekor v1 routes over a real sqlite store (no socket). */
 import assert from 'node:assert/strict';
 import { createPublicKey, sign } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { isVouchError } from '../../src/errors.ts';
 import { loadOrCreateKey, type StackKey } from '../../src/server/pki.ts';
 import { Router, request } from '../../src/server/routes.ts';
 import { SqliteLogStore } from '../../src/server/store/sqlite.ts';
+import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
 import { tlogRoutes } from '../../src/server/tlog/routes.ts';
 import { dsseEntry, hashedRekord, newSigner, verifyCheckpoint } from './helpers.ts';
@@ -232,5 +233,46 @@ describe('sqlite log store', () => {
       void a.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('canonical bodies match production Rekor', () => {
+  // Independent vectors: entries the public-good Rekor admitted, from /work/shared/realbundles. Rebuilding the
+  // proposed entry a client would have sent and canonicalizing it must give Rekor's exact leaf bytes.
+  const CASES = '/work/shared/realbundles/cases';
+  const load = (name: string) => {
+    const bundle = JSON.parse(readFileSync(join(CASES, name, 'bundle.sigstore.json'), 'utf8'));
+    const tlog = bundle.verificationMaterial.tlogEntries[0];
+    const body = Buffer.from(tlog.canonicalizedBody, 'base64');
+    return { bundle, body, parsed: JSON.parse(body.toString()) };
+  };
+  const skip = existsSync(CASES) ? false : 'realbundles not present';
+
+  it('hashedrekord 0.0.1', { skip }, () => {
+    const { bundle, body, parsed } = load('prod-v0.3-hashedrekord');
+    const proposed = {
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: {
+        data: { hash: parsed.spec.data.hash },
+        signature: { content: bundle.messageSignature.signature, publicKey: parsed.spec.signature.publicKey },
+      },
+    };
+    assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+  });
+
+  it('dsse 0.0.1', { skip }, () => {
+    const { bundle, body, parsed } = load('prod-v0.3-dsse-intoto');
+    const proposed = {
+      apiVersion: '0.0.1',
+      kind: 'dsse',
+      spec: {
+        proposedContent: {
+          envelope: JSON.stringify(bundle.dsseEnvelope),
+          verifiers: [parsed.spec.signatures[0].verifier],
+        },
+      },
+    };
+    assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
   });
 });

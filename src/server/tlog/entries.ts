@@ -120,6 +120,13 @@ export function pae(payloadType: string, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
 }
 
+function envelopeForHash(env: Record<string, unknown>): unknown {
+  const sigs = (env.signatures as Record<string, unknown>[]).map((s) =>
+    s.keyid === '' || s.keyid === undefined ? { sig: s.sig } : { keyid: s.keyid, sig: s.sig },
+  );
+  return { payload: env.payload, payloadType: env.payloadType, signatures: sigs };
+}
+
 function dsse(spec: Record<string, unknown>): CanonicalEntry {
   const proposed = asObject(spec.proposedContent, 'spec.proposedContent', R);
   const envelopeText = asString(proposed.envelope, 'spec.proposedContent.envelope', R);
@@ -152,8 +159,9 @@ function dsse(spec: Record<string, unknown>): CanonicalEntry {
     apiVersion: '0.0.1',
     kind: 'dsse',
     spec: {
-      // The hash of the envelope exactly as submitted; the payload hash is what verifiers compare.
-      envelopeHash: { algorithm: 'sha256', value: sha256(envelopeText) },
+      // As Rekor computes it (checked against a production entry in the tests): SHA-256 of the envelope's
+      // canonical JSON, with an empty keyid left out. Verifiers compare the payload hash and signatures.
+      envelopeHash: { algorithm: 'sha256', value: sha256(canonicalJson(envelopeForHash(env))) },
       payloadHash: { algorithm: 'sha256', value: sha256(payload) },
       signatures,
     },
