@@ -44,8 +44,26 @@ function need(c: Record<string, unknown>, name: string): string {
   return v;
 }
 
+// SAN values are IA5String (RFC 5280 §4.2.1.6): printable ASCII only, so a hostile claim cannot smuggle control
+// characters or fail deep inside the certificate encoder.
+const IA5 = /^[\x21-\x7e]{1,1024}$/;
+const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
+
+function checkSan(san: Identity['san']): Identity['san'] {
+  const ok = IA5.test(san.value) && (san.type === 'email' ? EMAIL.test(san.value) : URL.canParse(san.value));
+  if (!ok)
+    throw new VouchError('TOKEN_INVALID', `identity token rejected: ${san.type} identity is not a valid ASCII value`);
+  return san;
+}
+
 /** Map a verified token to the certificate identity, per issuer type (Fulcio's claim mapping). */
 export function identityOf(t: VerifiedToken): Identity {
+  const id = mapIdentity(t);
+  checkSan(id.san);
+  return id;
+}
+
+function mapIdentity(t: VerifiedToken): Identity {
   const c = t.claims as Record<string, unknown>;
   const ext: Identity['extensions'] = [
     { oid: OID(1), value: t.issuer, legacy: true },
