@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import { CertificateAuthority } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { caRoutes } from '../../src/server/ca/routes.ts';
@@ -157,6 +159,32 @@ describe('fuzzing the POST routes', () => {
         }),
       );
       assert.ok(res.status < 500, `${svc} ${path} #${i}: ${res.status} for ${JSON.stringify(body).slice(0, 300)}`);
+    }
+  });
+
+  it('never answers 5xx to mutated DER timestamp queries', async () => {
+    const query = new pkijs.TimeStampReq({
+      version: 1,
+      messageImprint: new pkijs.MessageImprint({
+        hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '2.16.840.1.101.3.4.2.1' }),
+        hashedMessage: new asn1js.OctetString({ valueHex: new Uint8Array(32) }),
+      }),
+      nonce: new asn1js.Integer({ value: 42 }),
+      certReq: true,
+    });
+    const der = Buffer.from(query.toSchema().toBER());
+    const post = (b: Buffer) =>
+      routers.tsa!.dispatch(
+        request('POST', '/api/v1/timestamp', { body: b, headers: { 'content-type': 'application/timestamp-query' } }),
+      );
+    assert.equal((await post(der)).status, 201);
+    const r = rng(0xde5);
+    for (let i = 0; i < 300; i++) {
+      const m = Buffer.from(der);
+      for (let k = 1 + Math.floor(r() * 3); k > 0; k--) m[Math.floor(r() * m.length)] = Math.floor(r() * 256);
+      const cut = r() < 0.2 ? m.subarray(0, Math.floor(r() * m.length)) : m;
+      const res = await post(cut);
+      assert.ok(res.status < 500, `#${i}: ${res.status} for ${cut.toString('hex')}`);
     }
   });
 });
