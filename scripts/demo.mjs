@@ -1,5 +1,6 @@
-// `npm run demo`: the main job on the embedded default, as a user runs it. In a temporary folder: sign a small
-// release, verify it and who signed it, then show tampering (one flipped byte) and a wrong signer being caught.
+// `npm run demo`: the main job on the embedded default, as a user runs it. In a temporary folder (its own
+// VOUCH_HOME, so nothing of yours is touched): sign a release keyless with the local development identity, verify
+// it against that identity, then show a flipped byte and a wrong identity both caught.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,13 +8,15 @@ import { join, resolve } from 'node:path';
 
 const bin = resolve(import.meta.dirname, '..', 'bin', 'vouch.mjs');
 const work = mkdtempSync(join(tmpdir(), 'vouch-demo-'));
-const env = { ...process.env, VOUCH_PASSWORD: 'demo passphrase', VOUCH_HOME: join(work, 'home') };
+const env = { ...process.env, VOUCH_HOME: join(work, 'vouch-home') };
+delete env.SIGSTORE_ID_TOKEN;
+delete env.ACTIONS_ID_TOKEN_REQUEST_URL;
 let failures = 0;
 
-function step(title, args, expectStatus) {
-  process.stdout.write(`\n$ vouch ${args.join(' ')}\n`);
+function step(title, args, expectStatus, { quiet = false } = {}) {
+  process.stdout.write(`\n$ vouch ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: work, env, encoding: 'utf8' });
-  process.stdout.write(r.stdout);
+  if (!quiet) process.stdout.write(r.stdout);
   process.stdout.write(r.stderr);
   const ok = r.status === expectStatus;
   if (!ok) failures++;
@@ -24,22 +27,41 @@ function step(title, args, expectStatus) {
 try {
   writeFileSync(join(work, 'app.exe'), `MZ vouch demo release ${new Date().toISOString()}\n`.repeat(1000));
   process.stdout.write(`Demo folder: ${work}\n`);
-  step('a release key pair', ['keygen', '--out', 'release'], 0);
-  step('sign the release', ['sign', 'app.exe', '--key', 'release.key'], 0);
-  step('verify it', ['verify', 'app.exe', '--key', 'release.pub'], 0);
-  step('another key', ['keygen', '--out', 'attacker'], 0);
-  step('a wrong signer is caught', ['verify', 'app.exe', '--key', 'attacker.pub'], 1);
+  process.stdout.write(
+    'No key, no configuration: vouch starts its embedded trust stack (CA, log, timestamp authority,\n',
+  );
+  process.stdout.write('local OIDC issuer) in-process and signs with your local development identity.\n');
+  const signed = step('sign the release, keyless', ['sign', 'app.exe', '--json'], 0, { quiet: true });
+  let identity = '';
+  let issuer = '';
+  try {
+    const out = JSON.parse(signed.stdout);
+    identity = out.identity;
+    issuer = out.issuer;
+    process.stdout.write(
+      `  signed by ${identity} (issuer ${issuer}), log index ${out.logIndex}, bundle ${out.bundlePath}\n`,
+    );
+  } catch {
+    failures++;
+  }
+  const policy = ['--certificate-identity', identity, '--certificate-oidc-issuer', issuer];
+  step('verify it and who signed it', ['verify', 'app.exe', ...policy], 0);
+  step(
+    'a wrong identity is caught',
+    ['verify', 'app.exe', '--certificate-identity', `x${identity}`, '--certificate-oidc-issuer', issuer],
+    1,
+  );
   const bytes = readFileSync(join(work, 'app.exe'));
   bytes[bytes.length >> 1] ^= 0x01;
   writeFileSync(join(work, 'app.exe'), bytes);
   process.stdout.write('\n(flipped one bit in the middle of app.exe)\n');
-  step('tampering is caught', ['verify', 'app.exe', '--key', 'release.pub'], 1);
+  step('tampering is caught', ['verify', 'app.exe', ...policy], 1);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 process.stdout.write(
   failures === 0
-    ? '\nDemo OK: signed, verified, tampering and a wrong signer caught.\n'
+    ? '\nDemo OK: signed keyless, verified the signer, tampering and a wrong identity caught.\n'
     : `\nDemo FAILED: ${failures} step(s) did not behave.\n`,
 );
 process.exitCode = failures === 0 ? 0 : 1;

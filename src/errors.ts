@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   PATH_NOT_SIGNED: ['verification', 'That path is not part of the signed directory.'],
   IMAGE_MISMATCH: ['verification', 'The image content does not match its digest or descriptor.'],
   SIGNATURE_NOT_FOUND: ['verification', 'No signature was found for this artifact.'],
+  IMAGE_INVALID: ['verification', 'The registry or image archive served a malformed, ambiguous or oversize manifest.'],
+  REPOSITORY_MISMATCH: [
+    'verification',
+    'The signature was made for this digest in another repository; allow that repository in the policy if intended.',
+  ],
   // usage and local input (exit 2)
   USAGE: ['usage', 'See `vouch --help`.'],
   TARGET_INVALID: ['usage', 'Targets look like file:PATH, dir:PATH, oci:REF, a bare path, or sha256:HEX.'],

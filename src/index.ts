@@ -2,6 +2,26 @@
  * vouch's public API. Everything a program needs to sign and verify; the CLI is built on exactly these.
  */
 
+// Container images (docs/formats/oci.md).
+export {
+  attachSignature,
+  type BundleVerifier,
+  buildImageStatement,
+  checkImageStatement,
+  checkSimpleSigning,
+  type FoundSignature,
+  findSignatures,
+  type ImageCheckOptions,
+  type ImageVerification,
+  imagesToSign,
+  type ResolvedImage,
+  resolveImage,
+  selectPlatform,
+  verifyImage,
+  verifyImageSignatures,
+} from './artifact/oci/image.ts';
+export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
+export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
 export { type InTotoStatement, type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
@@ -9,3 +29,6 @@ export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
 export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
 export type { ArtifactInput, Policy, VerificationResult } from './verify/types.ts';
 export { type SignOptions, type SignResult, signTarget as sign } from './workflow/sign.ts';
+export { type ImageSignOptions, type SignedImage, signImage } from './workflow/sign-image.ts';
+export { loadDefaultTrust, type VerifyOptions, type VerifyOutcome, verifyTarget as verify } from './workflow/verify.ts';
+export { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './workflow/verify-image.ts';

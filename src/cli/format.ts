@@ -18,7 +18,15 @@ export function formatSign(r: SignSummary): string {
       ? `  signer   key sha256:${r.signer.fingerprint}`
       : `  signer   ${r.signer.identity} (issuer ${r.signer.issuer})`,
   );
+  if ('localDevelopmentIdentity' in r && r.localDevelopmentIdentity) {
+    lines.push('           local development identity: proves nothing about a person outside this machine');
+  }
   if (r.logIndex !== undefined) lines.push(`  log      index ${r.logIndex}`);
-  lines.push(`  bundle   ${r.bundlePath}`);
+  for (const i of r.images ?? []) {
+    lines.push(
+      `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
+    );
+  }
+  if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return `${lines.join('\n')}\n`;
 }

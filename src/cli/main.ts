@@ -49,16 +49,142 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('sign')
-    .description('sign a target (file:PATH, a bare path, or - for stdin)')
+    .description(
+      'sign a target (file:PATH, a bare path, - for stdin, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)',
+    )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
     .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
+    .option(
+      '--instance <url|name>',
+      'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
+    )
+    .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
+    .option('--repository <name>', 'images: the repository a local image is signed for (REGISTRY/NAME)')
+    .option('--recursive', 'images: also sign every platform manifest of an index')
+    .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
+        if (!o.key) {
+          const { signKeyless } = await import('./commands/keyless.ts');
+          const r = await signKeyless(target, {
+            ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
+            ...(o.instance !== undefined ? { instance: o.instance } : {}),
+            ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+            ...(o.repository !== undefined ? { repository: o.repository } : {}),
+            ...(o.recursive ? { recursive: true } : {}),
+            ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
+            // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
+            ...(process.stdin.isTTY && process.stderr.isTTY
+              ? {
+                  prompt: (p: { verificationUri: string; verificationUriComplete?: string; userCode: string }) =>
+                    io.err(
+                      `To sign, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
+                    ),
+                }
+              : {}),
+          });
+          return o.json ? r : formatSign(r);
+        }
         const { sign } = await import('./commands/sign.ts');
         const r = await sign(target, o);
         return o.json ? r : formatSign(r);
+      }),
+    );
+
+  program
+    .command('verify')
+    .description('verify a target against its bundle, a key or an identity')
+    .argument('<target>', 'file:PATH, a bare path, sha256:HEX, - for stdin, or an image (oci:REF, oci-layout:DIR...)')
+    .option('--bundle <path>', 'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry)')
+    .option('--key <file>', 'public key that must have signed (key-pair bundles)')
+    .option('--certificate-identity <id>', 'exact signer identity (email or URI)')
+    .option('--certificate-identity-regexp <re>', 'signer identity as a regular expression (always anchored)')
+    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
+    .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
+    .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
+    .option('--platform <os/arch>', 'images: verify this platform of an index (a signed index covers it)')
+    .option('--repository <name>', 'images: the repository a local image must be signed for')
+    .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
+    .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
+    .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string, o) =>
+      run(o.json, async () => {
+        const [{ verify }, { formatVerify }] = await Promise.all([
+          import('./commands/verify.ts'),
+          import('./format-verify.ts'),
+        ]);
+        if (o.unsafeAllowAnyRepository)
+          io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
+        const r = await verify(target, o);
+        return o.json ? r : formatVerify(r);
+      }),
+    );
+
+  program
+    .command('serve')
+    .description('run the trust stack (CA, transparency log, timestamp authority, dev OIDC issuer) as a server')
+    .option(
+      '--data <dir>',
+      'state folder: keys, log, trusted_root.json, signing_config.json (default $VOUCH_HOME/serve)',
+    )
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free port)', '8080')
+    .option('--public-url <url>', 'the URL clients use, when it differs from the listening address')
+    .option('--issuer <url...>', 'OIDC issuers the CA accepts tokens from (discovery + JWKS), besides the dev issuer')
+    .option('--audience <aud>', 'audience the CA requires in tokens of --issuer', 'sigstore')
+    .option('--postgres <url>', 'keep the log in PostgreSQL instead of SQLite')
+    .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
+    .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
+    .option('--json', 'print the listening summary as JSON')
+    .action(async (o) => {
+      json = Boolean(o.json);
+      const { serve } = await import('./commands/serve.ts');
+      const { serving, summary } = await serve(o);
+      io.out(
+        o.json
+          ? `${JSON.stringify(summary)}\n`
+          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}\n`,
+      );
+      await serving.stopped;
+    });
+
+  const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
+  trust
+    .command('show')
+    .description('list the trusted roots: names, CA subjects, log ids, validity')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { trustShow, formatTrustShow } = await import('./commands/trust.ts');
+        const r = trustShow();
+        return o.json ? r : formatTrustShow(r);
+      }),
+    );
+  trust
+    .command('import')
+    .description('add a trusted root (a Sigstore trusted_root.json) under a name')
+    .argument('<file>', 'trusted root JSON file')
+    .requiredOption('--name <name>', 'name to store it under')
+    .option('--force', 'replace a root of the same name')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o) =>
+      run(o.json, async () => {
+        const { trustImport, formatTrustShow } = await import('./commands/trust.ts');
+        const r = await trustImport(file, { name: o.name, force: Boolean(o.force) });
+        return o.json ? r : `Imported\n${formatTrustShow([r])}`;
+      }),
+    );
+  trust
+    .command('export')
+    .description('print a stored trusted root, as imported')
+    .argument('<name>', 'name of the root (see `vouch trust show`)')
+    .action(async (name: string) =>
+      run(false, async () => {
+        const { trustExport } = await import('./commands/trust.ts');
+        return trustExport(name);
       }),
     );
 

@@ -193,6 +193,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     writeAtomic(join(dataDir, 'signing_config.json'), `${JSON.stringify(signingConfig, null, 2)}\n`);
     stack.trustedRoot = trustedRoot;
     stack.signingConfig = signingConfig;
+    // Where `vouch sign --instance URL` fetches the instance's trust material (src/instance/instance.ts WELL_KNOWN).
+    mounts.push({
+      prefix: '/.well-known/vouch',
+      router: new Router([
+        { method: 'GET', pattern: '/trusted_root.json', handler: () => ({ status: 200, body: trustedRoot }) },
+        { method: 'GET', pattern: '/signing_config.json', handler: () => ({ status: 200, body: signingConfig }) },
+      ]),
+    });
     let closing: Promise<void> | undefined;
     stack.close = () => {
       // Stop accepting, let in-flight requests finish, commit what is queued, then close the store.

@@ -91,9 +91,24 @@ async function witness(ctx: SigningContext, bundle: Bundle, signature: Signature
     bundle.verificationMaterial.tlogEntries.push(...(m.tlogEntries ?? []));
     bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.push(...(m.rfc3161Timestamps ?? []));
   }
-  return bundleToJSON(bundle);
+  const json = bundleToJSON(bundle);
+  explicitZeroIndexes(json);
+  return json;
 }
 
 export function sha256(data: Buffer): Buffer {
   return createHash('sha256').update(data).digest();
+}
+
+/**
+ * Protobuf JSON omits zero-valued fields, so @sigstore/bundle writes the first entry of a log (index 0) with no
+ * `logIndex` at all; verifiers that require the member (as the bundle spec marks it REQUIRED) then reject the very
+ * first signature of a fresh embedded instance. Write the zero explicitly, which every reader accepts.
+ */
+export function explicitZeroIndexes(bundle: SerializedBundle): void {
+  for (const entry of bundle.verificationMaterial.tlogEntries ?? []) {
+    const e = entry as { logIndex?: string; inclusionProof?: { logIndex?: string } };
+    e.logIndex ??= '0';
+    if (e.inclusionProof) e.inclusionProof.logIndex ??= '0';
+  }
 }

@@ -42,12 +42,17 @@ export interface PublicKeyInput {
 }
 
 export interface VerifiedTlogEntry {
+  /** Decimal log index as recorded in the bundle. */
   logIndex: string;
+  /** Log ID (SHA-256 of the log key, or the C2SP key ID for Rekor v2), lowercase hex. */
   logId: string;
+  /** ISO 8601 UTC; only when a verified signed entry timestamp vouches for it (Rekor v1). */
   integratedTime?: string;
+  /** "kind/version" of the entry body, e.g. "hashedrekord/0.0.1". */
   kind: string;
 }
 
+/** A verified signing time: from a log's signed entry timestamp or an RFC 3161 token (ISO 8601 UTC). */
 export interface VerifiedTimestamp {
   source: 'tlog' | 'tsa';
   time: string;

@@ -15,6 +15,7 @@ import {
 } from '../sign/bundle.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
+import { type SignedImage, signImage } from './sign-image.ts';
 
 export interface SignOptions {
   /** Private key file (key-pair signing). Without it, signing is keyless. */
@@ -25,6 +26,12 @@ export interface SignOptions {
   bundle?: string;
   /** Pre-built signing context (keyless callers and tests); overrides `key`. */
   context?: SigningContext;
+  /** Images: the repository a local image (oci-layout, oci-archive, docker-archive) is signed for. */
+  repository?: string;
+  /** Images: also sign every platform manifest of an index. */
+  recursive?: boolean;
+  /** Images: plain HTTP to a non-loopback registry. */
+  allowInsecureRegistry?: boolean;
 }
 
 export type SignerSummary =
@@ -35,8 +42,11 @@ export interface SignResult {
   target: string;
   /** `sha256:<hex>` of what was signed (the file, or the manifest/statement subject). */
   digest: string;
+  /** Where the bundle is written; empty when it was only attached to the image in its registry. */
   bundlePath: string;
   bundle: SerializedBundle;
+  /** Images: every manifest signed (several with --recursive) and where its signature was attached. */
+  images?: Omit<SignedImage, 'bundle'>[];
   signer: SignerSummary;
   logIndex?: string;
 }
@@ -47,12 +57,13 @@ export async function signTarget(input: string | Target, options: SignOptions): 
     case 'file':
     case 'stdin':
       return signFile(target, options);
-    case 'digest':
-    case 'dir':
     case 'oci':
     case 'oci-layout':
     case 'oci-archive':
     case 'docker-archive':
+      return signImageTarget(target, options);
+    case 'digest':
+    case 'dir':
       throw new VouchError('TARGET_UNSUPPORTED', `signing ${target.kind} targets is not supported yet`);
   }
 }
@@ -77,6 +88,27 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
     bundle,
     signer: signerSummary(context),
     ...logIndexOf(bundle),
+  };
+}
+
+async function signImageTarget(target: Target, options: SignOptions): Promise<SignResult> {
+  const context = options.context ?? (await keyContext(options));
+  const { image, signed } = await signImage(target, context, {
+    ...(options.repository !== undefined ? { repository: options.repository } : {}),
+    recursive: options.recursive ?? false,
+    registry: { allowInsecure: options.allowInsecureRegistry ?? false },
+  });
+  const first = signed[0]!;
+  const local = 'path' in image.source ? image.source.path : undefined;
+  return {
+    target: describeTarget(target),
+    digest: image.digest,
+    // A registry image carries its signature; a local one needs the bundle file until it is pushed.
+    bundlePath: options.bundle ?? (local !== undefined ? `${local.replace(/[:@][^/]*$/, '')}.sigstore.json` : ''),
+    bundle: first.bundle,
+    signer: signerSummary(context),
+    images: signed.map(({ bundle: _b, ...rest }) => rest),
+    ...logIndexOf(first.bundle),
   };
 }
 

@@ -1,0 +1,205 @@
+/**
+ * Images on disk: an OCI image layout directory, the same layout in a tar (`oci-archive`), and `docker save` output
+ * (`docker-archive`). Each resolves to the manifest digest a registry copy has, so one signature covers both:
+ *
+ * - OCI layouts store the manifest bytes themselves (image-spec image-layout.md): the digest is exact.
+ * - A docker-archive made by Docker 25+ also carries an OCI layout (index.json, blobs/), which is used as is.
+ * - An older docker-archive holds only manifest.json, the config and uncompressed layer tars. Its registry digest
+ *   is that of the Docker schema 2 manifest a push that keeps the layers byte for byte would write; we rebuild
+ *   exactly what containers/image writes (`skopeo copy --preserve-digests docker-archive:... docker://...`),
+ *   compact JSON with the fields in its order. A push that compresses the layers (docker push, skopeo's default)
+ *   makes a new manifest whose digest depends on the gzip implementation, so no tool can predict it: sign such
+ *   an image after pushing it.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileError } from '../../core/digest.ts';
+import { asArray, asObject, asString, parseStrictJson } from '../../core/json.ts';
+import { VouchError } from '../../errors.ts';
+import {
+  checkContent,
+  type Descriptor,
+  MANIFEST_MAX,
+  type Manifest,
+  MEDIA,
+  parseManifest,
+  sha256Digest,
+} from './manifest.ts';
+import { parseDigest, parseReference } from './reference.ts';
+import { TarIndex } from './tar.ts';
+
+export interface LocalImage {
+  digest: string;
+  descriptor: Descriptor;
+  manifest: Manifest;
+  bytes: Buffer;
+  /** A repository name the archive itself records (docker-archive RepoTags), if any. */
+  recordedRepository?: string;
+  /** Read a blob of this image by descriptor (manifests of an index), digest-checked. */
+  readBlob(d: Descriptor, max: number): Promise<Buffer>;
+}
+
+type BlobReader = (path: string, max: number) => Promise<Buffer | undefined>;
+
+/** Split `PATH[:tag|@digest]`; a colon belongs to the path when what follows contains a slash. */
+export function splitLocalTarget(spec: string): { path: string; tag?: string; digest?: string } {
+  const at = spec.lastIndexOf('@');
+  if (at > 0 && /^[a-z0-9]+:[0-9a-f]+$/.test(spec.slice(at + 1))) {
+    parseDigest(spec.slice(at + 1));
+    return { path: spec.slice(0, at), digest: spec.slice(at + 1) };
+  }
+  const colon = spec.lastIndexOf(':');
+  if (colon > 0 && !spec.slice(colon + 1).includes('/') && spec.slice(colon + 1) !== '') {
+    return { path: spec.slice(0, colon), tag: spec.slice(colon + 1) };
+  }
+  return { path: spec };
+}
+
+function blobPath(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `blobs/${algorithm}/${hex}`;
+}
+
+async function fromLayout(
+  read: BlobReader,
+  where: string,
+  select: { tag?: string; digest?: string },
+): Promise<LocalImage> {
+  const indexBytes = await read('index.json', MANIFEST_MAX);
+  if (!indexBytes) throw new VouchError('TARGET_INVALID', `${where} has no index.json: not an OCI image layout`);
+  const index = parseManifest(indexBytes, MEDIA.ociIndex, `${where}/index.json`);
+  if (index.kind !== 'index') throw new VouchError('IMAGE_INVALID', `${where}/index.json is not an index`);
+  let chosen: Descriptor | undefined;
+  if (select.digest) {
+    chosen = index.manifests.find((m) => m.digest === select.digest);
+    if (!chosen) throw new VouchError('TARGET_INVALID', `${where} does not list ${select.digest}`);
+  } else if (select.tag) {
+    const named = index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] === select.tag);
+    if (named.length !== 1) {
+      throw new VouchError('TARGET_INVALID', `${where} has ${named.length} images named "${select.tag}"`);
+    }
+    chosen = named[0];
+  } else {
+    if (index.manifests.length !== 1) {
+      throw new VouchError(
+        'TARGET_INVALID',
+        `${where} holds ${index.manifests.length} images: name one with :tag or @digest`,
+      );
+    }
+    chosen = index.manifests[0];
+  }
+  const descriptor = chosen!;
+  const readBlob = async (d: Descriptor, max: number): Promise<Buffer> => {
+    if (d.size > max) throw new VouchError('IMAGE_INVALID', `blob ${d.digest} claims ${d.size} bytes (cap ${max})`);
+    const b = await read(blobPath(d.digest), max);
+    if (!b) throw new VouchError('IMAGE_INVALID', `${where} is missing blob ${d.digest}`);
+    checkContent(b, d, `${where} blob`);
+    return b;
+  };
+  const bytes = await readBlob(descriptor, MANIFEST_MAX);
+  const manifest = parseManifest(bytes, descriptor.mediaType, `${where} manifest ${descriptor.digest}`);
+  if (manifest.mediaType !== descriptor.mediaType) {
+    throw new VouchError('IMAGE_MISMATCH', `${where}: manifest media type differs from its descriptor`);
+  }
+  const image: LocalImage = {
+    digest: descriptor.digest,
+    descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size },
+    manifest,
+    bytes,
+    readBlob,
+  };
+  return image;
+}
+
+export async function readOciLayout(spec: string): Promise<LocalImage> {
+  const { path, ...select } = splitLocalTarget(spec);
+  const read: BlobReader = async (rel, max) => {
+    try {
+      const b = await readFile(join(path, rel));
+      if (b.length > max) throw new VouchError('IMAGE_INVALID', `${rel} is larger than ${max} bytes`);
+      return b;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (e instanceof VouchError) throw e;
+      throw fileError(e as NodeJS.ErrnoException, join(path, rel));
+    }
+  };
+  const layoutFile = await read('oci-layout', 4096);
+  if (!layoutFile) throw new VouchError('TARGET_INVALID', `${path} is not an OCI image layout (no oci-layout file)`);
+  return fromLayout(read, path, select);
+}
+
+export async function readOciArchive(spec: string): Promise<LocalImage> {
+  const { path, ...select } = splitLocalTarget(spec);
+  const tar = await TarIndex.open(path);
+  return fromLayout((rel, max) => tar.read(rel, max), path, select);
+}
+
+/**
+ * docker save output. With an OCI layout inside (Docker 25+), that layout decides. Otherwise the schema 2 manifest
+ * is rebuilt from manifest.json; every layer is hashed, so this reads the whole archive once.
+ */
+export async function readDockerArchive(spec: string): Promise<LocalImage> {
+  const { path, tag } = splitLocalTarget(spec);
+  const tar = await TarIndex.open(path);
+  const manifestJson = await tar.read('manifest.json', 1 << 20);
+  if (!manifestJson) throw new VouchError('TARGET_INVALID', `${path} has no manifest.json: not a docker save archive`);
+  const entries = asArray(
+    parseStrictJson(manifestJson.toString('utf8'), { code: 'IMAGE_INVALID', what: 'manifest.json' }),
+    'manifest.json',
+    'IMAGE_INVALID',
+  ).map((e, i) => asObject(e, `manifest.json[${i}]`, 'IMAGE_INVALID'));
+  const tagsOf = (e: Record<string, unknown>) =>
+    e.RepoTags === undefined || e.RepoTags === null
+      ? []
+      : asArray(e.RepoTags, 'RepoTags', 'IMAGE_INVALID').map((t) => asString(t, 'RepoTags[]', 'IMAGE_INVALID'));
+  const matches = tag ? entries.filter((e) => tagsOf(e).some((t) => t === tag || t.endsWith(`:${tag}`))) : entries;
+  if (matches.length !== 1) {
+    throw new VouchError('TARGET_INVALID', `${path} holds ${matches.length} matching images: name one with :repo:tag`);
+  }
+  const entry = matches[0]!;
+  const repoTag = tagsOf(entry)[0];
+  const recordedRepository = repoTag ? parseReference(repoTag).name : undefined;
+  if (tar.entries.has('index.json') && tar.entries.has('oci-layout')) {
+    // Docker 25+: find the layout entry whose config is the one manifest.json names.
+    const image = await fromLayout((rel, max) => tar.read(rel, max), path, repoTag ? { tag: repoTag } : {}).catch(() =>
+      fromLayout((rel, max) => tar.read(rel, max), path, {}),
+    );
+    if (recordedRepository) image.recordedRepository = recordedRepository;
+    return image;
+  }
+  const configName = asString(entry.Config, 'Config', 'IMAGE_INVALID');
+  const config = await tar.read(configName, 4 << 20);
+  if (!config) throw new VouchError('IMAGE_INVALID', `${path} lacks its config ${configName}`);
+  const configDigest = sha256Digest(config);
+  const layers: { mediaType: string; size: number; digest: string }[] = [];
+  for (const [i, l] of asArray(entry.Layers, 'Layers', 'IMAGE_INVALID').entries()) {
+    const name = asString(l, `Layers[${i}]`, 'IMAGE_INVALID');
+    const h = await tar.sha256(name);
+    if (!h) throw new VouchError('IMAGE_INVALID', `${path} lacks layer ${name}`);
+    // containers/image keeps the schema 2 "tar.gzip" media type even for the uncompressed blob it pushes.
+    layers.push({ mediaType: MEDIA.dockerLayer, size: h.size, digest: h.digest });
+  }
+  // Field order as containers/image serialises schema 2 (mediaType, size, digest): the digest depends on it.
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.dockerManifest,
+      config: { mediaType: MEDIA.dockerConfig, size: config.length, digest: configDigest },
+      layers,
+    }),
+  );
+  const manifest = parseManifest(bytes, MEDIA.dockerManifest, `${path} manifest`);
+  const digest = sha256Digest(bytes);
+  const image: LocalImage = {
+    digest,
+    descriptor: { mediaType: MEDIA.dockerManifest, digest, size: bytes.length },
+    manifest,
+    bytes,
+    readBlob: async (d) => {
+      throw new VouchError('TARGET_UNSUPPORTED', `docker-archive has no blob ${d.digest} by digest`);
+    },
+  };
+  if (recordedRepository) image.recordedRepository = recordedRepository;
+  return image;
+}

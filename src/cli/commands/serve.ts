@@ -1,0 +1,65 @@
+/**
+ * `vouch serve`: the embedded trust stack as a server a team shares. Returns once listening; the CLI then waits for
+ * `stopped` (SIGTERM/SIGINT flush the log and close the store).
+ */
+import { join } from 'node:path';
+import { VouchError } from '../../errors.ts';
+import { vouchHome } from '../../instance/home.ts';
+import type { IssuerConfig } from '../../server/ca/oidc.ts';
+import { type Serving, serve as startServing } from '../../server/serve.ts';
+import type { StackOptions } from '../../server/stack.ts';
+
+export interface ServeCommandOptions {
+  data?: string;
+  host?: string;
+  port?: string;
+  publicUrl?: string;
+  issuer?: string[];
+  audience?: string;
+  postgres?: string;
+  services?: string;
+  localEmail?: string;
+}
+
+export interface ServeSummary {
+  url: string;
+  urls: Record<string, string>;
+  dataDir: string;
+  trustedRoot: string;
+  signingConfig: string;
+  storage: 'sqlite' | 'postgres';
+}
+
+export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving; summary: ServeSummary }> {
+  const dataDir = o.data ?? join(vouchHome(), 'serve');
+  const port = o.port === undefined ? 8080 : Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VouchError('USAGE', `invalid --port ${o.port}`);
+  const options: StackOptions = { dataDir, host: o.host ?? '127.0.0.1', port };
+  if (o.publicUrl) options.publicUrl = o.publicUrl;
+  if (o.localEmail) options.localEmail = o.localEmail;
+  if (o.issuer?.length) {
+    options.issuers = o.issuer.map(
+      (issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer }),
+    );
+  }
+  if (o.postgres) options.storage = { kind: 'postgres', url: o.postgres };
+  if (o.services) {
+    const names = o.services.split(',').map((s) => s.trim());
+    const known = ['ca', 'tlog', 'tsa', 'oidc'];
+    for (const n of names)
+      if (!known.includes(n)) throw new VouchError('USAGE', `unknown service "${n}" (ca, tlog, tsa, oidc)`);
+    options.services = Object.fromEntries(known.map((k) => [k, names.includes(k)]));
+  }
+  const serving = await startServing(options);
+  return {
+    serving,
+    summary: {
+      url: serving.stack.url,
+      urls: { ...serving.stack.urls },
+      dataDir,
+      trustedRoot: join(dataDir, 'trusted_root.json'),
+      signingConfig: join(dataDir, 'signing_config.json'),
+      storage: o.postgres ? 'postgres' : 'sqlite',
+    },
+  };
+}

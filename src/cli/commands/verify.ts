@@ -1,0 +1,42 @@
+import { readKeyFile } from '../../sign/keys.ts';
+import type { IdentityOptions } from '../../verify/policy.ts';
+import { loadTrustedRoot } from '../../verify/trust.ts';
+import { type VerifyOptions, type VerifyOutcome, verifyTarget } from '../../workflow/verify.ts';
+
+export interface VerifyCommandOptions {
+  bundle?: string;
+  key?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+  trustedRoot?: string;
+  platform?: string;
+  repository?: string;
+  allowRepository?: string[];
+  unsafeAllowAnyRepository?: boolean;
+  allowInsecureRegistry?: boolean;
+}
+
+/** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair when --key, else keyless. */
+export async function verify(target: string, o: VerifyCommandOptions): Promise<VerifyOutcome> {
+  const options: VerifyOptions = {};
+  if (o.key) options.keys = [{ spki: await readKeyFile(o.key) }];
+  const identity: IdentityOptions = {};
+  if (o.certificateIdentity !== undefined) identity.identity = o.certificateIdentity;
+  if (o.certificateIdentityRegexp !== undefined) identity.identityRegexp = o.certificateIdentityRegexp;
+  if (o.certificateOidcIssuer !== undefined) identity.issuer = o.certificateOidcIssuer;
+  if (o.certificateOidcIssuerRegexp !== undefined) identity.issuerRegexp = o.certificateOidcIssuerRegexp;
+  // Identity flags make a keyless policy; with --key as well, buildPolicy refuses the mix (POLICY_INVALID).
+  if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
+  if (o.trustedRoot) options.trust = loadTrustedRoot(await readKeyFile(o.trustedRoot));
+  if (o.bundle !== undefined) options.bundle = o.bundle;
+  const image: NonNullable<VerifyOptions['image']> = {};
+  if (o.platform !== undefined) image.platform = o.platform;
+  if (o.repository !== undefined) image.repository = o.repository;
+  if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
+  else if (o.allowRepository) image.allowRepositories = o.allowRepository;
+  if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
+  options.image = image;
+  return verifyTarget(target, options);
+}

@@ -1,0 +1,19 @@
+import type { VerifyOutcome } from '../workflow/verify.ts';
+
+export function formatVerify(r: VerifyOutcome): string {
+  const lines = [`Verified OK: ${r.target}`];
+  if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
+  if (r.signer.type === 'key') lines.push(`  signer     key sha256:${r.signer.fingerprint}`);
+  else {
+    const dev = r.signer.localDevelopmentIdentity ? ' [local development identity]' : '';
+    lines.push(`  identity   ${r.signer.identity}${dev}`, `  issuer     ${r.signer.issuer}`);
+  }
+  for (const t of r.tlogEntries) {
+    lines.push(`  log entry  index ${t.logIndex}${t.integratedTime ? ` integrated ${t.integratedTime}` : ''}`);
+  }
+  for (const t of r.timestamps)
+    lines.push(`  signed at  ${t.time} (${t.source === 'tsa' ? 'timestamp authority' : 'log'})`);
+  if (r.tlogEntries.length === 0 && r.timestamps.length === 0)
+    lines.push('  signed at  unknown (no timestamp in bundle)');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,150 @@
+/**
+ * Which Sigstore instance signs: the services (CA, log, TSA, OIDC issuer) and the trusted root that goes with them.
+ * Resolved in this order:
+ *   1. `--instance`: a URL of a `vouch serve` (its trusted root and signing config are fetched once from its
+ *      well-known paths), or a preset name (`public-good`, `embedded`);
+ *   2. `instance` in `$VOUCH_HOME/config.json`;
+ *   3. the embedded default: the vouch stack started in this process, its keys and log under
+ *      `$VOUCH_HOME/embedded`, closed when signing is done. Its root is recorded in the trust store so a later
+ *      `vouch verify` on this machine works with no flags.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VouchError } from '../errors.ts';
+import { fetchJson } from '../identity/http.ts';
+import { assetPath } from './assets.ts';
+import { readConfig } from './config.ts';
+import { paths, vouchHome } from './home.ts';
+import { acquireLock } from './lock.ts';
+import { checkUrl, type ServiceUrls, selectServices } from './signingconfig.ts';
+import { EMBEDDED, PUBLIC_GOOD, parseTrustedRoot, recordEmbeddedRoot, type TrustedRootJSON } from './truststore.ts';
+
+export type InstanceKind = 'embedded' | 'public-good' | 'remote';
+
+export interface Instance {
+  /** `embedded`, `public-good`, or the instance URL. */
+  name: string;
+  kind: InstanceKind;
+  services: ServiceUrls;
+  trustedRoot: TrustedRootJSON;
+  signingConfig: unknown;
+  /** Token endpoint of the instance's local development issuer, when it has one (embedded, `vouch serve --dev`). */
+  localIssuerTokenUrl?: string;
+  /** VOUCH_HOME used to resolve it. */
+  home: string;
+  /** Stops what the instance started (the embedded stack); a no-op for remote instances. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ResolveInstanceOptions {
+  /** `--instance`: URL or preset name. */
+  instance?: string;
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** Well-known paths of a `vouch serve` instance (served by src/server/http.ts). */
+export const WELL_KNOWN = {
+  trustedRoot: '/.well-known/vouch/trusted_root.json',
+  signingConfig: '/.well-known/vouch/signing_config.json',
+};
+
+export async function resolveInstance(options: ResolveInstanceOptions = {}): Promise<Instance> {
+  const home = options.home ?? vouchHome(options.env);
+  const choice = options.instance ?? readConfig(home).instance ?? EMBEDDED;
+  if (choice === EMBEDDED) return startEmbedded(home);
+  if (choice === PUBLIC_GOOD) return publicGood(home);
+  if (/^https?:\/\//.test(choice)) return remote(choice, home, options.timeoutMs);
+  throw new VouchError('USAGE', `unknown instance "${choice.slice(0, 100)}"`, {
+    hint: 'Use "embedded", "public-good", or the http(s) URL of a `vouch serve`.',
+  });
+}
+
+function publicGood(home: string): Instance {
+  const signingConfig = JSON.parse(readFileSync(assetPath('public-good.signing_config.json'), 'utf8')) as unknown;
+  const trustedRoot = parseTrustedRoot(readFileSync(assetPath('public-good.trusted_root.json'), 'utf8'));
+  return {
+    name: PUBLIC_GOOD,
+    kind: 'public-good',
+    services: selectServices(signingConfig),
+    trustedRoot,
+    signingConfig,
+    home,
+    close: async () => {},
+  };
+}
+
+async function remote(url: string, home: string, timeoutMs?: number): Promise<Instance> {
+  const base = checkUrl(url, '--instance').href.replace(/\/+$/, '');
+  const opts = timeoutMs === undefined ? {} : { timeoutMs };
+  const [rootJson, signingConfig] = await Promise.all([
+    fetchJson(base + WELL_KNOWN.trustedRoot, {}, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
+    fetchJson(base + WELL_KNOWN.signingConfig, {}, `instance ${base}`, opts),
+  ]);
+  const trustedRoot = parseTrustedRoot(JSON.stringify(rootJson), `trusted root of ${base}`);
+  const services = selectServices(signingConfig);
+  const instance: Instance = {
+    name: base,
+    kind: 'remote',
+    services,
+    trustedRoot,
+    signingConfig,
+    home,
+    close: async () => {},
+  };
+  const tokenUrl = localTokenUrl(base, services);
+  if (tokenUrl !== undefined) instance.localIssuerTokenUrl = tokenUrl;
+  return instance;
+}
+
+async function startEmbedded(home: string): Promise<Instance> {
+  // Loaded on demand: verifying and key-pair signing never pay for the servers.
+  const { startStack } = await import('../server/stack.ts');
+  const dataDir = paths.embedded(home);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(join(dataDir, 'lock.sqlite3'));
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    stack = await startStack({ dataDir, port: 0 });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      await stack.close();
+    } finally {
+      lock.release();
+    }
+  };
+  try {
+    const trustedRoot = parseTrustedRoot(JSON.stringify(stack.trustedRoot), 'embedded trusted root');
+    recordEmbeddedRoot(home, trustedRoot);
+    return {
+      name: EMBEDDED,
+      kind: 'embedded',
+      services: selectServices(stack.signingConfig),
+      trustedRoot,
+      signingConfig: stack.signingConfig,
+      localIssuerTokenUrl: `${stack.urls.oidc.replace(/\/+$/, '')}/token`,
+      home,
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * A `vouch serve` advertises its development issuer in its signing config, on its own origin; its token endpoint is
+ * `<issuer>/token`. An issuer elsewhere (a real identity provider) is never treated as one that mints tokens freely.
+ */
+function localTokenUrl(base: string, services: ServiceUrls): string | undefined {
+  if (services.oidc === undefined || new URL(services.oidc).origin !== new URL(base).origin) return undefined;
+  return `${services.oidc}/token`;
+}

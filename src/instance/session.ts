@@ -1,0 +1,116 @@
+/**
+ * A keyless signing session: resolve the instance, pick the identity provider, build the signing context (certificate
+ * signer over an ephemeral key, log and TSA witnesses). It must be closed: it may have started the embedded stack,
+ * and closing records a local development issuer in the trust store. Any target kind signs with `session.context`
+ * (signDigest / signStatement); `vouch sign` without `--key` is src/cli/commands/keyless.ts on top of this.
+ */
+import { VouchError } from '../errors.ts';
+import type { DeviceCodePrompt } from '../identity/device.ts';
+import { type IdentityProvider, type IdentitySource, selectIdentityProvider } from '../identity/providers.ts';
+import { decodeIdentityToken } from '../identity/token.ts';
+import type { SigningContext } from '../sign/bundle.ts';
+import { FulcioClient } from '../sign/fulcio.ts';
+import { type CertificateSigner, type KeylessTimings, keylessContext } from '../sign/keyless.ts';
+import { type Instance, resolveInstance } from './instance.ts';
+import { markLocalIssuer } from './truststore.ts';
+
+export interface KeylessOptions {
+  /** `--instance`: URL of a `vouch serve`, or `public-good` / `embedded`. */
+  instance?: string;
+  /** `--identity-token` */
+  identityToken?: string;
+  /** VOUCH_HOME (default from the environment). */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Timeout of each service call in ms (default 15 s). */
+  timeoutMs?: number;
+  /** Shows the device sign-in URL and code; given only when a person is at a terminal. */
+  prompt?: (p: DeviceCodePrompt) => void;
+}
+
+export interface KeylessSession {
+  instance: Instance;
+  identitySource: IdentitySource;
+  context: SigningContext & { signer: CertificateSigner; timings: KeylessTimings };
+  /** Whether the identity comes from a development issuer that mints tokens for anyone. */
+  readonly localDevelopmentIdentity: boolean;
+  close(): Promise<void>;
+}
+
+export async function openKeylessSession(o: KeylessOptions = {}): Promise<KeylessSession> {
+  const env = o.env ?? process.env;
+  const instance = await resolveInstance({
+    ...(o.instance !== undefined ? { instance: o.instance } : {}),
+    ...(o.home !== undefined ? { home: o.home } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    env,
+  });
+  try {
+    const selected = selectIdentityProvider({
+      ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
+      ...(instance.localIssuerTokenUrl !== undefined ? { localIssuerTokenUrl: instance.localIssuerTokenUrl } : {}),
+      ...(o.prompt !== undefined && instance.services.oidc !== undefined && instance.localIssuerTokenUrl === undefined
+        ? { deviceFlow: { issuer: instance.services.oidc, prompt: o.prompt } }
+        : {}),
+      env,
+    });
+    const { ca, tlog, tsa } = instance.services;
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    const provider =
+      instance.kind === 'embedded' && selected.source !== 'local-issuer' && instance.services.oidc !== undefined
+        ? new EmbeddedIssuerCheck(selected.provider, instance.services.oidc, selected.source)
+        : selected.provider;
+    const context = keylessContext(provider, {
+      ca: new FulcioClient(ca, { timeoutMs }),
+      tlog,
+      ...(tsa !== undefined ? { tsa } : {}),
+      timeoutMs,
+    });
+    // The embedded CA only accepts its own issuer, which mints tokens for anyone: every identity it certifies is a
+    // development identity. Elsewhere, only tokens taken from the instance's local issuer are.
+    const local = instance.kind === 'embedded' || selected.source === 'local-issuer';
+    return {
+      instance,
+      identitySource: selected.source,
+      context,
+      localDevelopmentIdentity: local,
+      close: async () => {
+        const issuer = context.signer.certified?.issuer;
+        try {
+          if (local && issuer !== undefined) markLocalIssuer(instance.home, instance.trustedRoot, issuer);
+        } finally {
+          await instance.close();
+        }
+      },
+    };
+  } catch (e) {
+    await instance.close();
+    throw e;
+  }
+}
+
+/**
+ * The embedded CA certifies only its own development issuer. A CI or personal token (GitHub Actions, GitLab,
+ * SIGSTORE_ID_TOKEN) would be sent and refused; say why before sending it, and where such a token belongs.
+ */
+class EmbeddedIssuerCheck implements IdentityProvider {
+  readonly #inner: IdentityProvider;
+  readonly #issuer: string;
+  readonly #source: IdentitySource;
+  constructor(inner: IdentityProvider, issuer: string, source: IdentitySource) {
+    this.#inner = inner;
+    this.#issuer = issuer;
+    this.#source = source;
+  }
+  async getToken(): Promise<string> {
+    const token = await this.#inner.getToken();
+    const { issuer } = decodeIdentityToken(token);
+    if (issuer !== this.#issuer) {
+      throw new VouchError('TOKEN_INVALID', `the embedded instance does not accept tokens of ${issuer.slice(0, 200)}`, {
+        hint: `This ${this.#source} token needs a real instance: pass --instance public-good or the URL of a \`vouch serve\`, or set "instance" in $VOUCH_HOME/config.json.`,
+        details: { issuer, source: this.#source },
+      });
+    }
+    return token;
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Keyless signing (Sigstore client spec, "Signing"): a fresh key pair lives only in memory for one signing session;
+ * the CA certifies it for the identity in an OIDC token, after a proof of possession (a signature by that key over
+ * the token's principal name); the signature is then witnessed by the transparency log and the timestamp authority,
+ * which is what lets anyone check later that the signature was made while the short-lived certificate was valid.
+ *
+ * `CertificateSigner` decorates the ephemeral `KeyPairSigner`: same signatures, but the key material it returns is
+ * the certificate instead of the bare public key. The certificate is requested once, on first use, and shared by
+ * every signature of the session.
+ */
+
+import type { Witness } from '@sigstore/sign';
+import * as pkijs from 'pkijs';
+import { VouchError } from '../errors.ts';
+import type { IdentityProvider } from '../identity/providers.ts';
+import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
+import type { SigningContext } from './bundle.ts';
+import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
+import type { KeyType } from './keys.ts';
+import { KeyPairSigner, type Signature, type Signer, type SignPayload } from './signer.ts';
+import { RekorV1Witness, Rfc3161Witness } from './witnesses.ts';
+
+/** Milliseconds spent in each service call of a session (for `--json` and the benchmark). */
+export interface KeylessTimings {
+  token?: number;
+  ca?: number;
+  tlog?: number;
+  tsa?: number;
+}
+
+/** Who the certificate says signed: read from the certificate the CA issued, not from the token we sent. */
+export interface CertifiedIdentity {
+  /** Subject alternative name: email address or URI (e.g. a GitHub workflow URI). */
+  identity: string;
+  /** OIDC issuer from the Fulcio issuer extension (OID 1.3.6.1.4.1.57264.1.8, or the legacy .1.1). */
+  issuer: string;
+  /** Claims of the token that was exchanged (unverified; for display). */
+  claims: IdentityClaims;
+  certificate: IssuedCertificate;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface CertificateSignerOptions {
+  identity: IdentityProvider;
+  ca: CertificateAuthority;
+  /** The key to certify; default a fresh in-memory ECDSA P-256 key. */
+  key?: KeyPairSigner;
+  timings?: KeylessTimings;
+  now?: () => Date;
+}
+
+export class CertificateSigner implements Signer {
+  readonly keyType: KeyType;
+  readonly timings: KeylessTimings;
+  readonly #key: KeyPairSigner;
+  readonly #identity: IdentityProvider;
+  readonly #ca: CertificateAuthority;
+  readonly #now: () => Date;
+  #certified: Promise<CertifiedIdentity> | undefined;
+  #result: CertifiedIdentity | undefined;
+
+  constructor(options: CertificateSignerOptions) {
+    this.#key = options.key ?? KeyPairSigner.ephemeral('ecdsa-p256');
+    this.keyType = this.#key.keyType;
+    this.#identity = options.identity;
+    this.#ca = options.ca;
+    this.timings = options.timings ?? {};
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Get the certificate (once per signer). Errors: TOKEN_INVALID, SERVICE_UNAVAILABLE, SERVICE_ERROR. */
+  certify(): Promise<CertifiedIdentity> {
+    this.#certified ??= this.#requestCertificate().then((r) => {
+      this.#result = r;
+      return r;
+    });
+    return this.#certified;
+  }
+
+  async sign(payload: SignPayload): Promise<Signature> {
+    const certified = await this.certify();
+    const now = this.#now();
+    // A signature made outside the certificate's window would never verify; refuse rather than publish it.
+    if (now < certified.notBefore || now > certified.notAfter) {
+      throw new VouchError('CERTIFICATE_INVALID', 'the signing certificate is not valid now; sign again');
+    }
+    const signature = await this.#key.sign(payload);
+    return {
+      signature: signature.signature,
+      key: { $case: 'x509Certificate', certificate: certified.certificate.chain[0]! },
+    };
+  }
+
+  /** What the sign workflow reports as the signer (called after signing). */
+  summary(): { type: 'certificate'; identity: string; issuer: string } {
+    if (!this.#result) throw new VouchError('INTERNAL', 'summary() before the certificate was issued');
+    return { type: 'certificate', identity: this.#result.identity, issuer: this.#result.issuer };
+  }
+
+  get certified(): CertifiedIdentity | undefined {
+    return this.#result;
+  }
+
+  async #requestCertificate(): Promise<CertifiedIdentity> {
+    let t = performance.now();
+    const token = await this.#identity.getToken();
+    this.timings.token = performance.now() - t;
+    const claims = decodeIdentityToken(token, this.#now());
+    // Proof of possession: the key signs the principal name the CA will bind to it (Fulcio v2 API).
+    const proof = await this.#key.sign({ message: Buffer.from(proofSubject(claims), 'utf8') });
+    t = performance.now();
+    const certificate = await this.#ca.createSigningCertificate({
+      identityToken: token,
+      publicKeyPem: this.#key.publicKeyPem,
+      proofOfPossession: proof.signature,
+    });
+    this.timings.ca = performance.now() - t;
+    return { ...readIdentity(certificate), claims, certificate };
+  }
+}
+
+const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
+const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
+const OID_SAN = '2.5.29.17';
+
+/** Read the signer identity and issuer the CA wrote into the certificate (Fulcio certificate specification). */
+export function readIdentity(certificate: IssuedCertificate): Omit<CertifiedIdentity, 'claims' | 'certificate'> {
+  const der = certificate.leaf.raw;
+  let cert: pkijs.Certificate;
+  try {
+    cert = pkijs.Certificate.fromBER(new Uint8Array(der));
+  } catch (e) {
+    throw new VouchError('SERVICE_ERROR', 'the certificate authority answered an unreadable certificate', { cause: e });
+  }
+  const ext = (oid: string) => cert.extensions?.find((x) => x.extnID === oid);
+  // GeneralName choices: [1] rfc822Name (email), [6] uniformResourceIdentifier (RFC 5280 section 4.2.1.6).
+  const names = (ext(OID_SAN)?.parsedValue as pkijs.AltName | undefined)?.altNames ?? [];
+  const name = names.find((n) => n.type === 1 || n.type === 6);
+  if (!name || typeof name.value !== 'string') {
+    throw new VouchError('SERVICE_ERROR', 'the certificate names no email or URI identity');
+  }
+  let issuer: string | undefined;
+  const v2 = ext(OID_ISSUER_V2);
+  if (v2) issuer = derUtf8String(Buffer.from(v2.extnValue.valueBlock.valueHexView));
+  const v1 = ext(OID_ISSUER_V1);
+  if (issuer === undefined && v1) issuer = Buffer.from(v1.extnValue.valueBlock.valueHexView).toString('utf8');
+  if (issuer === undefined) throw new VouchError('SERVICE_ERROR', 'the certificate names no OIDC issuer');
+  return {
+    identity: name.value,
+    issuer,
+    notBefore: certificate.leaf.validFromDate,
+    notAfter: certificate.leaf.validToDate,
+  };
+}
+
+/** The value of a DER UTF8String (tag 12), short or long form length. */
+function derUtf8String(der: Buffer): string {
+  if (der[0] !== 0x0c || der.length < 2)
+    throw new VouchError('SERVICE_ERROR', 'the issuer extension is not a UTF8String');
+  let len = der[1]!;
+  let off = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 2 || der.length < 2 + n)
+      throw new VouchError('SERVICE_ERROR', 'bad DER length in the issuer extension');
+    len = n === 1 ? der[2]! : der.readUInt16BE(2);
+    off = 2 + n;
+  }
+  if (off + len !== der.length) throw new VouchError('SERVICE_ERROR', 'bad DER length in the issuer extension');
+  return der.subarray(off).toString('utf8');
+}
+
+/** Times a witness (for `--json` timings and the benchmark); failures pass through with their vouch codes. */
+export class TimedWitness implements Witness {
+  readonly #inner: Witness;
+  readonly #record: (ms: number) => void;
+  constructor(inner: Witness, record: (ms: number) => void) {
+    this.#inner = inner;
+    this.#record = record;
+  }
+  async testify(...args: Parameters<Witness['testify']>): ReturnType<Witness['testify']> {
+    const t = performance.now();
+    try {
+      return await this.#inner.testify(...args);
+    } finally {
+      this.#record(performance.now() - t);
+    }
+  }
+}
+
+export interface KeylessServices {
+  /** CA client (FulcioClient) for the instance. */
+  ca: CertificateAuthority;
+  /** Rekor v1 base URL. */
+  tlog: string;
+  /** Full RFC 3161 TSA URL, when the instance has one. */
+  tsa?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * A keyless signing context for the lead's bundle builder: certificate signer + Rekor witness (+ TSA witness).
+ * No retries: a signing command fails fast with exit 3, and the user (or CI) decides to retry.
+ */
+export function keylessContext(
+  identity: IdentityProvider,
+  services: KeylessServices,
+): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
+  const timings: KeylessTimings = {};
+  const signer = new CertificateSigner({ identity, ca: services.ca, timings });
+  const options = { timeoutMs: services.timeoutMs ?? 15_000 };
+  const witnesses: Witness[] = [
+    new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
+      timings.tlog = ms;
+    }),
+  ];
+  if (services.tsa !== undefined) {
+    witnesses.push(
+      new TimedWitness(new Rfc3161Witness(services.tsa, options), (ms) => {
+        timings.tsa = ms;
+      }),
+    );
+  }
+  return { signer, witnesses, timings };
+}

@@ -1,0 +1,213 @@
+/**
+ * A tiny Sigstore-like instance made in memory for tests that need certificates no real CA would issue (expired,
+ * CA leaves, odd SANs): a root CA, a Rekor-v1-style log key that signs entry timestamps, and a trusted root naming
+ * both. Bundles are v0.1 (an inclusion promise is enough there), so no Merkle tree is needed.
+ */
+import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { derEncode } from '../../src/core/der.ts';
+
+export const T0 = Date.parse('2025-01-01T00:00:00Z');
+
+// ---- just enough DER to write certificates (X.690; RFC 5280 §4.1) ----------------------------------------------
+const seq = (...parts: Buffer[]) => derEncode(0x30, Buffer.concat(parts));
+const set = (...parts: Buffer[]) => derEncode(0x31, Buffer.concat(parts));
+const int = (n: number) => derEncode(0x02, Buffer.from([n & 0x7f]));
+const bool = (b: boolean) => derEncode(0x01, Buffer.from([b ? 0xff : 0]));
+const octets = (b: Buffer) => derEncode(0x04, b);
+const bits = (b: Buffer) => derEncode(0x03, Buffer.concat([Buffer.from([0]), b]));
+function oid(s: string): Buffer {
+  const n = s.split('.').map(Number);
+  const out = [n[0]! * 40 + n[1]!];
+  for (const v of n.slice(2)) {
+    const b = [v & 0x7f];
+    for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) b.unshift((x & 0x7f) | 0x80);
+    out.push(...b);
+  }
+  return derEncode(0x06, Buffer.from(out));
+}
+function utcTime(ms: number): Buffer {
+  const d = new Date(ms).toISOString();
+  return derEncode(
+    0x17,
+    Buffer.from(
+      `${d.slice(2, 4)}${d.slice(5, 7)}${d.slice(8, 10)}${d.slice(11, 13)}${d.slice(14, 16)}${d.slice(17, 19)}Z`,
+    ),
+  );
+}
+const name = (org: string, cn: string) =>
+  seq(
+    set(seq(oid('2.5.4.10'), derEncode(0x0c, Buffer.from(org)))),
+    set(seq(oid('2.5.4.3'), derEncode(0x0c, Buffer.from(cn)))),
+  );
+const ext = (id: string, critical: boolean, value: Buffer) =>
+  critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
+/** KeyUsage BIT STRING from bit numbers (0 = digitalSignature, 5 = keyCertSign). */
+function keyUsage(flags: number): Buffer {
+  let byte = 0;
+  for (let b = 0; b < 8; b++) if (flags & (1 << b)) byte |= 0x80 >> b;
+  return derEncode(0x03, Buffer.from([0, byte]));
+}
+
+function certificate(o: {
+  serial: number;
+  issuer: Buffer;
+  subject: Buffer;
+  notBefore: number;
+  notAfter: number;
+  publicKey: KeyObject;
+  signingKey: KeyObject;
+  extensions: Buffer[];
+}): Buffer {
+  const alg = seq(oid('1.2.840.10045.4.3.2'));
+  const tbs = seq(
+    derEncode(0xa0, int(2)),
+    int(o.serial),
+    alg,
+    o.issuer,
+    seq(utcTime(o.notBefore), utcTime(o.notAfter)),
+    o.subject,
+    o.publicKey.export({ format: 'der', type: 'spki' }),
+    derEncode(0xa3, seq(...o.extensions)),
+  );
+  return seq(tbs, alg, bits(sign('sha256', tbs, o.signingKey)));
+}
+
+const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+export interface LeafOptions {
+  /** DER content of GeneralNames (use `sanUri`, `sanEmail`, `sanOther`). */
+  san?: Buffer;
+  issuer?: string;
+  notBefore?: number;
+  notAfter?: number;
+  ca?: boolean;
+  keyUsage?: number;
+  eku?: string[];
+  extraCritical?: boolean;
+  /** Also write the deprecated raw issuer extension (.1.1) with this value. */
+  issuerV1?: string;
+}
+
+export const sanUri = (v: string) => derEncode(0x86, Buffer.from(v, 'latin1'));
+export const sanEmail = (v: string) => derEncode(0x81, Buffer.from(v, 'latin1'));
+
+const utf8 = (s: string) => derEncode(0x0c, Buffer.from(s, 'utf8'));
+
+export interface Instance {
+  trustedRootJson: string;
+  /** A keyless v0.1 bundle for `artifact`, signed by a fresh leaf made with `leaf` options. */
+  bundle(artifact: Buffer, leaf?: LeafOptions, opts?: { integratedTime?: number }): Promise<string>;
+}
+
+export async function makeInstance(): Promise<Instance> {
+  const rootKeys = p256();
+  const rootName = name('vouch-test', 'test-root');
+  const root = certificate({
+    serial: 1,
+    issuer: rootName,
+    subject: rootName,
+    notBefore: T0 - 86400_000,
+    notAfter: T0 + 365 * 86400_000,
+    publicKey: rootKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, keyUsage((1 << 5) | (1 << 6)))],
+  });
+  const logKeys = p256();
+  const logPriv = logKeys.privateKey;
+  const logSpki = logKeys.publicKey.export({ format: 'der', type: 'spki' });
+  const logId = createHash('sha256').update(logSpki).digest();
+  const trustedRootJson = JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [
+      {
+        baseUrl: 'https://log.test',
+        hashAlgorithm: 'SHA2_256',
+        publicKey: {
+          rawBytes: logSpki.toString('base64'),
+          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+          validFor: { start: '2024-01-01T00:00:00Z' },
+        },
+        logId: { keyId: logId.toString('base64') },
+      },
+    ],
+    certificateAuthorities: [
+      {
+        subject: { organization: 'vouch-test', commonName: 'test-root' },
+        uri: 'https://ca.test',
+        certChain: { certificates: [{ rawBytes: root.toString('base64') }] },
+        validFor: { start: '2024-01-01T00:00:00Z' },
+      },
+    ],
+    ctlogs: [],
+    timestampAuthorities: [],
+  });
+
+  let serial = 2;
+  async function bundle(artifact: Buffer, o: LeafOptions = {}, opts: { integratedTime?: number } = {}) {
+    const leafKeys = p256();
+    const extensions = [
+      ext('2.5.29.15', true, keyUsage(o.keyUsage ?? 1)),
+      ext('2.5.29.37', false, seq(...(o.eku ?? ['1.3.6.1.5.5.7.3.3']).map(oid))),
+      ext(
+        '2.5.29.17',
+        true,
+        derEncode(0x30, o.san ?? sanUri('https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main')),
+      ),
+      ext('1.3.6.1.4.1.57264.1.8', false, utf8(o.issuer ?? 'https://token.actions.githubusercontent.com')),
+    ];
+    if (o.issuerV1) extensions.push(ext('1.3.6.1.4.1.57264.1.1', false, Buffer.from(o.issuerV1)));
+    if (o.ca) extensions.push(ext('2.5.29.19', true, seq(bool(true))));
+    if (o.extraCritical) extensions.push(ext('1.2.3.4.5.6', true, derEncode(0x05, Buffer.alloc(0))));
+    const leafDer = certificate({
+      serial: serial++,
+      issuer: rootName,
+      subject: seq(),
+      notBefore: o.notBefore ?? T0,
+      notAfter: o.notAfter ?? T0 + 600_000,
+      publicKey: leafKeys.publicKey,
+      signingKey: rootKeys.privateKey,
+      extensions,
+    });
+    const digest = createHash('sha256').update(artifact).digest();
+    const signature = sign('sha256', artifact, leafKeys.privateKey);
+    const pem = `-----BEGIN CERTIFICATE-----\n${leafDer.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    const body = JSON.stringify({
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: {
+        data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } },
+        signature: {
+          content: signature.toString('base64'),
+          publicKey: { content: Buffer.from(pem).toString('base64') },
+        },
+      },
+    });
+    const integratedTime = Math.floor((opts.integratedTime ?? T0 + 60_000) / 1000);
+    const logIndex = 7;
+    const bodyB64 = Buffer.from(body).toString('base64');
+    const setPayload = `{"body":"${bodyB64}","integratedTime":${integratedTime},"logID":"${logId.toString('hex')}","logIndex":${logIndex}}`;
+    return JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+      verificationMaterial: {
+        x509CertificateChain: { certificates: [{ rawBytes: leafDer.toString('base64') }] },
+        tlogEntries: [
+          {
+            logIndex: String(logIndex),
+            logId: { keyId: logId.toString('base64') },
+            kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
+            integratedTime: String(integratedTime),
+            inclusionPromise: {
+              signedEntryTimestamp: sign('sha256', Buffer.from(setPayload), logPriv).toString('base64'),
+            },
+            canonicalizedBody: bodyB64,
+          },
+        ],
+      },
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_256', digest: digest.toString('base64') },
+        signature: signature.toString('base64'),
+      },
+    });
+  }
+  return { trustedRootJson, bundle };
+}

@@ -1,0 +1,156 @@
+/**
+ * Test helpers for images: key-pair DSSE bundles made by the official sigstore-js builder and checked by the
+ * official @sigstore/verify (an independent implementation of the signature side, so these tests exercise our
+ * image binding rather than our own crypto), plus small images written with our registry client.
+ */
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { DSSEBundleBuilder } from '@sigstore/sign';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import type { BundleVerifier } from '../../src/artifact/oci/image.ts';
+import { type Descriptor, MEDIA } from '../../src/artifact/oci/manifest.ts';
+import type { RegistryClient } from '../../src/artifact/oci/registry.ts';
+import { VouchError } from '../../src/errors.ts';
+import type { ArtifactInput, VerificationResult } from '../../src/verify/types.ts';
+
+export interface TestKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  pem: string;
+}
+
+export function testKey(): TestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { privateKey, publicKey, pem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+}
+
+/** A DSSE bundle over `statement`, signed with `key` by sigstore-js (no log, no timestamp). */
+export async function signStatement(statement: unknown, key: TestKey): Promise<string> {
+  const builder = new DSSEBundleBuilder({
+    signer: {
+      sign: async (data: Buffer) => ({
+        signature: sign('sha256', data, key.privateKey),
+        key: { $case: 'publicKey', publicKey: key.pem, hint: 'test' },
+      }),
+    },
+    witnesses: [],
+  });
+  const bundle = await builder.create({
+    data: Buffer.from(JSON.stringify(statement)),
+    type: 'application/vnd.in-toto+json',
+  });
+  return JSON.stringify(bundleToJSON(bundle));
+}
+
+const EMPTY_ROOT = TrustedRoot.fromJSON({
+  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: [],
+});
+
+/** @sigstore/verify with one trusted key, adapted to the verifier contract the image layer consumes. */
+export function testVerifier(key: TestKey): BundleVerifier {
+  const trust = toTrustMaterial(EMPTY_ROOT, () => ({ publicKey: key.publicKey, validFor: () => true }));
+  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
+  return (text: string, input: ArtifactInput): VerificationResult => {
+    const bundle = bundleFromJSON(JSON.parse(text));
+    try {
+      verifier.verify(toSignedEntity(bundle, input.kind === 'digest' ? input.bytes : undefined));
+    } catch (e) {
+      throw new VouchError('SIGNATURE_INVALID', 'signature does not verify', { cause: e });
+    }
+    const result: VerificationResult = {
+      verified: true,
+      mediaType: bundle.mediaType,
+      signer: { type: 'key', fingerprint: 'test' },
+      tlogEntries: [],
+      timestamps: [],
+    };
+    if (bundle.content.$case === 'dsseEnvelope') {
+      const env = bundle.content.dsseEnvelope;
+      result.statement = { payloadType: env.payloadType, payload: JSON.parse(env.payload.toString('utf8')) };
+    }
+    return result;
+  };
+}
+
+/** A minimal tar with one file, as an uncompressed image layer. */
+export function tarOf(files: [string, Buffer][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, data] of files) {
+    const h = Buffer.alloc(512);
+    h.write(name, 0, 100, 'utf8');
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    h.write('00000000000\0', 136);
+    h.write('        ', 148);
+    h.write('0', 156);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    parts.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+export function sha256(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+/** An image: config + `layers` small layers, as OCI manifest bytes plus its blobs. */
+export function buildImage(layers: number, seed: string): { blobs: Buffer[]; config: Buffer; manifest: Buffer } {
+  const blobs = Array.from({ length: layers }, (_, i) => tarOf([[`f${i}.txt`, Buffer.from(`${seed} layer ${i}\n`)]]));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: blobs.map(sha256) },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociManifest,
+      config: { mediaType: MEDIA.ociConfig, digest: sha256(config), size: config.length },
+      layers: blobs.map((b) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: sha256(b),
+        size: b.length,
+      })),
+    }),
+  );
+  return { blobs, config, manifest };
+}
+
+/** Push an image with our client; returns the manifest descriptor. */
+export async function pushImage(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  image: { blobs: Buffer[]; config: Buffer; manifest: Buffer },
+): Promise<Descriptor> {
+  for (const b of [...image.blobs, image.config]) await client.pushBlob(repository, b);
+  const { descriptor } = await client.putManifest(repository, tag, image.manifest, MEDIA.ociManifest);
+  assert.equal(descriptor.digest, sha256(image.manifest));
+  return descriptor;
+}
+
+export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    assert.ok(e instanceof VouchError, `expected VouchError, got ${(e as Error)?.stack ?? e}`);
+    return e.code;
+  }
+  return undefined;
+}

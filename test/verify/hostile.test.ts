@@ -1,0 +1,1049 @@
+/**
+ * Hostile bundles: each row mutates a real bundle (or a key-pair bundle made here with node:crypto) and names the
+ * error code the verifier must raise. Nothing here may ever verify; no exception other than VouchError may escape.
+ */
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { type ErrorCode, VouchError } from '../../src/errors.ts';
+import {
+  type ArtifactInput,
+  buildPolicy,
+  loadTrustedRoot,
+  type Policy,
+  type TrustMaterial,
+  verify,
+} from '../../src/verify/index.ts';
+import { loadCase, type RealCase } from '../helpers/realbundles.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: tests poke at arbitrary JSON shapes
+type Json = Record<string, any>;
+
+function expectCode(code: ErrorCode, fn: () => unknown): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof VouchError, `not a VouchError: ${(e as Error)?.stack}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    return true;
+  });
+}
+
+const trustCache = new Map<string, TrustMaterial>();
+function trustOf(c: RealCase): TrustMaterial {
+  let t = trustCache.get(c.trustedRootPath);
+  if (!t) {
+    t = loadTrustedRoot(c.trustedRootText);
+    trustCache.set(c.trustedRootPath, t);
+  }
+  return t;
+}
+
+function keylessPolicy(
+  c: RealCase,
+  over: { identity?: string; identityRegexp?: string; issuer?: string } = {},
+): Policy {
+  const id: Json = {};
+  if (over.identityRegexp !== undefined) id.identityRegexp = over.identityRegexp;
+  else id.identity = over.identity ?? c.identity;
+  id.issuer = over.issuer ?? c.issuer;
+  return buildPolicy({ identities: [id] });
+}
+
+/** Verify a mutated copy of a real case's bundle. */
+function mutated(c: RealCase, mutate: (b: Json) => void, policy: Policy = keylessPolicy(c)) {
+  const b = JSON.parse(c.bundleText) as Json;
+  mutate(b);
+  return () => verify(JSON.stringify(b), c.artifact, policy, trustOf(c));
+}
+
+/** Flip one bit in the middle of a base64 field, keeping it canonical base64 (so the semantic check is tested). */
+function flipB64(s: string, at = 0.5): string {
+  const buf = Buffer.from(s, 'base64');
+  buf[Math.floor(buf.length * at)]! ^= 0x01;
+  return buf.toString('base64');
+}
+
+function body(b: Json): Json {
+  return JSON.parse(Buffer.from(b.verificationMaterial.tlogEntries[0].canonicalizedBody, 'base64').toString());
+}
+function setBody(b: Json, v: Json): void {
+  b.verificationMaterial.tlogEntries[0].canonicalizedBody = Buffer.from(JSON.stringify(v)).toString('base64');
+}
+
+const v03 = loadCase('prod-v0.3-hashedrekord');
+const v02 = loadCase('prod-v0.2-hashedrekord');
+const dsse = loadCase('prod-v0.3-dsse-intoto');
+const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
+const staging = loadCase('staging-v0.3-email-identity');
+
+describe('hostile bundle text', () => {
+  const rows: [string, string | (() => string), ErrorCode][] = [
+    ['invalid JSON', '{"mediaType":', 'BUNDLE_MALFORMED'],
+    ['not an object', '[1,2,3]', 'BUNDLE_MALFORMED'],
+    ['empty', '', 'BUNDLE_MALFORMED'],
+    [
+      'duplicate key (two signatures, parsers would disagree)',
+      () => v03.bundleText.replace('"signature": "', '"signature": "AAAA", "signature": "'),
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'duplicate key via escapes',
+      () => v03.bundleText.replace('"mediaType": "', '"medi\\u0061Type": "x", "mediaType": "'),
+      'BUNDLE_MALFORMED',
+    ],
+    ['100 MB bundle', () => `{"a":"${'A'.repeat(100 << 20)}"}`, 'BUNDLE_TOO_LARGE'],
+    ['deep nesting', () => `${'['.repeat(10000)}${']'.repeat(10000)}`, 'BUNDLE_MALFORMED'],
+  ];
+  for (const [name, text, code] of rows) {
+    it(name, () => {
+      const t = typeof text === 'function' ? text() : text;
+      expectCode(code, () => verify(t, v03.artifact, keylessPolicy(v03), trustOf(v03)));
+    });
+  }
+});
+
+describe('hostile bundle structure (mutated real bundles)', () => {
+  const rows: [string, RealCase, (b: Json) => void, ErrorCode][] = [
+    [
+      'wrong media type',
+      v03,
+      (b) => {
+        b.mediaType = 'application/vnd.dev.sigstore.bundle.v0.4+json';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'media type with a suffix',
+      v03,
+      (b) => {
+        b.mediaType += ' ';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'base64 with trailing garbage',
+      v03,
+      (b) => {
+        b.messageSignature.signature += '==';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'base64 with whitespace',
+      v03,
+      (b) => {
+        b.messageSignature.signature = ` ${b.messageSignature.signature}`;
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'base64url instead of base64',
+      v03,
+      (b) => {
+        b.verificationMaterial.certificate.rawBytes = b.verificationMaterial.certificate.rawBytes.replace(/\//g, '_');
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'both contents',
+      v03,
+      (b) => {
+        b.dsseEnvelope = JSON.parse(dsse.bundleText).dsseEnvelope;
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    ['no content', v03, (b) => delete b.messageSignature, 'BUNDLE_MALFORMED'],
+    [
+      'two key materials',
+      v03,
+      (b) => {
+        b.verificationMaterial.publicKey = { hint: 'x' };
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    ['no key material', v03, (b) => delete b.verificationMaterial.certificate, 'BUNDLE_MALFORMED'],
+    [
+      'v0.3 with a certificate chain',
+      v03,
+      (b) => {
+        b.verificationMaterial.x509CertificateChain = { certificates: [b.verificationMaterial.certificate] };
+        delete b.verificationMaterial.certificate;
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'v0.2 entry without inclusion proof',
+      v02,
+      (b) => delete b.verificationMaterial.tlogEntries[0].inclusionProof,
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'proof without checkpoint',
+      v03,
+      (b) => delete b.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint,
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'logIndex not an integer',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries[0].logIndex = '1e3';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'certificate is not DER',
+      v03,
+      (b) => {
+        b.verificationMaterial.certificate.rawBytes = 'AAAA';
+      },
+      'CERTIFICATE_INVALID',
+    ],
+    [
+      'certificate with trailing bytes',
+      v03,
+      (b) => {
+        b.verificationMaterial.certificate.rawBytes = Buffer.concat([
+          Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64'),
+          Buffer.from([0]),
+        ]).toString('base64');
+      },
+      'CERTIFICATE_INVALID',
+    ],
+    [
+      'no tlog entries (keyless needs one)',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries = [];
+      },
+      'TLOG_MISSING',
+    ],
+  ];
+  for (const [name, c, mutate, code] of rows) it(name, () => expectCode(code, mutated(c, mutate)));
+});
+
+describe('hostile log entries', () => {
+  const e = (b: Json) => b.verificationMaterial.tlogEntries[0];
+  const rows: [string, RealCase, (b: Json) => void, ErrorCode][] = [
+    [
+      'grafted entry from another signature of the same artifact',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries = JSON.parse(v02.bundleText).verificationMaterial.tlogEntries;
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'SET bit flip',
+      v03,
+      (b) => {
+        e(b).inclusionPromise.signedEntryTimestamp = flipB64(e(b).inclusionPromise.signedEntryTimestamp, 0.9);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'integrated time moved (SET no longer covers it)',
+      v03,
+      (b) => {
+        e(b).integratedTime = String(Number(e(b).integratedTime) - 60);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'log index changed',
+      v03,
+      (b) => {
+        e(b).logIndex = String(Number(e(b).logIndex) + 1);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'unknown log ID',
+      v03,
+      (b) => {
+        e(b).logId.keyId = flipB64(e(b).logId.keyId);
+      },
+      'TRUST_ROOT_MISMATCH',
+    ],
+    [
+      'body kind differs from kindVersion',
+      v03,
+      (b) => {
+        e(b).kindVersion.kind = 'dsse';
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'unsupported kind',
+      v03,
+      (b) => {
+        const x = body(b);
+        x.kind = 'rekord';
+        setBody(b, x);
+        e(b).kindVersion.kind = 'rekord';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'body digest changed',
+      v03,
+      (b) => {
+        const x = body(b);
+        x.spec.data.hash.value = '0'.repeat(64);
+        setBody(b, x);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'body with a duplicate key',
+      v03,
+      (b) => {
+        const t = Buffer.from(e(b).canonicalizedBody, 'base64').toString();
+        e(b).canonicalizedBody = Buffer.from(
+          t.replace('{"apiVersion":"0.0.1",', '{"apiVersion":"0.0.1","apiVersion":"0.0.1",'),
+        ).toString('base64');
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'inclusion proof hash flipped',
+      v03,
+      (b) => {
+        e(b).inclusionProof.hashes[2] = flipB64(e(b).inclusionProof.hashes[2]);
+      },
+      'TLOG_INVALID',
+    ],
+    ['inclusion proof hash dropped', v03, (b) => e(b).inclusionProof.hashes.pop(), 'TLOG_INVALID'],
+    [
+      'inclusion proof hash added',
+      v03,
+      (b) => e(b).inclusionProof.hashes.push(e(b).inclusionProof.hashes[0]),
+      'TLOG_INVALID',
+    ],
+    [
+      'inclusion proof index changed',
+      v03,
+      (b) => {
+        e(b).inclusionProof.logIndex = String(Number(e(b).inclusionProof.logIndex) + 1);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'inclusion proof tree size changed',
+      v03,
+      (b) => {
+        e(b).inclusionProof.treeSize = String(Number(e(b).inclusionProof.treeSize) + 1);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'proof root hash differs from checkpoint',
+      v03,
+      (b) => {
+        e(b).inclusionProof.rootHash = flipB64(e(b).inclusionProof.rootHash);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'checkpoint root hash rewritten to match a forged proof',
+      v03,
+      (b) => {
+        const forged = flipB64(e(b).inclusionProof.rootHash);
+        e(b).inclusionProof.checkpoint.envelope = e(b).inclusionProof.checkpoint.envelope.replace(
+          e(b).inclusionProof.rootHash,
+          forged,
+        );
+        e(b).inclusionProof.rootHash = forged;
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'checkpoint signature flipped',
+      v03,
+      (b) => {
+        const env: string = e(b).inclusionProof.checkpoint.envelope;
+        const m = /\u2014 (\S+) (\S+)\n$/.exec(env)!;
+        e(b).inclusionProof.checkpoint.envelope = env.replace(m[2]!, flipB64(m[2]!, 0.8));
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'checkpoint signer renamed',
+      v03,
+      (b) => {
+        e(b).inclusionProof.checkpoint.envelope = e(b).inclusionProof.checkpoint.envelope.replace(
+          '\u2014 rekor.sigstore.dev ',
+          '\u2014 evil.example ',
+        );
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'checkpoint without signature lines',
+      v03,
+      (b) => {
+        e(b).inclusionProof.checkpoint.envelope = e(b).inclusionProof.checkpoint.envelope.split('\n\n')[0] + '\n\n';
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'checkpoint without separator',
+      v03,
+      (b) => {
+        e(b).inclusionProof.checkpoint.envelope = e(b).inclusionProof.checkpoint.envelope.replace('\n\n', '\n');
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'Rekor v2 entry index differs from its proof',
+      rekor2,
+      (b) => {
+        e(b).logIndex = String(Number(e(b).logIndex) + 1);
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'Rekor v2 timestamp signature flipped',
+      rekor2,
+      (b) => {
+        const t = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0];
+        t.signedTimestamp = flipB64(t.signedTimestamp, 0.97);
+      },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'Rekor v2 timestamp removed',
+      rekor2,
+      (b) => {
+        b.verificationMaterial.timestampVerificationData.rfc3161Timestamps = [];
+      },
+      'TIMESTAMP_MISSING',
+    ],
+    [
+      'Rekor v2 timestamp not DER',
+      rekor2,
+      (b) => {
+        b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp = 'MAA=';
+      },
+      'TIMESTAMP_INVALID',
+    ],
+  ];
+  for (const [name, c, mutate, code] of rows) it(name, () => expectCode(code, mutated(c, mutate)));
+});
+
+describe('hostile signatures and artifacts', () => {
+  const rows: [string, () => unknown, ErrorCode][] = [
+    [
+      'signature bit flip',
+      mutated(v03, (b) => {
+        b.messageSignature.signature = flipB64(b.messageSignature.signature, 0.7);
+      }),
+      'SIGNATURE_INVALID',
+    ],
+    [
+      'message digest swapped for another artifact',
+      mutated(v03, (b) => {
+        b.messageSignature.messageDigest.digest = Buffer.alloc(32, 7).toString('base64');
+      }),
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'digest-only input of another algorithm',
+      () =>
+        verify(
+          v03.bundleText,
+          { kind: 'digest', algorithm: 'sha512', digest: Buffer.alloc(64) },
+          keylessPolicy(v03),
+          trustOf(v03),
+        ),
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'artifact bytes and digest disagree',
+      () =>
+        verify(
+          v03.bundleText,
+          { ...v03.artifact, digest: Buffer.alloc(32) } as ArtifactInput,
+          keylessPolicy(v03),
+          trustOf(v03),
+        ),
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'DSSE payload changed',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.payload = Buffer.from(
+          Buffer.from(b.dsseEnvelope.payload, 'base64').toString().replace('a.txt', 'b.txt'),
+        ).toString('base64');
+      }),
+      'SIGNATURE_INVALID',
+    ],
+    [
+      'in-toto payload that is not a statement',
+      () => {
+        const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v9', subject: [] }));
+        const t = 'application/vnd.in-toto+json';
+        const pae = Buffer.concat([Buffer.from(`DSSEv1 ${t.length} ${t} ${payload.length} `), payload]);
+        const b = {
+          mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+          verificationMaterial: { publicKey: {}, tlogEntries: [] },
+          dsseEnvelope: {
+            payload: payload.toString('base64'),
+            payloadType: t,
+            signatures: [{ sig: sign('sha256', pae, privateKey).toString('base64'), keyid: '' }],
+          },
+        };
+        const spki = publicKey.export({ format: 'pem', type: 'spki' }) as string;
+        return verify(JSON.stringify(b), { kind: 'statement' }, buildPolicy({ keys: [{ spki }] }), trustOf(v03));
+      },
+      'DSSE_INVALID',
+    ],
+    [
+      'DSSE payload type changed',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.payloadType = 'text/plain';
+      }),
+      'DSSE_INVALID',
+    ],
+    [
+      'DSSE with no signature',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.signatures = [];
+      }),
+      'DSSE_INVALID',
+    ],
+    [
+      'DSSE for another artifact',
+      () =>
+        verify(
+          dsse.bundleText,
+          { kind: 'digest', algorithm: 'sha256', digest: Buffer.alloc(32, 1) },
+          keylessPolicy(dsse),
+          trustOf(dsse),
+        ),
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'message signature verified as a statement',
+      () => verify(v03.bundleText, { kind: 'statement' }, keylessPolicy(v03), trustOf(v03)),
+      'BUNDLE_UNSUPPORTED',
+    ],
+  ];
+  for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
+});
+
+describe('identity near-misses', () => {
+  const id = v03.identity!;
+  const rows: [string, Parameters<typeof keylessPolicy>[1], ErrorCode][] = [
+    ['suffix added (…main-x)', { identity: `${id}-x` }, 'IDENTITY_MISMATCH'],
+    ['prefix only (…mai)', { identity: id.slice(0, -1) }, 'IDENTITY_MISMATCH'],
+    [
+      'another repository (acme/app-x style)',
+      { identity: id.replace('oidc-beacon/', 'oidc-beacon-x/') },
+      'IDENTITY_MISMATCH',
+    ],
+    ['case differs', { identity: id.toUpperCase() }, 'IDENTITY_MISMATCH'],
+    ['identity list joined with a comma', { identity: `${id}, URI:https://evil.example` }, 'IDENTITY_MISMATCH'],
+    [
+      'regexp is anchored at the end',
+      { identityRegexp: 'https://github\\.com/sigstore-conformance/' },
+      'IDENTITY_MISMATCH',
+    ],
+    ['regexp is anchored at the start', { identityRegexp: 'refs/heads/main' }, 'IDENTITY_MISMATCH'],
+    ['alternation cannot escape the anchors', { identityRegexp: 'nomatch|.*heads/mai' }, 'IDENTITY_MISMATCH'],
+    ['issuer with a trailing slash', { issuer: `${v03.issuer}/` }, 'ISSUER_MISMATCH'],
+    ['issuer of another provider', { issuer: 'https://accounts.google.com' }, 'ISSUER_MISMATCH'],
+  ];
+  for (const [name, over, code] of rows) {
+    it(name, () =>
+      expectCode(code, () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03, over), trustOf(v03))),
+    );
+  }
+  it('an anchored regexp that does match', () => {
+    const p = keylessPolicy(v03, { identityRegexp: 'https://github\\.com/sigstore-conformance/.*@refs/heads/main' });
+    assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
+  it('any one of several identities may match', () => {
+    const p = buildPolicy({
+      identities: [
+        { identity: 'someone@example.com', issuer: 'https://accounts.google.com' },
+        { identity: id, issuer: v03.issuer! },
+      ],
+    });
+    assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
+  it('a hand-made RegExp that looks anchored is anchored again', () => {
+    const p: Policy = { identities: [{ subject: { regexp: /^(?:nomatch)|(?:.*)$/ }, issuer: { exact: v03.issuer! } }] };
+    // `^(?:nomatch)|(?:.*)$` would match anything unanchored-by-alternation; wrapped again it still matches anything,
+    // so use a pattern that only the broken anchoring would accept:
+    const q: Policy = {
+      identities: [{ subject: { regexp: /^(?:nomatch)|(?:refs\/heads)/ }, issuer: { exact: v03.issuer! } }],
+    };
+    assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+    expectCode('IDENTITY_MISMATCH', () => verify(v03.bundleText, v03.artifact, q, trustOf(v03)));
+  });
+});
+
+describe('another instance', () => {
+  it('a staging bundle against the production root', () => {
+    const prodTrust = trustOf(v03);
+    const codes: ErrorCode[] = ['TRUST_ROOT_MISMATCH', 'CHAIN_INVALID'];
+    assert.throws(
+      () => verify(staging.bundleText, staging.artifact, keylessPolicy(staging), prodTrust),
+      (e: unknown) => e instanceof VouchError && codes.includes(e.code),
+    );
+  });
+  it('a production bundle against the staging root', () => {
+    const codes: ErrorCode[] = ['TRUST_ROOT_MISMATCH', 'CHAIN_INVALID'];
+    assert.throws(
+      () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), trustOf(staging)),
+      (e: unknown) => e instanceof VouchError && codes.includes(e.code),
+    );
+  });
+  it('a trusted root whose CA has expired before the signing time', () => {
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    for (const ca of root.certificateAuthorities) ca.validFor.end = '2023-01-01T00:00:00Z';
+    expectCode('CHAIN_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+  it('a trusted root whose log key starts after the integrated time', () => {
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    for (const t of root.tlogs) t.publicKey.validFor.start = '2025-01-01T00:00:00Z';
+    expectCode('TLOG_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+  it('one log key listed twice: a time in the gap between its windows is refused', () => {
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    const log = root.tlogs.find((t: Json) => t.baseUrl === 'https://rekor.sigstore.dev');
+    const later = structuredClone(log);
+    log.publicKey.validFor = { start: '2021-01-01T00:00:00Z', end: '2023-01-01T00:00:00Z' };
+    later.publicKey.validFor = { start: '2025-01-01T00:00:00Z' };
+    root.tlogs.push(later);
+    expectCode('TLOG_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+  it('a trusted root without CT logs of that period still requires a verified SCT', () => {
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    root.ctlogs = root.ctlogs.filter((l: Json) => l.baseUrl.endsWith('/test'));
+    expectCode('SCT_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+  it('a timestamp authority whose window closed before the timestamp is refused', () => {
+    const root = JSON.parse(rekor2.trustedRootText) as Json;
+    root.timestampAuthorities[0].validFor = { start: '2025-04-09T00:00:00Z', end: '2025-05-01T00:00:00Z' };
+    expectCode('TIMESTAMP_INVALID', () =>
+      verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root))),
+    );
+    // The same certificate listed again with a window that fits (a renewal) is accepted.
+    root.timestampAuthorities.push({ ...root.timestampAuthorities[0], validFor: { start: '2025-05-01T00:00:00Z' } });
+    const r = verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root)));
+    assert.equal(r.verified, true);
+  });
+  it('a trusted root without timestamp authorities refuses TSA-timed bundles', () => {
+    const root = JSON.parse(rekor2.trustedRootText) as Json;
+    root.timestampAuthorities = [];
+    expectCode('TIMESTAMP_INVALID', () =>
+      verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+});
+
+describe('trusted root parsing', () => {
+  const base = JSON.parse(v03.trustedRootText) as Json;
+  const rows: [string, (r: Json) => void][] = [
+    [
+      'wrong media type',
+      (r) => {
+        r.mediaType = 'application/json';
+      },
+    ],
+    ['tlog validFor without start', (r) => delete r.tlogs[0].publicKey.validFor.start],
+    [
+      'CA validFor ends before it starts',
+      (r) => {
+        r.certificateAuthorities[1].validFor = { start: '2030-01-01T00:00:00Z', end: '2020-01-01T00:00:00Z' };
+      },
+    ],
+    [
+      'bad time format',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = 'yesterday';
+      },
+    ],
+    [
+      'log key is garbage',
+      (r) => {
+        r.tlogs[0].publicKey.rawBytes = 'AAAA';
+      },
+    ],
+    [
+      'log ID of the wrong length',
+      (r) => {
+        r.tlogs[0].logId.keyId = 'AAAA';
+      },
+    ],
+    ['CA chain out of order', (r) => r.certificateAuthorities[1].certChain.certificates.reverse()],
+    [
+      'CA without certificates',
+      (r) => {
+        r.certificateAuthorities[1].certChain.certificates = [];
+      },
+    ],
+  ];
+  for (const [name, mutate] of rows) {
+    it(name, () => {
+      const r = structuredClone(base);
+      mutate(r);
+      expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
+    });
+  }
+  it('a CA chain whose signature is broken is refused when used', () => {
+    const r = structuredClone(base);
+    const certs = r.certificateAuthorities[1].certChain.certificates;
+    const der = Buffer.from(certs[0].rawBytes, 'base64');
+    der[der.length - 1]! ^= 1;
+    certs[0].rawBytes = der.toString('base64');
+    const trust = loadTrustedRoot(JSON.stringify(r));
+    expectCode('TRUST_ROOT_INVALID', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), trust));
+  });
+  it('duplicate keys', () => {
+    expectCode('TRUST_ROOT_INVALID', () =>
+      loadTrustedRoot(v03.trustedRootText.replace('"mediaType":', '"mediaType": "x", "mediaType":')),
+    );
+  });
+});
+
+describe('every field of a valid bundle is load-bearing', () => {
+  // Change each scalar of a valid bundle in turn: none of the changed bundles may verify. The only exemption is
+  // data the spec marks unauthenticated (the DSSE keyid).
+  // The middle of the Rekor v2 case's RFC 3161 token lies in the certificates the token embeds, which are never
+  // trusted (only the trusted root's TSA chain is): changing them changes nothing. Flips of the token's signed
+  // parts are rows of the 'hostile log entries' table.
+  const exempt = new Set([
+    'dsseEnvelope.signatures.0.keyid',
+    'verificationMaterial.timestampVerificationData.rfc3161Timestamps.0.signedTimestamp',
+  ]);
+  function* leaves(x: unknown, path: string[] = []): Generator<string[]> {
+    if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) yield* leaves(v, [...path, k]);
+    else yield path;
+  }
+  function change(v: unknown): unknown {
+    if (typeof v === 'number') return v + 1;
+    if (typeof v !== 'string') return v;
+    if (/^[0-9]+$/.test(v)) return String(BigInt(v) + 1n);
+    if (/^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v) && v.length >= 8) return flipB64(v);
+    return `${v.slice(0, -1)}${v.endsWith('x') ? 'y' : 'x'}`;
+  }
+  for (const c of [v03, dsse, rekor2, loadCase('prod-npm-provenance-sigstore-2.0.0')]) {
+    it(c.name, () => {
+      const original = JSON.parse(c.bundleText) as Json;
+      let n = 0;
+      for (const path of leaves(original)) {
+        if (exempt.has(path.join('.'))) continue;
+        const b = structuredClone(original);
+        let o: Json = b;
+        for (const k of path.slice(0, -1)) o = o[k];
+        const last = path[path.length - 1]!;
+        if (o[last] === change(o[last])) continue;
+        o[last] = change(o[last]);
+        assert.throws(
+          () => verify(JSON.stringify(b), c.artifact, keylessPolicy(c), trustOf(c)),
+          (e: unknown) => e instanceof VouchError,
+          `changing ${path.join('.')} still verifies`,
+        );
+        n++;
+      }
+      assert.ok(n >= 10, `only ${n} fields changed`);
+    });
+  }
+});
+
+// ---- key-pair bundles made here --------------------------------------------------------------------------------
+
+function spkiPem(k: KeyObject): string {
+  return k.export({ format: 'pem', type: 'spki' }) as string;
+}
+function fingerprint(k: KeyObject): Buffer {
+  return createHash('sha256')
+    .update(k.export({ format: 'der', type: 'spki' }))
+    .digest();
+}
+
+function keyBundle(
+  type: 'ec' | 'ed25519' | 'rsa',
+  artifact: Buffer,
+  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string } = {},
+) {
+  const { privateKey, publicKey } =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ed25519');
+  const hash = type === 'ed25519' ? null : 'sha256';
+  const vm: Json = { publicKey: {}, tlogEntries: [] };
+  if (opts.hint !== 'none') vm.publicKey.hint = fingerprint(publicKey).toString('base64');
+  const b: Json = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: vm };
+  if (opts.dsse) {
+    const payload = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [
+          { name: 'a', digest: { sha256: opts.subjectDigest ?? createHash('sha256').update(artifact).digest('hex') } },
+        ],
+        predicateType: 'https://example.com/p',
+        predicate: {},
+      }),
+    );
+    const type = 'application/vnd.in-toto+json';
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
+    b.dsseEnvelope = {
+      payload: payload.toString('base64'),
+      payloadType: type,
+      signatures: [{ sig: sign(hash, pae, privateKey).toString('base64'), keyid: '' }],
+    };
+  } else {
+    b.messageSignature = {
+      messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(artifact).digest('base64') },
+      signature: sign(hash, artifact, privateKey).toString('base64'),
+    };
+  }
+  return { text: JSON.stringify(b), json: b, publicKey, privateKey };
+}
+
+describe('key-pair bundles', () => {
+  const artifact = Buffer.from('hello, vouch\n');
+  const bytesInput: ArtifactInput = {
+    kind: 'digest',
+    algorithm: 'sha256',
+    digest: createHash('sha256').update(artifact).digest(),
+    bytes: artifact,
+  };
+  const digestInput: ArtifactInput = {
+    kind: 'digest',
+    algorithm: 'sha256',
+    digest: createHash('sha256').update(artifact).digest(),
+  };
+  const trust = trustOf(v03);
+  const keys = (...k: KeyObject[]) => buildPolicy({ keys: k.map((x) => ({ spki: spkiPem(x) })) });
+
+  for (const type of ['ec', 'ed25519', 'rsa'] as const) {
+    it(`${type}: verifies over the bytes, reports the SPKI fingerprint`, () => {
+      const kb = keyBundle(type, artifact);
+      const r = verify(kb.text, bytesInput, keys(kb.publicKey), trust);
+      assert.deepEqual(r.signer, { type: 'key', fingerprint: fingerprint(kb.publicKey).toString('hex') });
+      assert.deepEqual(r.tlogEntries, []);
+    });
+  }
+  it('ec and rsa verify from the digest alone (pre-hashed)', () => {
+    for (const type of ['ec', 'rsa'] as const) {
+      const kb = keyBundle(type, artifact);
+      assert.equal(verify(kb.text, digestInput, keys(kb.publicKey), trust).verified, true);
+    }
+  });
+  it('ed25519 needs the bytes', () => {
+    const kb = keyBundle('ed25519', artifact);
+    expectCode('BUNDLE_UNSUPPORTED', () => verify(kb.text, digestInput, keys(kb.publicKey), trust));
+  });
+  it('one of several keys, without a hint', () => {
+    const kb = keyBundle('ec', artifact, { hint: 'none' });
+    const other = keyBundle('ec', artifact).publicKey;
+    assert.equal(verify(kb.text, bytesInput, keys(other, kb.publicKey), trust).verified, true);
+  });
+  it('DSSE statement naming the artifact', () => {
+    const kb = keyBundle('ec', artifact, { dsse: true });
+    const r = verify(kb.text, bytesInput, keys(kb.publicKey), trust);
+    assert.equal((r.statement?.payload as Json).predicateType, 'https://example.com/p');
+  });
+
+  const rows: [string, () => unknown, ErrorCode][] = [
+    [
+      'another key',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(kb.text, bytesInput, keys(keyBundle('ec', artifact).publicKey), trust);
+      },
+      'KEY_MISMATCH',
+    ],
+    [
+      'signature tampered, hinted key',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        kb.json.messageSignature.signature = flipB64(kb.json.messageSignature.signature, 0.8);
+        return verify(JSON.stringify(kb.json), bytesInput, keys(kb.publicKey), trust);
+      },
+      'SIGNATURE_INVALID',
+    ],
+    [
+      'another artifact',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(
+          kb.text,
+          { kind: 'digest', algorithm: 'sha256', digest: Buffer.alloc(32), bytes: Buffer.alloc(0) },
+          keys(kb.publicKey),
+          trust,
+        );
+      },
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'keyless policy for a key bundle',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(kb.text, bytesInput, keylessPolicy(v03), trust);
+      },
+      'IDENTITY_MISMATCH',
+    ],
+    [
+      'key policy for a keyless bundle',
+      () => verify(v03.bundleText, v03.artifact, keys(keyBundle('ec', artifact).publicKey), trust),
+      'KEY_MISMATCH',
+    ],
+    [
+      'a tlog threshold the bundle cannot meet',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(
+          kb.text,
+          bytesInput,
+          buildPolicy({ keys: [{ spki: spkiPem(kb.publicKey) }], tlogThreshold: 1 }),
+          trust,
+        );
+      },
+      'TLOG_MISSING',
+    ],
+    [
+      'a timestamp threshold the bundle cannot meet',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(
+          kb.text,
+          bytesInput,
+          buildPolicy({ keys: [{ spki: spkiPem(kb.publicKey) }], timestampThreshold: 1 }),
+          trust,
+        );
+      },
+      'TIMESTAMP_MISSING',
+    ],
+    [
+      'DSSE statement about another artifact',
+      () => {
+        const kb = keyBundle('ec', artifact, { dsse: true, subjectDigest: '0'.repeat(64) });
+        return verify(kb.text, bytesInput, keys(kb.publicKey), trust);
+      },
+      'DIGEST_MISMATCH',
+    ],
+    [
+      'DSSE keyid contradicts the key hint',
+      () => {
+        const kb = keyBundle('ec', artifact, { dsse: true });
+        kb.json.dsseEnvelope.signatures[0].keyid = 'other';
+        return verify(JSON.stringify(kb.json), bytesInput, keys(kb.publicKey), trust);
+      },
+      'DSSE_INVALID',
+    ],
+    [
+      'policy key is not a key',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(kb.text, bytesInput, buildPolicy({ keys: [{ spki: 'not a pem' }] }), trust);
+      },
+      'KEY_INVALID',
+    ],
+    [
+      'policy key is a private key',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return verify(
+          kb.text,
+          bytesInput,
+          buildPolicy({ keys: [{ spki: kb.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string }] }),
+          trust,
+        );
+      },
+      'KEY_INVALID',
+    ],
+  ];
+  for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
+});
+
+describe('thresholds count distinct witnesses', () => {
+  it('the same log entry twice does not meet a threshold of two', () => {
+    const p = buildPolicy({ identities: [{ identity: v03.identity!, issuer: v03.issuer! }], tlogThreshold: 2 });
+    const fn = mutated(
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries.push(b.verificationMaterial.tlogEntries[0]);
+      },
+      p,
+    );
+    expectCode('TLOG_MISSING', fn);
+  });
+  it('the same timestamp twice does not meet a threshold of two', () => {
+    const p = buildPolicy({
+      identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
+      timestampThreshold: 2,
+    });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        ts.push(ts[0]);
+      },
+      p,
+    );
+    expectCode('TIMESTAMP_MISSING', fn);
+  });
+});
+
+describe('random byte corruption of binary fields', () => {
+  // A deterministic generator (xorshift32), so a failure reproduces.
+  let s = 0x9e3779b9;
+  const rnd = (n: number) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+  function binaryFields(x: unknown, path: string[] = [], out: string[][] = []): string[][] {
+    if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) binaryFields(v, [...path, k], out);
+    else if (typeof x === 'string' && x.length > 40 && Buffer.from(x, 'base64').toString('base64') === x)
+      out.push(path);
+    return out;
+  }
+  for (const c of [v03, rekor2, loadCase('prod-npm-provenance-sigstore-2.0.0')]) {
+    it(c.name, () => {
+      const original = JSON.parse(c.bundleText) as Json;
+      const fields = binaryFields(original);
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 150; i++) {
+        const path = fields[rnd(fields.length)]!;
+        const b = structuredClone(original);
+        let o: Json = b;
+        for (const k of path.slice(0, -1)) o = o[k];
+        const key = path[path.length - 1]!;
+        const bytes = Buffer.from(o[key], 'base64');
+        for (let k = 1 + rnd(3); k > 0; k--) bytes[rnd(bytes.length)] = rnd(256);
+        const changed = (rnd(4) === 0 ? bytes.subarray(0, rnd(bytes.length)) : bytes).toString('base64');
+        if (changed === o[key]) continue;
+        o[key] = changed;
+        // The certificates embedded in an RFC 3161 token are never trusted, so corrupting them may change nothing.
+        const mayVerify = key === 'signedTimestamp';
+        try {
+          verify(JSON.stringify(b), c.artifact, keylessPolicy(c), trustOf(c));
+          assert.ok(mayVerify, `corrupted ${path.join('.')} still verifies`);
+        } catch (e) {
+          assert.ok(e instanceof VouchError, `${path.join('.')}: not a VouchError: ${(e as Error)?.stack}`);
+          assert.notEqual(e.code, 'INTERNAL', `${path.join('.')}: ${String((e.cause as Error)?.stack)}`);
+          outcomes.set(e.code, (outcomes.get(e.code) ?? 0) + 1);
+        }
+      }
+      assert.ok(outcomes.size >= 2, `too few distinct outcomes: ${[...outcomes.keys()]}`);
+    });
+  }
+});
