@@ -200,8 +200,12 @@ describe('transparency log', () => {
     await log.drain();
     await store.close();
     store = new SqliteLogStore(join(dir, 'tlog.sqlite3'));
-    log = await TransparencyLog.open({ store, key, keyName: '127.0.0.1' });
+    const origin = log.origin;
+    // Reopened under another host name: same origin (the log's identity), new signer name (for the new URL).
+    log = await TransparencyLog.open({ store, key, keyName: 'localhost' });
     router = new Router(tlogRoutes(log, '/tlog'));
+    assert.equal(log.origin, origin);
+    assert.match((await log.info()).signedTreeHead, /\n\u2014 localhost /);
     assert.equal(log.size, before.treeSize);
     assert.equal((await log.rootAt(log.size)).toString('hex'), before.rootHash);
     await post(hashedRekord(signer, 'after reopen'));

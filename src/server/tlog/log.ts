@@ -80,7 +80,7 @@ export class TransparencyLog {
   private checkpointCache: { size: number; note: string } | undefined;
   private closed = false;
 
-  private constructor(o: TransparencyLogOptions, frontier: Frontier, treeId: string) {
+  private constructor(o: TransparencyLogOptions, frontier: Frontier, treeId: string, origin: string) {
     this.store = o.store;
     this.key = o.key;
     this.keyName = o.keyName;
@@ -89,8 +89,7 @@ export class TransparencyLog {
     this.logId = keyId(o.key.spki);
     this.frontier = frontier;
     this.treeId = treeId;
-    // C2SP tlog-checkpoint: the origin uniquely names the log; Rekor uses "<host> - <tree id>".
-    this.origin = `${o.keyName} - ${treeId}`;
+    this.origin = origin;
     if (/\s/.test(o.keyName) || o.keyName === '')
       throw new VouchError('CONFIG_INVALID', 'log key name must be one word');
   }
@@ -102,6 +101,13 @@ export class TransparencyLog {
       treeId = (randomBytes(8).readBigUInt64BE() >> 1n).toString();
       await o.store.setMeta('tree_id', treeId);
     }
+    // C2SP tlog-checkpoint: the origin names the log for its whole life (Rekor: "<host> - <tree id>"), so it is
+    // fixed at creation and kept even if the server later answers under another host name.
+    let origin = await o.store.getMeta('origin');
+    if (origin === undefined) {
+      origin = `${o.keyName} - ${treeId}`;
+      await o.store.setMeta('origin', origin);
+    }
     const size = await o.store.size();
     const ids = Frontier.nodeIds(size);
     const hashes = await o.store.nodes(ids);
@@ -109,7 +115,7 @@ export class TransparencyLog {
       size,
       ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
     );
-    return new TransparencyLog(o, frontier, treeId);
+    return new TransparencyLog(o, frontier, treeId, origin);
   }
 
   publicKeyDer(): Buffer {
