@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
-import { isVouchError } from '../../src/errors.ts';
+import { isVouchError, VouchError } from '../../src/errors.ts';
 import { loadOrCreateKey, type StackKey } from '../../src/server/pki.ts';
 import { Router, request } from '../../src/server/routes.ts';
 import { SqliteLogStore } from '../../src/server/store/sqlite.ts';
+import type { LogStore, StoredEntry, StoredNode } from '../../src/server/store/types.ts';
 import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
 import { tlogRoutes } from '../../src/server/tlog/routes.ts';
@@ -278,5 +279,45 @@ describe('canonical bodies match production Rekor', () => {
       },
     };
     assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+  });
+});
+
+describe('log recovery after an ambiguous commit failure', () => {
+  it('continues from the stored tree when a commit landed but reported failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-lost-ack-'));
+    const inner = new SqliteLogStore(join(dir, 'db'));
+    let failNext = false;
+    // Fault injection around the real store: the batch is committed, then the acknowledgement is "lost".
+    const store: LogStore = Object.assign(Object.create(inner) as SqliteLogStore, {
+      append: async (e: readonly StoredEntry[], n: readonly StoredNode[]) => {
+        await inner.append(e, n);
+        if (failNext) {
+          failNext = false;
+          throw new VouchError('SERVICE_UNAVAILABLE', 'connection lost after COMMIT');
+        }
+      },
+    });
+    try {
+      const log = await TransparencyLog.open({
+        store,
+        key: await loadOrCreateKey(join(dir, 'k'), 'tlog'),
+        keyName: 'x',
+      });
+      const signer = newSigner();
+      await log.add(hashedRekord(signer, 'a'));
+      const lost = hashedRekord(signer, 'b');
+      failNext = true;
+      await assert.rejects(log.add(lost), (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'));
+      await assert.rejects(log.add(lost), (e) => isVouchError(e, 'ENTRY_EXISTS')); // it did land
+      const c = await log.add(hashedRekord(signer, 'c'));
+      assert.equal(c.entry.logIndex, 2);
+      const leaves = [];
+      for (let i = 0; i < 3; i++) leaves.push((await inner.byIndex(i))!.leafHash);
+      assert.deepEqual(await log.rootAt(3), rootFromLeafHashes(leaves));
+      await log.drain();
+    } finally {
+      await inner.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

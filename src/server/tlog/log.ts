@@ -65,6 +65,17 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** The right edge of the stored tree: O(log n) node reads. */
+async function loadFrontier(store: LogStore): Promise<Frontier> {
+  const size = await store.size();
+  const ids = Frontier.nodeIds(size);
+  const hashes = await store.nodes(ids);
+  return new Frontier(
+    size,
+    ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
+  );
+}
+
 export class TransparencyLog {
   readonly store: LogStore;
   readonly logId: Buffer;
@@ -108,14 +119,7 @@ export class TransparencyLog {
       origin = `${o.keyName} - ${treeId}`;
       await o.store.setMeta('origin', origin);
     }
-    const size = await o.store.size();
-    const ids = Frontier.nodeIds(size);
-    const hashes = await o.store.nodes(ids);
-    const frontier = new Frontier(
-      size,
-      ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
-    );
-    return new TransparencyLog(o, frontier, treeId, origin);
+    return new TransparencyLog(o, await loadFrontier(o.store), treeId, origin);
   }
 
   publicKeyDer(): Buffer {
@@ -199,6 +203,14 @@ export class TransparencyLog {
       );
     } catch (e) {
       for (const a of accepted) a.p.reject(e);
+      // A failed commit may still have landed (e.g. a lost COMMIT acknowledgement from PostgreSQL): re-read the
+      // tree edge from the store so the next batch continues from what is really there. Clients that retry an
+      // entry that did land get 409 and its location.
+      try {
+        this.frontier = await loadFrontier(this.store);
+      } catch {
+        // the store is unreachable; the next batch will fail and try again
+      }
       return;
     }
     this.frontier = frontier;
