@@ -321,3 +321,32 @@ describe('log recovery after an ambiguous commit failure', () => {
     }
   });
 });
+
+describe('log backpressure', () => {
+  it('refuses appends with 503 beyond the queue bound instead of buffering them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-queue-'));
+    const store = new SqliteLogStore(join(dir, 'db'));
+    try {
+      const log = await TransparencyLog.open({
+        store,
+        key: await loadOrCreateKey(join(dir, 'k'), 'tlog'),
+        keyName: 'x',
+        maxQueue: 2,
+      });
+      const signer = newSigner();
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => log.add(hashedRekord(signer, `q${i}`))),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected'],
+      );
+      for (const r of results.slice(2))
+        assert.ok(isVouchError((r as PromiseRejectedResult).reason, 'SERVICE_UNAVAILABLE'));
+      await log.drain();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

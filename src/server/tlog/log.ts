@@ -56,6 +56,8 @@ export interface TransparencyLogOptions {
   clock?: () => Date;
   /** Largest batch per transaction. */
   maxBatch?: number;
+  /** Most entries waiting for a commit before new ones are refused with 503. */
+  maxQueue?: number;
 }
 
 interface Pending {
@@ -85,6 +87,7 @@ export class TransparencyLog {
   private readonly keyName: string;
   private readonly clock: () => Date;
   private readonly maxBatch: number;
+  private readonly maxQueue: number;
   private frontier: Frontier;
   private queue: Pending[] = [];
   private committing: Promise<void> | undefined;
@@ -97,6 +100,7 @@ export class TransparencyLog {
     this.keyName = o.keyName;
     this.clock = o.clock ?? (() => new Date());
     this.maxBatch = o.maxBatch ?? 1000;
+    this.maxQueue = o.maxQueue ?? 20_000;
     this.logId = keyId(o.key.spki);
     this.frontier = frontier;
     this.treeId = treeId;
@@ -133,6 +137,8 @@ export class TransparencyLog {
   /** Validate, verify and append a proposed entry; resolves once it is durable. Duplicates throw ENTRY_EXISTS. */
   async add(proposed: Record<string, unknown>): Promise<{ uuid: string; entry: EntryView }> {
     if (this.closed) throw new VouchError('SERVICE_UNAVAILABLE', 'the log is shutting down');
+    // Bounded queue: under a flood, refuse (503, which clients retry) rather than buffer without limit.
+    if (this.queue.length >= this.maxQueue) throw new VouchError('SERVICE_UNAVAILABLE', 'the log is overloaded');
     const { body } = canonicalizeProposedEntry(proposed);
     const leafHash = hashLeaf(body);
     return new Promise((resolve, reject) => {
@@ -149,7 +155,12 @@ export class TransparencyLog {
           // Yield to the event loop first so requests that arrived meanwhile join this batch.
           await new Promise<void>((r) => setImmediate(r));
           const batch = this.queue.splice(0, this.maxBatch);
-          await this.commit(batch);
+          try {
+            await this.commit(batch);
+          } catch (e) {
+            // Never let the committer die with an unhandled rejection; whoever is still waiting gets the error.
+            for (const p of batch) p.reject(e);
+          }
         }
       } finally {
         this.committing = undefined;
