@@ -8,6 +8,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { VouchError } from '../errors.ts';
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
 import { caRoutes } from './ca/routes.ts';
@@ -86,7 +87,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const clock = options.clock ?? (() => new Date());
   const mounts: Mount[] = [];
   const app = createHttpServer(mounts);
-  await app.listen({ host: listenHost, port: options.port ?? 0 });
+  try {
+    await app.listen({ host: listenHost, port: options.port ?? 0 });
+  } catch (e) {
+    await app.close().catch(() => {});
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new VouchError('SERVICE_UNAVAILABLE', `cannot listen on ${listenHost}:${options.port ?? 0} (${code})`, {
+      cause: e,
+      hint: code === 'EADDRINUSE' ? 'Another process uses that port: pick another with --port.' : undefined,
+    });
+  }
   let store: LogStore | undefined;
   try {
     const addr = app.server.address();

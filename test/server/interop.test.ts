@@ -22,6 +22,7 @@ import {
 } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { isVouchError } from '../../src/errors.ts';
 import { type Stack, startStack } from '../../src/server/stack.ts';
 import { hashedRekord, newSigner } from './helpers.ts';
 
@@ -214,6 +215,16 @@ describe('HTTP adapter on a real socket', () => {
     const again = existing[uuid] as { body: string; logIndex: number };
     assert.equal(again.body, e.body);
     assert.equal(again.logIndex, e.logIndex);
+  });
+
+  it('reports a port in use as SERVICE_UNAVAILABLE', async () => {
+    const port = Number(new URL(stack.url).port);
+    const d = mkdtempSync(join(tmpdir(), 'vouch-port-'));
+    try {
+      await assert.rejects(startStack({ dataDir: d, port }), (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('refuses oversized bodies with 413 and junk with 4xx, never 500', async () => {
