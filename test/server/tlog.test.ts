@@ -83,10 +83,14 @@ describe('transparency log', () => {
     const again = await post(entry);
     assert.equal(again.status, 409);
     assert.equal(again.headers?.location, `/tlog/api/v1/log/entries/${uuid}`);
+    const existing = (again.body as { existing: Record<string, EntryView> }).existing;
+    assert.equal(existing[uuid]!.logIndex, (first.body as Record<string, EntryView>)[uuid]!.logIndex);
     // Also when both copies arrive in the same batch.
     const twin = hashedRekord(signer, 'twin');
     const both = await Promise.all([post(twin), post(twin)]);
     assert.deepEqual(both.map((r) => r.status).sort(), [201, 409]);
+    const dup = both.find((r) => r.status === 409)!;
+    assert.ok(Object.keys((dup.body as { existing: object }).existing).length === 1, 'twin is fetchable at 409 time');
   });
 
   it('serves entries by index, uuid (64 and 80 hex) and retrieve', async () => {

@@ -171,6 +171,17 @@ export class TransparencyLog {
   private async commit(batch: Pending[]): Promise<void> {
     const accepted: { p: Pending; e: StoredEntry }[] = [];
     const seen = new Map<string, Pending>();
+    // Rejected only after the batch is durable, so a twin admitted in this same batch can be fetched by then.
+    const duplicates: { p: Pending; uuid: string }[] = [];
+    const rejectDuplicates = () => {
+      for (const { p, uuid } of duplicates) {
+        p.reject(
+          new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
+            details: { uuid, location: `/api/v1/log/entries/${uuid}` },
+          }),
+        );
+      }
+    };
     const nodes: StoredNode[] = [];
     const frontier = this.frontier.clone();
     const integratedTime = Math.floor(this.clock().getTime() / 1000);
@@ -185,11 +196,7 @@ export class TransparencyLog {
     for (const p of batch) {
       const uuid = p.leafHash.toString('hex');
       if (existing.has(uuid) || seen.has(uuid)) {
-        p.reject(
-          new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
-            details: { uuid, location: `/api/v1/log/entries/${uuid}` },
-          }),
-        );
+        duplicates.push({ p, uuid });
         continue;
       }
       seen.set(uuid, p);
@@ -206,7 +213,10 @@ export class TransparencyLog {
       for (const n of frontier.append(p.leafHash)) nodes.push(n);
       accepted.push({ p, e: { index, leafHash: p.leafHash, body: p.body, integratedTime, set } });
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) {
+      rejectDuplicates();
+      return;
+    }
     try {
       await this.store.append(
         accepted.map((a) => a.e),
@@ -225,6 +235,7 @@ export class TransparencyLog {
       return;
     }
     this.frontier = frontier;
+    rejectDuplicates();
     for (const a of accepted) {
       try {
         a.p.resolve({ uuid: a.e.leafHash.toString('hex'), entry: await this.view(a.e, frontier.size) });
