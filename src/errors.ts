@@ -69,6 +69,10 @@ export const ERROR_CODES = {
     'The signature over the token subject does not verify with the submitted key.',
   ],
   ENTRY_NOT_FOUND: ['usage', 'No such transparency log entry (HTTP 404).'],
+  DIRECTORY_UNSUPPORTED: [
+    'usage',
+    'The directory holds something vouch will not sign (FIFO, device, socket, setuid/setgid file, a name that is not NFC UTF-8 or collides by case, a symlink leading outside it), exceeds the limits, or changed while it was read.',
+  ],
   // services (exit 3)
   SERVICE_UNAVAILABLE: ['service', 'A service could not be reached; try again later.'],
   SERVICE_ERROR: ['service', 'A service answered with an error.'],

@@ -1,7 +1,14 @@
+import { describeDirectory } from '../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../workflow/verify.ts';
 
 export function formatVerify(r: VerifyOutcome): string {
-  const lines = [`Verified OK: ${r.target}`];
+  const lines = [
+    r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
+  ];
+  if (r.file)
+    lines.push(
+      `  file       ${JSON.stringify(r.file.path)} of the signed directory (manifest ${r.file.manifestDigest})`,
+    );
   if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
   if (r.signer.type === 'key') lines.push(`  signer     key sha256:${r.signer.fingerprint}`);
   else {

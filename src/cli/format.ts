@@ -2,9 +2,17 @@
 import type { VouchError } from '../errors.ts';
 import type { SignSummary } from '../workflow/sign.ts';
 
-export function formatError(e: VouchError): string {
+/** At most this many differences of a directory are listed under its error line (all of them are in --json). */
+const MAX_LISTED = 50;
+
+export function formatError(e: VouchError, describe?: (d: never) => string): string {
   const head = e.category === 'verification' ? `NOT VERIFIED (${e.code})` : `error (${e.code})`;
-  return `vouch: ${head}: ${oneLine(e.message)}\n  hint: ${oneLine(e.hint)}\n`;
+  let out = `vouch: ${head}: ${oneLine(e.message)}\n  hint: ${oneLine(e.hint)}\n`;
+  if (e.code === 'DIRECTORY_MISMATCH' && Array.isArray(e.details) && describe) {
+    for (const d of e.details.slice(0, MAX_LISTED)) out += `  ${oneLine(describe(d as never))}\n`;
+    if (e.details.length > MAX_LISTED) out += `  ... and ${e.details.length - MAX_LISTED} more (see --json)\n`;
+  }
+  return out;
 }
 
 function oneLine(s: string): string {
@@ -26,6 +34,16 @@ export function formatSign(r: SignSummary): string {
     lines.push(
       `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
     );
+  }
+  if (r.directory) {
+    const d = r.directory;
+    lines.push(
+      `  covers   ${d.files.toLocaleString('en-US')} files, ${d.symlinks.toLocaleString('en-US')} symlinks, ${d.emptyDirectories.toLocaleString('en-US')} empty directories (${d.format} manifest)`,
+    );
+    if (d.cached > 0)
+      lines.push(
+        `  hashed   ${d.hashed.toLocaleString('en-US')} files, ${d.cached.toLocaleString('en-US')} unchanged (incremental)`,
+      );
   }
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return `${lines.join('\n')}\n`;

@@ -58,3 +58,32 @@ export function writeFileAtomic(path: string, data: string): void {
     throw new VouchError('FILE_UNREADABLE', `cannot write ${path}: ${err.code ?? err.message}`, { cause: e });
   }
 }
+
+export type ProgressFn = (p: { filesDone: number; filesTotal: number }) => void;
+
+/**
+ * A one-line progress bar on stderr for long directory walks: drawn at most every 100 ms, only after the first
+ * second (short runs stay quiet), erased when the work is done.
+ */
+export function progressBar(label = 'hashing'): ProgressFn {
+  const start = Date.now();
+  let last = 0;
+  let drawn = false;
+  return ({ filesDone, filesTotal }) => {
+    const now = Date.now();
+    const finished = filesDone >= filesTotal;
+    if (finished) {
+      if (drawn) process.stderr.write('\r\x1b[2K');
+      return;
+    }
+    if (now - start < 1000 || now - last < 100) return;
+    last = now;
+    drawn = true;
+    const width = 30;
+    const fill = filesTotal > 0 ? Math.round((filesDone / filesTotal) * width) : 0;
+    const rate = Math.round(filesDone / ((now - start) / 1000));
+    process.stderr.write(
+      `\r\x1b[2K${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${filesDone.toLocaleString('en-US')}/${filesTotal.toLocaleString('en-US')} files, ${rate.toLocaleString('en-US')}/s`,
+    );
+  };
+}

@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, VouchError } from '../errors.ts';
 import { formatError, formatSign } from './format.ts';
+import { type ProgressFn, progressBar } from './io.ts';
 
 interface Io {
   out: (s: string) => void;
@@ -13,8 +14,18 @@ interface Io {
 
 const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
+/** Directory options shared by sign and verify: a progress bar when a person watches a terminal. */
+function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean | string }) {
+  const out: { format?: 'vouch' | 'model-signing'; incremental?: boolean | string; onProgress?: ProgressFn } = {};
+  if (o.format === 'vouch' || o.format === 'model-signing') out.format = o.format;
+  if (o.incremental !== undefined) out.incremental = o.incremental;
+  if (!o.json && process.stderr.isTTY) out.onProgress = progressBar();
+  return out;
+}
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let json = false;
+  const verifying = argv[0] === 'verify';
   let status: number = EXIT.ok;
   const run = async (asJson: boolean | undefined, fn: () => Promise<string | object>) => {
     json = Boolean(asJson);
@@ -63,6 +74,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--repository <name>', 'images: the repository a local image is signed for (REGISTRY/NAME)')
     .option('--recursive', 'images: also sign every platform manifest of an index')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
+    .addOption(
+      new Option('--format <format>', 'directories: manifest format')
+        .choices(['vouch', 'model-signing'])
+        .default('vouch'),
+    )
+    .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
@@ -75,6 +92,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(o.repository !== undefined ? { repository: o.repository } : {}),
             ...(o.recursive ? { recursive: true } : {}),
             ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
+            ...dirOptions(o),
             // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
             ...(process.stdin.isTTY && process.stderr.isTTY
               ? {
@@ -88,7 +106,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           return o.json ? r : formatSign(r);
         }
         const { sign } = await import('./commands/sign.ts');
-        const r = await sign(target, o);
+        const r = await sign(target, { ...o, ...dirOptions(o) });
         return o.json ? r : formatSign(r);
       }),
     );
@@ -104,6 +122,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
     .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
     .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
+    .option('--path <path>', 'check one file against a directory signature: its path inside the directory')
     .option('--platform <os/arch>', 'images: verify this platform of an index (a signed index covers it)')
     .option('--repository <name>', 'images: the repository a local image must be signed for')
     .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
@@ -118,7 +137,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         ]);
         if (o.unsafeAllowAnyRepository)
           io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
-        const r = await verify(target, o);
+        const r = await verify(target, { ...o, ...dirOptions(o) });
         return o.json ? r : formatVerify(r);
       }),
     );
@@ -200,8 +219,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       e instanceof VouchError
         ? e
         : new VouchError('INTERNAL', `unexpected error: ${(e as Error)?.message ?? e}`, { cause: e });
-    if (json) io.out(`${JSON.stringify({ verified: false, error: err.toJSON() }, null, 2)}\n`);
-    io.err(formatError(err));
+    if (json) {
+      const failure = verifying ? { verified: false, error: err.toJSON() } : { error: err.toJSON() };
+      io.out(`${JSON.stringify(failure, null, 2)}\n`);
+    }
+    // Loaded only when needed: the directory module is not part of a plain file verification.
+    const describe =
+      err.code === 'DIRECTORY_MISMATCH' ? (await import('../artifact/dir/verify.ts')).describeDifference : undefined;
+    io.err(formatError(err, describe as ((d: never) => string) | undefined));
     if (process.env.VOUCH_DEBUG && err.cause) io.err(`${String((err.cause as Error).stack ?? err.cause)}\n`);
     status = err.exitStatus;
   }

@@ -8,7 +8,7 @@
  *      `$VOUCH_HOME/embedded`, closed when signing is done. Its root is recorded in the trust store so a later
  *      `vouch verify` on this machine works with no flags.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VouchError } from '../errors.ts';
 import { fetchJson } from '../identity/http.ts';
@@ -82,8 +82,17 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
     fetchJson(base + WELL_KNOWN.trustedRoot, {}, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
     fetchJson(base + WELL_KNOWN.signingConfig, {}, `instance ${base}`, opts),
   ]);
-  const trustedRoot = parseTrustedRoot(JSON.stringify(rootJson), `trusted root of ${base}`);
-  const services = selectServices(signingConfig);
+  // What the instance serves is its answer, not the user's input: a bad document is the service's error (exit 3).
+  let trustedRoot: TrustedRootJSON;
+  let services: ServiceUrls;
+  try {
+    trustedRoot = parseTrustedRoot(JSON.stringify(rootJson), `trusted root of ${base}`);
+    services = selectServices(signingConfig);
+  } catch (e) {
+    throw new VouchError('SERVICE_ERROR', `instance ${base} serves unusable trust material: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   const instance: Instance = {
     name: base,
     kind: 'remote',
@@ -106,7 +115,19 @@ async function startEmbedded(home: string): Promise<Instance> {
   const lock = await acquireLock(join(dataDir, 'lock.sqlite3'));
   let stack: Awaited<ReturnType<typeof startStack>>;
   try {
-    stack = await startStack({ dataDir, port: 0 });
+    // The local issuer's URL (the `iss` of its tokens, the issuer in every certificate) contains the port, so the
+    // port of the last run is reused when it is free: signatures made on different days then name the same issuer,
+    // and one `--certificate-oidc-issuer` verifies them all. Only if it is taken does the issuer change.
+    const portFile = join(dataDir, 'port');
+    const last = readPort(portFile);
+    try {
+      stack = await startStack({ dataDir, port: last ?? 0 });
+    } catch (e) {
+      if (last === undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      stack = await startStack({ dataDir, port: 0 });
+    }
+    const port = Number(new URL(stack.url).port);
+    if (port !== last) writeFileSync(portFile, `${port}\n`, { mode: 0o600 });
   } catch (e) {
     lock.release();
     throw e;
@@ -137,6 +158,15 @@ async function startEmbedded(home: string): Promise<Instance> {
   } catch (e) {
     await close();
     throw e;
+  }
+}
+
+function readPort(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n >= 1024 && n <= 65535 ? n : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,10 +10,10 @@
  */
 
 import type { Witness } from '@sigstore/sign';
-import * as pkijs from 'pkijs';
 import { VouchError } from '../errors.ts';
 import type { IdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
+import { type Certificate, fulcioExtensions, parseCertificate } from '../verify/x509.ts';
 import type { SigningContext } from './bundle.ts';
 import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
 import type { KeyType } from './keys.ts';
@@ -120,55 +120,23 @@ export class CertificateSigner implements Signer {
   }
 }
 
-const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-const OID_SAN = '2.5.29.17';
-
-/** Read the signer identity and issuer the CA wrote into the certificate (Fulcio certificate specification). */
+/**
+ * Read the signer identity and issuer the CA wrote into the certificate (Fulcio certificate specification), with
+ * the verifier's X.509 parser, so what `vouch sign` reports is exactly what `vouch verify` will read.
+ */
 export function readIdentity(certificate: IssuedCertificate): Omit<CertifiedIdentity, 'claims' | 'certificate'> {
-  const der = certificate.leaf.raw;
-  let cert: pkijs.Certificate;
+  let cert: Certificate;
+  let issuer: string | undefined;
   try {
-    cert = pkijs.Certificate.fromBER(new Uint8Array(der));
+    cert = parseCertificate(certificate.leaf.raw, 'SERVICE_ERROR');
+    issuer = fulcioExtensions(cert).issuer;
   } catch (e) {
     throw new VouchError('SERVICE_ERROR', 'the certificate authority answered an unreadable certificate', { cause: e });
   }
-  const ext = (oid: string) => cert.extensions?.find((x) => x.extnID === oid);
-  // GeneralName choices: [1] rfc822Name (email), [6] uniformResourceIdentifier (RFC 5280 section 4.2.1.6).
-  const names = (ext(OID_SAN)?.parsedValue as pkijs.AltName | undefined)?.altNames ?? [];
-  const name = names.find((n) => n.type === 1 || n.type === 6);
-  if (!name || typeof name.value !== 'string') {
-    throw new VouchError('SERVICE_ERROR', 'the certificate names no email or URI identity');
-  }
-  let issuer: string | undefined;
-  const v2 = ext(OID_ISSUER_V2);
-  if (v2) issuer = derUtf8String(Buffer.from(v2.extnValue.valueBlock.valueHexView));
-  const v1 = ext(OID_ISSUER_V1);
-  if (issuer === undefined && v1) issuer = Buffer.from(v1.extnValue.valueBlock.valueHexView).toString('utf8');
+  const name = cert.san.find((n) => n.type === 'email' || n.type === 'uri');
+  if (!name) throw new VouchError('SERVICE_ERROR', 'the certificate names no email or URI identity');
   if (issuer === undefined) throw new VouchError('SERVICE_ERROR', 'the certificate names no OIDC issuer');
-  return {
-    identity: name.value,
-    issuer,
-    notBefore: certificate.leaf.validFromDate,
-    notAfter: certificate.leaf.validToDate,
-  };
-}
-
-/** The value of a DER UTF8String (tag 12), short or long form length. */
-function derUtf8String(der: Buffer): string {
-  if (der[0] !== 0x0c || der.length < 2)
-    throw new VouchError('SERVICE_ERROR', 'the issuer extension is not a UTF8String');
-  let len = der[1]!;
-  let off = 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 2 || der.length < 2 + n)
-      throw new VouchError('SERVICE_ERROR', 'bad DER length in the issuer extension');
-    len = n === 1 ? der[2]! : der.readUInt16BE(2);
-    off = 2 + n;
-  }
-  if (off + len !== der.length) throw new VouchError('SERVICE_ERROR', 'bad DER length in the issuer extension');
-  return der.subarray(off).toString('utf8');
+  return { identity: name.value, issuer, notBefore: new Date(cert.notBefore), notAfter: new Date(cert.notAfter) };
 }
 
 /** Times a witness (for `--json` timings and the benchmark); failures pass through with their vouch codes. */

@@ -11,6 +11,11 @@ import { isSelfSigned, parseCertificate } from './x509.ts';
 
 /** Bundles above this size are refused before parsing (a real bundle is a few KiB; certificate chains < 64 KiB). */
 export const MAX_BUNDLE_BYTES = 32 << 20;
+/**
+ * Directory bundles carry their whole manifest (about 320 bytes of bundle per entry once base64-encoded), so they
+ * get a larger cap: 256 MiB admits about 800,000 entries and stays well under V8's string limit (~512 MiB).
+ */
+export const MAX_DIRECTORY_BUNDLE_BYTES = 256 << 20;
 
 export type BundleVersion = '0.1' | '0.2' | '0.3';
 
@@ -92,12 +97,13 @@ function malformed(msg: string): never {
 }
 
 /** Parse bundle JSON text. Raises BUNDLE_TOO_LARGE, BUNDLE_MALFORMED or BUNDLE_UNSUPPORTED. */
-export function parseBundle(text: string | Buffer): Bundle {
-  if (text.length > MAX_BUNDLE_BYTES) {
-    throw new VouchError('BUNDLE_TOO_LARGE', `bundle is larger than ${MAX_BUNDLE_BYTES} bytes`);
+export function parseBundle(text: string | Buffer, options: { maxBytes?: number } = {}): Bundle {
+  const maxBytes = options.maxBytes ?? MAX_BUNDLE_BYTES;
+  if (text.length > maxBytes) {
+    throw new VouchError('BUNDLE_TOO_LARGE', `bundle is larger than ${maxBytes} bytes`);
   }
   const json = typeof text === 'string' ? text : text.toString('utf8');
-  const root = asObject(parseStrictJson(json, { maxBytes: MAX_BUNDLE_BYTES, what: 'bundle' }), 'bundle');
+  const root = asObject(parseStrictJson(json, { maxBytes, what: 'bundle' }), 'bundle');
   return bundleFromJson(root);
 }
 

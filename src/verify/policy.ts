@@ -86,6 +86,12 @@ export function checkPolicy(p: Policy): Policy {
   if (hasKeys === hasIds) bad('give either keys or identities (exactly one)');
   if (hasKeys && p.keys!.length === 0) bad('the list of keys is empty');
   if (hasIds && p.identities!.length === 0) bad('the list of identities is empty');
+  const valid = (m: Matcher | undefined) =>
+    m !== undefined &&
+    (('exact' in m && typeof m.exact === 'string' && m.exact !== '') || ('regexp' in m && m.regexp instanceof RegExp));
+  for (const id of p.identities ?? []) {
+    if (!valid(id.subject) || !valid(id.issuer)) bad('every identity needs a subject and an issuer matcher');
+  }
   return p;
 }
 

@@ -278,6 +278,9 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
     }
     check.statement = { payloadType: c.payloadType, payload: statement };
     if (artifact.kind === 'digest') {
+      if (artifact.bytes && !createHash(artifact.algorithm).update(artifact.bytes).digest().equals(artifact.digest)) {
+        throw new VouchError('DIGEST_MISMATCH', 'the artifact bytes and digest disagree');
+      }
       const want = artifact.digest.toString('hex');
       const subjects = asArray(statement.subject, 'statement.subject', 'DSSE_INVALID');
       const found = subjects.some((s) => {

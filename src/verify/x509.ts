@@ -133,7 +133,9 @@ export function parseCertificate(der: Buffer, code: ErrorCode = 'CERTIFICATE_INV
     const p = parts[i]!;
     if (p.tag === 0x81 || p.tag === 0x82) continue; // issuer/subject unique IDs
     if (p.tag !== 0xa3 || i !== parts.length - 1) throw new VouchError(code, 'unexpected field in certificate');
-    const seq = children(children(p, code).next(TAG.SEQUENCE), code);
+    const wrapper = children(p, code);
+    const seq = children(wrapper.next(TAG.SEQUENCE), code);
+    wrapper.end();
     while (!seq.done) {
       const extTlv = seq.next(TAG.SEQUENCE);
       const ext = children(extTlv, code);
@@ -218,7 +220,9 @@ function parseGeneralNames(value: Buffer, code: ErrorCode): SanEntry[] {
         // otherName: type-id OID, [0] EXPLICIT value. Fulcio's "username" identity is a UTF8String.
         const on = children(n, code);
         const oid = decodeOid(on.next(TAG.OID).value);
-        const v = children(on.next(0xa0), code).next();
+        const explicit = children(on.next(0xa0), code);
+        const v = explicit.next();
+        explicit.end();
         on.end();
         if (oid === OID.fulcioUsername && v.tag === TAG.UTF8_STRING) {
           out.push({ type: 'username', value: v.value.toString('utf8') });

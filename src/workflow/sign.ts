@@ -6,8 +6,10 @@ import { basename, resolve } from 'node:path';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
+import { vouchHome } from '../instance/home.ts';
 import {
   fileStatement,
+  type InTotoStatement,
   type SerializedBundle,
   type SigningContext,
   signDigest,
@@ -15,7 +17,7 @@ import {
 } from '../sign/bundle.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
-import { type SignedImage, signImage } from './sign-image.ts';
+import type { SignedImage } from './sign-image.ts';
 
 export interface SignOptions {
   /** Private key file (key-pair signing). Without it, signing is keyless. */
@@ -32,6 +34,23 @@ export interface SignOptions {
   recursive?: boolean;
   /** Images: plain HTTP to a non-loopback registry. */
   allowInsecureRegistry?: boolean;
+  /** Directories: the statement format (vouch manifest, or OpenSSF model-signing). */
+  format?: 'vouch' | 'model-signing';
+  /** Directories: reuse digests of unchanged files (cache outside the tree; a path, or true for the default). */
+  incremental?: boolean | string;
+  /** Directories: progress of hashing, for a progress bar. */
+  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+}
+
+/** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
+export interface SignedDirectorySummary {
+  format: 'vouch' | 'model-signing';
+  files: number;
+  symlinks: number;
+  emptyDirectories: number;
+  bytes: number;
+  hashed: number;
+  cached: number;
 }
 
 export type SignerSummary =
@@ -49,6 +68,8 @@ export interface SignResult {
   images?: Omit<SignedImage, 'bundle'>[];
   signer: SignerSummary;
   logIndex?: string;
+  /** Directories: what the manifest covers. */
+  directory?: SignedDirectorySummary;
 }
 
 export async function signTarget(input: string | Target, options: SignOptions): Promise<SignResult> {
@@ -63,9 +84,72 @@ export async function signTarget(input: string | Target, options: SignOptions): 
     case 'docker-archive':
       return signImageTarget(target, options);
     case 'digest':
+      return signDigestTarget(target, options);
     case 'dir':
-      throw new VouchError('TARGET_UNSUPPORTED', `signing ${target.kind} targets is not supported yet`);
+      return signDirectoryTarget(target, options);
   }
+}
+
+/** Sign a digest without the bytes (the artifact never leaves the machine that built it). */
+async function signDigestTarget(target: Target & { kind: 'digest' }, options: SignOptions): Promise<SignResult> {
+  if (!options.bundle) throw new VouchError('USAGE', 'signing a digest needs --bundle PATH');
+  if (target.algorithm !== 'sha256') throw new VouchError('TARGET_UNSUPPORTED', 'only sha256 digests can be signed');
+  const context = options.context ?? (await keyContext(options));
+  const bundle =
+    context.signer.keyType === 'ed25519'
+      ? await signStatement(context, fileStatement(describeTarget(target), target.value))
+      : await signDigest(context, target.value);
+  return {
+    target: describeTarget(target),
+    digest: describeTarget(target),
+    bundlePath: options.bundle,
+    bundle,
+    signer: signerSummary(context),
+    ...logIndexOf(bundle),
+  };
+}
+
+/**
+ * Sign a directory: every entry (files with size, digest and executable bit, symlinks with their target, empty
+ * directories) in a manifest whose digest is the subject of a DSSE in-toto statement (docs/formats/directory-manifest.md).
+ */
+async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: SignOptions): Promise<SignResult> {
+  const root = target.path.replace(/(?<=.)\/+$/, '');
+  const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
+  const context = options.context ?? (await keyContext(options));
+  const { countEntries, directoryStatement } = await import('../artifact/dir/index.ts');
+  const prepared = await directoryStatement(root, {
+    bundlePath,
+    ...(options.format !== undefined ? { format: options.format } : {}),
+    ...(options.incremental
+      ? {
+          incremental: {
+            vouchHome: vouchHome(),
+            ...(typeof options.incremental === 'string' ? { path: options.incremental } : {}),
+          },
+        }
+      : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const bundle = await signStatement(context, prepared.statement as InTotoStatement);
+  const counts = countEntries(prepared.manifest.entries);
+  return {
+    target: describeTarget(target),
+    digest: prepared.digest,
+    bundlePath,
+    bundle,
+    signer: signerSummary(context),
+    directory: {
+      format: options.format ?? 'vouch',
+      files: counts.files,
+      symlinks: counts.symlinks,
+      emptyDirectories: counts.emptyDirectories,
+      bytes: counts.bytes,
+      hashed: prepared.manifest.stats.hashed,
+      cached: prepared.manifest.stats.cached,
+    },
+    ...logIndexOf(bundle),
+  };
 }
 
 async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: SignOptions): Promise<SignResult> {
@@ -93,6 +177,7 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
 
 async function signImageTarget(target: Target, options: SignOptions): Promise<SignResult> {
   const context = options.context ?? (await keyContext(options));
+  const { signImage } = await import('./sign-image.ts');
   const { image, signed } = await signImage(target, context, {
     ...(options.repository !== undefined ? { repository: options.repository } : {}),
     recursive: options.recursive ?? false,

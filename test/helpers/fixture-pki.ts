@@ -9,13 +9,13 @@ import { derEncode } from '../../src/core/der.ts';
 export const T0 = Date.parse('2025-01-01T00:00:00Z');
 
 // ---- just enough DER to write certificates (X.690; RFC 5280 §4.1) ----------------------------------------------
-const seq = (...parts: Buffer[]) => derEncode(0x30, Buffer.concat(parts));
-const set = (...parts: Buffer[]) => derEncode(0x31, Buffer.concat(parts));
-const int = (n: number) => derEncode(0x02, Buffer.from([n & 0x7f]));
-const bool = (b: boolean) => derEncode(0x01, Buffer.from([b ? 0xff : 0]));
-const octets = (b: Buffer) => derEncode(0x04, b);
-const bits = (b: Buffer) => derEncode(0x03, Buffer.concat([Buffer.from([0]), b]));
-function oid(s: string): Buffer {
+export const seq = (...parts: Buffer[]) => derEncode(0x30, Buffer.concat(parts));
+export const set = (...parts: Buffer[]) => derEncode(0x31, Buffer.concat(parts));
+export const int = (n: number) => derEncode(0x02, Buffer.from([n & 0x7f]));
+export const bool = (b: boolean) => derEncode(0x01, Buffer.from([b ? 0xff : 0]));
+export const octets = (b: Buffer) => derEncode(0x04, b);
+export const bits = (b: Buffer) => derEncode(0x03, Buffer.concat([Buffer.from([0]), b]));
+export function oid(s: string): Buffer {
   const n = s.split('.').map(Number);
   const out = [n[0]! * 40 + n[1]!];
   for (const v of n.slice(2)) {
@@ -34,21 +34,21 @@ function utcTime(ms: number): Buffer {
     ),
   );
 }
-const name = (org: string, cn: string) =>
+export const name = (org: string, cn: string) =>
   seq(
     set(seq(oid('2.5.4.10'), derEncode(0x0c, Buffer.from(org)))),
     set(seq(oid('2.5.4.3'), derEncode(0x0c, Buffer.from(cn)))),
   );
-const ext = (id: string, critical: boolean, value: Buffer) =>
+export const ext = (id: string, critical: boolean, value: Buffer) =>
   critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 /** KeyUsage BIT STRING from bit numbers (0 = digitalSignature, 5 = keyCertSign). */
-function keyUsage(flags: number): Buffer {
+export function keyUsage(flags: number): Buffer {
   let byte = 0;
   for (let b = 0; b < 8; b++) if (flags & (1 << b)) byte |= 0x80 >> b;
   return derEncode(0x03, Buffer.from([0, byte]));
 }
 
-function certificate(o: {
+export function certificate(o: {
   serial: number;
   issuer: Buffer;
   subject: Buffer;
@@ -72,7 +72,7 @@ function certificate(o: {
   return seq(tbs, alg, bits(sign('sha256', tbs, o.signingKey)));
 }
 
-const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+export const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 export interface LeafOptions {
   /** DER content of GeneralNames (use `sanUri`, `sanEmail`, `sanOther`). */
@@ -91,7 +91,7 @@ export interface LeafOptions {
 export const sanUri = (v: string) => derEncode(0x86, Buffer.from(v, 'latin1'));
 export const sanEmail = (v: string) => derEncode(0x81, Buffer.from(v, 'latin1'));
 
-const utf8 = (s: string) => derEncode(0x0c, Buffer.from(s, 'utf8'));
+export const utf8 = (s: string) => derEncode(0x0c, Buffer.from(s, 'utf8'));
 
 export interface Instance {
   trustedRootJson: string;

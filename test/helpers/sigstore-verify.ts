@@ -22,6 +22,10 @@ export interface OracleOptions {
   /** PEM public key for key-pair bundles (returned for any key hint). */
   keyPem?: string;
   tlogThreshold?: number;
+  /** Embedded SCTs required (default 1 keyless, 0 for keys); 0 for instances without CT logs. */
+  ctlogThreshold?: number;
+  /** Signed times required (default 0 for keys, 1 keyless). */
+  timestampThreshold?: number;
 }
 
 export interface OraclePolicy {
@@ -38,7 +42,9 @@ export function createSigstoreJsVerifier(options: OracleOptions) {
     : toTrustMaterial(root);
   const verifier = new Verifier(trust, {
     tlogThreshold: options.tlogThreshold ?? (keyPem ? 0 : 1),
-    ctlogThreshold: keyPem ? 0 : 1,
+    ctlogThreshold: options.ctlogThreshold ?? (keyPem ? 0 : 1),
+    // A key-pair bundle need not carry any signed time; keyless ones need one (log or TSA).
+    timestampThreshold: options.timestampThreshold ?? (keyPem ? 0 : 1),
   });
   return (bundleJson: string, artifact: Buffer | undefined, policy: OraclePolicy = {}): OracleVerdict => {
     let bundle: ReturnType<typeof bundleFromJSON>;

@@ -45,6 +45,47 @@ describe('vouch sign (keyless) and vouch trust', () => {
     assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
   });
 
+  it('vouch verify checks who signed with the trust store alone, and catches another identity or a change', () => {
+    const signed = vouch(['sign', at('app.exe'), '--json'], { env }).json() as { identity: string; issuer: string };
+    const ok = vouch(
+      [
+        'verify',
+        at('app.exe'),
+        '--certificate-identity',
+        signed.identity,
+        '--certificate-oidc-issuer',
+        signed.issuer,
+        '--json',
+      ],
+      { env },
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    const result = ok.json() as { verified: boolean; signer: { localDevelopmentIdentity?: boolean } };
+    assert.equal(result.verified, true);
+    assert.equal(result.signer.localDevelopmentIdentity, true);
+    const other = vouch(
+      [
+        'verify',
+        at('app.exe'),
+        '--certificate-identity',
+        'mallory@example.com',
+        '--certificate-oidc-issuer',
+        signed.issuer,
+      ],
+      { env },
+    );
+    assert.equal(other.status, 1);
+    assert.equal(errorCode(other.stderr), 'IDENTITY_MISMATCH');
+    writeFileSync(at('app.exe'), 'MZ release, patched');
+    const changed = vouch(
+      ['verify', at('app.exe'), '--certificate-identity', signed.identity, '--certificate-oidc-issuer', signed.issuer],
+      { env },
+    );
+    assert.equal(changed.status, 1);
+    assert.equal(errorCode(changed.stderr), 'DIGEST_MISMATCH');
+    writeFileSync(at('app.exe'), 'MZ release');
+  });
+
   it('trust show lists the shipped and the embedded roots', () => {
     const r = vouch(['trust', 'show', '--json'], { env });
     assert.equal(r.status, 0, r.stderr);

@@ -54,6 +54,24 @@ describe('instances', () => {
     );
   });
 
+  it('an instance serving unusable trust material -> SERVICE_ERROR (exit 3)', async (t) => {
+    const { createServer: httpServer } = await import('node:http');
+    const docs: Record<string, string> = {
+      '/.well-known/vouch/trusted_root.json':
+        '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}',
+      '/.well-known/vouch/signing_config.json': '{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json"}',
+    };
+    const server = httpServer((req, res) => res.writeHead(200).end(docs[req.url ?? ''] ?? '{}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const err = await rejectsWith(resolveInstance({ instance: url, home: tempHome(t) }), 'SERVICE_ERROR');
+      assert.equal(err.exitStatus, 3);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('unknown instance names and non-http URLs are usage errors', async (t) => {
     const home = tempHome(t);
     await rejectsWith(resolveInstance({ instance: 'staging', home }), 'USAGE');

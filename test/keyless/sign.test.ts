@@ -19,6 +19,7 @@ import { startStack } from '../../src/server/stack.ts';
 import { fileStatement, signDigest, signStatement } from '../../src/sign/bundle.ts';
 import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { keylessContext } from '../../src/sign/keyless.ts';
+import { verifyTarget } from '../../src/workflow/verify.ts';
 import { makeToken, rejectsWith, tempHome } from './helpers.ts';
 
 function verifyOfficially(
@@ -67,12 +68,24 @@ describe('keyless signing on the embedded instance', () => {
     );
     assert.deepEqual(embedded2.root.tlogs?.[0]?.logId, embedded.root.tlogs?.[0]?.logId);
     assert.ok(Number(second.logIndex) > Number(first.logIndex ?? '0'));
+    // ...and the issuer is the same, so one --certificate-oidc-issuer verifies both.
+    assert.equal(second.issuer, first.issuer);
     // The first bundle still verifies with the root as it is now.
     verifyOfficially(first.bundlePath, readFileSync(file), embedded2.root, first.identity, first.issuer);
     verifyOfficially(second.bundlePath, readFileSync(file), embedded2.root, second.identity, second.issuer);
     // ...and a modified artifact does not.
     assert.throws(() =>
       verifyOfficially(first.bundlePath, Buffer.from('MZ other bytes'), embedded2.root, first.identity, first.issuer),
+    );
+
+    // vouch's own verifier, with the default trust store of this VOUCH_HOME and no flags but the identity.
+    const ours = await verifyTarget(file, { home, identities: [{ identity: first.identity, issuer: first.issuer }] });
+    assert.equal(ours.verified, true);
+    assert.equal(ours.signer.type === 'certificate' && ours.signer.localDevelopmentIdentity, true);
+    assert.deepEqual(ours.timestamps.map((x) => x.source).sort(), ['tlog', 'tsa']);
+    await rejectsWith(
+      verifyTarget(file, { home, identities: [{ identity: 'someone@else.example', issuer: first.issuer }] }),
+      'IDENTITY_MISMATCH',
     );
   });
 
@@ -85,6 +98,23 @@ describe('keyless signing on the embedded instance', () => {
     });
     const results = await Promise.all(files.map((f) => signKeyless(f, { home, env: {} })));
     assert.deepEqual(results.map((r) => Number(r.logIndex)).sort(), [0, 1, 2]);
+  });
+
+  it('when the last port is taken, the embedded instance moves to another and still signs', async (t) => {
+    const home = tempHome(t);
+    const file = join(home, 'f');
+    writeFileSync(file, 'x');
+    const first = await signKeyless(file, { home, env: {} });
+    const port = Number(new URL(first.issuer).port);
+    const { createServer } = await import('node:net');
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
+    try {
+      const second = await signKeyless(file, { home, env: {} });
+      assert.notEqual(second.issuer, first.issuer);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
   });
 
   it('a token from an issuer the embedded CA does not trust -> TOKEN_INVALID', async (t) => {

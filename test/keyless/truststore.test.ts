@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { assetPath } from '../../src/instance/assets.ts';
 import { readConfig } from '../../src/instance/config.ts';
 import { vouchHome } from '../../src/instance/home.ts';
 import { selectServices } from '../../src/instance/signingconfig.ts';
@@ -152,7 +153,7 @@ describe('signing config service selection', () => {
     });
   });
   it('the shipped public-good config resolves', () => {
-    const s = selectServices(JSON.parse(readFileSync('assets/public-good.signing_config.json', 'utf8')));
+    const s = selectServices(JSON.parse(readFileSync(assetPath('public-good.signing_config.json'), 'utf8')));
     assert.equal(s.ca, 'https://fulcio.sigstore.dev');
     assert.equal(s.tlog, 'https://rekor.sigstore.dev');
   });

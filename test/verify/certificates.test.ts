@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import { buildPolicy, loadTrustedRoot, type TrustMaterial, verify } from '../../src/verify/index.ts';
 import { type Instance, type LeafOptions, makeInstance, sanEmail, sanUri, T0 } from '../helpers/fixture-pki.ts';
+import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 const APP = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
 const GH = 'https://token.actions.githubusercontent.com';
@@ -39,9 +40,12 @@ async function run(leaf: LeafOptions, identity = APP, opts: { integratedTime?: n
 }
 
 describe('certificates from a test CA', () => {
-  it('a well-formed leaf verifies (so the rows below fail for their own reason)', async () => {
+  it('a well-formed leaf verifies (so the rows below fail for their own reason), with sigstore-js too', async () => {
     const r = await run({});
     assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === APP);
+    const bundleJson = await inst.bundle(artifact, {});
+    const o = { trustedRootJson: inst.trustedRootJson, bundleJson, artifact, identity: APP, issuer: GH };
+    assert.deepEqual(sigstoreJsVerify({ ...o, ctlogThreshold: 0 }), { ok: true });
   });
 
   const rows: [string, LeafOptions, ErrorCode, string?, { integratedTime?: number }?][] = [

@@ -9,7 +9,15 @@ import { decodeBase64 } from '../../src/core/encoding.ts';
 import { hashChildren, hashLeaf, inclusionRanges, rootFromLeafHashes, verifyInclusion } from '../../src/core/merkle.ts';
 import { parseCheckpoint, parseSignedNote } from '../../src/core/note.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
-import { buildPolicy, type PolicyOptions } from '../../src/verify/index.ts';
+import {
+  buildPolicy,
+  loadTrustedRoot,
+  type Matcher,
+  type Policy,
+  type PolicyOptions,
+  verify,
+} from '../../src/verify/index.ts';
+import { loadCase } from '../helpers/realbundles.ts';
 
 function code(fn: () => unknown): ErrorCode | 'ok' {
   try {
@@ -165,6 +173,24 @@ describe('policy', () => {
         code(() => buildPolicy(opts)),
         'POLICY_INVALID',
       ));
+
+  it('hand-made policies are checked too', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const bad: Policy[] = [
+      {},
+      { identities: [] },
+      { identities: [{ subject: { exact: '' }, issuer: { exact: 'x' } }] },
+      { identities: [{ subject: {} as Matcher, issuer: { exact: 'x' } }] },
+      { keys: [], identities: [{ subject: { exact: 'a' }, issuer: { exact: 'b' } }] },
+    ];
+    for (const p of bad)
+      assert.equal(
+        code(() => verify(c.bundleText, c.artifact, p, trust)),
+        'POLICY_INVALID',
+        JSON.stringify(p),
+      );
+  });
 
   it('anchors regular expressions', () => {
     const p = buildPolicy({ identities: [{ identityRegexp: 'a|b', issuerRegexp: 'https://.*' }] });

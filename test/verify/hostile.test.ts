@@ -524,6 +524,17 @@ describe('hostile signatures and artifacts', () => {
       'DIGEST_MISMATCH',
     ],
     [
+      'DSSE: artifact bytes and digest disagree',
+      () =>
+        verify(
+          dsse.bundleText,
+          { ...dsse.artifact, bytes: Buffer.from('other bytes') } as ArtifactInput,
+          keylessPolicy(dsse),
+          trustOf(dsse),
+        ),
+      'DIGEST_MISMATCH',
+    ],
+    [
       'message signature verified as a statement',
       () => verify(v03.bundleText, { kind: 'statement' }, keylessPolicy(v03), trustOf(v03)),
       'BUNDLE_UNSUPPORTED',

@@ -5,11 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { hashFile } from '../../src/core/digest.ts';
 import { VouchError } from '../../src/errors.ts';
 import { signDigest, signStatement } from '../../src/sign/bundle.ts';
 import { KeyPairSigner } from '../../src/sign/signer.ts';
-import { buildPolicy, loadTrustedRoot, verify } from '../../src/verify/index.ts';
+import { artifactFromDigest, buildPolicy, loadTrustedRoot, verify } from '../../src/verify/index.ts';
 import { loadCase } from '../helpers/realbundles.ts';
 
 const trust = loadTrustedRoot(loadCase('prod-v0.3-hashedrekord').trustedRootText);
@@ -31,6 +35,21 @@ describe('round trip with the sign layer', () => {
       () => verify(text, { kind: 'digest', algorithm: 'sha256', digest: other }, policy, trust),
       (e: unknown) => e instanceof VouchError && e.code === 'DIGEST_MISMATCH',
     );
+  });
+
+  it('a file hashed by core/digest, through artifactFromDigest', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-verify-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'a.bin');
+    writeFileSync(file, artifact);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const bundle = JSON.stringify(await signDigest({ signer: new KeyPairSigner(privateKey), witnesses: [] }, digest));
+    const policy = buildPolicy({ keys: [{ spki: publicKey.export({ format: 'pem', type: 'spki' }) as string }] });
+    for (const keepUpTo of [0, 1 << 20]) {
+      const input = artifactFromDigest(await hashFile(file, 'sha256', { keepUpTo }));
+      assert.equal(input.kind === 'digest' && input.bytes !== undefined, keepUpTo > 0);
+      assert.equal(verify(bundle, input, policy, trust).artifact?.digest, `sha256:${digest.toString('hex')}`);
+    }
   });
 
   it('Ed25519 DSSE statement', async () => {

@@ -32,13 +32,8 @@ export async function signKeyless(
 ): Promise<KeylessSignSummary> {
   const session = await openKeylessSession(o);
   try {
-    const { bundle, ...result } = await signTarget(target, {
-      context: session.context,
-      ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
-      ...(o.repository !== undefined ? { repository: o.repository } : {}),
-      ...(o.recursive !== undefined ? { recursive: o.recursive } : {}),
-      ...(o.allowInsecureRegistry !== undefined ? { allowInsecureRegistry: o.allowInsecureRegistry } : {}),
-    });
+    const { instance: _i, identityToken: _t, home: _h, env: _e, timeoutMs: _m, prompt: _p, ...signOptions } = o;
+    const { bundle, ...result } = await signTarget(target, { ...signOptions, context: session.context });
     // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
     if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
     const certified = session.context.signer.certified!;

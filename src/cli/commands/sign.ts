@@ -7,6 +7,9 @@ export interface SignCommandOptions {
   repository?: string;
   recursive?: boolean;
   allowInsecureRegistry?: boolean;
+  format?: 'vouch' | 'model-signing';
+  incremental?: boolean | string;
+  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
 }
 
 export async function sign(target: string, o: SignCommandOptions): Promise<SignSummary> {

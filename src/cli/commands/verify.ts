@@ -16,6 +16,8 @@ export interface VerifyCommandOptions {
   allowRepository?: string[];
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
+  path?: string;
+  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
 }
 
 /** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair when --key, else keyless. */
@@ -31,6 +33,8 @@ export async function verify(target: string, o: VerifyCommandOptions): Promise<V
   if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
   if (o.trustedRoot) options.trust = loadTrustedRoot(await readKeyFile(o.trustedRoot));
   if (o.bundle !== undefined) options.bundle = o.bundle;
+  if (o.path !== undefined) options.path = o.path;
+  if (o.onProgress) options.onProgress = o.onProgress;
   const image: NonNullable<VerifyOptions['image']> = {};
   if (o.platform !== undefined) image.platform = o.platform;
   if (o.repository !== undefined) image.repository = o.repository;

@@ -1,0 +1,39 @@
+/** Directory signing: walk + manifest + statement (sign side), parse + re-walk + compare (verify side). */
+export {
+  compareManifest,
+  countEntries,
+  DEFAULT_RULES,
+  type Difference,
+  type DirEntry,
+  type DirectoryRules,
+  type FileEntry,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_V1,
+  type Manifest,
+  type ManifestCounts,
+  type ManifestEntry,
+  MODEL_SIGNING_PREDICATE,
+  manifestDigest,
+  type SymlinkEntry,
+  VOUCH_DIRECTORY_PREDICATE,
+} from './manifest.ts';
+export { DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
+export { type DirectoryStatementOptions, directoryStatement, type PreparedDirectory } from './prepare.ts';
+export {
+  buildStatement,
+  type DirectoryFormat,
+  defaultRules,
+  type InTotoStatement,
+  parseDirectoryStatement,
+  type SignedDirectory,
+} from './statement.ts';
+export {
+  type DirectoryVerification,
+  describeDifference,
+  describeDirectory,
+  type FileInDirectoryVerification,
+  type VerifyDirectoryOptions,
+  verifyDirectoryStatement,
+  verifyFileInDirectory,
+} from './verify.ts';
+export { cachePathFor, type WalkOptions, type WalkResult, type WalkStats, walkDirectory } from './walk.ts';

@@ -1,0 +1,234 @@
+/**
+ * The directory manifest: every entry of a tree (files with size, SHA-256 and executable bit; symlinks with their
+ * target; empty directories) plus the exclusion rules the signer applied, so the verifier re-walks with exactly
+ * the same rules. The signed form is an in-toto Statement v1 whose predicate is `https://vouch.dev/directory/v1`
+ * and whose subject digest is the SHA-256 of the canonical manifest bytes (docs/formats/directory-manifest.md).
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../core/json.ts';
+import { VouchError } from '../../errors.ts';
+import { comparePaths, sortByPath } from './paths.ts';
+
+export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v1';
+export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
+export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+/**
+ * What is left out of a walk. Names are matched at any depth (`.git` also inside vendored submodules); paths are
+ * exact canonical relative paths (the bundle file written inside the tree). A matched directory is skipped whole.
+ * No globs: two glob dialects never agree on every corner case, and the verifier must exclude exactly what the
+ * signer excluded.
+ */
+export interface DirectoryRules {
+  excludeNames: string[];
+  excludePaths: string[];
+  /** Sign symlinks whose target leaves the tree (recorded, never followed). Refused by default. */
+  allowExternalSymlinks: boolean;
+}
+
+export const DEFAULT_RULES: DirectoryRules = Object.freeze({
+  excludeNames: ['.git'],
+  excludePaths: [],
+  allowExternalSymlinks: false,
+}) as DirectoryRules;
+
+export interface FileEntry {
+  path: string;
+  kind: 'file';
+  size: number;
+  /** Lowercase hex SHA-256 of the content. */
+  sha256: string;
+  /** Owner execute bit (the bit git records). */
+  executable: boolean;
+  /** Only in walks made for verification: the file carries setuid or setgid, which vouch never signs. */
+  setid?: true;
+}
+
+export interface SymlinkEntry {
+  path: string;
+  kind: 'symlink';
+  target: string;
+}
+
+/** An empty directory (directories with content are implied by their entries). */
+export interface DirEntry {
+  path: string;
+  kind: 'dir';
+}
+
+/** Only in walks made for verification: a FIFO, socket, device or unreadable name found where none was signed. */
+export interface OtherEntry {
+  path: string;
+  kind: 'other';
+}
+
+export type ManifestEntry = FileEntry | SymlinkEntry | DirEntry | OtherEntry;
+
+export interface Manifest {
+  hashAlgorithm: 'sha256';
+  rules: DirectoryRules;
+  /** Sorted by `comparePaths` (UTF-8 byte order), no duplicates. */
+  entries: ManifestEntry[];
+}
+
+/** The JSON object of one entry, with exactly the members the format defines for its kind. */
+export function entryJson(e: ManifestEntry): Record<string, unknown> {
+  switch (e.kind) {
+    case 'file':
+      return { path: e.path, kind: 'file', size: e.size, sha256: e.sha256, executable: e.executable };
+    case 'symlink':
+      return { path: e.path, kind: 'symlink', target: e.target };
+    case 'dir':
+      return { path: e.path, kind: 'dir' };
+    case 'other':
+      throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or directory`);
+  }
+}
+
+/**
+ * SHA-256 of the canonical manifest bytes: canonical JSON of the sorted entry array. Hashed entry by entry so a
+ * million-entry manifest never exists as one string.
+ */
+export function manifestDigest(entries: readonly ManifestEntry[]): Buffer {
+  const h = createHash('sha256');
+  let chunk = '[';
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) chunk += ',';
+    chunk += canonicalEntry(entries[i]!);
+    if (chunk.length > 65536) {
+      h.update(chunk);
+      chunk = '';
+    }
+  }
+  h.update(`${chunk}]`);
+  return h.digest();
+}
+
+/**
+ * canonicalJson(entryJson(e)), written out: members in sorted key order, strings through JSON.stringify. Equal
+ * output is asserted by the tests; it is 3x faster than the generic serializer on a million entries.
+ */
+export function canonicalEntry(e: ManifestEntry): string {
+  switch (e.kind) {
+    case 'file':
+      return `{"executable":${e.executable},"kind":"file","path":${JSON.stringify(e.path)},"sha256":${JSON.stringify(e.sha256)},"size":${JSON.stringify(e.size)}}`;
+    case 'symlink':
+      return `{"kind":"symlink","path":${JSON.stringify(e.path)},"target":${JSON.stringify(e.target)}}`;
+    case 'dir':
+      return `{"kind":"dir","path":${JSON.stringify(e.path)}}`;
+    case 'other':
+      return canonicalJson(entryJson(e));
+  }
+}
+
+export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
+  return sortByPath(entries);
+}
+
+export interface ManifestCounts {
+  files: number;
+  symlinks: number;
+  emptyDirectories: number;
+  bytes: number;
+}
+
+export function countEntries(entries: readonly ManifestEntry[]): ManifestCounts {
+  const c: ManifestCounts = { files: 0, symlinks: 0, emptyDirectories: 0, bytes: 0 };
+  for (const e of entries) {
+    if (e.kind === 'file') {
+      c.files++;
+      c.bytes += e.size;
+    } else if (e.kind === 'symlink') c.symlinks++;
+    else if (e.kind === 'dir') c.emptyDirectories++;
+  }
+  return c;
+}
+
+/** One way the tree on disk differs from the signed manifest. */
+export type Difference =
+  | { type: 'modified'; path: string; expected: string; actual: string }
+  | { type: 'added'; path: string; kind: ManifestEntry['kind'] }
+  | { type: 'missing'; path: string; kind: ManifestEntry['kind'] }
+  | { type: 'kind-changed'; path: string; expected: ManifestEntry['kind']; actual: ManifestEntry['kind'] }
+  | { type: 'mode-changed'; path: string; expected: string; actual: string };
+
+function modeOf(e: FileEntry): string {
+  return (e.executable ? 'executable' : 'not executable') + (e.setid ? ', setuid/setgid' : '');
+}
+
+function describe(e: ManifestEntry): string {
+  switch (e.kind) {
+    case 'file':
+      return `sha256:${e.sha256} (${e.size} bytes)`;
+    case 'symlink':
+      return `-> ${e.target}`;
+    default:
+      return e.kind;
+  }
+}
+
+/** Every directory implied by the entries (all proper prefixes of their paths). */
+function impliedDirectories(entries: readonly ManifestEntry[]): Set<string> {
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    let i = e.path.lastIndexOf('/');
+    while (i > 0) {
+      const d = e.path.slice(0, i);
+      if (dirs.has(d)) break;
+      dirs.add(d);
+      i = d.lastIndexOf('/');
+    }
+  }
+  return dirs;
+}
+
+/**
+ * Differences between the signed manifest and a fresh walk, in path order. Both lists must be sorted by
+ * `comparePaths`. A signed empty directory that now has content is reported through its new entries only, and a
+ * directory emptied of its signed files through the missing files only, so each change appears once.
+ */
+export function compareManifest(signed: readonly ManifestEntry[], actual: readonly ManifestEntry[]): Difference[] {
+  const out: Difference[] = [];
+  let signedDirs: Set<string> | undefined;
+  let actualDirs: Set<string> | undefined;
+  let i = 0;
+  let j = 0;
+  while (i < signed.length || j < actual.length) {
+    const s = signed[i];
+    const a = actual[j];
+    const c = s === undefined ? 1 : a === undefined ? -1 : comparePaths(s.path, a.path);
+    if (c < 0) {
+      i++;
+      if (s!.kind === 'dir') {
+        actualDirs ??= impliedDirectories(actual);
+        if (actualDirs.has(s!.path)) continue;
+      }
+      out.push({ type: 'missing', path: s!.path, kind: s!.kind });
+    } else if (c > 0) {
+      j++;
+      if (a!.kind === 'dir') {
+        signedDirs ??= impliedDirectories(signed);
+        if (signedDirs.has(a!.path)) continue;
+      }
+      out.push({ type: 'added', path: a!.path, kind: a!.kind });
+    } else {
+      i++;
+      j++;
+      const sv = s!;
+      const av = a!;
+      if (sv.kind !== av.kind) {
+        out.push({ type: 'kind-changed', path: sv.path, expected: sv.kind, actual: av.kind });
+      } else if (sv.kind === 'file' && av.kind === 'file') {
+        if (sv.sha256 !== av.sha256 || sv.size !== av.size) {
+          out.push({ type: 'modified', path: sv.path, expected: describe(sv), actual: describe(av) });
+        } else if (sv.executable !== av.executable || (av.setid ?? false) !== (sv.setid ?? false)) {
+          out.push({ type: 'mode-changed', path: sv.path, expected: modeOf(sv), actual: modeOf(av) });
+        }
+      } else if (sv.kind === 'symlink' && av.kind === 'symlink' && sv.target !== av.target) {
+        out.push({ type: 'modified', path: sv.path, expected: describe(sv), actual: describe(av) });
+      }
+    }
+  }
+  return out;
+}

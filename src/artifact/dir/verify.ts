@@ -1,0 +1,242 @@
+/**
+ * Check a verified directory statement against the tree on disk. The statement's signature is checked by
+ * src/verify (DSSE, `ArtifactInput {kind: 'statement'}`); these functions take the statement object it returns,
+ * re-walk the tree with the signer's recorded rules and re-hash every file (never a cache: a cache keyed by
+ * timestamps is something an attacker with write access can forge).
+ */
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { hashFile } from '../../core/digest.ts';
+import { VouchError } from '../../errors.ts';
+import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
+import { compareManifest, countEntries, type Difference, type ManifestEntry } from './manifest.ts';
+import { assertCanonicalPath, comparePaths, type DirectoryLimits } from './paths.ts';
+import { type DirectoryFormat, parseDirectoryStatement, type SignedDirectory } from './statement.ts';
+import { walkDirectory } from './walk.ts';
+
+export interface VerifyDirectoryOptions {
+  concurrency?: number;
+  onProgress?: (progress: { filesDone: number; filesTotal: number }) => void;
+  limits?: Partial<DirectoryLimits>;
+  /**
+   * Extra root-relative paths to leave out of the comparison, for the signature file the model-signing tools
+   * keep inside the model directory (`model.sig`). Ignored for the vouch format, whose rules are all signed.
+   */
+  ignorePaths?: string[];
+  /**
+   * The bundle file being verified. When it lies inside the tree and the manifest does not list its path, it is
+   * left out of the comparison (both formats): it is the signature just checked, not content of the release.
+   */
+  bundlePath?: string;
+}
+
+/** What a verified directory contains, for "Verified OK: 1,204 files, 3 symlinks, 2 empty directories, ...". */
+export interface DirectoryVerification {
+  format: DirectoryFormat;
+  name: string;
+  files: number;
+  symlinks: number;
+  emptyDirectories: number;
+  bytes: number;
+  /** `sha256:<hex>` of the canonical manifest (vouch) or the model-signing root digest. */
+  manifestDigest: string;
+}
+
+/**
+ * Re-walk `root` and compare it with the signed statement. Throws DIRECTORY_MISMATCH with every difference in
+ * `details` (sorted by path), MANIFEST_INVALID for a hostile or inconsistent statement.
+ */
+export async function verifyDirectoryStatement(
+  statement: unknown,
+  root: string,
+  options: VerifyDirectoryOptions = {},
+): Promise<DirectoryVerification> {
+  const signed = parseDirectoryStatement(statement, options.limits ? { limits: options.limits } : {});
+  const extra = (options.ignorePaths ?? []).map((p) =>
+    assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
+  );
+  if (signed.format !== 'model-signing') extra.length = 0;
+  if (options.bundlePath !== undefined) {
+    const rel = relative(resolve(root), resolve(options.bundlePath));
+    if (rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) {
+      const posix = rel.split(sep).join('/');
+      if (findEntry(signed, posix) === undefined) extra.push(posix);
+    }
+  }
+  const rules =
+    extra.length > 0 ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] } : signed.rules;
+  const walked = await walkDirectory(root, rules, {
+    mode: 'verify',
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.onProgress && { onProgress: options.onProgress }),
+    ...(options.limits && { limits: options.limits }),
+  });
+  let actual = walked.entries;
+  if (signed.format === 'model-signing') actual = await projectModelSigning(actual, root, signed.followSymlinks);
+  const differences = compareManifest(signed.entries, actual);
+  if (differences.length > 0) {
+    throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences), { details: differences });
+  }
+  const counts = countEntries(signed.entries);
+  return {
+    format: signed.format,
+    name: signed.name,
+    files: counts.files,
+    symlinks: counts.symlinks,
+    emptyDirectories: counts.emptyDirectories,
+    bytes: signed.format === 'vouch' ? counts.bytes : walked.stats.bytes,
+    manifestDigest: `sha256:${signed.digest.toString('hex')}`,
+  };
+}
+
+/** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
+export function describeDirectory(r: DirectoryVerification): string {
+  const n = (count: number, one: string, many: string) =>
+    `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+  return (
+    `${n(r.files, 'file', 'files')}, ${n(r.symlinks, 'symlink', 'symlinks')}, ` +
+    `${n(r.emptyDirectories, 'empty directory', 'empty directories')}, manifest ${r.manifestDigest}`
+  );
+}
+
+/** One line per difference, for people: `modified  lib/ffmpeg.dll: sha256:… (5 bytes) -> sha256:… (10 bytes)`. */
+export function describeDifference(d: Difference): string {
+  // Names and link targets come from the tree or the signer: escaped, so none can drive the terminal.
+  const esc = (t: string) => JSON.stringify(t).slice(1, -1);
+  const path = esc(d.path);
+  switch (d.type) {
+    case 'modified':
+    case 'mode-changed':
+    case 'kind-changed':
+      return `${d.type.padEnd(12)} ${path}: ${esc(d.expected)} -> ${esc(d.actual)}`;
+    case 'added':
+    case 'missing':
+      return `${d.type.padEnd(12)} ${path} (${d.kind})`;
+  }
+}
+
+function summarize(root: string, differences: Difference[]): string {
+  const shown = differences
+    .slice(0, 5)
+    .map((d) => `${d.type} ${JSON.stringify(d.path)}`)
+    .join(', ');
+  const more = differences.length > 5 ? ` and ${differences.length - 5} more` : '';
+  return `${root} differs from the signed manifest in ${differences.length} place(s): ${shown}${more}`;
+}
+
+/**
+ * What a model-signing verifier sees of a walk: regular files by content only (the format records neither size
+ * nor mode), no empty directories; symlinks are differences unless the signer allowed them, in which case a link
+ * resolving to a regular file inside the tree counts as that file's content, as the reference implementation does.
+ */
+async function projectModelSigning(
+  entries: ManifestEntry[],
+  root: string,
+  followSymlinks: boolean,
+): Promise<ManifestEntry[]> {
+  const out: ManifestEntry[] = [];
+  let realRoot: string | undefined;
+  for (const e of entries) {
+    if (e.kind === 'file') out.push({ path: e.path, kind: 'file', size: -1, sha256: e.sha256, executable: false });
+    else if (e.kind === 'symlink' && followSymlinks) {
+      realRoot ??= realpathSync(root);
+      let target: string;
+      try {
+        target = realpathSync(`${root}/${e.path}`);
+      } catch {
+        out.push(e);
+        continue;
+      }
+      const rel = relative(realRoot, target);
+      if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || rel.startsWith(sep)) {
+        out.push(e);
+        continue;
+      }
+      try {
+        const d = await hashFile(target);
+        out.push({ path: e.path, kind: 'file', size: -1, sha256: d.value.toString('hex'), executable: false });
+      } catch {
+        out.push(e);
+      }
+    } else if (e.kind !== 'dir') out.push(e);
+  }
+  return out;
+}
+
+export interface FileInDirectoryVerification {
+  format: DirectoryFormat;
+  path: string;
+  sha256: string;
+  size: number;
+  manifestDigest: string;
+}
+
+function findEntry(signed: SignedDirectory, path: string): ManifestEntry | undefined {
+  const list = signed.entries;
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = comparePaths(list[mid]!.path, path);
+    if (c === 0) return list[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/**
+ * Check one file against its entry in a signed directory: `vouch verify ./release/bin/app.exe --bundle
+ * release.sigstore.json --path bin/app.exe`. PATH_NOT_SIGNED when the manifest has no such file; DIGEST_MISMATCH
+ * when the content differs; DIRECTORY_MISMATCH (mode-changed / kind-changed) when the file is no longer the same
+ * kind of thing or its executable bit changed.
+ */
+export async function verifyFileInDirectory(
+  statement: unknown,
+  filePath: string,
+  relPath: string,
+): Promise<FileInDirectoryVerification> {
+  const signed = parseDirectoryStatement(statement);
+  const path = assertCanonicalPath(relPath.replace(/^\.\//, ''), '--path', 'USAGE');
+  const entry = findEntry(signed, path);
+  if (entry === undefined) {
+    throw new VouchError('PATH_NOT_SIGNED', `${path} is not in the signed directory ${JSON.stringify(signed.name)}`);
+  }
+  if (entry.kind !== 'file') {
+    throw new VouchError('PATH_NOT_SIGNED', `${path} is a ${entry.kind} in the signed directory, not a file`);
+  }
+  const name = basename(filePath);
+  const r = await hashFiles(dirname(filePath), [name], { concurrency: 1 });
+  const status = r.status[0]!;
+  if (status === ST_MISSING) throw new VouchError('FILE_NOT_FOUND', `no such file: ${filePath}`);
+  if (status !== ST_OK && status !== ST_CACHED) {
+    const d: Difference = { type: 'kind-changed', path, expected: 'file', actual: 'other' };
+    throw new VouchError('DIRECTORY_MISMATCH', `${filePath} is not a regular file`, { details: [d] });
+  }
+  const sha256 = Buffer.from(r.digests.buffer, 0, 32).toString('hex');
+  const size = r.meta[M_SIZE]!;
+  const mode = r.meta[M_MODE]!;
+  if (sha256 !== entry.sha256 || (entry.size >= 0 && size !== entry.size)) {
+    throw new VouchError('DIGEST_MISMATCH', `${filePath} differs from ${path} in the signed directory`, {
+      details: [{ type: 'modified', path, expected: `sha256:${entry.sha256}`, actual: `sha256:${sha256}` }],
+    });
+  }
+  const executable = (mode & 0o100) !== 0;
+  const setid = (mode & 0o6000) !== 0;
+  if (signed.format === 'vouch' && (executable !== entry.executable || setid)) {
+    const d: Difference = {
+      type: 'mode-changed',
+      path,
+      expected: entry.executable ? 'executable' : 'not executable',
+      actual: (executable ? 'executable' : 'not executable') + (setid ? ', setuid/setgid' : ''),
+    };
+    throw new VouchError('DIRECTORY_MISMATCH', `${filePath} changed mode since it was signed`, { details: [d] });
+  }
+  return {
+    format: signed.format,
+    path,
+    sha256,
+    size,
+    manifestDigest: `sha256:${signed.digest.toString('hex')}`,
+  };
+}

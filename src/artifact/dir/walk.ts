@@ -1,0 +1,385 @@
+/**
+ * Walk a directory into a manifest. Symlinks are never followed (recorded with their target); FIFOs, sockets and
+ * devices are never opened. Two modes:
+ * - `sign`: anything vouch will not vouch for is refused with DIRECTORY_UNSUPPORTED: special files, setuid/setgid
+ *   files (a signature should not make a privilege-raising binary look blessed; re-signing after `chmod u-s` is
+ *   the explicit way), non-canonical names (not NFC, control characters, backslash, not UTF-8), names that collide
+ *   on case-insensitive or normalising file systems (`README`/`readme`, NFC/NFD spellings), symlinks that leave the
+ *   tree (unless the rules allow them), and trees over the limits.
+ * - `verify`: nothing on disk is refused; whatever is there is recorded (special files as kind `other`, setid
+ *   flagged) so the comparison lists it as a difference. Exceeding the limits is a DIRECTORY_MISMATCH, since a
+ *   signed manifest never exceeds them.
+ */
+
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileError } from '../../core/digest.ts';
+import { parseStrictJson } from '../../core/json.ts';
+import { type ErrorCode, VouchError } from '../../errors.ts';
+import {
+  type CacheArrays,
+  hashFiles,
+  M_CTIME,
+  M_INO,
+  M_MODE,
+  M_MTIME,
+  M_SIZE,
+  META,
+  ST_CACHED,
+  ST_MISSING,
+  ST_NOT_FILE,
+  ST_OK,
+  ST_SYMLINK,
+} from './hash.ts';
+import { type DirectoryRules, type FileEntry, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
+import {
+  assertCanonicalPath,
+  collisionKey,
+  componentProblem,
+  DEFAULT_LIMITS,
+  type DirectoryLimits,
+  LONE_SURROGATE,
+  symlinkEscapes,
+} from './paths.ts';
+
+export interface WalkOptions {
+  mode?: 'sign' | 'verify';
+  /** Threads hashing files, main thread included (default: one per core, 2 to 8). */
+  concurrency?: number;
+  onProgress?: (progress: { filesDone: number; filesTotal: number }) => void;
+  limits?: Partial<DirectoryLimits>;
+  /**
+   * Incremental signing: reuse the digests of files whose size, mtime, ctime and inode are unchanged since the
+   * last walk. The cache lives outside the tree: `path`, or VOUCH_HOME/cache/dir/<hash of the real root path>.json
+   * (VOUCH_HOME defaults to ~/.vouch). Never used by verification.
+   */
+  incremental?: IncrementalOptions;
+}
+
+export interface IncrementalOptions {
+  path?: string;
+  vouchHome?: string;
+  /**
+   * Files whose mtime or ctime falls within this many ms before the previous cache write are re-hashed: a change
+   * made within the file system's timestamp granularity of the last hash leaves no trace in the timestamps
+   * (git's "racily clean" entries). Default 2000 (FAT's granularity); tests lower it.
+   */
+  racyWindowMs?: number;
+}
+
+export interface WalkStats {
+  files: number;
+  /** Files read and hashed in this walk (the rest came from the incremental cache). */
+  hashed: number;
+  cached: number;
+  bytes: number;
+  cachePath?: string;
+}
+
+export interface WalkResult extends Manifest {
+  stats: WalkStats;
+}
+
+function refuse(path: string, reason: string): VouchError {
+  // JSON-escaped: the refused name may be the very control sequence that must not reach a terminal.
+  return new VouchError('DIRECTORY_UNSUPPORTED', `${JSON.stringify(path || '.')}: ${reason}`, {
+    details: { path, reason },
+  });
+}
+
+/** Walk `root` and hash every regular file. The result's entries are sorted and ready for `buildStatement`. */
+export async function walkDirectory(
+  root: string,
+  rules: DirectoryRules,
+  options: WalkOptions = {},
+): Promise<WalkResult> {
+  const mode = options.mode ?? 'sign';
+  const signing = mode === 'sign';
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limitCode: ErrorCode = signing ? 'DIRECTORY_UNSUPPORTED' : 'DIRECTORY_MISMATCH';
+  let rootStat: ReturnType<typeof statSync>;
+  try {
+    rootStat = statSync(root);
+  } catch (e) {
+    throw fileError(e as NodeJS.ErrnoException, root);
+  }
+  if (!rootStat.isDirectory()) throw new VouchError('TARGET_INVALID', `${root} is not a directory`);
+  const rootAbs = root.replace(/\/+$/, '') || '/';
+  if (signing) {
+    // A rule the verifier would reject as non-canonical must not get into a signature.
+    for (const n of rules.excludeNames) {
+      const p = componentProblem(n);
+      if (p) throw new VouchError('USAGE', `excluded name ${JSON.stringify(n)}: ${p}`);
+    }
+    for (const p of rules.excludePaths) assertCanonicalPath(p, 'excluded path', 'USAGE', limits);
+  }
+  const excludeNames = new Set(rules.excludeNames);
+  const excludePaths = new Set(rules.excludePaths);
+
+  const entries: ManifestEntry[] = [];
+  const paths: string[] = [];
+  let count = 0;
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    const abs = rel === '' ? rootAbs : `${rootAbs}/${rel}`;
+    let dirents: import('node:fs').Dirent[];
+    try {
+      dirents = readdirSync(abs, { withFileTypes: true });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
+      throw fileError(err, abs);
+    }
+    const depth = rel === '' ? 1 : rel.split('/').length + 1;
+    let kept = 0;
+    const seen = signing ? new Map<string, string>() : undefined;
+    for (const d of dirents) {
+      const name = d.name;
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (excludeNames.has(name) || excludePaths.has(path)) continue;
+      kept++;
+      if (++count > limits.maxEntries) {
+        throw new VouchError(limitCode, `${root} has more than ${limits.maxEntries} entries`);
+      }
+      if (depth > limits.maxDepth || Buffer.byteLength(path) > limits.maxPathBytes) {
+        throw new VouchError(limitCode, `${path.slice(0, 200)}: deeper or longer than the limits`);
+      }
+      const problem = componentProblem(name);
+      if (problem) {
+        if (signing) throw refuse(path, problem);
+        // Recorded as-is so it shows up as added; never opened, since its name may not spell the file on disk.
+        entries.push({ path, kind: 'other' });
+        continue;
+      }
+      if (seen) {
+        const key = collisionKey(name);
+        const other = seen.get(key);
+        if (other !== undefined) throw refuse(path, `collides with "${other}" on case-insensitive file systems`);
+        seen.set(key, name);
+      }
+      let type: 'dir' | 'file' | 'symlink' | 'other';
+      if (d.isDirectory()) type = 'dir';
+      else if (d.isFile()) type = 'file';
+      else if (d.isSymbolicLink()) type = 'symlink';
+      else if (d.isFIFO() || d.isSocket() || d.isBlockDevice() || d.isCharacterDevice()) type = 'other';
+      else {
+        // File systems without d_type: ask lstat (never stat, which would follow a symlink).
+        const st = lstatSync(`${abs}/${name}`, { throwIfNoEntry: false });
+        if (st === undefined) {
+          if (signing) throw refuse(path, 'changed while the directory was read');
+          continue;
+        }
+        type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+      }
+      switch (type) {
+        case 'dir':
+          stack.push(path);
+          break;
+        case 'file':
+          paths.push(path);
+          break;
+        case 'symlink': {
+          let target: string;
+          try {
+            target = readlinkSync(`${abs}/${name}`);
+          } catch (e) {
+            // Replaced between the listing and readlink: a change, reported by the comparison as missing.
+            if (signing) throw refuse(path, 'changed while the directory was read');
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            entries.push({ path, kind: 'other' });
+            continue;
+          }
+          if (signing) {
+            if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
+              throw refuse(path, 'symlink target is empty or too long');
+            }
+            // readlink decodes invalid UTF-8 as U+FFFD: the recorded target would not be the link's real one.
+            if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) {
+              throw refuse(path, 'symlink target is not valid UTF-8');
+            }
+            if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
+              throw refuse(path, `symlink leads outside the directory (-> ${JSON.stringify(target)})`);
+            }
+          }
+          entries.push({ path, kind: 'symlink', target });
+          break;
+        }
+        case 'other':
+          if (signing) throw refuse(path, 'FIFO, socket or device');
+          entries.push({ path, kind: 'other' });
+          break;
+      }
+    }
+    if (kept === 0 && rel !== '') entries.push({ path: rel, kind: 'dir' });
+  }
+
+  const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
+  const hashed = await hashFiles(rootAbs, paths, {
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.onProgress && {
+      onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
+    }),
+    ...(cache && { cache: cache.arrays }),
+  });
+
+  const stats: WalkStats = { files: 0, hashed: 0, cached: 0, bytes: 0 };
+  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i]!;
+    const st = hashed.status[i]!;
+    const m = i * META;
+    if (st === ST_OK || st === ST_CACHED) {
+      const fileMode = hashed.meta[m + M_MODE]!;
+      const entry: FileEntry = {
+        path,
+        kind: 'file',
+        size: hashed.meta[m + M_SIZE]!,
+        sha256: digests.toString('hex', i * 32, i * 32 + 32),
+        executable: (fileMode & 0o100) !== 0,
+      };
+      if ((fileMode & 0o6000) !== 0) {
+        if (signing) throw refuse(path, 'setuid/setgid file');
+        entry.setid = true;
+      }
+      entries.push(entry);
+      stats.files++;
+      stats.bytes += entry.size;
+      if (st === ST_OK) stats.hashed++;
+      else stats.cached++;
+    } else if (signing) {
+      throw refuse(path, 'changed while the directory was read; sign a tree nothing else is writing to');
+    } else if (st === ST_SYMLINK) {
+      try {
+        entries.push({ path, kind: 'symlink', target: readlinkSync(`${rootAbs}/${path}`) });
+      } catch {
+        entries.push({ path, kind: 'other' });
+      }
+    } else if (st === ST_NOT_FILE) {
+      entries.push({ path, kind: 'other' });
+    } else if (st !== ST_MISSING) {
+      // The hashing threads only keep a status; open again to report the actual errno.
+      try {
+        closeSync(openSync(`${rootAbs}/${path}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+      } catch (e) {
+        throw fileError(e as NodeJS.ErrnoException, `${rootAbs}/${path}`);
+      }
+      throw new VouchError('FILE_UNREADABLE', `cannot read ${rootAbs}/${path}`);
+    }
+  }
+  sortEntries(entries);
+  if (cache) {
+    saveCache(cache.path, entries, paths, hashed);
+    stats.cachePath = cache.path;
+  }
+  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries, stats };
+}
+
+// ---------------------------------------------------------------- incremental cache
+
+interface CacheFile {
+  version: 1;
+  writtenAtMs: number;
+  /** path -> [size, mtimeMs, ctimeMs, ino, sha256 hex] */
+  files: Record<string, [number, number, number, number, string]>;
+}
+
+/** Where the incremental cache of `root` lives, outside the tree so it is never signed or shipped. */
+export function cachePathFor(rootAbs: string, options: { path?: string; vouchHome?: string }): string {
+  if (options.path) return options.path;
+  const home = options.vouchHome ?? process.env.VOUCH_HOME ?? join(homedir(), '.vouch');
+  let real = rootAbs;
+  try {
+    real = realpathSync(rootAbs);
+  } catch {}
+  const key = createHash('sha256').update(real).digest('hex').slice(0, 32);
+  return join(home, 'cache', 'dir', `${key}.json`);
+}
+
+function loadCache(
+  rootAbs: string,
+  paths: string[],
+  options: IncrementalOptions,
+): { path: string; arrays: CacheArrays } {
+  const path = cachePathFor(rootAbs, options);
+  const inside = relative(resolve(rootAbs), resolve(path));
+  if (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) {
+    // A cache inside the tree would be signed, and would change the tree it describes on every run.
+    throw new VouchError('USAGE', `the incremental cache ${path} must be outside the signed directory`);
+  }
+  const n = paths.length;
+  const arrays: CacheArrays = {
+    has: new Uint8Array(new SharedArrayBuffer(Math.max(n, 8))),
+    meta: new Float64Array(new SharedArrayBuffer(Math.max(n * 4 * 8, 8))),
+    digests: new Uint8Array(new SharedArrayBuffer(Math.max(n * 32, 8))),
+    cutoffMs: 0,
+  };
+  let parsed: CacheFile | undefined;
+  try {
+    const v = parseStrictJson(readFileSync(path, 'utf8'), { code: 'CONFIG_INVALID', maxDepth: 8 }) as CacheFile;
+    if (v && v.version === 1 && typeof v.writtenAtMs === 'number' && typeof v.files === 'object') parsed = v;
+  } catch {
+    // No cache or an unreadable one: everything is hashed, and a fresh cache is written.
+  }
+  if (!parsed) return { path, arrays };
+  // Git's "racily clean" rule: a file changed within the timestamp granularity of the cache write may have
+  // changed again without its mtime moving, so only entries older than the write (minus a margin) are trusted.
+  arrays.cutoffMs = parsed.writtenAtMs - (options.racyWindowMs ?? 2000);
+  const hex = /^[0-9a-f]{64}$/;
+  for (let i = 0; i < n; i++) {
+    const rec = Object.hasOwn(parsed.files, paths[i]!) ? parsed.files[paths[i]!] : undefined;
+    if (!Array.isArray(rec) || rec.length !== 5 || typeof rec[4] !== 'string' || !hex.test(rec[4])) continue;
+    if (!rec.slice(0, 4).every((x) => typeof x === 'number')) continue;
+    arrays.has[i] = 1;
+    arrays.meta.set(rec.slice(0, 4) as number[], i * 4);
+    arrays.digests.set(Buffer.from(rec[4], 'hex'), i * 32);
+  }
+  return { path, arrays };
+}
+
+function saveCache(
+  path: string,
+  entries: ManifestEntry[],
+  paths: string[],
+  hashed: { status: Int32Array; meta: Float64Array },
+): void {
+  const byPath = new Map<string, string>();
+  for (const e of entries) if (e.kind === 'file') byPath.set(e.path, e.sha256);
+  const files: CacheFile['files'] = {};
+  for (let i = 0; i < paths.length; i++) {
+    const sha = byPath.get(paths[i]!);
+    if (sha === undefined) continue;
+    const m = i * META;
+    files[paths[i]!] = [
+      hashed.meta[m + M_SIZE]!,
+      hashed.meta[m + M_MTIME]!,
+      hashed.meta[m + M_CTIME]!,
+      hashed.meta[m + M_INO]!,
+      sha,
+    ];
+  }
+  const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
+  try {
+    mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    // The cache only saves time; failing to write it must not fail the signature.
+  }
+}

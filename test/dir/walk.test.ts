@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
+import {
+  buildStatement,
+  DEFAULT_RULES,
+  type DirectoryRules,
+  type ManifestEntry,
+  verifyDirectoryStatement,
+  walkDirectory,
+} from '../../src/artifact/dir/index.ts';
+import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
+
+const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+const roots: string[] = [];
+after(() => roots.forEach(removeTree));
+function tree(spec: Record<string, Node>): string {
+  const r = makeTree(spec);
+  roots.push(r);
+  return r;
+}
+
+describe('walkDirectory records every entry', () => {
+  it('files, executables, symlinks, empty directories; .git excluded; sorted bytewise', async () => {
+    const big = Buffer.alloc((1 << 20) * 2 + 17, 7);
+    const root = tree({
+      'bin/app': { content: '#!/bin/sh\n', mode: 0o755 },
+      'lib/a.js': 'a',
+      'lib/a-b.js': 'ab',
+      'lib/empty.txt': '',
+      'lib/exact': Buffer.alloc(1 << 20, 1),
+      'big.bin': big,
+      'link-to-lib': { link: 'lib/a.js' },
+      'empty-dir': { dir: true },
+      '.git/HEAD': 'ref: refs/heads/main',
+      'only-excluded/.git/x': 'x',
+      'é.txt': 'nfc',
+    });
+    const m = await walkDirectory(root, DEFAULT_RULES);
+    const expected: ManifestEntry[] = [
+      { path: 'big.bin', kind: 'file', size: big.length, sha256: sha(big), executable: false },
+      { path: 'bin/app', kind: 'file', size: 10, sha256: sha('#!/bin/sh\n'), executable: true },
+      { path: 'empty-dir', kind: 'dir' },
+      { path: 'lib/a-b.js', kind: 'file', size: 2, sha256: sha('ab'), executable: false },
+      { path: 'lib/a.js', kind: 'file', size: 1, sha256: sha('a'), executable: false },
+      { path: 'lib/empty.txt', kind: 'file', size: 0, sha256: sha(''), executable: false },
+      { path: 'lib/exact', kind: 'file', size: 1 << 20, sha256: sha(Buffer.alloc(1 << 20, 1)), executable: false },
+      { path: 'link-to-lib', kind: 'symlink', target: 'lib/a.js' },
+      { path: 'only-excluded', kind: 'dir' },
+      { path: 'é.txt', kind: 'file', size: 3, sha256: sha('nfc'), executable: false },
+    ];
+    assert.deepEqual(m.entries, expected);
+    assert.equal(m.stats.files, 7);
+    assert.equal(m.stats.hashed, 7);
+  });
+
+  it('hashes thousands of files on several threads with the same result as one thread', async () => {
+    const spec: Record<string, Node> = {};
+    for (let i = 0; i < 4500; i++) spec[`d${i % 37}/f${i}`] = `content ${i}`;
+    const root = tree(spec);
+    let calls = 0;
+    const two = await walkDirectory(root, DEFAULT_RULES, { concurrency: 3, onProgress: () => calls++ });
+    const one = await walkDirectory(root, DEFAULT_RULES, { concurrency: 1 });
+    assert.deepEqual(two.entries, one.entries);
+    assert.equal(two.entries.length, 4500);
+    const e = two.entries.find((x) => x.path === 'd5/f42');
+    assert.deepEqual(e, { path: 'd5/f42', kind: 'file', size: 10, sha256: sha('content 42'), executable: false });
+    assert.ok(calls > 0);
+  });
+});
+
+describe('walkDirectory refuses what it will not sign', () => {
+  const rows: [string, Record<string, Node>, Partial<DirectoryRules>?][] = [
+    ['symlink to an absolute path', { 'a/link': { link: '/etc/passwd' } }],
+    ['symlink climbing out', { 'a/link': { link: '../../outside' } }],
+    ['symlink to the parent directory', { link: { link: '..' } }],
+    ['FIFO', { 'a/pipe': { fifo: true } }],
+    ['README and readme', { README: 'x', readme: 'y' }],
+    ['NFC and NFD spellings', { 'caf\u00e9': 'x', 'cafe\u0301': 'y' }],
+    ['NFD name alone', { 'cafe\u0301': 'y' }],
+    ['setuid file', { 'bin/su': { content: 'x', mode: 0o4755 } }],
+    ['setgid file', { 'bin/sg': { content: 'x', mode: 0o2755 } }],
+    ['control character in a name', { 'a\u001b[31m': 'x' }],
+    ['newline in a name', { 'a\nb': 'x' }],
+    ['backslash in a name', { 'a\\b': 'x' }],
+  ];
+  for (const [name, spec, rules] of rows) {
+    it(name, async () => {
+      const root = tree(spec);
+      await rejectsWith(() => walkDirectory(root, { ...DEFAULT_RULES, ...rules }), 'DIRECTORY_UNSUPPORTED');
+    });
+  }
+
+  it('a socket', async () => {
+    const root = tree({ 'x.txt': 'x' });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(root, 'sock'), resolve));
+    try {
+      await rejectsWith(() => walkDirectory(root, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a character device', async (t) => {
+    const root = tree({});
+    try {
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('mknod', [join(root, 'null'), 'c', '1', '3'], { stdio: 'ignore' });
+    } catch {
+      t.skip('mknod needs root');
+      return;
+    }
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+  });
+
+  it('names and symlink targets that are not UTF-8', async () => {
+    const root = tree({});
+    symlinkSync(Buffer.from([0x61, 0xff]), join(root, 'link'));
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+    const root2 = tree({});
+    writeFileSync(Buffer.from(`${root2}/b\xff`, 'latin1'), 'x');
+    await rejectsWith(() => walkDirectory(root2, DEFAULT_RULES), 'DIRECTORY_UNSUPPORTED');
+    const m = await walkDirectory(root2, DEFAULT_RULES, { mode: 'verify' });
+    assert.deepEqual(m.entries, [{ path: 'b\ufffd', kind: 'other' }]);
+  });
+
+  it('an external symlink is recorded, never followed, when the rules allow it', async () => {
+    const root = tree({ 'a/link': { link: '/etc/passwd' } });
+    const m = await walkDirectory(root, { ...DEFAULT_RULES, allowExternalSymlinks: true });
+    assert.deepEqual(m.entries, [{ path: 'a/link', kind: 'symlink', target: '/etc/passwd' }]);
+  });
+
+  it('limits: entries, depth, path length', async () => {
+    const root = tree({ 'a/b/c/d': 'x', 'e/f': 'y' });
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES, { limits: { maxEntries: 4 } }), 'DIRECTORY_UNSUPPORTED');
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES, { limits: { maxDepth: 3 } }), 'DIRECTORY_UNSUPPORTED');
+    await rejectsWith(
+      () => walkDirectory(root, DEFAULT_RULES, { limits: { maxPathBytes: 6 } }),
+      'DIRECTORY_UNSUPPORTED',
+    );
+    await rejectsWith(
+      () => walkDirectory(root, DEFAULT_RULES, { mode: 'verify', limits: { maxEntries: 4 } }),
+      'DIRECTORY_MISMATCH',
+    );
+    const ok = await walkDirectory(root, DEFAULT_RULES, { limits: { maxEntries: 7, maxDepth: 4, maxPathBytes: 7 } });
+    assert.equal(ok.entries.length, 2);
+  });
+
+  it('rules the verifier would reject are refused when signing', async () => {
+    const root = tree({ a: 'a' });
+    await rejectsWith(() => walkDirectory(root, { ...DEFAULT_RULES, excludePaths: ['./a'] }), 'USAGE');
+    await rejectsWith(() => walkDirectory(root, { ...DEFAULT_RULES, excludeNames: ['a/b'] }), 'USAGE');
+    const m = await walkDirectory(root, { ...DEFAULT_RULES, excludePaths: ['a', 'a'], excludeNames: ['.git', '.git'] });
+    const st = buildStatement(m, 'r', 'vouch');
+    assert.deepEqual(st.predicate.rules, { excludeNames: ['.git'], excludePaths: ['a'], allowExternalSymlinks: false });
+    await verifyDirectoryStatement(JSON.parse(JSON.stringify(st)), root);
+  });
+
+  it('a path that is not a directory', async () => {
+    const root = tree({ f: 'x' });
+    await rejectsWith(() => walkDirectory(join(root, 'f'), DEFAULT_RULES), 'TARGET_INVALID');
+    await rejectsWith(() => walkDirectory(join(root, 'nope'), DEFAULT_RULES), 'FILE_NOT_FOUND');
+  });
+});
+
+describe('hashFiles opens without following or blocking', () => {
+  it('a FIFO or symlink swapped in after the listing is reported, and the walk does not hang', async () => {
+    const root = tree({ ok: 'fine', pipe: { fifo: true }, link: { link: 'ok' } });
+    // As if readdir had said all three were regular files.
+    const r = await hashFiles(root, ['ok', 'pipe', 'link']);
+    assert.deepEqual([...r.status], [ST_OK, ST_NOT_FILE, ST_SYMLINK]);
+    assert.equal(Buffer.from(r.digests.buffer, 0, 32).toString('hex'), sha('fine'));
+  });
+
+  it('large files are hashed with overlapped reads, to the same digest', async () => {
+    const big = Buffer.alloc((4 << 20) * 2 + 5, 3);
+    const root = tree({ big: big, small: 'small', 'big-link': { link: 'big' } });
+    const r = await hashFiles(root, ['big', 'small', 'big-link'], { largeFile: 1 << 20 });
+    assert.deepEqual([...r.status], [ST_OK, ST_OK, ST_SYMLINK]);
+    assert.equal(Buffer.from(r.digests.buffer, 0, 32).toString('hex'), sha(big));
+    assert.equal(r.meta[1], big.length);
+    assert.equal(Buffer.from(r.digests.buffer, 32, 32).toString('hex'), sha('small'));
+  });
+
+  it('in verify mode, special files and setid bits are recorded for the comparison', async () => {
+    const root = tree({ pipe: { fifo: true }, su: { content: 'x', mode: 0o4755 }, 'bad\nname': 'x' });
+    const m = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
+    assert.deepEqual(m.entries, [
+      { path: 'bad\nname', kind: 'other' },
+      { path: 'pipe', kind: 'other' },
+      { path: 'su', kind: 'file', size: 1, sha256: sha('x'), executable: true, setid: true },
+    ]);
+  });
+});
+
+describe('incremental signing', () => {
+  it('reuses digests of unchanged files, re-hashes changed ones, keeps the cache outside the tree', async () => {
+    const spec: Record<string, Node> = {};
+    for (let i = 0; i < 20; i++) spec[`f${i}`] = `v1 ${i}`;
+    const root = tree(spec);
+    const home = tree({});
+    // Old timestamps, so the entries are not "racily clean" against the cache write time.
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 20; i++) utimesSync(join(root, `f${i}`), old, old);
+    const first = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home, racyWindowMs: 0 } });
+    assert.equal(first.stats.hashed, 20);
+    assert.ok(first.stats.cachePath?.startsWith(join(home, 'cache', 'dir')));
+    assert.ok(existsSync(first.stats.cachePath!));
+    assert.ok(!first.stats.cachePath!.startsWith(root));
+    assert.equal(Object.keys(JSON.parse(readFileSync(first.stats.cachePath!, 'utf8')).files).length, 20);
+
+    const second = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home, racyWindowMs: 0 } });
+    assert.equal(second.stats.cached, 20);
+    assert.equal(second.stats.hashed, 0);
+    assert.deepEqual(second.entries, first.entries);
+
+    // Same size, same mtime restored: the ctime still moves, so the change is caught.
+    writeFileSync(join(root, 'f3'), 'v2 3');
+    utimesSync(join(root, 'f3'), old, old);
+    chmodSync(join(root, 'f4'), 0o755);
+    const third = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home, racyWindowMs: 0 } });
+    assert.equal(third.stats.hashed, 2);
+    assert.equal(third.stats.cached, 18);
+    const f3 = third.entries.find((e) => e.path === 'f3');
+    assert.deepEqual(f3, { path: 'f3', kind: 'file', size: 4, sha256: sha('v2 3'), executable: false });
+    const f4 = third.entries.find((e) => e.path === 'f4');
+    assert.ok(f4?.kind === 'file' && f4.executable);
+  });
+
+  it('files changed just before the cache was written are re-hashed (racily clean)', async () => {
+    const root = tree({ a: 'a', b: 'b' });
+    const home = tree({});
+    await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home } });
+    const again = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home } });
+    assert.equal(again.stats.hashed, 2);
+    assert.equal(again.stats.cached, 0);
+  });
+
+  it('a cache inside the tree is refused', async () => {
+    const root = tree({ a: 'a' });
+    await rejectsWith(
+      () => walkDirectory(root, DEFAULT_RULES, { incremental: { path: join(root, 'c.json') } }),
+      'USAGE',
+    );
+  });
+
+  it('a corrupt cache is ignored, not trusted', async () => {
+    const root = tree({ a: 'a' });
+    const home = tree({});
+    const first = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home, racyWindowMs: 0 } });
+    writeFileSync(first.stats.cachePath!, '{"version":1,"writtenAtMs":1e20,"files":{"a":[1,0,0,0,"zz"]}}');
+    mkdirSync(join(home, 'unused'), { recursive: true });
+    const second = await walkDirectory(root, DEFAULT_RULES, { incremental: { vouchHome: home, racyWindowMs: 0 } });
+    assert.equal(second.stats.hashed, 1);
+    assert.deepEqual(second.entries, first.entries);
+  });
+});
