@@ -8,7 +8,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { VouchError } from '../errors.ts';
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
 import { caRoutes } from './ca/routes.ts';
@@ -90,12 +89,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     await app.listen({ host: listenHost, port: options.port ?? 0 });
   } catch (e) {
+    // The listen error is passed on as is (callers retry on its errno code, e.g. EADDRINUSE).
     await app.close().catch(() => {});
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new VouchError('SERVICE_UNAVAILABLE', `cannot listen on ${listenHost}:${options.port ?? 0} (${code})`, {
-      cause: e,
-      hint: code === 'EADDRINUSE' ? 'Another process uses that port: pick another with --port.' : undefined,
-    });
+    throw e;
   }
   let store: LogStore | undefined;
   try {

@@ -22,7 +22,6 @@ import {
 } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
-import { isVouchError } from '../../src/errors.ts';
 import { type Stack, startStack } from '../../src/server/stack.ts';
 import { hashedRekord, newSigner } from './helpers.ts';
 
@@ -217,11 +216,11 @@ describe('HTTP adapter on a real socket', () => {
     assert.equal(again.logIndex, e.logIndex);
   });
 
-  it('reports a port in use as SERVICE_UNAVAILABLE', async () => {
+  it('passes a port in use on as EADDRINUSE (callers retry on it) and leaves nothing listening', async () => {
     const port = Number(new URL(stack.url).port);
     const d = mkdtempSync(join(tmpdir(), 'vouch-port-'));
     try {
-      await assert.rejects(startStack({ dataDir: d, port }), (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'));
+      await assert.rejects(startStack({ dataDir: d, port }), (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE');
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
