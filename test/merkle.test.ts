@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   consistencyRanges,
@@ -111,5 +113,31 @@ describe('merkle', () => {
     ]);
     assert.deepEqual(Frontier.nodeIds(0), []);
     assert.throws(() => rangeNodes({ start: 1, end: 4 }), RangeError);
+  });
+});
+
+describe('merkle against production Rekor inclusion proofs', () => {
+  const CASES = '/work/shared/realbundles/cases';
+  const skip = existsSync(CASES) ? false : 'realbundles not present';
+  const proof = (name: string) => {
+    const b = JSON.parse(readFileSync(join(CASES, name, 'bundle.sigstore.json'), 'utf8'));
+    const e = b.verificationMaterial.tlogEntries[0];
+    const p = e.inclusionProof;
+    return {
+      leaf: hashLeaf(Buffer.from(e.canonicalizedBody, 'base64')),
+      index: Number(p.logIndex),
+      size: Number(p.treeSize),
+      hashes: (p.hashes as string[]).map((h) => Buffer.from(h, 'base64')),
+      root: Buffer.from(p.rootHash, 'base64'),
+    };
+  };
+
+  it('verifies real proofs and rejects the tampered one', { skip }, () => {
+    for (const name of ['prod-v0.3-hashedrekord', 'prod-v0.3-dsse-intoto', 'prod-v0.2-hashedrekord']) {
+      const p = proof(name);
+      assert.ok(verifyInclusion(p.leaf, p.index, p.size, p.hashes, p.root), name);
+    }
+    const bad = proof('invalid-inclusion-proof-hash');
+    assert.ok(!verifyInclusion(bad.leaf, bad.index, bad.size, bad.hashes, bad.root));
   });
 });

@@ -12,7 +12,14 @@ export interface Mount {
 }
 
 export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number } = {}): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? MAX_BODY, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? MAX_BODY,
+    return503OnClosing: true,
+    // A slow client must not hold a connection (and its buffers) forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
@@ -21,7 +28,12 @@ export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number 
     void reply.status(status).send({ code: status, message: status === 500 ? 'internal error' : err.message });
   });
   app.all('/*', async (req, reply) => {
-    const url = new URL(req.url, 'http://local');
+    // Split the raw target ourselves: new URL('//host/x', base) would read a path as an authority.
+    const q = req.url.indexOf('?');
+    const url = {
+      pathname: q < 0 ? req.url : req.url.slice(0, q),
+      searchParams: new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1)),
+    };
     const mount = mounts
       .filter((m) => url.pathname === m.prefix || url.pathname.startsWith(`${m.prefix}/`) || m.prefix === '')
       .sort((a, b) => b.prefix.length - a.prefix.length)[0];

@@ -86,7 +86,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const clock = options.clock ?? (() => new Date());
   const mounts: Mount[] = [];
   const app = createHttpServer(mounts);
-  await app.listen({ host: listenHost, port: options.port ?? 0 });
+  try {
+    await app.listen({ host: listenHost, port: options.port ?? 0 });
+  } catch (e) {
+    // The listen error is passed on as is (callers retry on its errno code, e.g. EADDRINUSE).
+    await app.close().catch(() => {});
+    throw e;
+  }
   let store: LogStore | undefined;
   try {
     const addr = app.server.address();

@@ -1,10 +1,12 @@
 /** CA routes called directly (no socket): token rejection table, proof of possession, hostile bodies, profile. */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import '../../src/server/reflect-shim.ts';
+import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
 import { CertificateAuthority, identityOf } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
@@ -59,6 +61,15 @@ describe('CA (Fulcio v2 routes)', () => {
     assert.deepEqual(leaf!.keyUsage, ['1.3.6.1.5.5.7.3.3']);
     assert.equal(Date.parse(leaf!.validTo) - Date.parse(leaf!.validFrom), 600_000);
     assert.ok(leaf!.publicKey.equals(key.publicKey));
+    // Key identifiers chain: leaf AKI = intermediate SKI; leaf SKI = SHA-1 of the key bits (RFC 5280 §4.2.1.2).
+    const px = chain.map((c) => new x509.X509Certificate(c));
+    const aki = px[0]!.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId;
+    assert.equal(aki, px[1]!.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId);
+    const point = (key.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(-65);
+    assert.equal(
+      px[0]!.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId,
+      createHash('sha1').update(point).digest('hex'),
+    );
     // 1.3.6.1.4.1.57264.1.8: DER UTF8String of the issuer (tag 0x0c, length, bytes).
     const der = leaf!.raw;
     const utf8 = Buffer.concat([Buffer.of(0x0c, ISS.length), Buffer.from(ISS)]);
@@ -97,6 +108,9 @@ describe('CA (Fulcio v2 routes)', () => {
       ['HMAC', hs],
       ['email not verified', await issuer.mint({ email_verified: false })],
       ['future iat', await mk({ clock: () => new Date(Date.now() + 3600_000) }).mint()],
+      ['non-ASCII email', await issuer.mint({ email: 'd\u00e9v@example.test' })],
+      ['email with a newline', await issuer.mint({ email: 'dev@example.test\nx' })],
+      ['not an email', await issuer.mint({ email: 'nobody' })],
       ['missing', undefined],
       ['not a string', 42],
       ['garbage', 'a.b.c'],

@@ -42,6 +42,9 @@ describe('crash safety of the log (kill -9 during appends)', () => {
   it('keeps every acknowledged entry and stays consistent with an earlier checkpoint', async () => {
     const signer = newSigner();
     const first = await start(dir);
+    const rootBefore = JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')) as {
+      tlogs: { logId: unknown }[];
+    };
     children.push(first.child);
     const acked = new Map<string, number>();
     let n = 0;
@@ -97,9 +100,12 @@ describe('crash safety of the log (kill -9 during appends)', () => {
         Buffer.from(info.rootHash, 'hex'),
       ),
     );
-    // The trusted root written by the restarted server still names the same log key.
-    const root = JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')) as { tlogs: { baseUrl: string }[] };
+    // The trusted root rewritten by the restarted server names the new URL and the same log key.
+    const root = JSON.parse(readFileSync(join(dir, 'trusted_root.json'), 'utf8')) as {
+      tlogs: { baseUrl: string; logId: unknown }[];
+    };
     assert.equal(root.tlogs[0]!.baseUrl, second.tlog);
+    assert.deepEqual(root.tlogs[0]!.logId, rootBefore.tlogs[0]!.logId);
 
     // Clean shutdown on SIGTERM.
     second.child.kill('SIGTERM');

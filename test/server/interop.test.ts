@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
 import {
   type Bundle,
-  DSSEBundleBuilder,
+  bundleBuilderFromSigningConfig,
   FulcioSigner,
   MessageSignatureBundleBuilder,
   RekorWitness,
@@ -75,13 +75,19 @@ describe('official sigstore-js clients against the stack', () => {
     );
   });
 
-  it('DSSE bundle verifies with @sigstore/verify', async () => {
+  it('DSSE bundle built from the written signing_config.json verifies with @sigstore/verify', async () => {
     const statement = Buffer.from(
       JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [], predicateType: 'x', predicate: {} }),
     );
-    const bundle = roundTrip(
-      await new DSSEBundleBuilder(builders()).create({ data: statement, type: 'application/vnd.in-toto+json' }),
-    );
+    // bundleBuilderFromSigningConfig is the official consumer of signing configs: it picks CA, log and TSA from it.
+    const signingConfig = SigningConfig.fromJSON(JSON.parse(readFileSync(join(dir, 'signing_config.json'), 'utf8')));
+    const builder = bundleBuilderFromSigningConfig({
+      signingConfig,
+      identityProvider: { getToken: () => stack.issuer!.mint() },
+      bundleType: 'dsseEnvelope',
+    });
+    const bundle = roundTrip(await builder.create({ data: statement, type: 'application/vnd.in-toto+json' }));
+    assert.equal(bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length, 1);
     verifier().verify(toSignedEntity(bundle), policy());
     assert.equal(bundle.verificationMaterial.tlogEntries[0]!.kindVersion!.kind, 'dsse');
   });
@@ -208,6 +214,16 @@ describe('HTTP adapter on a real socket', () => {
     const again = existing[uuid] as { body: string; logIndex: number };
     assert.equal(again.body, e.body);
     assert.equal(again.logIndex, e.logIndex);
+  });
+
+  it('passes a port in use on as EADDRINUSE (callers retry on it) and leaves nothing listening', async () => {
+    const port = Number(new URL(stack.url).port);
+    const d = mkdtempSync(join(tmpdir(), 'vouch-port-'));
+    try {
+      await assert.rejects(startStack({ dataDir: d, port }), (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('refuses oversized bodies with 413 and junk with 4xx, never 500', async () => {

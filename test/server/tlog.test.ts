@@ -1,15 +1,17 @@
 /** Transparency log: domain object and Rekor v1 routes over a real sqlite store (no socket). */
 import assert from 'node:assert/strict';
 import { createPublicKey, sign } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
-import { isVouchError } from '../../src/errors.ts';
+import { isVouchError, VouchError } from '../../src/errors.ts';
 import { loadOrCreateKey, type StackKey } from '../../src/server/pki.ts';
 import { Router, request } from '../../src/server/routes.ts';
 import { SqliteLogStore } from '../../src/server/store/sqlite.ts';
+import type { LogStore, StoredEntry, StoredNode } from '../../src/server/store/types.ts';
+import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
 import { tlogRoutes } from '../../src/server/tlog/routes.ts';
 import { dsseEntry, hashedRekord, newSigner, verifyCheckpoint } from './helpers.ts';
@@ -81,10 +83,14 @@ describe('transparency log', () => {
     const again = await post(entry);
     assert.equal(again.status, 409);
     assert.equal(again.headers?.location, `/tlog/api/v1/log/entries/${uuid}`);
+    const existing = (again.body as { existing: Record<string, EntryView> }).existing;
+    assert.equal(existing[uuid]!.logIndex, (first.body as Record<string, EntryView>)[uuid]!.logIndex);
     // Also when both copies arrive in the same batch.
     const twin = hashedRekord(signer, 'twin');
     const both = await Promise.all([post(twin), post(twin)]);
     assert.deepEqual(both.map((r) => r.status).sort(), [201, 409]);
+    const dup = both.find((r) => r.status === 409)!;
+    assert.ok(Object.keys((dup.body as { existing: object }).existing).length === 1, 'twin is fetchable at 409 time');
   });
 
   it('serves entries by index, uuid (64 and 80 hex) and retrieve', async () => {
@@ -94,8 +100,10 @@ describe('transparency log', () => {
     checkEntry(uuid, e);
     const byUuid = await get(`/api/v1/log/entries/${uuid}`);
     assert.deepEqual(Object.keys(byUuid.body as object), [uuid]);
-    const byLong = await get(`/api/v1/log/entries/${'0'.repeat(16)}${uuid}`);
-    assert.equal(byLong.status, 200);
+    const treeHex = BigInt(log.treeId).toString(16).padStart(16, '0');
+    assert.equal((await get(`/api/v1/log/entries/${treeHex}${uuid}`)).status, 200);
+    const otherTree = treeHex === '0'.repeat(16) ? '1'.repeat(16) : '0'.repeat(16);
+    assert.equal((await get(`/api/v1/log/entries/${otherTree}${uuid}`)).status, 404);
     const r = await router.dispatch(
       request('POST', '/api/v1/log/entries/retrieve', {
         body: { entryUUIDs: [uuid, 'f'.repeat(64)], logIndexes: [0, 9999] },
@@ -115,6 +123,23 @@ describe('transparency log', () => {
       assert.equal(b.rootHash, last.rootHash);
       const firstRoot = await log.rootAt(first);
       assert.ok(verifyConsistency(first, size, hex(b.hashes), firstRoot, Buffer.from(b.rootHash, 'hex')), `${first}`);
+    }
+    // Between two past sizes: roots recomputed independently from the stored leaves.
+    const leaves = [];
+    for (let i = 0; i < size; i++) leaves.push((await store.byIndex(i))!.leafHash);
+    for (const [m, n] of [
+      [3, 17],
+      [16, 32],
+      [1, 5],
+      [31, 33],
+    ] as const) {
+      const b = (await get(`/api/v1/log/proof?firstSize=${m}&lastSize=${n}`)).body as {
+        rootHash: string;
+        hashes: string[];
+      };
+      const rootN = rootFromLeafHashes(leaves.slice(0, n));
+      assert.equal(b.rootHash, rootN.toString('hex'));
+      assert.ok(verifyConsistency(m, n, hex(b.hashes), rootFromLeafHashes(leaves.slice(0, m)), rootN), `${m}->${n}`);
     }
   });
 
@@ -197,8 +222,12 @@ describe('transparency log', () => {
     await log.drain();
     await store.close();
     store = new SqliteLogStore(join(dir, 'tlog.sqlite3'));
-    log = await TransparencyLog.open({ store, key, keyName: '127.0.0.1' });
+    const origin = log.origin;
+    // Reopened under another host name: same origin (the log's identity), new signer name (for the new URL).
+    log = await TransparencyLog.open({ store, key, keyName: 'localhost' });
     router = new Router(tlogRoutes(log, '/tlog'));
+    assert.equal(log.origin, origin);
+    assert.match((await log.info()).signedTreeHead, /\n\u2014 localhost /);
     assert.equal(log.size, before.treeSize);
     assert.equal((await log.rootAt(log.size)).toString('hex'), before.rootHash);
     await post(hashedRekord(signer, 'after reopen'));
@@ -214,5 +243,131 @@ describe('transparency log', () => {
     );
     await assert.rejects(log.consistency(0, 1), (e) => isVouchError(e, 'REQUEST_INVALID'));
     assert.ok(createPublicKey(key.privateKey).equals(key.publicKey));
+  });
+});
+
+describe('sqlite log store', () => {
+  it('refuses a second writer on the same database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-lock-'));
+    const a = new SqliteLogStore(join(dir, 'db'));
+    try {
+      assert.throws(
+        () => new SqliteLogStore(join(dir, 'db')),
+        (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'),
+      );
+    } finally {
+      void a.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('canonical bodies match production Rekor', () => {
+  // Independent vectors: entries the public-good Rekor admitted, from /work/shared/realbundles. Rebuilding the
+  // proposed entry a client would have sent and canonicalizing it must give Rekor's exact leaf bytes.
+  const CASES = '/work/shared/realbundles/cases';
+  const load = (name: string) => {
+    const bundle = JSON.parse(readFileSync(join(CASES, name, 'bundle.sigstore.json'), 'utf8'));
+    const tlog = bundle.verificationMaterial.tlogEntries[0];
+    const body = Buffer.from(tlog.canonicalizedBody, 'base64');
+    return { bundle, body, parsed: JSON.parse(body.toString()) };
+  };
+  const skip = existsSync(CASES) ? false : 'realbundles not present';
+
+  it('hashedrekord 0.0.1', { skip }, () => {
+    const { bundle, body, parsed } = load('prod-v0.3-hashedrekord');
+    const proposed = {
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: {
+        data: { hash: parsed.spec.data.hash },
+        signature: { content: bundle.messageSignature.signature, publicKey: parsed.spec.signature.publicKey },
+      },
+    };
+    assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+  });
+
+  it('dsse 0.0.1', { skip }, () => {
+    const { bundle, body, parsed } = load('prod-v0.3-dsse-intoto');
+    const proposed = {
+      apiVersion: '0.0.1',
+      kind: 'dsse',
+      spec: {
+        proposedContent: {
+          envelope: JSON.stringify(bundle.dsseEnvelope),
+          verifiers: [parsed.spec.signatures[0].verifier],
+        },
+      },
+    };
+    assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+  });
+});
+
+describe('log recovery after an ambiguous commit failure', () => {
+  it('continues from the stored tree when a commit landed but reported failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-lost-ack-'));
+    const inner = new SqliteLogStore(join(dir, 'db'));
+    let failNext = false;
+    // Fault injection around the real store: the batch is committed, then the acknowledgement is "lost".
+    const store: LogStore = Object.assign(Object.create(inner) as SqliteLogStore, {
+      append: async (e: readonly StoredEntry[], n: readonly StoredNode[]) => {
+        await inner.append(e, n);
+        if (failNext) {
+          failNext = false;
+          throw new VouchError('SERVICE_UNAVAILABLE', 'connection lost after COMMIT');
+        }
+      },
+    });
+    try {
+      const log = await TransparencyLog.open({
+        store,
+        key: await loadOrCreateKey(join(dir, 'k'), 'tlog'),
+        keyName: 'x',
+      });
+      const signer = newSigner();
+      await log.add(hashedRekord(signer, 'a'));
+      const lost = hashedRekord(signer, 'b');
+      failNext = true;
+      await assert.rejects(log.add(lost), (e) => isVouchError(e, 'SERVICE_UNAVAILABLE'));
+      await assert.rejects(log.add(lost), (e) => isVouchError(e, 'ENTRY_EXISTS')); // it did land
+      const c = await log.add(hashedRekord(signer, 'c'));
+      assert.equal(c.entry.logIndex, 2);
+      const leaves = [];
+      for (let i = 0; i < 3; i++) leaves.push((await inner.byIndex(i))!.leafHash);
+      assert.deepEqual(await log.rootAt(3), rootFromLeafHashes(leaves));
+      await log.drain();
+    } finally {
+      await inner.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('log backpressure', () => {
+  it('refuses appends with 503 beyond the queue bound instead of buffering them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-queue-'));
+    const store = new SqliteLogStore(join(dir, 'db'));
+    try {
+      const log = await TransparencyLog.open({
+        store,
+        key: await loadOrCreateKey(join(dir, 'k'), 'tlog'),
+        keyName: 'x',
+        maxQueue: 2,
+      });
+      const signer = newSigner();
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => log.add(hashedRekord(signer, `q${i}`))),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected'],
+      );
+      for (const r of results.slice(2))
+        assert.ok(isVouchError((r as PromiseRejectedResult).reason, 'SERVICE_UNAVAILABLE'));
+      await log.drain();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

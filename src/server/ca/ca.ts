@@ -7,7 +7,7 @@
  * bytes), and the CI workflow claims in .1.9 onwards (Fulcio docs/oid-info.md). No SCT: this CA logs to no CT log,
  * and the trusted root it publishes lists none.
  */
-import { createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
 import '../reflect-shim.ts';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
@@ -44,8 +44,26 @@ function need(c: Record<string, unknown>, name: string): string {
   return v;
 }
 
+// SAN values are IA5String (RFC 5280 §4.2.1.6): printable ASCII only, so a hostile claim cannot smuggle control
+// characters or fail deep inside the certificate encoder.
+const IA5 = /^[\x21-\x7e]{1,1024}$/;
+const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
+
+function checkSan(san: Identity['san']): Identity['san'] {
+  const ok = IA5.test(san.value) && (san.type === 'email' ? EMAIL.test(san.value) : URL.canParse(san.value));
+  if (!ok)
+    throw new VouchError('TOKEN_INVALID', `identity token rejected: ${san.type} identity is not a valid ASCII value`);
+  return san;
+}
+
 /** Map a verified token to the certificate identity, per issuer type (Fulcio's claim mapping). */
 export function identityOf(t: VerifiedToken): Identity {
+  const id = mapIdentity(t);
+  checkSan(id.san);
+  return id;
+}
+
+function mapIdentity(t: VerifiedToken): Identity {
   const c = t.claims as Record<string, unknown>;
   const ext: Identity['extensions'] = [
     { oid: OID(1), value: t.issuer, legacy: true },
@@ -145,6 +163,13 @@ function parseSubmittedKey(pem: unknown): KeyObject {
   return key;
 }
 
+/** RFC 5280 §4.2.1.2 (1): SHA-1 of the subjectPublicKey BIT STRING contents, hex. */
+export function keyIdentifier(spkiDer: Buffer): string {
+  const asn = asn1js.fromBER(new Uint8Array(spkiDer));
+  const bits = (asn.result as asn1js.Sequence).valueBlock.value[1] as asn1js.BitString;
+  return createHash('sha1').update(bits.valueBlock.valueHexView).digest('hex');
+}
+
 function popHash(key: KeyObject): string | null {
   if (key.asymmetricKeyType === 'ed25519') return null;
   if (key.asymmetricKeyType === 'ec' && key.export({ format: 'jwk' }).crv === 'P-384') return 'sha384';
@@ -162,8 +187,11 @@ export class CertificateAuthority {
   readonly tokens: TokenVerifier;
   private readonly clock: () => Date;
 
+  private readonly authorityKeyId: string;
+
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
+    this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
     this.tokens = o.tokens;
     this.clock = o.clock ?? (() => new Date());
   }
@@ -196,8 +224,10 @@ export class CertificateAuthority {
     const extensions: x509.Extension[] = [
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-      await x509.SubjectKeyIdentifierExtension.create(spki),
-      await x509.AuthorityKeyIdentifierExtension.create(intermediateKey.cryptoKeys.publicKey),
+      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
+      // async WebCrypto round trips, which dominated issuance time.
+      new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
+      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
       // RFC 5280 §4.2.1.6: the SAN must be critical when the subject is empty.
       new x509.SubjectAlternativeNameExtension([{ type: identity.san.type, value: identity.san.value }], true),
       ...identity.extensions.map(

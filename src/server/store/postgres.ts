@@ -30,9 +30,11 @@ function toEntry(r: EntryRow | undefined): StoredEntry | undefined {
 
 export class PostgresLogStore implements LogStore {
   private readonly pool: pg.Pool;
+  private readonly lock: pg.Client;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, lock: pg.Client) {
     this.pool = pool;
+    this.lock = lock;
   }
 
   static async connect(url: string, schema = 'vouch_tlog'): Promise<PostgresLogStore> {
@@ -52,7 +54,28 @@ export class PostgresLogStore implements LogStore {
       await pool.end();
       throw new VouchError('SERVICE_UNAVAILABLE', 'cannot initialise the PostgreSQL log store', { cause: e });
     }
-    return new PostgresLogStore(pool);
+    // One writer per log: the log keeps its tree's right edge in memory, so two servers appending to one schema
+    // would compute roots from a stale edge. A session advisory lock, held on a dedicated connection for the
+    // store's lifetime (and released by the server if this process dies), enforces it.
+    const lock = new pg.Client({ connectionString: url });
+    let locked = false;
+    try {
+      await lock.connect();
+      const r = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+        `vouch:${schema}`,
+      ]);
+      locked = r.rows[0]?.ok === true;
+    } catch (e) {
+      await lock.end().catch(() => {});
+      await pool.end();
+      throw new VouchError('SERVICE_UNAVAILABLE', 'cannot lock the PostgreSQL log store', { cause: e });
+    }
+    if (!locked) {
+      await lock.end().catch(() => {});
+      await pool.end();
+      throw new VouchError('SERVICE_UNAVAILABLE', `the log in schema ${schema} is in use by another vouch server`);
+    }
+    return new PostgresLogStore(pool, lock);
   }
 
   async size(): Promise<number> {
@@ -110,6 +133,14 @@ export class PostgresLogStore implements LogStore {
     return toEntry((await this.pool.query<EntryRow>('SELECT * FROM entries WHERE leaf = $1', [leafHash])).rows[0]);
   }
 
+  async existing(leafHashes: readonly Buffer[]): Promise<Set<string>> {
+    if (leafHashes.length === 0) return new Set();
+    const r = await this.pool.query<{ leaf: Buffer }>('SELECT leaf FROM entries WHERE leaf = ANY($1::bytea[])', [
+      leafHashes,
+    ]);
+    return new Set(r.rows.map((row) => row.leaf.toString('hex')));
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     return (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value;
   }
@@ -123,5 +154,6 @@ export class PostgresLogStore implements LogStore {
 
   async close(): Promise<void> {
     await this.pool.end();
+    await this.lock.end();
   }
 }

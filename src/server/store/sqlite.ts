@@ -38,6 +38,7 @@ export class SqliteLogStore implements LogStore {
     node: StatementSync;
     byIndex: StatementSync;
     byLeaf: StatementSync;
+    exists: StatementSync;
     size: StatementSync;
     getMeta: StatementSync;
     setMeta: StatementSync;
@@ -47,10 +48,21 @@ export class SqliteLogStore implements LogStore {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.db = new DatabaseSync(path);
+    // One writer per database: the log keeps its tree's right edge in memory, so a second process appending to the
+    // same file would compute roots from a stale edge. EXCLUSIVE locking takes the write lock on first write and
+    // keeps it until close (the OS drops it if the process dies).
+    try {
+      this.db.exec('PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL;');
+      this.db.exec('BEGIN IMMEDIATE; COMMIT;');
+    } catch (e) {
+      this.db.close();
+      throw new VouchError('SERVICE_UNAVAILABLE', `the log database ${path} is in use by another process`, {
+        cause: e,
+        hint: 'Stop the other vouch server using this data directory, or give this one another --data.',
+      });
+    }
     this.db.exec(`
-      PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS entries (
         idx INTEGER PRIMARY KEY,
         leaf BLOB NOT NULL UNIQUE,
@@ -74,6 +86,7 @@ export class SqliteLogStore implements LogStore {
       node: this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
       byIndex: this.db.prepare('SELECT * FROM entries WHERE idx = ?'),
       byLeaf: this.db.prepare('SELECT * FROM entries WHERE leaf = ?'),
+      exists: this.db.prepare('SELECT 1 AS x FROM entries WHERE leaf = ?'),
       size: this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM entries'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare(
@@ -117,6 +130,12 @@ export class SqliteLogStore implements LogStore {
 
   async byLeafHash(leafHash: Buffer): Promise<StoredEntry | undefined> {
     return toEntry(this.st.byLeaf.get(leafHash) as EntryRow | undefined);
+  }
+
+  async existing(leafHashes: readonly Buffer[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const h of leafHashes) if (this.st.exists.get(h)) out.add(h.toString('hex'));
+    return out;
   }
 
   async getMeta(key: string): Promise<string | undefined> {

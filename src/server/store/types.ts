@@ -30,6 +30,8 @@ export interface LogStore {
   nodes(ids: readonly NodeId[]): Promise<Buffer[]>;
   byIndex(index: number): Promise<StoredEntry | undefined>;
   byLeafHash(leafHash: Buffer): Promise<StoredEntry | undefined>;
+  /** Which of these leaf hashes (hex) are already in the log: one query for a whole batch. */
+  existing(leafHashes: readonly Buffer[]): Promise<Set<string>>;
   /** Small persistent settings (tree id, origin). */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

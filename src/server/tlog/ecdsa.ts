@@ -73,13 +73,13 @@ export function verifyP256Prehashed(point: Uint8Array, digest: Uint8Array, sig: 
   }
   if (r <= 0n || r >= N || s <= 0n || s >= N || point.length !== 65 || digest.length === 0) return false;
   const e = mod(toBig(digest.length > 32 ? digest.subarray(0, 32) : digest), N);
-  const w = inv(s, N);
-  const u1 = mod(e * w, N);
-  const u2 = mod(r * w, N);
-  if (u1 === 0n || u2 === 0n) return slow(point, digest, sig);
+  // u2 = r/s and k = u1/u2 = e/r (mod n): one inversion of r·s serves both (Montgomery's trick).
+  const invRS = inv(r * s, N);
+  const u2 = mod(r * r * invRS, N);
+  const k = mod(e * s * invRS, N);
+  if (k === 0n || u2 === 0n) return slow(point, digest, sig);
   const xQ = toBig(point.subarray(1, 33));
   const yQ = toBig(point.subarray(33, 65));
-  const k = mod(u1 * inv(u2, N), N);
   ECDH.setPrivateKey(to32(k));
   const kG = ECDH.getPublicKey();
   const xK = toBig(kG.subarray(1, 33));

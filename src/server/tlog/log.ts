@@ -56,6 +56,8 @@ export interface TransparencyLogOptions {
   clock?: () => Date;
   /** Largest batch per transaction. */
   maxBatch?: number;
+  /** Most entries waiting for a commit before new ones are refused with 503. */
+  maxQueue?: number;
 }
 
 interface Pending {
@@ -63,6 +65,17 @@ interface Pending {
   leafHash: Buffer;
   resolve: (v: { uuid: string; entry: EntryView }) => void;
   reject: (e: unknown) => void;
+}
+
+/** The right edge of the stored tree: O(log n) node reads. */
+async function loadFrontier(store: LogStore): Promise<Frontier> {
+  const size = await store.size();
+  const ids = Frontier.nodeIds(size);
+  const hashes = await store.nodes(ids);
+  return new Frontier(
+    size,
+    ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
+  );
 }
 
 export class TransparencyLog {
@@ -74,23 +87,24 @@ export class TransparencyLog {
   private readonly keyName: string;
   private readonly clock: () => Date;
   private readonly maxBatch: number;
+  private readonly maxQueue: number;
   private frontier: Frontier;
   private queue: Pending[] = [];
   private committing: Promise<void> | undefined;
   private checkpointCache: { size: number; note: string } | undefined;
   private closed = false;
 
-  private constructor(o: TransparencyLogOptions, frontier: Frontier, treeId: string) {
+  private constructor(o: TransparencyLogOptions, frontier: Frontier, treeId: string, origin: string) {
     this.store = o.store;
     this.key = o.key;
     this.keyName = o.keyName;
     this.clock = o.clock ?? (() => new Date());
     this.maxBatch = o.maxBatch ?? 1000;
+    this.maxQueue = o.maxQueue ?? 20_000;
     this.logId = keyId(o.key.spki);
     this.frontier = frontier;
     this.treeId = treeId;
-    // C2SP tlog-checkpoint: the origin uniquely names the log; Rekor uses "<host> - <tree id>".
-    this.origin = `${o.keyName} - ${treeId}`;
+    this.origin = origin;
     if (/\s/.test(o.keyName) || o.keyName === '')
       throw new VouchError('CONFIG_INVALID', 'log key name must be one word');
   }
@@ -102,14 +116,14 @@ export class TransparencyLog {
       treeId = (randomBytes(8).readBigUInt64BE() >> 1n).toString();
       await o.store.setMeta('tree_id', treeId);
     }
-    const size = await o.store.size();
-    const ids = Frontier.nodeIds(size);
-    const hashes = await o.store.nodes(ids);
-    const frontier = new Frontier(
-      size,
-      ids.map((id, i) => ({ level: id.level, hash: hashes[i]! })),
-    );
-    return new TransparencyLog(o, frontier, treeId);
+    // C2SP tlog-checkpoint: the origin names the log for its whole life (Rekor: "<host> - <tree id>"), so it is
+    // fixed at creation and kept even if the server later answers under another host name.
+    let origin = await o.store.getMeta('origin');
+    if (origin === undefined) {
+      origin = `${o.keyName} - ${treeId}`;
+      await o.store.setMeta('origin', origin);
+    }
+    return new TransparencyLog(o, await loadFrontier(o.store), treeId, origin);
   }
 
   publicKeyDer(): Buffer {
@@ -123,6 +137,8 @@ export class TransparencyLog {
   /** Validate, verify and append a proposed entry; resolves once it is durable. Duplicates throw ENTRY_EXISTS. */
   async add(proposed: Record<string, unknown>): Promise<{ uuid: string; entry: EntryView }> {
     if (this.closed) throw new VouchError('SERVICE_UNAVAILABLE', 'the log is shutting down');
+    // Bounded queue: under a flood, refuse (503, which clients retry) rather than buffer without limit.
+    if (this.queue.length >= this.maxQueue) throw new VouchError('SERVICE_UNAVAILABLE', 'the log is overloaded');
     const { body } = canonicalizeProposedEntry(proposed);
     const leafHash = hashLeaf(body);
     return new Promise((resolve, reject) => {
@@ -139,7 +155,12 @@ export class TransparencyLog {
           // Yield to the event loop first so requests that arrived meanwhile join this batch.
           await new Promise<void>((r) => setImmediate(r));
           const batch = this.queue.splice(0, this.maxBatch);
-          await this.commit(batch);
+          try {
+            await this.commit(batch);
+          } catch (e) {
+            // Never let the committer die with an unhandled rejection; whoever is still waiting gets the error.
+            for (const p of batch) p.reject(e);
+          }
         }
       } finally {
         this.committing = undefined;
@@ -150,24 +171,32 @@ export class TransparencyLog {
   private async commit(batch: Pending[]): Promise<void> {
     const accepted: { p: Pending; e: StoredEntry }[] = [];
     const seen = new Map<string, Pending>();
+    // Rejected only after the batch is durable, so a twin admitted in this same batch can be fetched by then.
+    const duplicates: { p: Pending; uuid: string }[] = [];
+    const rejectDuplicates = () => {
+      for (const { p, uuid } of duplicates) {
+        p.reject(
+          new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
+            details: { uuid, location: `/api/v1/log/entries/${uuid}` },
+          }),
+        );
+      }
+    };
     const nodes: StoredNode[] = [];
     const frontier = this.frontier.clone();
     const integratedTime = Math.floor(this.clock().getTime() / 1000);
     const logIdHex = this.logId.toString('hex');
+    let existing: Set<string>;
+    try {
+      existing = await this.store.existing(batch.map((p) => p.leafHash));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
     for (const p of batch) {
       const uuid = p.leafHash.toString('hex');
-      try {
-        const existing = await this.store.byLeafHash(p.leafHash);
-        if (existing || seen.has(uuid)) {
-          p.reject(
-            new VouchError('ENTRY_EXISTS', `an equivalent entry already exists in the log (${uuid})`, {
-              details: { uuid, location: `/api/v1/log/entries/${uuid}` },
-            }),
-          );
-          continue;
-        }
-      } catch (e) {
-        p.reject(e);
+      if (existing.has(uuid) || seen.has(uuid)) {
+        duplicates.push({ p, uuid });
         continue;
       }
       seen.set(uuid, p);
@@ -184,7 +213,10 @@ export class TransparencyLog {
       for (const n of frontier.append(p.leafHash)) nodes.push(n);
       accepted.push({ p, e: { index, leafHash: p.leafHash, body: p.body, integratedTime, set } });
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) {
+      rejectDuplicates();
+      return;
+    }
     try {
       await this.store.append(
         accepted.map((a) => a.e),
@@ -192,9 +224,18 @@ export class TransparencyLog {
       );
     } catch (e) {
       for (const a of accepted) a.p.reject(e);
+      // A failed commit may still have landed (e.g. a lost COMMIT acknowledgement from PostgreSQL): re-read the
+      // tree edge from the store so the next batch continues from what is really there. Clients that retry an
+      // entry that did land get 409 and its location.
+      try {
+        this.frontier = await loadFrontier(this.store);
+      } catch {
+        // the store is unreachable; the next batch will fail and try again
+      }
       return;
     }
     this.frontier = frontier;
+    rejectDuplicates();
     for (const a of accepted) {
       try {
         a.p.resolve({ uuid: a.e.leafHash.toString('hex'), entry: await this.view(a.e, frontier.size) });
@@ -280,6 +321,9 @@ export class TransparencyLog {
   async getByUuid(uuid: string): Promise<{ uuid: string; entry: EntryView }> {
     // Rekor UUIDs are the 64-hex leaf hash, optionally prefixed by a 16-hex tree id (80 hex in all).
     if (!/^([0-9a-f]{16})?[0-9a-f]{64}$/.test(uuid)) throw new VouchError('REQUEST_INVALID', 'malformed entry UUID');
+    if (uuid.length === 80 && uuid.slice(0, 16) !== BigInt(this.treeId).toString(16).padStart(16, '0')) {
+      throw new VouchError('ENTRY_NOT_FOUND', 'no such entry in this log (tree ID differs)');
+    }
     const e = await this.store.byLeafHash(Buffer.from(uuid.slice(-64), 'hex'));
     if (!e || e.index >= this.frontier.size) throw new VouchError('ENTRY_NOT_FOUND', 'no such entry');
     return { uuid: uuid.slice(-64), entry: await this.view(e, this.frontier.size) };

@@ -1,6 +1,6 @@
 /** Rekor v1 REST routes over a TransparencyLog (paths and JSON shapes of the public Rekor API). */
 import { VouchError } from '../../errors.ts';
-import { badRequest, jsonBody, type Route, type RouteRequest } from '../routes.ts';
+import { badRequest, jsonBody, type Route, type RouteRequest, type RouteResponse } from '../routes.ts';
 import type { TransparencyLog } from './log.ts';
 
 /** Proposed entries are small (a signature, a key, a digest or an in-toto envelope). */
@@ -21,7 +21,7 @@ export function tlogRoutes(log: TransparencyLog, prefix = ''): Route[] {
     {
       method: 'POST',
       pattern: '/api/v1/log/entries',
-      handler: async (req: RouteRequest) => {
+      handler: async (req: RouteRequest): Promise<RouteResponse> => {
         const proposed = jsonBody(req, MAX_ENTRY_BODY);
         try {
           const { uuid, entry } = await log.add(proposed);
@@ -31,12 +31,21 @@ export function tlogRoutes(log: TransparencyLog, prefix = ''): Route[] {
             body: { [uuid]: entry },
           };
         } catch (e) {
-          // 409 carries the existing entry's location so clients (RekorWitness) can fetch it.
+          // 409 carries the existing entry's location (what RekorWitness follows) and, for convenience, the entry.
           if (e instanceof VouchError && e.code === 'ENTRY_EXISTS') {
             const uuid = (e.details as { uuid: string }).uuid;
-            throw new VouchError('ENTRY_EXISTS', e.message, {
-              details: { uuid, location: `${prefix}/api/v1/log/entries/${uuid}` },
-            });
+            const location = `${prefix}/api/v1/log/entries/${uuid}`;
+            const existing = await log.getByUuid(uuid).catch(() => undefined);
+            return {
+              status: 409,
+              headers: { location },
+              body: {
+                code: 409,
+                message: e.message,
+                error: 'ENTRY_EXISTS',
+                ...(existing ? { existing: { [existing.uuid]: existing.entry } } : {}),
+              },
+            };
           }
           throw e;
         }
