@@ -93,3 +93,21 @@ describe('vouch serve', () => {
     assert.equal(await exit, 0);
   });
 });
+
+describe('vouch serve on a busy port', () => {
+  it('fails with a usage error (exit 2), not a crash', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    const tmp = tempDir('vouch-e2e-busy-');
+    try {
+      const r = vouch(['serve', '--data', join(tmp.path, 'd'), '--port', String(port)]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(errorCode(r.stderr), 'USAGE');
+    } finally {
+      busy.close();
+      tmp.dispose();
+    }
+  });
+});

@@ -50,7 +50,22 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
       if (!known.includes(n)) throw new VouchError('USAGE', `unknown service "${n}" (ca, tlog, tsa, oidc)`);
     options.services = Object.fromEntries(known.map((k) => [k, names.includes(k)]));
   }
-  const serving = await startServing(options);
+  let serving: Serving;
+  try {
+    serving = await startServing(options);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new VouchError('USAGE', `cannot listen on ${options.host}:${port}: ${code}`, {
+        cause: e,
+        hint:
+          code === 'EADDRINUSE'
+            ? 'Another process uses that port: pick another --port (0 for any free one).'
+            : 'Pick another --host or --port.',
+      });
+    }
+    throw e;
+  }
   return {
     serving,
     summary: {
