@@ -14,7 +14,8 @@ import {
 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import './reflect-shim.ts';
+// tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { VouchError } from '../errors.ts';
 

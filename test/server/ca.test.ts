@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import '../../src/server/reflect-shim.ts';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
 import { CertificateAuthority, identityOf } from '../../src/server/ca/ca.ts';

@@ -8,7 +8,8 @@
  * and the trusted root it publishes lists none.
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
-import '../reflect-shim.ts';
+// tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import { decodeBase64 } from '../../core/encoding.ts';
