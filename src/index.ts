@@ -27,8 +27,16 @@ export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './e
 export { type InTotoStatement, type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
 export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
 export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
+export { buildPolicy, type PolicyOptions } from './verify/policy.ts';
+export { loadTrustedRoot, type TrustMaterial } from './verify/trust.ts';
 export type { ArtifactInput, Policy, VerificationResult } from './verify/types.ts';
 export { type SignOptions, type SignResult, signTarget as sign } from './workflow/sign.ts';
 export { type ImageSignOptions, type SignedImage, signImage } from './workflow/sign-image.ts';
-export { loadDefaultTrust, type VerifyOptions, type VerifyOutcome, verifyTarget as verify } from './workflow/verify.ts';
+export {
+  loadDefaultTrust,
+  loadTrust,
+  type VerifyOptions,
+  type VerifyOutcome,
+  verifyTarget as verify,
+} from './workflow/verify.ts';
 export { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './workflow/verify-image.ts';

@@ -10,10 +10,10 @@
  */
 
 import type { Witness } from '@sigstore/sign';
+import { type Certificate, fulcioExtensions, parseCertificate } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import type { IdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
-import { type Certificate, fulcioExtensions, parseCertificate } from '../verify/x509.ts';
 import type { SigningContext } from './bundle.ts';
 import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
 import type { KeyType } from './keys.ts';

@@ -6,8 +6,8 @@
 import type { HashAlgorithm } from '../core/digest.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asInt, asObject, asString, parseStrictJson } from '../core/json.ts';
+import { isSelfSigned, parseCertificate } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
-import { isSelfSigned, parseCertificate } from './x509.ts';
 
 /** Bundles above this size are refused before parsing (a real bundle is a few KiB; certificate chains < 64 KiB). */
 export const MAX_BUNDLE_BYTES = 32 << 20;

@@ -6,8 +6,8 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../core/json.ts';
+import { type Certificate, isIssuedBy, parseCertificate, publicKeyOf } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
-import { type Certificate, isIssuedBy, parseCertificate, publicKeyOf } from './x509.ts';
 
 export interface LogAuthority {
   baseUrl: string;

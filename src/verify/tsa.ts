@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { children, DerReader, decodeOid, decodeTime, derEncode, derOne, TAG } from '../core/der.ts';
 import { bytesEqual } from '../core/encoding.ts';
+import { verifyWithAlgorithm, OID as X509_OID } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import { type CertificateAuthority, ensureChain } from './trust.ts';
-import { verifyWithAlgorithm, OID as X509_OID } from './x509.ts';
 
 const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 const OID_TST_INFO = '1.2.840.113549.1.9.16.1.4';

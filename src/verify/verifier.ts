@@ -16,6 +16,16 @@ import {
 import { p256, p384 } from '@noble/curves/nist.js';
 import type { HashAlgorithm } from '../core/digest.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
+import {
+  type Certificate,
+  checkCodeSigningLeaf,
+  embeddedScts,
+  fulcioExtensions,
+  isIssuedBy,
+  parseCertificate,
+  publicKeyOf,
+  sctSignedData,
+} from '../core/x509.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 import { type Bundle, parseBundle } from './bundle.ts';
 import { checkPolicy, matches } from './policy.ts';
@@ -31,16 +41,6 @@ import {
 } from './trust.ts';
 import { verifyTimestamp } from './tsa.ts';
 import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult, VerifiedTimestamp } from './types.ts';
-import {
-  type Certificate,
-  checkCodeSigningLeaf,
-  embeddedScts,
-  fulcioExtensions,
-  isIssuedBy,
-  parseCertificate,
-  publicKeyOf,
-  sctSignedData,
-} from './x509.ts';
 
 const IN_TOTO = 'application/vnd.in-toto+json';
 

@@ -130,6 +130,21 @@ async function verifyFileInSignedDirectory(
   return { target: describeTarget(target), ...rest, artifact: { digest: `sha256:${file.sha256}` }, file };
 }
 
+/**
+ * Trust material for `verify`, loaded before it runs (CONVENTIONS: load trust first, then verify purely): one
+ * Sigstore trusted root file, or else every root of the trust store.
+ */
+export async function loadTrust(options: { trustedRoot?: string; home?: string } = {}): Promise<TrustMaterial[]> {
+  if (options.trustedRoot === undefined) return loadDefaultTrust(options.home);
+  let text: string;
+  try {
+    text = await readFile(options.trustedRoot, 'utf8');
+  } catch (e) {
+    throw fileError(e as NodeJS.ErrnoException, options.trustedRoot);
+  }
+  return [loadTrustedRoot(text)];
+}
+
 /** The trust store's roots, each loaded once per process. */
 export function loadDefaultTrust(home = vouchHome()): TrustMaterial[] {
   return listTrustStore(home).map((e) =>

@@ -1,7 +1,6 @@
 import { readKeyFile } from '../../sign/keys.ts';
 import type { IdentityOptions } from '../../verify/policy.ts';
-import { loadTrustedRoot } from '../../verify/trust.ts';
-import { type VerifyOptions, type VerifyOutcome, verifyTarget } from '../../workflow/verify.ts';
+import { loadTrust, type VerifyOptions, type VerifyOutcome, verifyTarget } from '../../workflow/verify.ts';
 
 export interface VerifyCommandOptions {
   bundle?: string;
@@ -31,7 +30,7 @@ export async function verify(target: string, o: VerifyCommandOptions): Promise<V
   if (o.certificateOidcIssuerRegexp !== undefined) identity.issuerRegexp = o.certificateOidcIssuerRegexp;
   // Identity flags make a keyless policy; with --key as well, buildPolicy refuses the mix (POLICY_INVALID).
   if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
-  if (o.trustedRoot) options.trust = loadTrustedRoot(await readKeyFile(o.trustedRoot));
+  if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
   if (o.bundle !== undefined) options.bundle = o.bundle;
   if (o.path !== undefined) options.path = o.path;
   if (o.onProgress) options.onProgress = o.onProgress;

@@ -4,8 +4,8 @@
  * instead of a general ASN.1 library: a Fulcio leaf is parsed on every verification and this is the hot path.
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { children, DerReader, decodeOid, decodeTime, derEncode, derOne, TAG, type Tlv } from '../core/der.ts';
 import { type ErrorCode, VouchError } from '../errors.ts';
+import { children, DerReader, decodeOid, decodeTime, derEncode, derOne, TAG, type Tlv } from './der.ts';
 
 export const OID = {
   keyUsage: '2.5.29.15',
