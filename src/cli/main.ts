@@ -61,7 +61,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   program
     .command('sign')
     .description(
-      'sign a target (file:PATH, a bare path, - for stdin, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)',
+      'sign a target (file:PATH, dir:PATH, a bare path, - for stdin, sha256:HEX, oci:REF, oci-layout:DIR, oci-archive:TAR, docker-archive:TAR)',
     )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
@@ -213,6 +213,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     let e = caught;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return EXIT.ok;
+      if (e.code === 'commander.help') {
+        // `vouch` alone: the help, on stderr, and a usage status.
+        io.err(program.helpInformation());
+        return EXIT.usage;
+      }
       e = new VouchError('USAGE', e.message.replace(/^error: /, ''));
     }
     const err =
