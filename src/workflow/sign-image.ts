@@ -2,7 +2,8 @@
  * Signing container images: resolve the target to a digest once, sign the cosign-compatible statement for it (and,
  * with `recursive`, for every platform manifest of an index), and attach each bundle to its manifest in the
  * registry as an OCI referrer. Local images (oci-layout, oci-archive, docker-archive) are signed for the repository
- * they will be pushed to; their bundle is written to a file instead, to be attached or verified after the push.
+ * they will be pushed to. An OCI layout holds its signature the same way, as a referrer listed in index.json; an
+ * archive is a tar that is not rewritten in place, so its bundle is written to a file instead.
  */
 import {
   attachSignature,
@@ -21,7 +22,7 @@ export interface ImageSignOptions {
   repository?: string;
   /** Sign every platform manifest of an index too. */
   recursive?: boolean;
-  /** Store the signatures in the registry (default true for registry images; impossible for local ones). */
+  /** Store the signatures with the image: in the registry, or in an OCI layout (default; impossible for archives). */
   attach?: boolean;
   registry?: RegistryOptions;
 }
@@ -32,7 +33,7 @@ export interface SignedImage {
   bundle: SerializedBundle;
   /** The referrer manifest holding the bundle, when attached, and how it is discoverable. */
   referrer?: Descriptor;
-  via?: 'api' | 'tag';
+  via?: 'api' | 'tag' | 'layout';
 }
 
 export async function signImage(
@@ -44,7 +45,7 @@ export async function signImage(
     ...(options.repository !== undefined ? { repository: options.repository } : {}),
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
   });
-  const attach = options.attach ?? image.source.kind === 'registry';
+  const attach = options.attach ?? (image.source.kind === 'registry' || image.source.kind === 'oci-layout');
   const signed: SignedImage[] = [];
   for (const one of await imagesToSign(image, { recursive: options.recursive ?? false })) {
     const bundle = await signStatement(context, buildImageStatement(one) as unknown as InTotoStatement);

@@ -25,7 +25,10 @@ export interface SignOptions {
   key?: string;
   /** Passphrase of the private key. */
   passphrase?: string;
-  /** Where to write the bundle; default `<target>.sigstore.json`. Required for stdin and digests. */
+  /**
+   * Where to write the bundle; default `<target>.sigstore.json`. Required for stdin and digests. Registry images
+   * and OCI layouts hold their signature themselves: for them a file is written only when this is given.
+   */
   bundle?: string;
   /** Pre-built signing context (keyless callers and tests); overrides `key`. */
   context?: SigningContext;
@@ -203,12 +206,13 @@ async function signImageTarget(target: Target, options: SignOptions): Promise<Si
     registry: { allowInsecure: options.allowInsecureRegistry ?? false },
   });
   const first = signed[0]!;
-  const local = 'path' in image.source ? image.source.path : undefined;
+  // Registry images and OCI layouts carry their signature (a file only with --bundle); an archive needs the file.
+  const archive =
+    image.source.kind === 'oci-archive' || image.source.kind === 'docker-archive' ? image.source.path : '';
   return {
     target: describeTarget(target),
     digest: image.digest,
-    // A registry image carries its signature; a local one needs the bundle file until it is pushed.
-    bundlePath: options.bundle ?? (local !== undefined ? `${local.replace(/[:@][^/]*$/, '')}.sigstore.json` : ''),
+    bundlePath: options.bundle ?? (archive ? `${archive.replace(/[:@][^/]*$/, '')}.sigstore.json` : ''),
     bundle: first.bundle,
     signer: signerSummary(context),
     images: signed.map(({ bundle: _b, ...rest }) => rest),

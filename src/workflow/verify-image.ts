@@ -1,7 +1,7 @@
 /**
  * Verifying container images: resolve the target once; with `platform`, pick that manifest from the index and let a
- * signature on the index cover it; take the signatures attached in the registry, or a bundle file for a local
- * image (or to check a registry image against a bundle kept elsewhere); verify each with the verify layer (passed
+ * signature on the index cover it; take the signatures attached in the registry or stored in the OCI layout (listed
+ * in its index.json), or a bundle file (an archive's, or one kept elsewhere); verify each with the verify layer (passed
  * in as a `BundleVerifier` with policy and trust bound) and bind it to the digest and repository.
  */
 import {
@@ -20,7 +20,7 @@ import type { Target } from '../artifact/target.ts';
 import { isVouchError } from '../errors.ts';
 
 export interface ImageVerifyOptions {
-  /** A bundle (text) to check instead of the signatures attached in the registry; required for local images. */
+  /** A bundle (text) to check instead of the attached signatures (registry or OCI layout); needed for archives. */
   bundle?: string;
   /** `os/arch[/variant]`: verify that platform's manifest of an index, accepting a signature on the index. */
   platform?: string;

@@ -24,7 +24,7 @@ const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const KEEP_BYTES = 1 << 20;
 
 export interface VerifyOptions extends PolicyOptions {
-  /** Bundle file; default `<file>.sigstore.json` for files (images: the signatures attached in the registry). */
+  /** Bundle file; default `<file>.sigstore.json` for files (images: the signatures attached in the registry or stored in the OCI layout). */
   bundle?: string;
   /** Trust material; default: the trust store of VOUCH_HOME (shipped public-good, embedded, imported roots). */
   trust?: TrustMaterial | TrustMaterial[];

@@ -20,7 +20,7 @@ import { asArray, asInt, asObject, asString, parseStrictJson } from '../../core/
 import { VouchError } from '../../errors.ts';
 import type { ArtifactInput, VerificationResult } from '../../verify/types.ts';
 import type { Target } from '../target.ts';
-import { readDockerArchive, readOciArchive, readOciLayout } from './local.ts';
+import { addLayoutArtifact, readDockerArchive, readOciArchive, readOciLayout } from './local.ts';
 import {
   checkContent,
   type Descriptor,
@@ -32,6 +32,7 @@ import {
   MEDIA,
   type Platform,
   parseManifest,
+  sha256Digest,
 } from './manifest.ts';
 import { type ImageReference, parseReference, sameRepository } from './reference.ts';
 import { RegistryClient, type RegistryOptions, referrersTag } from './registry.ts';
@@ -51,6 +52,8 @@ export type ImageSource =
       path: string;
       /** Reads a blob of the local image by descriptor, digest- and size-checked (platform manifests of an index). */
       readBlob: (d: Descriptor, max: number) => Promise<Buffer>;
+      /** The layout's index.json entries (where signatures stored in the layout are listed), if it has one. */
+      index?: Descriptor[];
     };
 
 /**
@@ -136,7 +139,12 @@ export async function resolveImage(target: Target, options: ResolveOptions = {})
         descriptor: local.descriptor,
         manifest: local.manifest,
         bytes: local.bytes,
-        source: { kind: target.kind, path: target.path, readBlob: local.readBlob },
+        source: {
+          kind: target.kind,
+          path: target.path,
+          readBlob: local.readBlob,
+          ...(local.index ? { index: local.index } : {}),
+        },
       };
     }
     case 'file':
@@ -258,18 +266,14 @@ function bundleAnnotations(bundleJson: string): Record<string, string> {
 }
 
 /**
- * Store a bundle as an OCI referrer of `image`: bundle blob, empty config, artifact manifest whose subject is the
- * image, then (when the registry does not index referrers itself) the `sha256-<hex>` tag index.
+ * The artifact manifest holding a bundle as a referrer of `image` (cosign BUNDLE_SPEC): artifactType = the bundle
+ * media type, the empty config, one layer = the bundle, subject = the signed manifest.
  */
-export async function attachSignature(
+function referrerManifest(
   image: ResolvedImage,
-  bundleJson: string,
-): Promise<{ referrer: Descriptor; via: 'api' | 'tag' }> {
-  const { client, repository } = registrySource(image);
-  const annotations = bundleAnnotations(bundleJson);
-  const bundle = Buffer.from(bundleJson, 'utf8');
-  const layer = await client.pushBlob(repository, bundle, MEDIA.sigstoreBundle);
-  await client.pushBlob(repository, EMPTY_JSON, MEDIA.empty);
+  layer: Descriptor,
+  annotations: Record<string, string>,
+): { bytes: Buffer; digest: string } {
   const manifest = {
     schemaVersion: 2,
     mediaType: MEDIA.ociManifest,
@@ -285,12 +289,56 @@ export async function attachSignature(
     annotations,
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  const put = await client.putManifest(repository, digest, bytes, MEDIA.ociManifest);
-  const referrer: Descriptor = { ...put.descriptor, artifactType: MEDIA.sigstoreBundle, annotations };
-  if (put.subjectAccepted) return { referrer, via: 'api' };
-  await client.addToReferrersTag(repository, image.digest, referrer);
-  return { referrer, via: 'tag' };
+  return { bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+}
+
+/**
+ * Store a bundle as an OCI referrer of `image`: bundle blob, empty config, artifact manifest whose subject is the
+ * image. In a registry, then (when it does not index referrers itself) the `sha256-<hex>` tag index. In an OCI
+ * layout, the same blobs and manifest go under blobs/ and the manifest's descriptor into index.json (`via:
+ * 'layout'`). Archives (tar files) are not rewritten: a crash or a full disk halfway through rewriting a tar in place
+ * would destroy the image, so their signature stays a bundle file.
+ */
+export async function attachSignature(
+  image: ResolvedImage,
+  bundleJson: string,
+): Promise<{ referrer: Descriptor; via: 'api' | 'tag' | 'layout' }> {
+  const annotations = bundleAnnotations(bundleJson);
+  const bundle = Buffer.from(bundleJson, 'utf8');
+  const source = image.source;
+  switch (source.kind) {
+    case 'registry': {
+      const { client, repository } = registrySource(image);
+      const layer = await client.pushBlob(repository, bundle, MEDIA.sigstoreBundle);
+      await client.pushBlob(repository, EMPTY_JSON, MEDIA.empty);
+      const { bytes, digest } = referrerManifest(image, layer, annotations);
+      const put = await client.putManifest(repository, digest, bytes, MEDIA.ociManifest);
+      const referrer: Descriptor = { ...put.descriptor, artifactType: MEDIA.sigstoreBundle, annotations };
+      if (put.subjectAccepted) return { referrer, via: 'api' };
+      await client.addToReferrersTag(repository, image.digest, referrer);
+      return { referrer, via: 'tag' };
+    }
+    case 'oci-layout': {
+      const layer: Descriptor = { mediaType: MEDIA.sigstoreBundle, digest: sha256Digest(bundle), size: bundle.length };
+      const { bytes, digest } = referrerManifest(image, layer, annotations);
+      // The descriptor carries what a referrers listing would (image-spec image-index.md allows artifactType and
+      // annotations on index entries), so tools that list a layout's artifacts see a signature without reading it.
+      const referrer: Descriptor = {
+        mediaType: MEDIA.ociManifest,
+        digest,
+        size: bytes.length,
+        artifactType: MEDIA.sigstoreBundle,
+        annotations,
+      };
+      await addLayoutArtifact(source.path, [bundle, EMPTY_JSON], bytes, referrer);
+      return { referrer, via: 'layout' };
+    }
+    case 'oci-archive':
+    case 'docker-archive':
+      throw new VouchError('TARGET_UNSUPPORTED', `${source.kind} images are not rewritten to hold a signature`, {
+        hint: 'Keep the bundle file (--bundle), or sign an oci-layout directory or the pushed image.',
+      });
+  }
 }
 
 /** A signature found for an image, ready for the verifier. */
@@ -320,8 +368,11 @@ export interface FindOptions {
  * registry answered and holds no signature.
  */
 export async function findSignatures(image: ResolvedImage, options: FindOptions = {}): Promise<FoundSignature[]> {
-  const { client, repository } = registrySource(image);
   const max = options.maxSignatures ?? 32;
+  if (image.source.kind !== 'registry' && image.source.index) {
+    return findLayoutSignatures(image, image.source.index, image.source.readBlob, max);
+  }
+  const { client, repository } = registrySource(image);
   const { descriptors } = await client.listReferrers(repository, image.digest, MEDIA.sigstoreBundle);
   if (descriptors.length > max) {
     throw new VouchError('IMAGE_INVALID', `${descriptors.length} signature referrers (at most ${max} are read)`, {
@@ -356,6 +407,55 @@ export async function findSignatures(image: ResolvedImage, options: FindOptions 
   }
   if (options.legacy !== false)
     found.push(...(await findLegacySignatures(image, client, repository, max - found.length)));
+  return found;
+}
+
+/** Most signature entries a layout's index.json may list (as for a registry's referrers listing). */
+const LAYOUT_REFERRERS_MAX = 1000;
+
+/**
+ * Signatures stored in an OCI layout (or an archive of one): the index.json entries that say they are bundle
+ * artifacts, each manifest read by its digest (size-capped before reading, hashed, size and media type checked),
+ * kept when the manifest itself is a bundle artifact whose subject is this image. Unlike a registry's referrers
+ * listing, index.json lists the referrers of every image in the layout (an index and its platform manifests signed
+ * with --recursive), so a referrer of another digest is skipped, not refused.
+ */
+async function findLayoutSignatures(
+  image: ResolvedImage,
+  index: Descriptor[],
+  readBlob: (d: Descriptor, max: number) => Promise<Buffer>,
+  max: number,
+): Promise<FoundSignature[]> {
+  const candidates = index.filter((d) => d.artifactType === MEDIA.sigstoreBundle);
+  if (candidates.length > LAYOUT_REFERRERS_MAX) {
+    throw new VouchError(
+      'IMAGE_INVALID',
+      `index.json lists ${candidates.length} signatures (cap ${LAYOUT_REFERRERS_MAX})`,
+    );
+  }
+  const found: FoundSignature[] = [];
+  for (const d of candidates) {
+    if (d.mediaType !== MEDIA.ociManifest) continue;
+    if (d.size > REFERRER_MANIFEST_MAX) {
+      throw new VouchError(
+        'IMAGE_INVALID',
+        `referrer ${d.digest} claims ${d.size} bytes (cap ${REFERRER_MANIFEST_MAX})`,
+      );
+    }
+    const bytes = await readBlob(d, REFERRER_MANIFEST_MAX);
+    const m = parseManifest(bytes, d.mediaType, `referrer ${d.digest}`);
+    if (m.kind !== 'image' || m.mediaType !== d.mediaType) {
+      throw new VouchError('IMAGE_INVALID', `referrer ${d.digest} is not an image manifest`);
+    }
+    if (m.artifactType !== MEDIA.sigstoreBundle || m.subject?.digest !== image.digest) continue;
+    if (found.length >= max) {
+      throw new VouchError('IMAGE_INVALID', `more than ${max} signatures for ${image.digest} in the layout`);
+    }
+    const layer = m.layers.find((l) => l.mediaType === MEDIA.sigstoreBundle);
+    if (!layer) throw new VouchError('IMAGE_INVALID', `referrer ${d.digest} has no bundle layer`);
+    const blob = await readBlob(layer, BUNDLE_BLOB_MAX);
+    found.push({ format: 'bundle', bundle: blob.toString('utf8'), referrer: d.digest });
+  }
   return found;
 }
 

@@ -11,7 +11,8 @@
  *   makes a new manifest whose digest depends on the gzip implementation, so no tool can predict it: sign such
  *   an image after pushing it.
  */
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileError } from '../../core/digest.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../../core/json.ts';
@@ -19,6 +20,7 @@ import { VouchError } from '../../errors.ts';
 import {
   checkContent,
   type Descriptor,
+  descriptorJson,
   MANIFEST_MAX,
   type Manifest,
   MEDIA,
@@ -37,6 +39,11 @@ export interface LocalImage {
   recordedRepository?: string;
   /** Read a blob of this image by descriptor (manifests of an index), digest-checked. */
   readBlob(d: Descriptor, max: number): Promise<Buffer>;
+  /**
+   * The descriptors the layout's index.json lists (images, and the signature referrers vouch or other tools
+   * stored beside them); absent for an archive without an OCI layout.
+   */
+  index?: Descriptor[];
 }
 
 type BlobReader = (path: string, max: number) => Promise<Buffer | undefined>;
@@ -80,13 +87,12 @@ async function fromLayout(
     }
     chosen = named[0];
   } else {
-    if (index.manifests.length !== 1) {
-      throw new VouchError(
-        'TARGET_INVALID',
-        `${where} holds ${index.manifests.length} images: name one with :tag or @digest`,
-      );
+    // Signature referrers stored in the layout are not images: a signed single-image layout still needs no tag.
+    const images = index.manifests.filter((m) => m.artifactType !== MEDIA.sigstoreBundle);
+    if (images.length !== 1) {
+      throw new VouchError('TARGET_INVALID', `${where} holds ${images.length} images: name one with :tag or @digest`);
     }
-    chosen = index.manifests[0];
+    chosen = images[0];
   }
   const descriptor = chosen!;
   const readBlob = async (d: Descriptor, max: number): Promise<Buffer> => {
@@ -107,6 +113,7 @@ async function fromLayout(
     manifest,
     bytes,
     readBlob,
+    index: index.manifests,
   };
   return image;
 }
@@ -115,6 +122,10 @@ export async function readOciLayout(spec: string): Promise<LocalImage> {
   const { path, ...select } = splitLocalTarget(spec);
   const read: BlobReader = async (rel, max) => {
     try {
+      // Sized before it is read: a blob file longer than its descriptor must not be loaded whole.
+      if ((await stat(join(path, rel))).size > max) {
+        throw new VouchError('IMAGE_INVALID', `${rel} is larger than ${max} bytes`);
+      }
       const b = await readFile(join(path, rel));
       if (b.length > max) throw new VouchError('IMAGE_INVALID', `${rel} is larger than ${max} bytes`);
       return b;
@@ -127,6 +138,104 @@ export async function readOciLayout(spec: string): Promise<LocalImage> {
   const layoutFile = await read('oci-layout', 4096);
   if (!layoutFile) throw new VouchError('TARGET_INVALID', `${path} is not an OCI image layout (no oci-layout file)`);
   return fromLayout(read, path, select);
+}
+
+/** Write `data` to `path` through a temporary file in the same directory, flushed before the rename. */
+async function writeAtomic(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.vouch-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const f = await open(tmp, 'wx', 0o644);
+    try {
+      await f.writeFile(data);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    if (e instanceof VouchError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new VouchError('FILE_UNREADABLE', `cannot write ${path}: ${err.code ?? err.message}`, { cause: e });
+  }
+}
+
+/** fsync a directory so a rename in it survives a crash (best effort: not every platform allows it). */
+async function syncDir(path: string): Promise<void> {
+  try {
+    const d = await open(path, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Windows cannot open a directory; the rename itself is still atomic.
+  }
+}
+
+/** Store a blob under blobs/<alg>/<hex> unless an intact copy is already there (a damaged one is replaced). */
+async function putLayoutBlob(dir: string, bytes: Buffer): Promise<Descriptor> {
+  const digest = sha256Digest(bytes);
+  const path = join(dir, blobPath(digest));
+  try {
+    const st = await stat(path);
+    if (st.size === bytes.length && sha256Digest(await readFile(path)) === digest) {
+      return { mediaType: '', digest, size: bytes.length };
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(e as NodeJS.ErrnoException, path);
+  }
+  await writeAtomic(path, bytes);
+  return { mediaType: '', digest, size: bytes.length };
+}
+
+/**
+ * Add an artifact (a signature referrer) to an OCI image layout, the way the image-layout spec stores any
+ * manifest: its blobs and manifest under blobs/, then its descriptor appended to index.json. Blobs first, so the
+ * index never names content that is not there; index.json is replaced atomically (temporary file, fsync, rename),
+ * keeping every existing entry and any field we do not know. Listing the same manifest twice is avoided, so a
+ * repeated call changes nothing. Two writers racing on one layout can lose an entry (as with the referrers tag of a
+ * registry): the layout format has no lock.
+ */
+export async function addLayoutArtifact(
+  spec: string,
+  blobs: Buffer[],
+  manifest: Buffer,
+  descriptor: Descriptor,
+): Promise<{ added: boolean }> {
+  const { path: dir } = splitLocalTarget(spec);
+  const indexPath = join(dir, 'index.json');
+  let raw: Buffer;
+  try {
+    if ((await stat(indexPath)).size > MANIFEST_MAX) {
+      throw new VouchError('IMAGE_INVALID', `${indexPath} is larger than ${MANIFEST_MAX} bytes`);
+    }
+    raw = await readFile(indexPath);
+  } catch (e) {
+    if (e instanceof VouchError) throw e;
+    throw fileError(e as NodeJS.ErrnoException, indexPath);
+  }
+  // Checked as an index first (strict JSON, no duplicate keys, no image fields), then edited as plain JSON so
+  // unknown fields and the other entries survive untouched.
+  const parsed = parseManifest(raw, MEDIA.ociIndex, indexPath);
+  if (parsed.kind !== 'index') throw new VouchError('IMAGE_INVALID', `${indexPath} is not an index`);
+  if (sha256Digest(manifest) !== descriptor.digest || manifest.length !== descriptor.size) {
+    throw new VouchError('INTERNAL', 'artifact descriptor does not describe its manifest');
+  }
+  for (const b of blobs) await putLayoutBlob(dir, b);
+  await putLayoutBlob(dir, manifest);
+  if (parsed.manifests.some((m) => m.digest === descriptor.digest)) return { added: false };
+  const doc = asObject(
+    parseStrictJson(raw.toString('utf8'), { code: 'IMAGE_INVALID', what: indexPath, maxBytes: MANIFEST_MAX }),
+    indexPath,
+    'IMAGE_INVALID',
+  );
+  const manifests = doc.manifests === undefined ? [] : asArray(doc.manifests, 'manifests', 'IMAGE_INVALID');
+  doc.manifests = [...manifests, descriptorJson(descriptor)];
+  await writeAtomic(indexPath, Buffer.from(JSON.stringify(doc)));
+  await syncDir(dir);
+  return { added: true };
 }
 
 export async function readOciArchive(spec: string): Promise<LocalImage> {
