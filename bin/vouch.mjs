@@ -5,6 +5,11 @@ if (major < 22) {
   process.stderr.write(`vouch: error (USAGE): Node.js ${process.versions.node} is too old; vouch needs Node.js 22 or later\n`);
   process.exit(2);
 }
+// V8's on-disk code cache (Node 22.1+): later runs skip compiling the CLI's modules, a third of a cold start.
+// Best effort: an unwritable cache folder just means no cache.
+try {
+  (await import('node:module')).enableCompileCache?.();
+} catch {}
 let mod;
 try {
   mod = await import('../dist/cli/main.mjs');

@@ -145,6 +145,26 @@ export async function loadTrust(options: { trustedRoot?: string; home?: string }
   return [loadTrustedRoot(text)];
 }
 
+/**
+ * A key-pair bundle with no log entry and no timestamp is checked against the policy's keys alone: no authority
+ * of any root takes part, so the trust store is not read (it costs a cold `vouch verify --key` ~10 ms).
+ */
+function needsAuthorities(bundle: Bundle, policy: Policy): boolean {
+  return !policy.keys || bundle.tlogEntries.length > 0 || bundle.rfc3161Timestamps.length > 0;
+}
+
+let emptyRoot: TrustMaterial | undefined;
+function noAuthorities(): TrustMaterial {
+  emptyRoot ??= loadTrustedRoot({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    certificateAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+    timestampAuthorities: [],
+  });
+  return emptyRoot;
+}
+
 /** The trust store's roots, each loaded once per process. */
 export function loadDefaultTrust(home = vouchHome()): TrustMaterial[] {
   return listTrustStore(home).map((e) =>
@@ -198,6 +218,7 @@ async function verifyBlob(
       break;
     }
   }
-  const trust = options.trust ?? loadDefaultTrust(options.home);
+  const trust =
+    options.trust ?? (needsAuthorities(bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
   return { target: describeTarget(target), ...verify(bundle, artifact, policy, trust) };
 }
