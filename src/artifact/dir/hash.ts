@@ -195,8 +195,9 @@ export interface HashResult {
 export interface HashOptions {
   /**
    * Threads reading files, the main thread included. Default: one per core, at least 2 and at most 8 (warm trees are
-   * CPU-bound, so more threads than cores only contend); a cold cache or a network disk gains from more reads in
-   * flight (bench/dir.ts: 8 threads on 2 cores, cold, 0.6x the time of 2).
+   * CPU-bound, so more threads than cores only contend), raised to IO_CONCURRENCY as soon as the files turn out to
+   * come from the disk rather than the page cache (a cold cache or a network disk gains from more reads in flight:
+   * bench/dir.ts, 8 threads on 2 cores, cold, 0.6x the time of 2). An explicit value is used as given.
    */
   concurrency?: number;
   onProgress?: (filesDone: number, filesTotal: number) => void;
@@ -211,12 +212,71 @@ export function defaultConcurrency(): number {
   return Math.max(2, Math.min(availableParallelism(), 8));
 }
 
+/** Threads once reads are seen to wait for the disk: a blocked thread costs no CPU, so more reads can be in flight. */
+export const IO_CONCURRENCY = 8;
+
+/**
+ * Bytes this process has read from storage so far (Linux /proc/self/io `read_bytes`, all threads), or undefined
+ * where that is not available. A warm page cache leaves it unchanged, which is what tells a cold tree apart.
+ */
+function storageReadBytes(): number | undefined {
+  try {
+    const m = /read_bytes: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Storage reads during one check interval (50 ms) above which the tree counts as cold. */
+const COLD_BYTES = 256 << 10;
+
+/** Paths as one UTF-8 blob with n+1 offsets (see HashJob.names), e.g. a walk's sorted file list. */
+export interface PackedPaths {
+  count: number;
+  names: Uint8Array;
+  offsets: Uint32Array;
+}
+
+/** Pack paths into one shared UTF-8 blob: what the worker threads read, and a compact path column. */
+export function packPaths(paths: readonly string[]): PackedPaths {
+  const n = paths.length;
+  let total = 0;
+  for (const p of paths) total += Buffer.byteLength(p);
+  const offsets = new Uint32Array(new SharedArrayBuffer(Math.max((n + 1) * 4, 8)));
+  const names = Buffer.from(new SharedArrayBuffer(Math.max(total, 8)));
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    offsets[i] = off;
+    off += names.write(paths[i]!, off);
+  }
+  offsets[n] = off;
+  return { count: n, names: new Uint8Array(names.buffer, 0, total), offsets };
+}
+
+/** Path `i` of a packed list. */
+export function packedPath(p: PackedPaths, i: number): string {
+  return Buffer.from(p.names.buffer, p.names.byteOffset, p.names.byteLength).toString(
+    'utf8',
+    p.offsets[i],
+    p.offsets[i + 1],
+  );
+}
+
 /** Below this many files a worker's start-up (~30 ms) costs more than it saves. */
 const MIN_FILES_PER_WORKER = 2000;
 
-/** Hash `paths` (relative to `root`, already known to be regular files when listed) on several threads. */
-export async function hashFiles(root: string, paths: string[], options: HashOptions = {}): Promise<HashResult> {
-  const n = paths.length;
+/**
+ * Hash `paths` (relative to `root`, already known to be regular files when listed) on several threads. The paths
+ * may come packed (packPaths), in which case no thread keeps a string per file.
+ */
+export async function hashFiles(
+  root: string,
+  paths: string[] | PackedPaths,
+  options: HashOptions = {},
+): Promise<HashResult> {
+  const packedIn = !Array.isArray(paths);
+  const n = packedIn ? paths.count : paths.length;
   const shared = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
   const job: HashJob = {
     root,
@@ -232,22 +292,20 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
   if (options.cache) job.cache = options.cache;
   const wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
+  // More threads when the disk turns out to be the bottleneck (default concurrency only, and only for trees big
+  // enough to pay for the extra workers' start-up).
+  const ioWorkers =
+    options.concurrency === undefined ? Math.min(IO_CONCURRENCY - 1, Math.floor(n / MIN_FILES_PER_WORKER)) : 0;
   const done: Promise<void>[] = [];
-  if (workers > 0) {
-    let total = 0;
-    for (const p of paths) total += Buffer.byteLength(p);
-    const offsets = new Uint32Array(shared((n + 1) * 4));
-    const names = Buffer.from(shared(total));
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      offsets[i] = off;
-      off += names.write(paths[i]!, off);
-    }
-    offsets[n] = off;
-    job.offsets = offsets;
-    job.names = new Uint8Array(names.buffer, 0, total);
+  let packed: PackedPaths | undefined = packedIn ? paths : undefined;
+  if (!packed && Math.max(workers, ioWorkers) > 0) packed = packPaths(paths as string[]);
+  if (packed) {
+    job.offsets = packed.offsets;
+    job.names = packed.names;
   }
-  for (let w = 0; w < workers; w++) {
+  let started = 0;
+  const startWorker = () => {
+    started++;
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job, flags: { open: OPEN_FLAGS } } });
     done.push(
       new Promise<void>((resolve, reject) => {
@@ -255,9 +313,27 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`hash worker exited with ${code}`))));
       }),
     );
-  }
+  };
+  for (let w = 0; w < workers; w++) startWorker();
+  let ioCheck = 0;
+  let ioBytes = ioWorkers > started ? storageReadBytes() : undefined;
+  const coldCheck =
+    ioBytes !== undefined
+      ? () => {
+          const now = Date.now();
+          if (now - ioCheck < 50) return;
+          ioCheck = now;
+          const b = storageReadBytes() ?? 0;
+          const cold = b - ioBytes! >= COLD_BYTES;
+          ioBytes = b;
+          // Started from the synchronous loop: the new threads run on their own while this one keeps hashing.
+          if (cold && n - Atomics.load(job.counter, 0) >= MIN_FILES_PER_WORKER) {
+            while (started < ioWorkers) startWorker();
+          }
+        }
+      : undefined;
   let last = 0;
-  const progress = options.onProgress
+  const report = options.onProgress
     ? () => {
         const now = Date.now();
         if (now - last >= 100) {
@@ -266,7 +342,14 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         }
       }
     : undefined;
-  const mainJob = { ...job, paths };
+  const progress =
+    report && coldCheck
+      ? () => {
+          report();
+          if (started < ioWorkers) coldCheck();
+        }
+      : (report ?? (coldCheck ? () => started < ioWorkers && coldCheck() : undefined));
+  const mainJob: HashJob = packedIn ? job : { ...job, paths: paths as string[] };
   hashShare(fs, crypto, { open: OPEN_FLAGS }, mainJob, progress);
   // Workers may still be on their last chunk.
   const timer = options.onProgress
@@ -285,7 +368,9 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
   }
   options.onProgress?.(n, n);
   for (let i = 0; i < n; i++) {
-    if (job.status[i] === ST_LARGE) await hashLarge(`${root}/${paths[i]}`, i, job);
+    if (job.status[i] === ST_LARGE) {
+      await hashLarge(`${root}/${packedIn ? packedPath(paths, i) : paths[i]}`, i, job);
+    }
   }
   return { status: job.status, meta: job.meta, digests: job.digests };
 }

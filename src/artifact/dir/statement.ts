@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import {
+  compactOf,
   type DirectoryRules,
   type FileEntry,
   IN_TOTO_STATEMENT_V1,
@@ -58,14 +59,28 @@ export function defaultRules(format: DirectoryFormat): DirectoryRules {
 /** The statement to sign for a walked directory. `name` is informative (renaming the directory keeps it valid). */
 export function buildStatement(manifest: Manifest, name: string, format: DirectoryFormat): InTotoStatement {
   if (format === 'vouch') {
-    const entries = manifest.entries.map((e) => {
-      // Walks made for signing never carry `setid`, so their objects are used as they are (no million copies).
+    const unsignable = (e: ManifestEntry) => {
       if (e.kind === 'file' && e.setid !== undefined) {
         throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is setuid/setgid`);
       }
       if (e.kind === 'other') throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or dir`);
-      return e;
-    });
+    };
+    // A walk's columnar entries are checked column-wise and signed as they are: JSON.stringify builds each entry
+    // object only while writing it (no million live objects). Walks made for signing never carry `setid`.
+    const compact = compactOf(manifest.entries);
+    let entries: ManifestEntry[];
+    if (compact) {
+      for (let i = 0; i < compact.length; i++) {
+        const e = compact.unsignable(i);
+        if (e) unsignable(e);
+      }
+      entries = manifest.entries;
+    } else {
+      entries = manifest.entries.map((e) => {
+        unsignable(e);
+        return e;
+      });
+    }
     return {
       _type: IN_TOTO_STATEMENT_V1,
       subject: [{ name, digest: { sha256: manifestDigest(manifest.entries).toString('hex') } }],

@@ -40,20 +40,25 @@ import {
   M_MTIME,
   M_SIZE,
   META,
+  type PackedPaths,
+  packedPath,
+  packPaths,
   ST_CACHED,
   ST_MISSING,
   ST_NOT_FILE,
   ST_OK,
   ST_SYMLINK,
 } from './hash.ts';
-import { type DirectoryRules, type FileEntry, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
+import { CompactEntries, type DirectoryRules, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
 import {
   assertCanonicalPath,
   collisionKey,
+  comparePaths,
   componentProblem,
   DEFAULT_LIMITS,
   type DirectoryLimits,
   LONE_SURROGATE,
+  sortPaths,
   symlinkEscapes,
 } from './paths.ts';
 
@@ -229,8 +234,14 @@ export async function walkDirectory(
     if (kept === 0 && rel !== '') entries.push({ path: rel, kind: 'dir' });
   }
 
+  // Sorted before hashing, then packed into one UTF-8 blob: the blob is what the hashing threads read and also the
+  // path column of the result, so no string per file outlives the listing.
+  sortPaths(paths);
   const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
-  const hashed = await hashFiles(rootAbs, paths, {
+  const packed = packPaths(paths);
+  const n = paths.length;
+  paths.length = 0;
+  const hashed = await hashFiles(rootAbs, packed, {
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.onProgress && {
       onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
@@ -239,30 +250,30 @@ export async function walkDirectory(
   });
 
   const stats: WalkStats = { files: 0, hashed: 0, cached: 0, bytes: 0 };
-  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
-  for (let i = 0; i < paths.length; i++) {
-    const path = paths[i]!;
+  const sizes = new Float64Array(n);
+  const flags = new Uint8Array(n);
+  /** Files that are entries of the result (in verify walks some turn out to be symlinks, others or gone). */
+  const isFile = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
     const st = hashed.status[i]!;
     const m = i * META;
     if (st === ST_OK || st === ST_CACHED) {
       const fileMode = hashed.meta[m + M_MODE]!;
-      const entry: FileEntry = {
-        path,
-        kind: 'file',
-        size: hashed.meta[m + M_SIZE]!,
-        sha256: digests.toString('hex', i * 32, i * 32 + 32),
-        executable: (fileMode & 0o100) !== 0,
-      };
       if ((fileMode & 0o6000) !== 0) {
-        if (signing) throw refuse(path, 'setuid/setgid file');
-        entry.setid = true;
+        if (signing) throw refuse(packedPath(packed, i), 'setuid/setgid file');
+        flags[i] = 2;
       }
-      entries.push(entry);
+      if ((fileMode & 0o100) !== 0) flags[i]! |= 1;
+      sizes[i] = hashed.meta[m + M_SIZE]!;
+      isFile[i] = 1;
       stats.files++;
-      stats.bytes += entry.size;
+      stats.bytes += sizes[i]!;
       if (st === ST_OK) stats.hashed++;
       else stats.cached++;
-    } else if (signing) {
+      continue;
+    }
+    const path = packedPath(packed, i);
+    if (signing) {
       throw refuse(path, 'changed while the directory was read; sign a tree nothing else is writing to');
     } else if (st === ST_SYMLINK) {
       try {
@@ -283,11 +294,33 @@ export async function walkDirectory(
     }
   }
   sortEntries(entries);
+  // Merge the sorted files with the sorted other entries; file paths are decoded only while others remain.
+  const order = new Int32Array(stats.files + entries.length);
+  let k = 0;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    if (isFile[i] === 0) continue;
+    if (j < entries.length) {
+      const path = packedPath(packed, i);
+      while (j < entries.length && comparePaths(entries[j]!.path, path) < 0) order[k++] = ~j++;
+    }
+    order[k++] = i;
+  }
+  while (j < entries.length) order[k++] = ~j++;
   if (cache) {
-    saveCache(cache.path, entries, paths, hashed);
+    saveCache(cache.path, packed, hashed);
     stats.cachePath = cache.path;
   }
-  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries, stats };
+  const table = new CompactEntries({
+    names: packed.names,
+    offsets: packed.offsets,
+    digests: hashed.digests,
+    sizes,
+    flags,
+    others: entries,
+    order,
+  });
+  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
 }
 
 // ---------------------------------------------------------------- incremental cache
@@ -354,23 +387,21 @@ function loadCache(
 
 function saveCache(
   path: string,
-  entries: ManifestEntry[],
-  paths: string[],
-  hashed: { status: Int32Array; meta: Float64Array },
+  packed: PackedPaths,
+  hashed: { status: Int32Array; meta: Float64Array; digests: Uint8Array },
 ): void {
-  const byPath = new Map<string, string>();
-  for (const e of entries) if (e.kind === 'file') byPath.set(e.path, e.sha256);
   const files: CacheFile['files'] = {};
-  for (let i = 0; i < paths.length; i++) {
-    const sha = byPath.get(paths[i]!);
-    if (sha === undefined) continue;
+  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
+  for (let i = 0; i < packed.count; i++) {
+    const st = hashed.status[i];
+    if (st !== ST_OK && st !== ST_CACHED) continue;
     const m = i * META;
-    files[paths[i]!] = [
+    files[packedPath(packed, i)] = [
       hashed.meta[m + M_SIZE]!,
       hashed.meta[m + M_MTIME]!,
       hashed.meta[m + M_CTIME]!,
       hashed.meta[m + M_INO]!,
-      sha,
+      digests.toString('hex', i * 32, i * 32 + 32),
     ];
   }
   const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
