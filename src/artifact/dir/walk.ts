@@ -42,7 +42,6 @@ import {
   META,
   type PackedPaths,
   packedPath,
-  packPaths,
   ST_CACHED,
   ST_MISSING,
   ST_NOT_FILE,
@@ -137,20 +136,24 @@ export async function walkDirectory(
   const excludePaths = new Set(rules.excludePaths);
 
   const entries: ManifestEntry[] = [];
-  const paths: string[] = [];
+  const packer = new PathPacker();
   let count = 0;
-  const stack: string[] = [''];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
+  // Depth first, each directory's children in the order of their keys (a name; a directory's name + '/', the
+  // byte that separates it from its entries), so the regular files come out in manifest order and go straight
+  // into the packed path blob: no string per file outlives its directory's listing, and no global sort is needed.
+  // Empty directories yield no files, so their key does not matter here; they, symlinks and special files are
+  // few, kept as objects and sorted afterwards.
+  const visit = (rel: string): void => {
     const abs = rel === '' ? rootAbs : `${rootAbs}/${rel}`;
     let dirents: import('node:fs').Dirent[];
     try {
       dirents = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
+      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return;
       throw fileError(err, abs);
     }
+    const children: string[] = [];
     const depth = rel === '' ? 1 : rel.split('/').length + 1;
     let kept = 0;
     const seen = signing ? new Map<string, string>() : undefined;
@@ -194,10 +197,10 @@ export async function walkDirectory(
       }
       switch (type) {
         case 'dir':
-          stack.push(path);
+          children.push(`${name}/`);
           break;
         case 'file':
-          paths.push(path);
+          children.push(name);
           break;
         case 'symlink': {
           let target: string;
@@ -232,15 +235,19 @@ export async function walkDirectory(
       }
     }
     if (kept === 0 && rel !== '') entries.push({ path: rel, kind: 'dir' });
-  }
+    dirents = [];
+    sortPaths(children);
+    for (const c of children) {
+      if (c.endsWith('/')) visit(rel === '' ? c.slice(0, -1) : `${rel}/${c.slice(0, -1)}`);
+      else packer.add(rel === '' ? c : `${rel}/${c}`);
+    }
+  };
+  visit('');
 
-  // Sorted before hashing, then packed into one UTF-8 blob: the blob is what the hashing threads read and also the
-  // path column of the result, so no string per file outlives the listing.
-  sortPaths(paths);
-  const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
-  const packed = packPaths(paths);
-  const n = paths.length;
-  paths.length = 0;
+  // The packed blob is what the hashing threads read and also the path column of the result.
+  const packed = packer.finish();
+  const n = packed.count;
+  const cache = options.incremental ? loadCache(rootAbs, packed, options.incremental) : undefined;
   const hashed = await hashFiles(rootAbs, packed, {
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.onProgress && {
@@ -323,6 +330,41 @@ export async function walkDirectory(
   return { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
 }
 
+/** Paths appended one by one into a growing UTF-8 blob, then copied once into shared memory for the threads. */
+class PathPacker {
+  #buf = Buffer.allocUnsafe(1 << 16);
+  #offsets = new Uint32Array(1 << 10);
+  #count = 0;
+  #length = 0;
+
+  add(path: string): void {
+    if (this.#length + path.length * 3 > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#length + path.length * 3));
+      this.#buf.copy(bigger, 0, 0, this.#length);
+      this.#buf = bigger;
+    }
+    if (this.#count + 2 > this.#offsets.length) {
+      const bigger = new Uint32Array(this.#offsets.length * 2);
+      bigger.set(this.#offsets);
+      this.#offsets = bigger;
+    }
+    this.#offsets[this.#count++] = this.#length;
+    this.#length += this.#buf.write(path, this.#length);
+  }
+
+  finish(): PackedPaths {
+    const n = this.#count;
+    const offsets = new Uint32Array(new SharedArrayBuffer(Math.max((n + 1) * 4, 8)));
+    offsets.set(this.#offsets.subarray(0, n));
+    offsets[n] = this.#length;
+    const names = new Uint8Array(new SharedArrayBuffer(Math.max(this.#length, 8)), 0, this.#length);
+    names.set(this.#buf.subarray(0, this.#length));
+    this.#buf = Buffer.alloc(0);
+    this.#offsets = new Uint32Array(0);
+    return { count: n, names, offsets };
+  }
+}
+
 // ---------------------------------------------------------------- incremental cache
 
 interface CacheFile {
@@ -346,7 +388,7 @@ export function cachePathFor(rootAbs: string, options: { path?: string; vouchHom
 
 function loadCache(
   rootAbs: string,
-  paths: string[],
+  packed: PackedPaths,
   options: IncrementalOptions,
 ): { path: string; arrays: CacheArrays } {
   const path = cachePathFor(rootAbs, options);
@@ -355,7 +397,7 @@ function loadCache(
     // A cache inside the tree would be signed, and would change the tree it describes on every run.
     throw new VouchError('USAGE', `the incremental cache ${path} must be outside the signed directory`);
   }
-  const n = paths.length;
+  const n = packed.count;
   const arrays: CacheArrays = {
     has: new Uint8Array(new SharedArrayBuffer(Math.max(n, 8))),
     meta: new Float64Array(new SharedArrayBuffer(Math.max(n * 4 * 8, 8))),
@@ -375,7 +417,8 @@ function loadCache(
   arrays.cutoffMs = parsed.writtenAtMs - (options.racyWindowMs ?? 2000);
   const hex = /^[0-9a-f]{64}$/;
   for (let i = 0; i < n; i++) {
-    const rec = Object.hasOwn(parsed.files, paths[i]!) ? parsed.files[paths[i]!] : undefined;
+    const path = packedPath(packed, i);
+    const rec = Object.hasOwn(parsed.files, path) ? parsed.files[path] : undefined;
     if (!Array.isArray(rec) || rec.length !== 5 || typeof rec[4] !== 'string' || !hex.test(rec[4])) continue;
     if (!rec.slice(0, 4).every((x) => typeof x === 'number')) continue;
     arrays.has[i] = 1;
