@@ -37,13 +37,14 @@ export const ST_LARGE = 7;
 export const LARGE_FILE = 16 << 20;
 
 /** Stat numbers kept per file, in this order. */
-export const META = 6;
+export const META = 2;
 export const M_MODE = 0;
 export const M_SIZE = 1;
-export const M_MTIME = 2;
-export const M_CTIME = 3;
-export const M_INO = 4;
-export const M_DEV = 5;
+/** Numbers kept per file for an incremental cache only (`stamps`), in this order. */
+export const STAMPS = 3;
+export const S_MTIME = 0;
+export const S_CTIME = 1;
+export const S_INO = 2;
 
 /** Digests known from an earlier run (incremental signing), aligned with the file list. */
 export interface CacheArrays {
@@ -70,6 +71,13 @@ export interface HashJob {
   counter: Int32Array;
   status: Int32Array;
   meta: Float64Array;
+  /** mtimeMs, ctimeMs, ino per file, when an incremental cache is kept. */
+  stamps?: Float64Array;
+  /**
+   * The digest slots seen as four numbers each: a file left to the large-file reader parks its inode and device
+   * there until its digest replaces them (16 bytes per file less than keeping them for every file).
+   */
+  wide: Float64Array;
   digests: Uint8Array;
   /** errno code of ST_ERROR entries is not shared; the main thread re-opens to report it. */
   chunk: number;
@@ -103,7 +111,8 @@ function hashShare(
       if (job.status[i] !== 0) continue;
       const rel = paths !== undefined ? paths[i] : names!.toString('utf8', offsets![i], offsets![i + 1]);
       const abs = `${job.root}/${rel}`;
-      const m = i * 6;
+      const m = i * 2;
+      const stamps = job.stamps;
       if (cache !== undefined && cache.has[i] === 1) {
         const st = fsm.lstatSync(abs, { throwIfNoEntry: false });
         const c = i * 4;
@@ -118,10 +127,11 @@ function hashShare(
         ) {
           job.meta[m] = st.mode;
           job.meta[m + 1] = st.size;
-          job.meta[m + 2] = st.mtimeMs;
-          job.meta[m + 3] = st.ctimeMs;
-          job.meta[m + 4] = st.ino;
-          job.meta[m + 5] = st.dev;
+          if (stamps !== undefined) {
+            stamps[i * 3] = st.mtimeMs;
+            stamps[i * 3 + 1] = st.ctimeMs;
+            stamps[i * 3 + 2] = st.ino;
+          }
           job.digests.set(cache.digests.subarray(i * 32, i * 32 + 32), i * 32);
           job.status[i] = 2;
           continue;
@@ -138,16 +148,19 @@ function hashShare(
       try {
         const st = fsm.fstatSync(fd);
         job.meta[m] = st.mode;
-        job.meta[m + 2] = st.mtimeMs;
-        job.meta[m + 3] = st.ctimeMs;
-        job.meta[m + 4] = st.ino;
-        job.meta[m + 5] = st.dev;
+        if (stamps !== undefined) {
+          stamps[i * 3] = st.mtimeMs;
+          stamps[i * 3 + 1] = st.ctimeMs;
+          stamps[i * 3 + 2] = st.ino;
+        }
         if (!st.isFile()) {
           job.status[i] = 4;
           continue;
         }
         if (st.size > job.largeFile) {
           job.meta[m + 1] = st.size;
+          job.wide[i * 4] = st.ino;
+          job.wide[i * 4 + 1] = st.dev;
           job.status[i] = 7;
           continue;
         }
@@ -189,6 +202,8 @@ parentPort.postMessage('done');
 export interface HashResult {
   status: Int32Array;
   meta: Float64Array;
+  /** With a cache only: mtimeMs, ctimeMs, ino per file (STAMPS numbers each). */
+  stamps?: Float64Array;
   digests: Uint8Array;
 }
 
@@ -278,18 +293,23 @@ export async function hashFiles(
   const packedIn = !Array.isArray(paths);
   const n = packedIn ? paths.count : paths.length;
   const shared = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
+  const digests = new Uint8Array(shared(n * 32));
   const job: HashJob = {
     root,
     count: n,
     counter: new Int32Array(shared(8)),
     status: new Int32Array(shared(n * 4)),
     meta: new Float64Array(shared(n * META * 8)),
-    digests: new Uint8Array(shared(n * 32)),
+    wide: new Float64Array(digests.buffer, 0, n * 4),
+    digests,
     chunk: 64,
     bufferSize: 1 << 20,
     largeFile: options.largeFile ?? LARGE_FILE,
   };
-  if (options.cache) job.cache = options.cache;
+  if (options.cache) {
+    job.cache = options.cache;
+    job.stamps = new Float64Array(shared(n * STAMPS * 8));
+  }
   const wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
   // More threads when the disk turns out to be the bottleneck (default concurrency only, and only for trees big
@@ -372,7 +392,12 @@ export async function hashFiles(
       await hashLarge(`${root}/${packedIn ? packedPath(paths, i) : paths[i]}`, i, job);
     }
   }
-  return { status: job.status, meta: job.meta, digests: job.digests };
+  return {
+    status: job.status,
+    meta: job.meta,
+    ...(job.stamps && { stamps: job.stamps }),
+    digests: job.digests,
+  };
 }
 
 /**
@@ -392,7 +417,7 @@ async function hashLarge(abs: string, i: number, job: HashJob): Promise<void> {
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.ino !== job.meta[m + M_INO] || st.dev !== job.meta[m + M_DEV]) {
+    if (!st.isFile() || st.ino !== job.wide[i * 4] || st.dev !== job.wide[i * 4 + 1]) {
       job.status[i] = ST_NOT_FILE;
       return;
     }

@@ -34,10 +34,7 @@ import { type ErrorCode, VouchError } from '../../errors.ts';
 import {
   type CacheArrays,
   hashFiles,
-  M_CTIME,
-  M_INO,
   M_MODE,
-  M_MTIME,
   M_SIZE,
   META,
   type PackedPaths,
@@ -46,7 +43,11 @@ import {
   ST_MISSING,
   ST_NOT_FILE,
   ST_OK,
+  S_CTIME,
+  S_INO,
+  S_MTIME,
   ST_SYMLINK,
+  STAMPS,
 } from './hash.ts';
 import { CompactEntries, type DirectoryRules, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
 import {
@@ -431,19 +432,22 @@ function loadCache(
 function saveCache(
   path: string,
   packed: PackedPaths,
-  hashed: { status: Int32Array; meta: Float64Array; digests: Uint8Array },
+  hashed: { status: Int32Array; meta: Float64Array; stamps?: Float64Array; digests: Uint8Array },
 ): void {
+  const stamps = hashed.stamps;
+  if (!stamps) return;
   const files: CacheFile['files'] = {};
   const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
   for (let i = 0; i < packed.count; i++) {
     const st = hashed.status[i];
     if (st !== ST_OK && st !== ST_CACHED) continue;
     const m = i * META;
+    const t = i * STAMPS;
     files[packedPath(packed, i)] = [
       hashed.meta[m + M_SIZE]!,
-      hashed.meta[m + M_MTIME]!,
-      hashed.meta[m + M_CTIME]!,
-      hashed.meta[m + M_INO]!,
+      stamps[t + S_MTIME]!,
+      stamps[t + S_CTIME]!,
+      stamps[t + S_INO]!,
       digests.toString('hex', i * 32, i * 32 + 32),
     ];
   }
