@@ -248,19 +248,43 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
   const entries: ManifestEntry[] = new Array(raw.length);
+  let i = 0;
+  /** Whether entries[0..i) hold `p` itself (exact) or, with `under`, anything beneath `p/` (sorted: binary search). */
+  const seen = (p: string, under: boolean): boolean => {
+    const key = under ? `${p}/` : p;
+    let lo = 0;
+    let hi = i;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePaths(entries[mid]!.path, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < i && (under ? entries[lo]!.path.startsWith(key) : entries[lo]!.path === p);
+  };
   // One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
-  // `A/x` beside `a/y` names one directory twice on macOS and Windows.
-  const spelled = new Map<string, string>();
+  // `A/x` beside `a/y` names one directory twice on macOS and Windows. Two spellings with one key differ, so at
+  // least one is not its own key ("fancy"): only those are remembered (a handful in a real tree, instead of a map
+  // entry per path); a plain spelling seen before a fancy one is found among the sorted entries so far.
+  const fancy = new Map<string, string>();
+  const collide = (path: string, other: string) =>
+    bad(`${path} collides with ${other} on case-insensitive file systems`);
   const claim = (p: string, path: string) => {
     const key = collisionKey(p);
-    const other = spelled.get(key);
-    if (other === undefined) spelled.set(key, p);
-    else if (other !== p) throw bad(`${path} collides with ${other} on case-insensitive file systems`);
+    const other = fancy.get(key);
+    if (key === p) {
+      if (other !== undefined) throw collide(path, other);
+      return;
+    }
+    if (other !== undefined) {
+      if (other !== p) throw collide(path, other);
+      return;
+    }
+    fancy.set(key, p);
+    if (seen(key, false) || seen(key, true)) throw collide(path, key);
   };
-  const leaves = new Set<string>();
   let prev: string | undefined;
   let prevParent: string | undefined;
-  for (let i = 0; i < raw.length; i++) {
+  for (; i < raw.length; i++) {
     const e = parseEntry(raw[i], limits);
     const path = e.path;
     if (prev !== undefined) {
@@ -282,7 +306,7 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
         const prefix = k < 0 ? parent : parent.slice(0, k);
         const name = prefix.slice(prefix.lastIndexOf('/') + 1);
         if (excludeNames.has(name) || excludePaths.has(prefix)) throw bad(`${path} is excluded by the rules`);
-        if (leaves.has(prefix)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
+        if (seen(prefix, false)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
         claim(prefix, path);
         if (k < 0) break;
       }
@@ -291,7 +315,6 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
     if (e.kind === 'symlink' && !rules.allowExternalSymlinks && symlinkEscapes(e.path, e.target)) {
       throw bad(`${e.path}: symlink leads outside the directory, which the rules forbid`);
     }
-    leaves.add(e.path);
     entries[i] = e;
   }
   // The digest binds the subject to the entries; a statement whose subject names another tree is not ours to trust.
