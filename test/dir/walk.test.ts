@@ -7,9 +7,11 @@ import { after, describe, it } from 'node:test';
 import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
 import {
   buildStatement,
+  countEntries,
   DEFAULT_RULES,
   type DirectoryRules,
   type ManifestEntry,
+  manifestDigest,
   verifyDirectoryStatement,
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
@@ -91,6 +93,9 @@ describe('walkDirectory records every entry', () => {
       (m.entries as ManifestEntry[])[0] = { path: 'x', kind: 'dir' };
     }, TypeError);
     assert.deepEqual(JSON.parse(JSON.stringify(m.entries)), [...m.entries]);
+    // The columnar fast paths agree with the generic ones on the materialized entries.
+    assert.deepEqual(countEntries(m.entries), countEntries([...m.entries]));
+    assert.deepEqual(manifestDigest(m.entries), manifestDigest([...m.entries]));
   });
 
   it('hashes thousands of files on several threads with the same result as one thread', async () => {

@@ -147,6 +147,23 @@ export class CompactEntries {
     return e;
   }
 
+  /** countEntries without building the entries. */
+  counts(): ManifestCounts {
+    const c: ManifestCounts = { files: 0, symlinks: 0, emptyDirectories: 0, bytes: 0 };
+    for (let i = 0; i < this.length; i++) {
+      const k = this.#order[i]!;
+      if (k >= 0) {
+        c.files++;
+        c.bytes += this.#sizes[k]!;
+      } else {
+        const kind = this.#others[~k]!.kind;
+        if (kind === 'symlink') c.symlinks++;
+        else if (kind === 'dir') c.emptyDirectories++;
+      }
+    }
+    return c;
+  }
+
   /** canonicalEntry(at(i)) without the object. */
   canonical(i: number): string {
     const k = this.#order[i]!;
@@ -245,6 +262,8 @@ export interface ManifestCounts {
 }
 
 export function countEntries(entries: readonly ManifestEntry[]): ManifestCounts {
+  const compact = compactOf(entries);
+  if (compact) return compact.counts();
   const c: ManifestCounts = { files: 0, symlinks: 0, emptyDirectories: 0, bytes: 0 };
   for (const e of entries) {
     if (e.kind === 'file') {
