@@ -4,6 +4,7 @@
  * VOUCH_BENCH_SOURCE), regular files under 4 MiB only, one copy per subdirectory.
  *
  *   ./node_modules/.bin/node bench/dir.ts [--files 80000] [--runs 3] [--keep DIR]
+ *   ./node_modules/.bin/node bench/dir.ts --tiny 1000000 [--keep DIR]   (peak memory, walk and sign side)
  *
  * Each vouch run happens in a child process so its peak RSS (maxRSS) is its own. Reported: wall time per run
  * (median), files/s, the ratio to openssl, peak RSS at two tree sizes and the linear extrapolation to 1M files,
@@ -24,6 +25,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { directoryStatement } from '../src/artifact/dir/prepare.ts';
 import { walkDirectory } from '../src/artifact/dir/walk.ts';
 
 const RULES = { excludeNames: [], excludePaths: [], allowExternalSymlinks: true };
@@ -34,9 +36,18 @@ async function child(): Promise<void> {
   let files = 0;
   let bytes = 0;
   if (how === 'vouch') {
-    const m = await walkDirectory(dir!, RULES, { concurrency: Number(conc), mode: 'verify' });
+    // 'default': the walk's own choice (threads per core, more once the disk turns out to be the bottleneck).
+    const m = await walkDirectory(dir!, RULES, {
+      ...(conc !== 'default' && { concurrency: Number(conc) }),
+      mode: 'verify',
+    });
     files = m.stats.files;
     bytes = m.stats.bytes;
+  } else if (how === 'sign') {
+    // The sign side in this process: walk, statement, manifest digest (not the DSSE payload, built by src/sign).
+    const p = await directoryStatement(dir!, { ...(conc !== 'default' && { concurrency: Number(conc) }) });
+    files = p.manifest.stats.files;
+    bytes = p.manifest.stats.bytes;
   } else {
     // The per-file promise baseline: fs.promises.readFile with 64 files in flight.
     const list = execFileSync('find', [dir!, '-type', 'f'], { maxBuffer: 1 << 30 })
@@ -58,7 +69,7 @@ async function child(): Promise<void> {
   process.stdout.write(JSON.stringify({ ms, files, bytes, maxRssKb: process.resourceUsage().maxRSS }));
 }
 
-function runChild(dir: string, how: string, concurrency: number) {
+function runChild(dir: string, how: string, concurrency: number | 'default') {
   const r = spawnSync(process.execPath, [import.meta.filename, '--child', dir, how, String(concurrency)], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -132,11 +143,12 @@ function dropCaches(): boolean {
  * `--tiny N`: peak memory on N tiny files (100 per directory, 100 directories per parent), measured instead of
  * extrapolated. Creating and deleting a million files takes a few minutes: run it on its own.
  */
-function tiny(n: number): void {
-  const root = mkdtempSync(join(tmpdir(), 'vouch-bench-tiny-'));
+function tiny(n: number, keep: string): void {
+  const root = keep || mkdtempSync(join(tmpdir(), 'vouch-bench-tiny-'));
   try {
     let t0 = performance.now();
-    for (let i = 0; i < n; i++) {
+    if (keep) mkdirSync(root, { recursive: true });
+    for (let i = keep && readdirSync(root).length > 0 ? n : 0; i < n; i++) {
       const dir = join(root, `a${Math.floor(i / 10000)}`, `b${Math.floor(i / 100) % 100}`);
       if (i % 100 === 0) mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, `file-${i}.js`), `module.exports = ${i};\n`);
@@ -144,12 +156,15 @@ function tiny(n: number): void {
     console.log(`tiny tree: ${n} files built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     t0 = performance.now();
     const o = runOpenssl(root);
-    const r = runChild(root, 'vouch', 2);
+    const r = runChild(root, 'vouch', 'default');
+    const s = runChild(root, 'sign', 'default');
+    const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
     console.log(
-      `tiny: openssl ${o.toFixed(0)} ms; vouch x2 ${r.ms.toFixed(0)} ms, ${((r.files / r.ms) * 1000).toFixed(0)} files/s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB for ${r.files} files`,
+      `tiny: openssl ${o.toFixed(0)} ms; vouch walk (verify) ${r.ms.toFixed(0)} ms, ${((r.files / r.ms) * 1000).toFixed(0)} files/s, peak RSS ${mb(r.maxRssKb)}; ` +
+        `sign (walk + statement + manifest digest) ${s.ms.toFixed(0)} ms, peak RSS ${mb(s.maxRssKb)}, for ${r.files} files`,
     );
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (!keep) rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -158,7 +173,7 @@ async function main(): Promise<void> {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1]! : dflt;
   };
-  if (process.argv.includes('--tiny')) return tiny(Number(arg('--tiny', '1000000')));
+  if (process.argv.includes('--tiny')) return tiny(Number(arg('--tiny', '1000000')), arg('--keep', ''));
   const target = Number(arg('--files', '80000'));
   const runs = Number(arg('--runs', '3'));
   const keep = arg('--keep', '');
@@ -171,13 +186,13 @@ async function main(): Promise<void> {
     runOpenssl(root); // warm the page cache
 
     const open: number[] = [];
-    const v: Record<string, number[]> = { 1: [], 2: [], 4: [] };
+    const v: Record<string, number[]> = { 1: [], 2: [], 4: [], default: [] };
     const rss: Record<string, number> = {};
     let files = 0;
     let bytes = 0;
     for (let r = 0; r < runs; r++) {
       open.push(runOpenssl(root));
-      for (const c of [1, 2, 4]) {
+      for (const c of [1, 2, 4, 'default'] as const) {
         const res = runChild(root, 'vouch', c);
         v[c]!.push(res.ms);
         rss[c] = Math.max(rss[c] ?? 0, res.maxRssKb);
@@ -200,7 +215,7 @@ async function main(): Promise<void> {
     for (const [c, ms] of Object.entries(v)) {
       const m = median(ms);
       out.push(
-        `| vouch walkDirectory, ${c} thread${c === '1' ? '' : 's'} | ${m.toFixed(0)} ms | ${rate(files, m)} | ${(m / o).toFixed(2)}x | ${(rss[c]! / 1024).toFixed(0)} MB |`,
+        `| vouch walkDirectory, ${c === 'default' ? 'default threads' : `${c} thread${c === '1' ? '' : 's'}`} | ${m.toFixed(0)} ms | ${rate(files, m)} | ${(m / o).toFixed(2)}x | ${(rss[c]! / 1024).toFixed(0)} MB |`,
       );
     }
     out.push(
@@ -238,9 +253,14 @@ async function main(): Promise<void> {
       const c2 = runChild(root, 'vouch', 2);
       dropCaches();
       const c8 = runChild(root, 'vouch', 8);
+      dropCaches();
+      const cd = runChild(root, 'vouch', 'default');
+      const fps = (r: { ms: number; files: number }) =>
+        `${Math.round((r.files / r.ms) * 1000).toLocaleString('en-US')} files/s`;
       out.push(
         `Cold cache (\`echo 3 > /proc/sys/vm/drop_caches\` before each): openssl ${oc.toFixed(0)} ms; ` +
-          `vouch 2 threads ${c2.ms.toFixed(0)} ms (${(c2.ms / oc).toFixed(2)}x); 8 threads ${c8.ms.toFixed(0)} ms (${(c8.ms / oc).toFixed(2)}x).`,
+          `vouch 2 threads ${c2.ms.toFixed(0)} ms (${(c2.ms / oc).toFixed(2)}x); 8 threads ${c8.ms.toFixed(0)} ms (${(c8.ms / oc).toFixed(2)}x); ` +
+          `default threads ${cd.ms.toFixed(0)} ms (${(cd.ms / oc).toFixed(2)}x, ${fps(cd)}, peak RSS ${(cd.maxRssKb / 1024).toFixed(0)} MB).`,
       );
     } else out.push('Cold cache: /proc/sys/vm/drop_caches is not writable here; not measured.');
     out.push('', `Command: \`./node_modules/.bin/node bench/dir.ts --files ${target} --runs ${runs}\``);

@@ -127,6 +127,10 @@ describe('hostile manifests are MANIFEST_INVALID', () => {
     ['directories A and a', statementOf([f('A/x'), f('a/y')])],
     ['directory and file differing by case', statementOf([f('Lib'), f('lib/x')])],
     ['directories É and é (non-ASCII case)', statementOf([f('\u00c9/x'), f('\u00e9/y')])],
+    // U+00FF ÿ sorts before its capital U+0178 Ÿ: the lower-case spelling comes first.
+    ['ÿ and Ÿ (lower case first)', statementOf([f('\u00ff'), f('\u0178')])],
+    ['directory ÿ and file Ÿ (lower case first)', statementOf([f('\u00ff/a'), f('\u0178')])],
+    ['entry under a file, not adjacent', statementOf([f('a'), f('a-b'), f('a/b')])],
     ['entry under a file', statementOf([f('a'), f('a/b')])],
     ['entry under an empty dir', statementOf([{ path: 'a', kind: 'dir' }, f('a/b')])],
     ['unknown member', statementOf([{ ...f('a'), mode: 4095 }])],

@@ -7,9 +7,11 @@ import { after, describe, it } from 'node:test';
 import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
 import {
   buildStatement,
+  countEntries,
   DEFAULT_RULES,
   type DirectoryRules,
   type ManifestEntry,
+  manifestDigest,
   verifyDirectoryStatement,
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
@@ -56,6 +58,44 @@ describe('walkDirectory records every entry', () => {
     assert.deepEqual(m.entries, expected);
     assert.equal(m.stats.files, 7);
     assert.equal(m.stats.hashed, 7);
+  });
+
+  it('lists files in UTF-8 byte order across directories (a-b < a.c < a/x), without a global sort', async () => {
+    // '-' and '.' sort below '/', so files beside a directory interleave with its entries; U+E000 sorts below
+    // the supplementary planes in UTF-8 but above them in UTF-16.
+    const names = [
+      'a-b',
+      'a.c',
+      'a/x',
+      'a/y-z',
+      'a/y/w',
+      'a/y.q',
+      'a0',
+      'b/\ue000',
+      'b/\u{1f600}',
+      'b/\u{1f600}/c',
+      'ab/c',
+    ];
+    const spec: Record<string, Node> = {};
+    for (const n of names.filter((n) => n !== 'b/\u{1f600}')) spec[n] = n;
+    spec['e/empty'] = { dir: true };
+    spec['e-'] = 'e-';
+    const root = tree(spec);
+    const m = await walkDirectory(root, DEFAULT_RULES);
+    const paths = m.entries.map((e) => e.path);
+    const bytewise = [...paths].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    assert.deepEqual(paths, bytewise);
+    assert.equal(paths.length, names.length + 1);
+    assert.ok(paths.includes('e/empty'));
+    // Columnar entries are read-only and behave as an array.
+    assert.ok(Array.isArray(m.entries));
+    assert.throws(() => {
+      (m.entries as ManifestEntry[])[0] = { path: 'x', kind: 'dir' };
+    }, TypeError);
+    assert.deepEqual(JSON.parse(JSON.stringify(m.entries)), [...m.entries]);
+    // The columnar fast paths agree with the generic ones on the materialized entries.
+    assert.deepEqual(countEntries(m.entries), countEntries([...m.entries]));
+    assert.deepEqual(manifestDigest(m.entries), manifestDigest([...m.entries]));
   });
 
   it('hashes thousands of files on several threads with the same result as one thread', async () => {

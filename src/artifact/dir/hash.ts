@@ -37,13 +37,14 @@ export const ST_LARGE = 7;
 export const LARGE_FILE = 16 << 20;
 
 /** Stat numbers kept per file, in this order. */
-export const META = 6;
+export const META = 2;
 export const M_MODE = 0;
 export const M_SIZE = 1;
-export const M_MTIME = 2;
-export const M_CTIME = 3;
-export const M_INO = 4;
-export const M_DEV = 5;
+/** Numbers kept per file for an incremental cache only (`stamps`), in this order. */
+export const STAMPS = 3;
+export const S_MTIME = 0;
+export const S_CTIME = 1;
+export const S_INO = 2;
 
 /** Digests known from an earlier run (incremental signing), aligned with the file list. */
 export interface CacheArrays {
@@ -70,6 +71,13 @@ export interface HashJob {
   counter: Int32Array;
   status: Int32Array;
   meta: Float64Array;
+  /** mtimeMs, ctimeMs, ino per file, when an incremental cache is kept. */
+  stamps?: Float64Array;
+  /**
+   * The digest slots seen as four numbers each: a file left to the large-file reader parks its inode and device
+   * there until its digest replaces them (16 bytes per file less than keeping them for every file).
+   */
+  wide: Float64Array;
   digests: Uint8Array;
   /** errno code of ST_ERROR entries is not shared; the main thread re-opens to report it. */
   chunk: number;
@@ -103,7 +111,8 @@ function hashShare(
       if (job.status[i] !== 0) continue;
       const rel = paths !== undefined ? paths[i] : names!.toString('utf8', offsets![i], offsets![i + 1]);
       const abs = `${job.root}/${rel}`;
-      const m = i * 6;
+      const m = i * 2;
+      const stamps = job.stamps;
       if (cache !== undefined && cache.has[i] === 1) {
         const st = fsm.lstatSync(abs, { throwIfNoEntry: false });
         const c = i * 4;
@@ -118,10 +127,11 @@ function hashShare(
         ) {
           job.meta[m] = st.mode;
           job.meta[m + 1] = st.size;
-          job.meta[m + 2] = st.mtimeMs;
-          job.meta[m + 3] = st.ctimeMs;
-          job.meta[m + 4] = st.ino;
-          job.meta[m + 5] = st.dev;
+          if (stamps !== undefined) {
+            stamps[i * 3] = st.mtimeMs;
+            stamps[i * 3 + 1] = st.ctimeMs;
+            stamps[i * 3 + 2] = st.ino;
+          }
           job.digests.set(cache.digests.subarray(i * 32, i * 32 + 32), i * 32);
           job.status[i] = 2;
           continue;
@@ -138,16 +148,19 @@ function hashShare(
       try {
         const st = fsm.fstatSync(fd);
         job.meta[m] = st.mode;
-        job.meta[m + 2] = st.mtimeMs;
-        job.meta[m + 3] = st.ctimeMs;
-        job.meta[m + 4] = st.ino;
-        job.meta[m + 5] = st.dev;
+        if (stamps !== undefined) {
+          stamps[i * 3] = st.mtimeMs;
+          stamps[i * 3 + 1] = st.ctimeMs;
+          stamps[i * 3 + 2] = st.ino;
+        }
         if (!st.isFile()) {
           job.status[i] = 4;
           continue;
         }
         if (st.size > job.largeFile) {
           job.meta[m + 1] = st.size;
+          job.wide[i * 4] = st.ino;
+          job.wide[i * 4 + 1] = st.dev;
           job.status[i] = 7;
           continue;
         }
@@ -189,14 +202,17 @@ parentPort.postMessage('done');
 export interface HashResult {
   status: Int32Array;
   meta: Float64Array;
+  /** With a cache only: mtimeMs, ctimeMs, ino per file (STAMPS numbers each). */
+  stamps?: Float64Array;
   digests: Uint8Array;
 }
 
 export interface HashOptions {
   /**
    * Threads reading files, the main thread included. Default: one per core, at least 2 and at most 8 (warm trees are
-   * CPU-bound, so more threads than cores only contend); a cold cache or a network disk gains from more reads in
-   * flight (bench/dir.ts: 8 threads on 2 cores, cold, 0.6x the time of 2).
+   * CPU-bound, so more threads than cores only contend), raised to IO_CONCURRENCY (6) as soon as the files turn out to
+   * come from the disk rather than the page cache (a cold cache or a network disk gains from more reads in flight:
+   * bench/dir.ts, 8 threads on 2 cores, cold, 0.6x the time of 2). An explicit value is used as given.
    */
   concurrency?: number;
   onProgress?: (filesDone: number, filesTotal: number) => void;
@@ -211,43 +227,110 @@ export function defaultConcurrency(): number {
   return Math.max(2, Math.min(availableParallelism(), 8));
 }
 
+/**
+ * Threads once reads are seen to wait for the disk: a blocked thread costs no CPU, so more reads can be in flight.
+ * Each thread costs ~13 MB (its isolate), so 6 rather than 8 keeps a cold million-file walk under 300 MB.
+ */
+export const IO_CONCURRENCY = 6;
+
+/**
+ * Bytes this process has read from storage so far (Linux /proc/self/io `read_bytes`, all threads), or undefined
+ * where that is not available. A warm page cache leaves it unchanged, which is what tells a cold tree apart.
+ */
+function storageReadBytes(): number | undefined {
+  try {
+    const m = /read_bytes: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Storage reads during one check interval (50 ms) above which the tree counts as cold. */
+const COLD_BYTES = 256 << 10;
+
+/** Paths as one UTF-8 blob with n+1 offsets (see HashJob.names), e.g. a walk's sorted file list. */
+export interface PackedPaths {
+  count: number;
+  names: Uint8Array;
+  offsets: Uint32Array;
+}
+
+/** Pack paths into one shared UTF-8 blob: what the worker threads read, and a compact path column. */
+export function packPaths(paths: readonly string[]): PackedPaths {
+  const n = paths.length;
+  let total = 0;
+  for (const p of paths) total += Buffer.byteLength(p);
+  const offsets = new Uint32Array(new SharedArrayBuffer(Math.max((n + 1) * 4, 8)));
+  const names = Buffer.from(new SharedArrayBuffer(Math.max(total, 8)));
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    offsets[i] = off;
+    off += names.write(paths[i]!, off);
+  }
+  offsets[n] = off;
+  return { count: n, names: new Uint8Array(names.buffer, 0, total), offsets };
+}
+
+/** Path `i` of a packed list. */
+export function packedPath(p: PackedPaths, i: number): string {
+  return Buffer.from(p.names.buffer, p.names.byteOffset, p.names.byteLength).toString(
+    'utf8',
+    p.offsets[i],
+    p.offsets[i + 1],
+  );
+}
+
 /** Below this many files a worker's start-up (~30 ms) costs more than it saves. */
 const MIN_FILES_PER_WORKER = 2000;
 
-/** Hash `paths` (relative to `root`, already known to be regular files when listed) on several threads. */
-export async function hashFiles(root: string, paths: string[], options: HashOptions = {}): Promise<HashResult> {
-  const n = paths.length;
+/**
+ * Hash `paths` (relative to `root`, already known to be regular files when listed) on several threads. The paths
+ * may come packed (packPaths), in which case no thread keeps a string per file.
+ */
+export async function hashFiles(
+  root: string,
+  paths: string[] | PackedPaths,
+  options: HashOptions = {},
+): Promise<HashResult> {
+  const packedIn = !Array.isArray(paths);
+  const n = packedIn ? paths.count : paths.length;
   const shared = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
+  const digests = new Uint8Array(shared(n * 32));
   const job: HashJob = {
     root,
     count: n,
     counter: new Int32Array(shared(8)),
     status: new Int32Array(shared(n * 4)),
     meta: new Float64Array(shared(n * META * 8)),
-    digests: new Uint8Array(shared(n * 32)),
+    wide: new Float64Array(digests.buffer, 0, n * 4),
+    digests,
     chunk: 64,
     bufferSize: 1 << 20,
     largeFile: options.largeFile ?? LARGE_FILE,
   };
-  if (options.cache) job.cache = options.cache;
+  if (options.cache) {
+    job.cache = options.cache;
+    job.stamps = new Float64Array(shared(n * STAMPS * 8));
+  }
   const wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
+  // More threads when the disk turns out to be the bottleneck (default concurrency only, and only for trees big
+  // enough to pay for the extra workers' start-up).
+  const ioWorkers =
+    options.concurrency === undefined
+      ? Math.min(Math.max(IO_CONCURRENCY, wanted) - 1, Math.floor(n / MIN_FILES_PER_WORKER))
+      : 0;
   const done: Promise<void>[] = [];
-  if (workers > 0) {
-    let total = 0;
-    for (const p of paths) total += Buffer.byteLength(p);
-    const offsets = new Uint32Array(shared((n + 1) * 4));
-    const names = Buffer.from(shared(total));
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      offsets[i] = off;
-      off += names.write(paths[i]!, off);
-    }
-    offsets[n] = off;
-    job.offsets = offsets;
-    job.names = new Uint8Array(names.buffer, 0, total);
+  let packed: PackedPaths | undefined = packedIn ? paths : undefined;
+  if (!packed && Math.max(workers, ioWorkers) > 0) packed = packPaths(paths as string[]);
+  if (packed) {
+    job.offsets = packed.offsets;
+    job.names = packed.names;
   }
-  for (let w = 0; w < workers; w++) {
+  let started = 0;
+  const startWorker = () => {
+    started++;
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job, flags: { open: OPEN_FLAGS } } });
     done.push(
       new Promise<void>((resolve, reject) => {
@@ -255,9 +338,27 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`hash worker exited with ${code}`))));
       }),
     );
-  }
+  };
+  for (let w = 0; w < workers; w++) startWorker();
+  let ioCheck = 0;
+  let ioBytes = ioWorkers > started ? storageReadBytes() : undefined;
+  const coldCheck =
+    ioBytes !== undefined
+      ? () => {
+          const now = Date.now();
+          if (now - ioCheck < 50) return;
+          ioCheck = now;
+          const b = storageReadBytes() ?? 0;
+          const cold = b - ioBytes! >= COLD_BYTES;
+          ioBytes = b;
+          // Started from the synchronous loop: the new threads run on their own while this one keeps hashing.
+          if (cold && n - Atomics.load(job.counter, 0) >= MIN_FILES_PER_WORKER) {
+            while (started < ioWorkers) startWorker();
+          }
+        }
+      : undefined;
   let last = 0;
-  const progress = options.onProgress
+  const report = options.onProgress
     ? () => {
         const now = Date.now();
         if (now - last >= 100) {
@@ -266,7 +367,14 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
         }
       }
     : undefined;
-  const mainJob = { ...job, paths };
+  const progress =
+    report && coldCheck
+      ? () => {
+          report();
+          if (started < ioWorkers) coldCheck();
+        }
+      : (report ?? (coldCheck ? () => started < ioWorkers && coldCheck() : undefined));
+  const mainJob: HashJob = packedIn ? job : { ...job, paths: paths as string[] };
   hashShare(fs, crypto, { open: OPEN_FLAGS }, mainJob, progress);
   // Workers may still be on their last chunk.
   const timer = options.onProgress
@@ -285,9 +393,16 @@ export async function hashFiles(root: string, paths: string[], options: HashOpti
   }
   options.onProgress?.(n, n);
   for (let i = 0; i < n; i++) {
-    if (job.status[i] === ST_LARGE) await hashLarge(`${root}/${paths[i]}`, i, job);
+    if (job.status[i] === ST_LARGE) {
+      await hashLarge(`${root}/${packedIn ? packedPath(paths, i) : paths[i]}`, i, job);
+    }
   }
-  return { status: job.status, meta: job.meta, digests: job.digests };
+  return {
+    status: job.status,
+    meta: job.meta,
+    ...(job.stamps && { stamps: job.stamps }),
+    digests: job.digests,
+  };
 }
 
 /**
@@ -307,7 +422,7 @@ async function hashLarge(abs: string, i: number, job: HashJob): Promise<void> {
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.ino !== job.meta[m + M_INO] || st.dev !== job.meta[m + M_DEV]) {
+    if (!st.isFile() || st.ino !== job.wide[i * 4] || st.dev !== job.wide[i * 4 + 1]) {
       job.status[i] = ST_NOT_FILE;
       return;
     }

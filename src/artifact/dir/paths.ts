@@ -96,6 +96,12 @@ export function sortByPath<T extends { path: string }>(list: T[]): T[] {
   return list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/** Sort plain path strings by `comparePaths`, natively when no path has a character where the orders differ. */
+export function sortPaths(list: string[]): string[] {
+  if (list.some((p) => HIGH.test(p))) return list.sort(comparePaths);
+  return list.sort();
+}
+
 /**
  * Component-wise order (each component by code point), the order Python's PurePosixPath sorts in. The OpenSSF
  * model-signing reference implementation lists its resources in this order, so vouch produces it the same way.

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import {
+  compactOf,
   type DirectoryRules,
   type FileEntry,
   IN_TOTO_STATEMENT_V1,
@@ -58,14 +59,28 @@ export function defaultRules(format: DirectoryFormat): DirectoryRules {
 /** The statement to sign for a walked directory. `name` is informative (renaming the directory keeps it valid). */
 export function buildStatement(manifest: Manifest, name: string, format: DirectoryFormat): InTotoStatement {
   if (format === 'vouch') {
-    const entries = manifest.entries.map((e) => {
-      // Walks made for signing never carry `setid`, so their objects are used as they are (no million copies).
+    const unsignable = (e: ManifestEntry) => {
       if (e.kind === 'file' && e.setid !== undefined) {
         throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is setuid/setgid`);
       }
       if (e.kind === 'other') throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or dir`);
-      return e;
-    });
+    };
+    // A walk's columnar entries are checked column-wise and signed as they are: JSON.stringify builds each entry
+    // object only while writing it (no million live objects). Walks made for signing never carry `setid`.
+    const compact = compactOf(manifest.entries);
+    let entries: ManifestEntry[];
+    if (compact) {
+      for (let i = 0; i < compact.length; i++) {
+        const e = compact.unsignable(i);
+        if (e) unsignable(e);
+      }
+      entries = manifest.entries;
+    } else {
+      entries = manifest.entries.map((e) => {
+        unsignable(e);
+        return e;
+      });
+    }
     return {
       _type: IN_TOTO_STATEMENT_V1,
       subject: [{ name, digest: { sha256: manifestDigest(manifest.entries).toString('hex') } }],
@@ -233,19 +248,43 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
   const entries: ManifestEntry[] = new Array(raw.length);
+  let i = 0;
+  /** Whether entries[0..i) hold `p` itself (exact) or, with `under`, anything beneath `p/` (sorted: binary search). */
+  const seen = (p: string, under: boolean): boolean => {
+    const key = under ? `${p}/` : p;
+    let lo = 0;
+    let hi = i;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePaths(entries[mid]!.path, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < i && (under ? entries[lo]!.path.startsWith(key) : entries[lo]!.path === p);
+  };
   // One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
-  // `A/x` beside `a/y` names one directory twice on macOS and Windows.
-  const spelled = new Map<string, string>();
+  // `A/x` beside `a/y` names one directory twice on macOS and Windows. Two spellings with one key differ, so at
+  // least one is not its own key ("fancy"): only those are remembered (a handful in a real tree, instead of a map
+  // entry per path); a plain spelling seen before a fancy one is found among the sorted entries so far.
+  const fancy = new Map<string, string>();
+  const collide = (path: string, other: string) =>
+    bad(`${path} collides with ${other} on case-insensitive file systems`);
   const claim = (p: string, path: string) => {
     const key = collisionKey(p);
-    const other = spelled.get(key);
-    if (other === undefined) spelled.set(key, p);
-    else if (other !== p) throw bad(`${path} collides with ${other} on case-insensitive file systems`);
+    const other = fancy.get(key);
+    if (key === p) {
+      if (other !== undefined) throw collide(path, other);
+      return;
+    }
+    if (other !== undefined) {
+      if (other !== p) throw collide(path, other);
+      return;
+    }
+    fancy.set(key, p);
+    if (seen(key, false) || seen(key, true)) throw collide(path, key);
   };
-  const leaves = new Set<string>();
   let prev: string | undefined;
   let prevParent: string | undefined;
-  for (let i = 0; i < raw.length; i++) {
+  for (; i < raw.length; i++) {
     const e = parseEntry(raw[i], limits);
     const path = e.path;
     if (prev !== undefined) {
@@ -267,7 +306,7 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
         const prefix = k < 0 ? parent : parent.slice(0, k);
         const name = prefix.slice(prefix.lastIndexOf('/') + 1);
         if (excludeNames.has(name) || excludePaths.has(prefix)) throw bad(`${path} is excluded by the rules`);
-        if (leaves.has(prefix)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
+        if (seen(prefix, false)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
         claim(prefix, path);
         if (k < 0) break;
       }
@@ -276,7 +315,6 @@ function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): Signe
     if (e.kind === 'symlink' && !rules.allowExternalSymlinks && symlinkEscapes(e.path, e.target)) {
       throw bad(`${e.path}: symlink leads outside the directory, which the rules forbid`);
     }
-    leaves.add(e.path);
     entries[i] = e;
   }
   // The digest binds the subject to the entries; a statement whose subject names another tree is not ours to trust.

@@ -34,26 +34,31 @@ import { type ErrorCode, VouchError } from '../../errors.ts';
 import {
   type CacheArrays,
   hashFiles,
-  M_CTIME,
-  M_INO,
   M_MODE,
-  M_MTIME,
   M_SIZE,
   META,
+  type PackedPaths,
+  packedPath,
+  S_CTIME,
+  S_INO,
+  S_MTIME,
   ST_CACHED,
   ST_MISSING,
   ST_NOT_FILE,
   ST_OK,
   ST_SYMLINK,
+  STAMPS,
 } from './hash.ts';
-import { type DirectoryRules, type FileEntry, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
+import { CompactEntries, type DirectoryRules, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
 import {
   assertCanonicalPath,
   collisionKey,
+  comparePaths,
   componentProblem,
   DEFAULT_LIMITS,
   type DirectoryLimits,
   LONE_SURROGATE,
+  sortPaths,
   symlinkEscapes,
 } from './paths.ts';
 
@@ -132,20 +137,24 @@ export async function walkDirectory(
   const excludePaths = new Set(rules.excludePaths);
 
   const entries: ManifestEntry[] = [];
-  const paths: string[] = [];
+  const packer = new PathPacker();
   let count = 0;
-  const stack: string[] = [''];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
+  // Depth first, each directory's children in the order of their keys (a name; a directory's name + '/', the
+  // byte that separates it from its entries), so the regular files come out in manifest order and go straight
+  // into the packed path blob: no string per file outlives its directory's listing, and no global sort is needed.
+  // Empty directories yield no files, so their key does not matter here; they, symlinks and special files are
+  // few, kept as objects and sorted afterwards.
+  const visit = (rel: string): void => {
     const abs = rel === '' ? rootAbs : `${rootAbs}/${rel}`;
     let dirents: import('node:fs').Dirent[];
     try {
       dirents = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
+      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return;
       throw fileError(err, abs);
     }
+    const children: string[] = [];
     const depth = rel === '' ? 1 : rel.split('/').length + 1;
     let kept = 0;
     const seen = signing ? new Map<string, string>() : undefined;
@@ -189,10 +198,10 @@ export async function walkDirectory(
       }
       switch (type) {
         case 'dir':
-          stack.push(path);
+          children.push(`${name}/`);
           break;
         case 'file':
-          paths.push(path);
+          children.push(name);
           break;
         case 'symlink': {
           let target: string;
@@ -227,10 +236,20 @@ export async function walkDirectory(
       }
     }
     if (kept === 0 && rel !== '') entries.push({ path: rel, kind: 'dir' });
-  }
+    dirents = [];
+    sortPaths(children);
+    for (const c of children) {
+      if (c.endsWith('/')) visit(rel === '' ? c.slice(0, -1) : `${rel}/${c.slice(0, -1)}`);
+      else packer.add(rel === '' ? c : `${rel}/${c}`);
+    }
+  };
+  visit('');
 
-  const cache = options.incremental ? loadCache(rootAbs, paths, options.incremental) : undefined;
-  const hashed = await hashFiles(rootAbs, paths, {
+  // The packed blob is what the hashing threads read and also the path column of the result.
+  const packed = packer.finish();
+  const n = packed.count;
+  const cache = options.incremental ? loadCache(rootAbs, packed, options.incremental) : undefined;
+  const hashed = await hashFiles(rootAbs, packed, {
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.onProgress && {
       onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
@@ -239,30 +258,30 @@ export async function walkDirectory(
   });
 
   const stats: WalkStats = { files: 0, hashed: 0, cached: 0, bytes: 0 };
-  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
-  for (let i = 0; i < paths.length; i++) {
-    const path = paths[i]!;
+  const sizes = new Float64Array(n);
+  const flags = new Uint8Array(n);
+  /** Files that are entries of the result (in verify walks some turn out to be symlinks, others or gone). */
+  const isFile = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
     const st = hashed.status[i]!;
     const m = i * META;
     if (st === ST_OK || st === ST_CACHED) {
       const fileMode = hashed.meta[m + M_MODE]!;
-      const entry: FileEntry = {
-        path,
-        kind: 'file',
-        size: hashed.meta[m + M_SIZE]!,
-        sha256: digests.toString('hex', i * 32, i * 32 + 32),
-        executable: (fileMode & 0o100) !== 0,
-      };
       if ((fileMode & 0o6000) !== 0) {
-        if (signing) throw refuse(path, 'setuid/setgid file');
-        entry.setid = true;
+        if (signing) throw refuse(packedPath(packed, i), 'setuid/setgid file');
+        flags[i] = 2;
       }
-      entries.push(entry);
+      if ((fileMode & 0o100) !== 0) flags[i]! |= 1;
+      sizes[i] = hashed.meta[m + M_SIZE]!;
+      isFile[i] = 1;
       stats.files++;
-      stats.bytes += entry.size;
+      stats.bytes += sizes[i]!;
       if (st === ST_OK) stats.hashed++;
       else stats.cached++;
-    } else if (signing) {
+      continue;
+    }
+    const path = packedPath(packed, i);
+    if (signing) {
       throw refuse(path, 'changed while the directory was read; sign a tree nothing else is writing to');
     } else if (st === ST_SYMLINK) {
       try {
@@ -283,11 +302,68 @@ export async function walkDirectory(
     }
   }
   sortEntries(entries);
+  // Merge the sorted files with the sorted other entries; file paths are decoded only while others remain.
+  const order = new Int32Array(stats.files + entries.length);
+  let k = 0;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    if (isFile[i] === 0) continue;
+    if (j < entries.length) {
+      const path = packedPath(packed, i);
+      while (j < entries.length && comparePaths(entries[j]!.path, path) < 0) order[k++] = ~j++;
+    }
+    order[k++] = i;
+  }
+  while (j < entries.length) order[k++] = ~j++;
   if (cache) {
-    saveCache(cache.path, entries, paths, hashed);
+    saveCache(cache.path, packed, hashed);
     stats.cachePath = cache.path;
   }
-  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries, stats };
+  const table = new CompactEntries({
+    names: packed.names,
+    offsets: packed.offsets,
+    digests: hashed.digests,
+    sizes,
+    flags,
+    others: entries,
+    order,
+  });
+  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
+}
+
+/** Paths appended one by one into a growing UTF-8 blob, then copied once into shared memory for the threads. */
+class PathPacker {
+  #buf = Buffer.allocUnsafe(1 << 16);
+  #offsets = new Uint32Array(1 << 10);
+  #count = 0;
+  #length = 0;
+
+  add(path: string): void {
+    if (this.#length + path.length * 3 > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#length + path.length * 3));
+      this.#buf.copy(bigger, 0, 0, this.#length);
+      this.#buf = bigger;
+    }
+    if (this.#count + 2 > this.#offsets.length) {
+      const bigger = new Uint32Array(this.#offsets.length * 2);
+      bigger.set(this.#offsets);
+      this.#offsets = bigger;
+    }
+    this.#offsets[this.#count++] = this.#length;
+    this.#length += this.#buf.write(path, this.#length);
+  }
+
+  finish(): PackedPaths {
+    const n = this.#count;
+    const offsets = new Uint32Array(new SharedArrayBuffer(Math.max((n + 1) * 4, 8)));
+    offsets.set(this.#offsets.subarray(0, n));
+    offsets[n] = this.#length;
+    const names = new Uint8Array(new SharedArrayBuffer(Math.max(this.#length, 8)), 0, this.#length);
+    names.set(this.#buf.subarray(0, this.#length));
+    this.#buf = Buffer.alloc(0);
+    this.#offsets = new Uint32Array(0);
+    return { count: n, names, offsets };
+  }
 }
 
 // ---------------------------------------------------------------- incremental cache
@@ -313,7 +389,7 @@ export function cachePathFor(rootAbs: string, options: { path?: string; vouchHom
 
 function loadCache(
   rootAbs: string,
-  paths: string[],
+  packed: PackedPaths,
   options: IncrementalOptions,
 ): { path: string; arrays: CacheArrays } {
   const path = cachePathFor(rootAbs, options);
@@ -322,7 +398,7 @@ function loadCache(
     // A cache inside the tree would be signed, and would change the tree it describes on every run.
     throw new VouchError('USAGE', `the incremental cache ${path} must be outside the signed directory`);
   }
-  const n = paths.length;
+  const n = packed.count;
   const arrays: CacheArrays = {
     has: new Uint8Array(new SharedArrayBuffer(Math.max(n, 8))),
     meta: new Float64Array(new SharedArrayBuffer(Math.max(n * 4 * 8, 8))),
@@ -342,7 +418,8 @@ function loadCache(
   arrays.cutoffMs = parsed.writtenAtMs - (options.racyWindowMs ?? 2000);
   const hex = /^[0-9a-f]{64}$/;
   for (let i = 0; i < n; i++) {
-    const rec = Object.hasOwn(parsed.files, paths[i]!) ? parsed.files[paths[i]!] : undefined;
+    const path = packedPath(packed, i);
+    const rec = Object.hasOwn(parsed.files, path) ? parsed.files[path] : undefined;
     if (!Array.isArray(rec) || rec.length !== 5 || typeof rec[4] !== 'string' || !hex.test(rec[4])) continue;
     if (!rec.slice(0, 4).every((x) => typeof x === 'number')) continue;
     arrays.has[i] = 1;
@@ -354,23 +431,24 @@ function loadCache(
 
 function saveCache(
   path: string,
-  entries: ManifestEntry[],
-  paths: string[],
-  hashed: { status: Int32Array; meta: Float64Array },
+  packed: PackedPaths,
+  hashed: { status: Int32Array; meta: Float64Array; stamps?: Float64Array; digests: Uint8Array },
 ): void {
-  const byPath = new Map<string, string>();
-  for (const e of entries) if (e.kind === 'file') byPath.set(e.path, e.sha256);
+  const stamps = hashed.stamps;
+  if (!stamps) return;
   const files: CacheFile['files'] = {};
-  for (let i = 0; i < paths.length; i++) {
-    const sha = byPath.get(paths[i]!);
-    if (sha === undefined) continue;
+  const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
+  for (let i = 0; i < packed.count; i++) {
+    const st = hashed.status[i];
+    if (st !== ST_OK && st !== ST_CACHED) continue;
     const m = i * META;
-    files[paths[i]!] = [
+    const t = i * STAMPS;
+    files[packedPath(packed, i)] = [
       hashed.meta[m + M_SIZE]!,
-      hashed.meta[m + M_MTIME]!,
-      hashed.meta[m + M_CTIME]!,
-      hashed.meta[m + M_INO]!,
-      sha,
+      stamps[t + S_MTIME]!,
+      stamps[t + S_CTIME]!,
+      stamps[t + S_INO]!,
+      digests.toString('hex', i * 32, i * 32 + 32),
     ];
   }
   const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
