@@ -3,7 +3,7 @@
  * in the routes see exactly what was sent) and hands it to the Router mounted at the longest matching path prefix.
  * Bodies over the cap are refused by Fastify with 413 before they are buffered whole.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MAX_BODY, type RouteResponse, type Router } from './routes.ts';
 
 export interface Mount {
@@ -11,7 +11,14 @@ export interface Mount {
   router: Router;
 }
 
-export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number } = {}): FastifyInstance {
+export interface HttpOptions {
+  /** Cap of every request body (default MAX_BODY). */
+  bodyLimit?: number;
+  /** POST paths that take larger bodies (a log entry carries a whole DSSE envelope), each with its own cap. */
+  largeBodies?: { path: string; limit: number }[];
+}
+
+export function createHttpServer(mounts: Mount[], options: HttpOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? MAX_BODY,
@@ -27,7 +34,7 @@ export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number 
       typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     void reply.status(status).send({ code: status, message: status === 500 ? 'internal error' : err.message });
   });
-  app.all('/*', async (req, reply) => {
+  const handle = async (req: FastifyRequest, reply: FastifyReply) => {
     // Split the raw target ourselves: new URL('//host/x', base) would read a path as an authority.
     const q = req.url.indexOf('?');
     const url = {
@@ -60,6 +67,8 @@ export function createHttpServer(mounts: Mount[], options: { bodyLimit?: number 
     }
     reply.header('content-type', 'application/json');
     return reply.send(JSON.stringify(res.body));
-  });
+  };
+  app.all('/*', handle);
+  for (const big of options.largeBodies ?? []) app.post(big.path, { bodyLimit: big.limit }, handle);
   return app;
 }

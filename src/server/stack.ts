@@ -18,7 +18,7 @@ import { Router } from './routes.ts';
 import { SqliteLogStore } from './store/sqlite.ts';
 import type { LogStore } from './store/types.ts';
 import { TransparencyLog } from './tlog/log.ts';
-import { tlogRoutes } from './tlog/routes.ts';
+import { MAX_ENTRY_BODY, tlogRoutes } from './tlog/routes.ts';
 import { tsaRoutes } from './tsa/routes.ts';
 import { TimestampAuthority } from './tsa/tsa.ts';
 
@@ -85,7 +85,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const enabled = { ca: true, tlog: true, tsa: true, oidc: loopback, ...options.services };
   const clock = options.clock ?? (() => new Date());
   const mounts: Mount[] = [];
-  const app = createHttpServer(mounts);
+  const app = createHttpServer(mounts, {
+    largeBodies: [{ path: '/tlog/api/v1/log/entries', limit: MAX_ENTRY_BODY }],
+  });
   try {
     await app.listen({ host: listenHost, port: options.port ?? 0 });
   } catch (e) {

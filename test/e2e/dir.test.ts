@@ -115,4 +115,14 @@ describe('vouch sign/verify dir: (keyless)', () => {
     const bad = vouch(['verify', `dir:${at('model')}`, '--bundle', at('model.sig'), ...policy], { env });
     assert.equal(errorCode(bad.stderr), 'DIRECTORY_MISMATCH');
   });
+
+  it('signs a directory of 5,000 files keyless: the log admits its whole DSSE envelope', () => {
+    mkdirSync(at('many'), { recursive: true });
+    for (let i = 0; i < 5000; i++) writeFileSync(at(`many/f${i}.txt`), `${i}\n`);
+    const s = vouch(['sign', `dir:${at('many')}`, '--json'], { env });
+    assert.equal(s.status, 0, s.stderr);
+    const r = vouch(['verify', `dir:${at('many')}`, ...policy, '--json'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((r.json() as { directory: { files: number } }).directory.files, 5000);
+  });
 });

@@ -22,7 +22,9 @@ import {
 } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { MAX_BODY } from '../../src/server/routes.ts';
 import { type Stack, startStack } from '../../src/server/stack.ts';
+import { MAX_ENTRY_BODY } from '../../src/server/tlog/routes.ts';
 import { hashedRekord, newSigner } from './helpers.ts';
 
 describe('official sigstore-js clients against the stack', () => {
@@ -230,9 +232,16 @@ describe('HTTP adapter on a real socket', () => {
     const big = await fetch(`${stack.urls.tlog}/api/v1/log/entries`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: Buffer.alloc(2 << 20, 0x20),
+      body: Buffer.alloc(MAX_ENTRY_BODY + 1024, 0x20),
     });
     assert.equal(big.status, 413);
+    // Only log entries (a whole DSSE envelope) get the large cap; every other route keeps MAX_BODY.
+    const bigCa = await fetch(`${stack.urls.ca}/api/v2/signingCert`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(MAX_BODY + 1024, 0x20),
+    });
+    assert.equal(bigCa.status, 413);
     const junk: [string, RequestInit][] = [
       ['/tlog/api/v1/log/entries', { method: 'POST', body: '\u0000\u0001' }],
       [

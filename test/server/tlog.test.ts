@@ -13,7 +13,7 @@ import { SqliteLogStore } from '../../src/server/store/sqlite.ts';
 import type { LogStore, StoredEntry, StoredNode } from '../../src/server/store/types.ts';
 import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
-import { tlogRoutes } from '../../src/server/tlog/routes.ts';
+import { MAX_ENTRY_BODY, tlogRoutes } from '../../src/server/tlog/routes.ts';
 import { dsseEntry, hashedRekord, newSigner, verifyCheckpoint } from './helpers.ts';
 
 const hex = (h: string[]) => h.map((x) => Buffer.from(x, 'hex'));
@@ -196,7 +196,7 @@ describe('transparency log', () => {
       ['not JSON', '{"a":', 400, { 'content-type': 'application/json' }],
       ['duplicate keys', '{"kind":"a","kind":"b"}', 400, { 'content-type': 'application/json' }],
       ['no content type', Buffer.from('{}'), 400],
-      ['oversized', Buffer.alloc(600_000, 0x20), 413, { 'content-type': 'application/json' }],
+      ['oversized', Buffer.alloc(MAX_ENTRY_BODY + 1, 0x20), 413, { 'content-type': 'application/json' }],
     ];
     for (const [name, body, status, headers] of cases) {
       const r = await post(body, headers);

@@ -19,7 +19,13 @@ export interface CanonicalEntry {
 
 const R = 'REQUEST_INVALID' as const;
 const MAX_PEM = 16 * 1024;
-const MAX_ENVELOPE = 256 * 1024;
+/**
+ * A proposed hashedrekord is small, but a dsse entry carries the whole envelope so its signature can be checked
+ * before admission, and a directory's statement lists every file (~230 bytes each): 64 MiB admits ~200,000
+ * entries. Only hashes of it are stored (the canonical body), never the envelope.
+ */
+export const MAX_ENTRY_BODY = 64 << 20;
+const MAX_ENVELOPE = MAX_ENTRY_BODY;
 
 function bad(message: string): VouchError {
   return new VouchError(R, message);

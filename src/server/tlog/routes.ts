@@ -1,10 +1,11 @@
 /** Rekor v1 REST routes over a TransparencyLog (paths and JSON shapes of the public Rekor API). */
 import { VouchError } from '../../errors.ts';
 import { badRequest, jsonBody, type Route, type RouteRequest, type RouteResponse } from '../routes.ts';
+import { MAX_ENTRY_BODY } from './entries.ts';
 import type { TransparencyLog } from './log.ts';
 
-/** Proposed entries are small (a signature, a key, a digest or an in-toto envelope). */
-export const MAX_ENTRY_BODY = 512 * 1024;
+export { MAX_ENTRY_BODY } from './entries.ts';
+
 const MAX_RETRIEVE = 10;
 
 function intParam(v: string | undefined, name: string, required: boolean, dflt?: number): number {
