@@ -165,6 +165,19 @@ function loadLog(v: unknown, what: string): LogAuthority {
 
 /** The digest a log/TSA key signs with: the curve's own size for ECDSA, none for Ed25519, SHA-256 for RSA. */
 export function hashFor(key: KeyObject): string | null {
+  // Asking a KeyObject for its type and curve crosses into native code each time; trust keys are asked on every
+  // verification, so the answer is kept per key object.
+  let h = hashCache.get(key);
+  if (h === undefined) {
+    h = hashOf(key);
+    hashCache.set(key, h);
+  }
+  return h;
+}
+
+const hashCache = new WeakMap<KeyObject, string | null>();
+
+function hashOf(key: KeyObject): string | null {
   switch (key.asymmetricKeyType) {
     case 'ec':
       return key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
