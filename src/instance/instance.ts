@@ -17,7 +17,14 @@ import { readConfig } from './config.ts';
 import { paths, vouchHome } from './home.ts';
 import { acquireLock } from './lock.ts';
 import { checkUrl, type ServiceUrls, selectServices } from './signingconfig.ts';
-import { EMBEDDED, PUBLIC_GOOD, parseTrustedRoot, recordEmbeddedRoot, type TrustedRootJSON } from './truststore.ts';
+import {
+  addLocalIssuers,
+  EMBEDDED,
+  PUBLIC_GOOD,
+  parseTrustedRoot,
+  recordEmbeddedRoot,
+  type TrustedRootJSON,
+} from './truststore.ts';
 
 export type InstanceKind = 'embedded' | 'public-good' | 'remote';
 
@@ -145,6 +152,9 @@ async function startEmbedded(home: string): Promise<Instance> {
   try {
     const trustedRoot = parseTrustedRoot(JSON.stringify(stack.trustedRoot), 'embedded trusted root');
     recordEmbeddedRoot(home, trustedRoot);
+    // Recorded before any signature is made, so a bundle of this run verifies even if the process dies before the
+    // session closes: the verifier accepts from a local development root only identities of its recorded issuers.
+    addLocalIssuers(home, EMBEDDED, [stack.urls.oidc]);
     return {
       name: EMBEDDED,
       kind: 'embedded',

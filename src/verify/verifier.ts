@@ -455,6 +455,14 @@ function checkScts(leaf: Certificate, issuer: Certificate, trust: TrustMaterial)
 function checkIdentity(leaf: Certificate, policy: Policy, trust: TrustMaterial): VerificationResult['signer'] {
   const { issuer, extensions } = fulcioExtensions(leaf);
   if (issuer === undefined) throw new VouchError('ISSUER_MISMATCH', 'the certificate names no OIDC issuer');
+  // A local development root (the embedded instance, whose CA key sits in the user's data folder) vouches only for
+  // identities of its own development issuers: never for a GitHub, Google or any other real issuer's identity.
+  if (trust.localDevelopment && !trust.localIssuers.includes(issuer)) {
+    throw new VouchError(
+      'TRUST_ROOT_MISMATCH',
+      `a local development root certifies only its own issuer, not ${issuer}`,
+    );
+  }
   const names = leaf.san.filter((s) => s.type === 'email' || s.type === 'uri' || s.type === 'username');
   if (names.length === 0) throw new VouchError('IDENTITY_MISMATCH', 'the certificate has no identity');
   let subjectSeen = false;

@@ -226,6 +226,17 @@ describe('real bundles, variations', () => {
     assert.equal(local(loadTrustedRoot(c.trustedRootText, { localIssuers: [c.issuer!] })), true);
     assert.equal(local(loadTrustedRoot(c.trustedRootText, { localIssuers: ['https://other.example'] })), false);
     // A parsed object is accepted as well as text.
-    assert.equal(local(loadTrustedRoot(JSON.parse(c.trustedRootText), { localDevelopment: true })), true);
+    assert.equal(
+      local(loadTrustedRoot(JSON.parse(c.trustedRootText), { localDevelopment: true, localIssuers: [c.issuer!] })),
+      true,
+    );
+    // A local development root certifies only its own development issuers' identities.
+    assert.throws(
+      () =>
+        local(
+          loadTrustedRoot(c.trustedRootText, { localDevelopment: true, localIssuers: ['http://127.0.0.1:1/oidc'] }),
+        ),
+      (e: unknown) => e instanceof VouchError && e.code === 'TRUST_ROOT_MISMATCH',
+    );
   });
 });
