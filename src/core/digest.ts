@@ -44,6 +44,11 @@ export async function hashFile(
     throw fileError(e, path);
   });
   try {
+    // A device never ends (/dev/zero) or is not content at all; a pipe is fine (`vouch verify <(curl ...)`).
+    const st = await fh.stat();
+    if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket()) {
+      throw new VouchError('TARGET_UNSUPPORTED', `${path} is a device or socket, not a file`);
+    }
     const hash: Hash = createHash(algorithm);
     const keepUpTo = options.keepUpTo ?? 0;
     const kept: Buffer[] = [];

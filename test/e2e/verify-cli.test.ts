@@ -188,6 +188,12 @@ describe('vouch verify --key (CLI)', () => {
       status: 2,
     },
     {
+      name: 'a device that never ends (/dev/zero)',
+      setup: () => ['verify', '/dev/zero', '--bundle', at('app.exe.sigstore.json'), '--key', at('release.pub')],
+      code: 'TARGET_UNSUPPORTED',
+      status: 2,
+    },
+    {
       name: 'keyless policy without identity',
       setup: () => ['verify', at('app.exe')],
       code: 'POLICY_INVALID',
