@@ -137,6 +137,7 @@ export async function walkDirectory(
   }
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
+  const checkPaths = excludePaths.size > 0;
 
   const entries: ManifestEntry[] = [];
   // Without an incremental cache (which must see the whole list first) the files are hashed while they are listed.
@@ -178,12 +179,17 @@ export async function walkDirectory(
     for (const d of dirents) {
       const name = d.name;
       const path = rel === '' ? name : `${rel}/${name}`;
-      if (excludeNames.has(name) || excludePaths.has(path)) continue;
+      // Skipped checks avoid flattening and hashing a fresh path string per entry when no path is excluded.
+      if (excludeNames.has(name) || (checkPaths && excludePaths.has(path))) continue;
       kept++;
       if (++count > limits.maxEntries) {
         throw new VouchError(limitCode, `${root} has more than ${limits.maxEntries} entries`);
       }
-      if (depth > limits.maxDepth || Buffer.byteLength(path) > limits.maxPathBytes) {
+      // A UTF-16 unit is at most 3 UTF-8 bytes: most paths are short enough not to be measured.
+      if (
+        depth > limits.maxDepth ||
+        (path.length * 3 > limits.maxPathBytes && Buffer.byteLength(path) > limits.maxPathBytes)
+      ) {
         throw new VouchError(limitCode, `${path.slice(0, 200)}: deeper or longer than the limits`);
       }
       const problem = componentProblem(name);
