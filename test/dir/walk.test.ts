@@ -111,6 +111,18 @@ describe('walkDirectory records every entry', () => {
     assert.deepEqual(e, { path: 'd5/f42', kind: 'file', size: 10, sha256: sha('content 42'), executable: false });
     assert.ok(calls > 0);
   });
+
+  it('a refusal found after the hashing threads started fails the walk and leaves no thread behind', async () => {
+    // Files are hashed while the listing goes on: 'z/' is listed after thousands of files are already being hashed.
+    const spec: Record<string, Node> = { 'z/pipe': { fifo: true } };
+    for (let i = 0; i < 5000; i++) spec[`a${i % 13}/f${i}`] = `x${i}`;
+    const root = tree(spec);
+    await rejectsWith(() => walkDirectory(root, DEFAULT_RULES, { concurrency: 3 }), 'DIRECTORY_UNSUPPORTED');
+    // The same tree verifies (nothing refused): the FIFO is recorded, every file hashed.
+    const v = await walkDirectory(root, DEFAULT_RULES, { concurrency: 3, mode: 'verify' });
+    assert.equal(v.stats.files, 5000);
+    assert.deepEqual(v.entries.at(-1), { path: 'z/pipe', kind: 'other' });
+  });
 });
 
 describe('walkDirectory refuses what it will not sign', () => {

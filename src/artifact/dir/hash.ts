@@ -67,8 +67,12 @@ export interface HashJob {
    */
   names?: Uint8Array;
   offsets?: Uint32Array;
-  /** [next index to take, files done]. */
+  /**
+   * [next index to take, files done, files published, listing closed]. The last two serve `stream` jobs, whose files
+   * are hashed while the walk still lists them (StreamingHash).
+   */
   counter: Int32Array;
+  stream?: boolean;
   status: Int32Array;
   meta: Float64Array;
   /** mtimeMs, ctimeMs, ino per file, when an incremental cache is kept. */
@@ -98,13 +102,39 @@ function hashShare(
   onChunk?: () => void,
 ): void {
   const buf = Buffer.allocUnsafe(job.bufferSize);
-  const n = job.count;
+  let n = job.count;
   const cache = job.cache;
   const paths = job.paths;
-  const offsets = job.offsets;
-  const names = job.names ? Buffer.from(job.names.buffer, job.names.byteOffset, job.names.byteLength) : undefined;
+  const stream = job.stream === true;
+  let offsets = job.offsets;
+  let names = job.names ? Buffer.from(job.names.buffer, job.names.byteOffset, job.names.byteLength) : undefined;
   for (;;) {
     const start = Atomics.add(job.counter, 0, job.chunk);
+    if (stream) {
+      // The listing is still going: wait until this chunk is published or the listing is over. The arrays grow
+      // (growable shared buffers) before an index is published, so views are taken again once it is.
+      for (;;) {
+        const published = Atomics.load(job.counter, 2);
+        if (Atomics.load(job.counter, 3) === 1) {
+          n = Atomics.load(job.counter, 2);
+          break;
+        }
+        if (published >= start + job.chunk) {
+          n = published;
+          break;
+        }
+        Atomics.wait(job.counter, 2, published, 20);
+      }
+      if (start < n) {
+        // Fixed-length views over the first n entries: V8 reads length-tracking views through slower paths.
+        offsets = new Uint32Array(job.offsets!.buffer, 0, n + 1);
+        names = Buffer.from(job.names!.buffer as ArrayBuffer, 0, offsets[n]);
+        job.status = new Int32Array(job.status.buffer, 0, n);
+        job.meta = new Float64Array(job.meta.buffer, 0, n * 2);
+        job.digests = new Uint8Array(job.digests.buffer, 0, n * 32);
+        job.wide = new Float64Array(job.digests.buffer, 0, n * 4);
+      }
+    }
     if (start >= n) break;
     const end = Math.min(n, start + job.chunk);
     for (let i = start; i < end; i++) {
@@ -448,5 +478,196 @@ async function hashLarge(abs: string, i: number, job: HashJob): Promise<void> {
     job.status[i] = ST_ERROR;
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Hashing that starts while the walk is still listing: the walk appends each regular file's path (in manifest
+ * order) and worker threads hash every published chunk at once, instead of waiting ~200 ms per 80,000 files for the
+ * whole listing. Paths, offsets and the per-file results live in growable shared buffers (address space reserved
+ * up front, pages committed as they grow), so the workers see the same arrays as they grow and the path blob is
+ * never copied. The first worker starts once MIN_FILES_PER_WORKER files are listed (a small tree starts none) and
+ * the main thread joins the hashing when the listing is done.
+ */
+/** A growable SharedArrayBuffer (ES2024; the project's TypeScript lib predates it). */
+type GrowableBuffer = SharedArrayBuffer & { readonly maxByteLength: number; grow(bytes: number): void };
+const GrowableShared = SharedArrayBuffer as unknown as new (
+  bytes: number,
+  options: { maxByteLength: number },
+) => GrowableBuffer;
+
+export class StreamingHash {
+  readonly #root: string;
+  readonly #options: HashOptions;
+  readonly #job: HashJob;
+  readonly #names: GrowableBuffer;
+  readonly #offsets: GrowableBuffer;
+  readonly #status: GrowableBuffer;
+  readonly #meta: GrowableBuffer;
+  readonly #digests: GrowableBuffer;
+  #nameView: Buffer;
+  #offsetView: Uint32Array;
+  #capacity = 0;
+  readonly #maxFiles: number;
+  #count = 0;
+  #length = 0;
+  #published = 0;
+  readonly #wanted: number;
+  readonly #ioWorkers: number;
+  #started = 0;
+  readonly #done: Promise<void>[] = [];
+  #ioCheck = 0;
+  #ioBytes: number | undefined;
+  #lastReport = 0;
+
+  /** `maxFiles` and `maxBytes` (of all paths) bound the reserved address space; more is refused (RangeError). */
+  constructor(root: string, maxFiles: number, maxBytes: number, options: HashOptions = {}) {
+    this.#root = root;
+    this.#options = options;
+    this.#maxFiles = maxFiles;
+    const grow = (bytes: number) => new GrowableShared(0, { maxByteLength: Math.max(bytes, 8) });
+    this.#names = grow(Math.min(maxBytes, 2 ** 32 - 1));
+    this.#offsets = grow((maxFiles + 1) * 4);
+    this.#status = grow(maxFiles * 4);
+    this.#meta = grow(maxFiles * META * 8);
+    this.#digests = grow(maxFiles * 32);
+    this.#offsets.grow(4);
+    this.#nameView = Buffer.from(this.#names);
+    this.#offsetView = new Uint32Array(this.#offsets, 0, 1);
+    this.#job = {
+      root,
+      count: 0,
+      stream: true,
+      counter: new Int32Array(new SharedArrayBuffer(16)),
+      status: new Int32Array(this.#status),
+      meta: new Float64Array(this.#meta),
+      wide: new Float64Array(this.#digests),
+      digests: new Uint8Array(this.#digests),
+      names: new Uint8Array(this.#names),
+      offsets: this.#offsetView,
+      chunk: 64,
+      bufferSize: 1 << 20,
+      largeFile: options.largeFile ?? LARGE_FILE,
+    };
+    this.#wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
+    this.#ioWorkers = options.concurrency === undefined ? Math.max(IO_CONCURRENCY, this.#wanted) - 1 : 0;
+  }
+
+  add(path: string): void {
+    if (this.#count + 2 > this.#capacity) {
+      // Fixed-length views, taken again after each growth: V8 reads length-tracking views through slower paths.
+      const c = Math.min(Math.max(1 << 12, this.#capacity * 2), this.#maxFiles);
+      this.#offsets.grow((c + 1) * 4);
+      this.#status.grow(c * 4);
+      this.#meta.grow(c * META * 8);
+      this.#digests.grow(c * 32);
+      this.#offsetView = new Uint32Array(this.#offsets, 0, c + 1);
+      this.#capacity = c;
+    }
+    if (this.#length + path.length * 3 > this.#nameView.length) {
+      const bytes = Math.max(this.#nameView.length * 2, this.#length + path.length * 3, 1 << 16);
+      this.#names.grow(Math.min(bytes, this.#names.maxByteLength));
+      this.#nameView = Buffer.from(this.#names);
+    }
+    this.#offsetView[this.#count++] = this.#length;
+    this.#length += this.#nameView.write(path, this.#length);
+    this.#offsetView[this.#count] = this.#length;
+    if (this.#count - this.#published >= 64) this.#publish();
+  }
+
+  #publish(): void {
+    const counter = this.#job.counter;
+    this.#published = this.#count;
+    Atomics.store(counter, 2, this.#count);
+    Atomics.notify(counter, 2);
+    const workers = Math.min(this.#wanted - 1, Math.floor(this.#count / MIN_FILES_PER_WORKER));
+    while (this.#started < workers) this.#startWorker();
+    this.#progress();
+  }
+
+  #startWorker(): void {
+    this.#started++;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { job: this.#job, flags: { open: OPEN_FLAGS } },
+    });
+    this.#done.push(
+      new Promise<void>((resolve, reject) => {
+        worker.once('error', reject);
+        worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`hash worker exited with ${code}`))));
+      }),
+    );
+  }
+
+  /** Progress reports, and more threads once reads turn out to come from the disk (see HashOptions.concurrency). */
+  #progress(): void {
+    const now = Date.now();
+    const onProgress = this.#options.onProgress;
+    if (onProgress && now - this.#lastReport >= 100) {
+      this.#lastReport = now;
+      onProgress(Atomics.load(this.#job.counter, 1), this.#published);
+    }
+    if (this.#started >= this.#ioWorkers || now - this.#ioCheck < 50) return;
+    this.#ioCheck = now;
+    const b = storageReadBytes();
+    if (b === undefined) return;
+    const cold = this.#ioBytes !== undefined && b - this.#ioBytes >= COLD_BYTES;
+    this.#ioBytes = b;
+    const closed = Atomics.load(this.#job.counter, 3) === 1;
+    const left = this.#published - Atomics.load(this.#job.counter, 0);
+    if (cold && (!closed || left >= MIN_FILES_PER_WORKER)) {
+      const most = Math.min(this.#ioWorkers, Math.floor(this.#published / MIN_FILES_PER_WORKER));
+      while (this.#started < most) this.#startWorker();
+    }
+  }
+
+  /** The walk failed: let the workers stop at their current chunk. */
+  abort(): void {
+    const counter = this.#job.counter;
+    Atomics.store(counter, 0, 1 << 30);
+    Atomics.store(counter, 3, 1);
+    Atomics.notify(counter, 2);
+    void Promise.allSettled(this.#done);
+  }
+
+  /** The listing is complete: hash what is left on this thread too, then return the paths and results. */
+  async finish(): Promise<{ packed: PackedPaths; hashed: HashResult }> {
+    const job = this.#job;
+    const n = this.#count;
+    this.#published = n;
+    Atomics.store(job.counter, 2, n);
+    Atomics.store(job.counter, 3, 1);
+    Atomics.notify(job.counter, 2);
+    const onProgress = this.#options.onProgress;
+    hashShare(fs, crypto, { open: OPEN_FLAGS }, job, () => this.#progress());
+    const timer = onProgress ? setInterval(() => onProgress(Atomics.load(job.counter, 1), n), 100) : undefined;
+    let failed = false;
+    try {
+      failed = (await Promise.allSettled(this.#done)).some((r) => r.status === 'rejected');
+    } finally {
+      clearInterval(timer);
+    }
+    if (failed) {
+      // A worker that died (out of memory, killed) leaves its chunk unhashed: finish it here rather than fail.
+      Atomics.store(job.counter, 0, 0);
+      hashShare(fs, crypto, { open: OPEN_FLAGS }, job);
+    }
+    onProgress?.(n, n);
+    const packed: PackedPaths = {
+      count: n,
+      names: new Uint8Array(this.#names, 0, this.#length),
+      offsets: new Uint32Array(this.#offsets, 0, n + 1),
+    };
+    const fixed: HashJob = {
+      ...job,
+      status: new Int32Array(this.#status, 0, n),
+      meta: new Float64Array(this.#meta, 0, n * META),
+      wide: new Float64Array(this.#digests, 0, n * 4),
+      digests: new Uint8Array(this.#digests, 0, n * 32),
+    };
+    for (let i = 0; i < n; i++) {
+      if (fixed.status[i] === ST_LARGE) await hashLarge(`${this.#root}/${packedPath(packed, i)}`, i, fixed);
+    }
+    return { packed, hashed: { status: fixed.status, meta: fixed.meta, digests: fixed.digests } };
   }
 }

@@ -33,6 +33,7 @@ import { parseStrictJson } from '../../core/json.ts';
 import { type ErrorCode, VouchError } from '../../errors.ts';
 import {
   type CacheArrays,
+  type HashResult,
   hashFiles,
   M_MODE,
   M_SIZE,
@@ -48,6 +49,7 @@ import {
   ST_OK,
   ST_SYMLINK,
   STAMPS,
+  StreamingHash,
 } from './hash.ts';
 import { CompactEntries, type DirectoryRules, type Manifest, type ManifestEntry, sortEntries } from './manifest.ts';
 import {
@@ -135,9 +137,25 @@ export async function walkDirectory(
   }
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
+  const checkPaths = excludePaths.size > 0;
 
   const entries: ManifestEntry[] = [];
-  const packer = new PathPacker();
+  // Without an incremental cache (which must see the whole list first) the files are hashed while they are listed.
+  const hashOptions = {
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.onProgress && {
+      onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
+    }),
+  };
+  let stream: StreamingHash | undefined;
+  if (!options.incremental) {
+    try {
+      stream = new StreamingHash(rootAbs, limits.maxEntries, limits.maxEntries * limits.maxPathBytes, hashOptions);
+    } catch {
+      // Address space for the growable buffers refused (huge custom limits, a low ulimit -v): list, then hash.
+    }
+  }
+  const packer = stream ?? new PathPacker();
   let count = 0;
   // Depth first, each directory's children in the order of their keys (a name; a directory's name + '/', the
   // byte that separates it from its entries), so the regular files come out in manifest order and go straight
@@ -161,12 +179,17 @@ export async function walkDirectory(
     for (const d of dirents) {
       const name = d.name;
       const path = rel === '' ? name : `${rel}/${name}`;
-      if (excludeNames.has(name) || excludePaths.has(path)) continue;
+      // Skipped checks avoid flattening and hashing a fresh path string per entry when no path is excluded.
+      if (excludeNames.has(name) || (checkPaths && excludePaths.has(path))) continue;
       kept++;
       if (++count > limits.maxEntries) {
         throw new VouchError(limitCode, `${root} has more than ${limits.maxEntries} entries`);
       }
-      if (depth > limits.maxDepth || Buffer.byteLength(path) > limits.maxPathBytes) {
+      // A UTF-16 unit is at most 3 UTF-8 bytes: most paths are short enough not to be measured.
+      if (
+        depth > limits.maxDepth ||
+        (path.length * 3 > limits.maxPathBytes && Buffer.byteLength(path) > limits.maxPathBytes)
+      ) {
         throw new VouchError(limitCode, `${path.slice(0, 200)}: deeper or longer than the limits`);
       }
       const problem = componentProblem(name);
@@ -243,19 +266,24 @@ export async function walkDirectory(
       else packer.add(rel === '' ? c : `${rel}/${c}`);
     }
   };
-  visit('');
+  try {
+    visit('');
+  } catch (e) {
+    stream?.abort();
+    throw e;
+  }
 
   // The packed blob is what the hashing threads read and also the path column of the result.
-  const packed = packer.finish();
+  let packed: PackedPaths;
+  let hashed: HashResult;
+  let cache: ReturnType<typeof loadCache> | undefined;
+  if (stream) ({ packed, hashed } = await stream.finish());
+  else {
+    packed = (packer as PathPacker).finish();
+    cache = options.incremental ? loadCache(rootAbs, packed, options.incremental) : undefined;
+    hashed = await hashFiles(rootAbs, packed, { ...hashOptions, ...(cache && { cache: cache.arrays }) });
+  }
   const n = packed.count;
-  const cache = options.incremental ? loadCache(rootAbs, packed, options.incremental) : undefined;
-  const hashed = await hashFiles(rootAbs, packed, {
-    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-    ...(options.onProgress && {
-      onProgress: (filesDone: number, filesTotal: number) => options.onProgress!({ filesDone, filesTotal }),
-    }),
-    ...(cache && { cache: cache.arrays }),
-  });
 
   const stats: WalkStats = { files: 0, hashed: 0, cached: 0, bytes: 0 };
   const sizes = new Float64Array(n);
