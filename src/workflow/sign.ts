@@ -18,6 +18,7 @@ import {
 } from '../sign/bundle.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
+import { signStatementToFile } from '../sign/stream.ts';
 import type { SignedImage } from './sign-image.ts';
 
 export interface SignOptions {
@@ -46,6 +47,13 @@ export interface SignOptions {
   incremental?: boolean | string;
   /** Directories: progress of hashing, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+  /**
+   * Directories signed without witnesses (key pairs): write the bundle file here, streaming (src/sign/stream.ts),
+   * instead of returning it. A million-file manifest is a ~150 MB statement, and the in-memory path holds several
+   * copies of it. The result then has `bundleWritten: true` and no `bundle`. The CLI sets this; library callers
+   * that leave it unset get the bundle object as before and write it themselves.
+   */
+  writeBundle?: boolean;
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -63,13 +71,12 @@ export type SignerSummary =
   | { type: 'key'; fingerprint: string }
   | { type: 'certificate'; identity: string; issuer: string };
 
-export interface SignResult {
+interface SignResultFields {
   target: string;
   /** `sha256:<hex>` of what was signed (the file, or the manifest/statement subject). */
   digest: string;
   /** Where the bundle is written; empty when it was only attached to the image in its registry. */
   bundlePath: string;
-  bundle: SerializedBundle;
   /** Images: every manifest signed (several with --recursive) and where its signature was attached. */
   images?: Omit<SignedImage, 'bundle'>[];
   signer: SignerSummary;
@@ -77,6 +84,10 @@ export interface SignResult {
   /** Directories: what the manifest covers. */
   directory?: SignedDirectorySummary;
 }
+
+/** A signature: the bundle itself, or (with `writeBundle`, when it was streamed) the fact that it is at `bundlePath`. */
+export type SignResult = SignResultFields &
+  ({ bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true });
 
 /**
  * Sign a target. With a private key (`key`) or a ready context it signs with that; with neither it signs keyless:
@@ -153,13 +164,21 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const bundle = await signStatement(context, prepared.statement as InTotoStatement);
+  // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts).
+  const streamed = options.writeBundle === true && context.witnesses.length === 0;
+  let signed: { bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true };
+  if (streamed) {
+    await signStatementToFile(context, prepared.statement as InTotoStatement, bundlePath);
+    signed = { bundleWritten: true };
+  } else {
+    signed = { bundle: await signStatement(context, prepared.statement as InTotoStatement) };
+  }
   const counts = countEntries(prepared.manifest.entries);
   return {
     target: describeTarget(target),
     digest: prepared.digest,
     bundlePath,
-    bundle,
+    ...signed,
     signer: signerSummary(context),
     directory: {
       format: options.format ?? 'vouch',
@@ -170,7 +189,7 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       hashed: prepared.manifest.stats.hashed,
       cached: prepared.manifest.stats.cached,
     },
-    ...logIndexOf(bundle),
+    ...(signed.bundle ? logIndexOf(signed.bundle) : {}),
   };
 }
 
@@ -238,4 +257,4 @@ function logIndexOf(bundle: SerializedBundle): { logIndex?: string } {
 }
 
 /** A sign result without the bundle itself (what the CLI prints). */
-export type SignSummary = Omit<SignResult, 'bundle'>;
+export type SignSummary = SignResultFields;

@@ -1,0 +1,208 @@
+/**
+ * Streaming DSSE signing for statements too large to copy freely (a million-entry directory manifest is ~150 MB of
+ * JSON). The in-memory path (`signStatement`) holds the statement's JSON, its UTF-8 bytes, the PAE concatenation,
+ * the base64 bundle string and the CLI's serialization of it at once; this path holds none of them whole:
+ * 1. the payload is serialized in chunks, byte-identical to `JSON.stringify(statement)`, into a temporary file
+ *    beside the bundle while its length is counted;
+ * 2. the DSSE pre-authentication encoding (DSSE v1 protocol) is hashed from that file in chunks and the SHA-256
+ *    digest signed (ECDSA signs the hash of the message, so this is the same signature as over the whole PAE);
+ *    Ed25519 cannot sign a digest (RFC 8032 hashes the message twice), so for it the PAE is read into one buffer of
+ *    its exact size: one copy of the payload, not bounded by this module;
+ * 3. the bundle file is written from the same JSON `bundleToJSON` produces, the payload base64-encoded in chunks,
+ *    to a temporary file that is fsynced and renamed over the bundle path.
+ * Only for signing contexts without witnesses: a witness needs the whole envelope (and a log caps an entry at
+ * 64 MiB anyway).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
+import { VouchError } from '../errors.ts';
+import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
+import type { Signature } from './signer.ts';
+
+/** Chunk size of file reads and writes; a multiple of 3 so each chunk base64-encodes without padding. */
+const CHUNK = 3 * 1024 * 1024;
+
+/**
+ * The JSON of a statement as string chunks whose concatenation equals `JSON.stringify(statement)`: every array
+ * member of the predicate (directory `entries`, model-signing `resources`) is replaced by a unique sentinel, the rest
+ * stringified once and split around the sentinels, and each array element stringified on its own.
+ */
+export function* statementJsonChunks(statement: InTotoStatement, chunkChars = 1 << 20): Generator<string> {
+  const predicate = statement.predicate;
+  const arrays: unknown[][] = [];
+  let skeleton: string;
+  const sentinel = `vouch-stream-${randomBytes(16).toString('hex')}`;
+  if (predicate !== null && typeof predicate === 'object' && !Array.isArray(predicate)) {
+    const replaced: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(predicate as Record<string, unknown>)) {
+      if (Array.isArray(v)) {
+        arrays.push(v);
+        replaced[k] = sentinel;
+      } else replaced[k] = v;
+    }
+    skeleton = JSON.stringify({ ...statement, predicate: replaced });
+  } else skeleton = JSON.stringify(statement);
+  const parts = skeleton.split(JSON.stringify(sentinel));
+  if (parts.length !== arrays.length + 1) throw new VouchError('INTERNAL', 'statement serialization sentinel clash');
+  let out = '';
+  for (let a = 0; a < parts.length; a++) {
+    out += parts[a];
+    const array = arrays[a];
+    if (!array) continue;
+    out += '[';
+    for (let i = 0; i < array.length; i++) {
+      if (i > 0) out += ',';
+      // As inside an array, JSON.stringify writes a member it cannot represent as null.
+      out += JSON.stringify(array[i]) ?? 'null';
+      if (out.length >= chunkChars) {
+        yield out;
+        out = '';
+      }
+    }
+    out += ']';
+  }
+  if (out) yield out;
+}
+
+/**
+ * Sign `statement` in a DSSE envelope and write its bundle (v0.3, with a trailing newline, exactly what
+ * `JSON.stringify(signStatement(...))` would give) to `bundlePath`, streaming. Returns the signature made.
+ */
+export async function signStatementToFile(
+  ctx: SigningContext,
+  statement: InTotoStatement,
+  bundlePath: string,
+): Promise<Signature> {
+  if (ctx.witnesses.length > 0) throw new VouchError('INTERNAL', 'a streamed bundle cannot carry witnesses');
+  const base = join(dirname(bundlePath), `.${basename(bundlePath)}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const payloadPath = `${base}.payload.tmp`;
+  const bundleTmp = `${base}.tmp`;
+  try {
+    const length = await writePayload(statement, payloadPath);
+    const signature = await signPayloadFile(ctx, payloadPath, length);
+    await writeBundle(payloadPath, signature, bundleTmp);
+    await rename(bundleTmp, bundlePath);
+    return signature;
+  } catch (e) {
+    await unlink(bundleTmp).catch(() => {});
+    if (e instanceof VouchError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new VouchError('FILE_UNREADABLE', `cannot write ${bundlePath}: ${err.code ?? err.message}`, { cause: e });
+  } finally {
+    await unlink(payloadPath).catch(() => {});
+  }
+}
+
+async function writePayload(statement: InTotoStatement, path: string): Promise<number> {
+  const fh = await open(path, 'wx', 0o600);
+  let length = 0;
+  try {
+    for (const chunk of statementJsonChunks(statement)) {
+      const bytes = Buffer.from(chunk, 'utf8');
+      length += bytes.length;
+      await fh.write(bytes);
+    }
+  } finally {
+    await fh.close();
+  }
+  return length;
+}
+
+async function* readChunks(path: string, size = CHUNK): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await fh.read(buf, filled, size - filled, null);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled > 0) yield buf.subarray(0, filled);
+      if (filled < size) return;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+function paePrefix(length: number): Buffer {
+  const type = Buffer.from(IN_TOTO_PAYLOAD_TYPE, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${length} `)]);
+}
+
+async function signPayloadFile(ctx: SigningContext, path: string, length: number): Promise<Signature> {
+  const prefix = paePrefix(length);
+  switch (ctx.signer.keyType) {
+    case 'ecdsa-p256': {
+      const h = createHash('sha256').update(prefix);
+      let read = 0;
+      for await (const chunk of readChunks(path)) {
+        h.update(chunk);
+        read += chunk.length;
+      }
+      if (read !== length) throw new VouchError('INTERNAL', 'the payload file changed while it was signed');
+      return ctx.signer.sign({ digest: h.digest() });
+    }
+    case 'ed25519': {
+      // Not bounded: Ed25519 needs the whole message. One buffer, filled in place (no concatenation copies).
+      const message = Buffer.allocUnsafe(prefix.length + length);
+      prefix.copy(message);
+      let at = prefix.length;
+      for await (const chunk of readChunks(path)) {
+        if (at + chunk.length > message.length) throw new VouchError('INTERNAL', 'the payload file grew');
+        at += chunk.copy(message, at);
+      }
+      if (at !== message.length) throw new VouchError('INTERNAL', 'the payload file shrank');
+      return ctx.signer.sign({ message });
+    }
+  }
+}
+
+/**
+ * The bundle's JSON around an empty payload (built by @sigstore/bundle itself, so every member and its order match
+ * the in-memory path), split where the base64 payload goes.
+ */
+function bundleFrame(signature: Signature): [string, string] {
+  const key =
+    signature.key.$case === 'publicKey'
+      ? { keyHint: signature.key.hint ?? '' }
+      : { certificate: pemToDer(signature.key.certificate) };
+  const json = JSON.stringify(
+    bundleToJSON(
+      toDSSEBundle({
+        // One placeholder byte: protobuf JSON would leave out an empty payload altogether.
+        artifact: Buffer.from([0]),
+        artifactType: IN_TOTO_PAYLOAD_TYPE,
+        signature: signature.signature,
+        certificateChain: false,
+        ...key,
+      }),
+    ),
+  );
+  const marker = '"dsseEnvelope":{"payload":"';
+  const at = json.indexOf(`${marker}AA=="`);
+  if (at < 0 || json.indexOf(marker, at + 1) >= 0) throw new VouchError('INTERNAL', 'unexpected bundle layout');
+  return [json.slice(0, at + marker.length), `${json.slice(at + marker.length + 4)}\n`];
+}
+
+function pemToDer(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+async function writeBundle(payloadPath: string, signature: Signature, path: string): Promise<void> {
+  const [head, tail] = bundleFrame(signature);
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.write(head);
+    // Every chunk but the last is a multiple of 3 bytes, so the concatenated base64 equals the whole payload's.
+    for await (const chunk of readChunks(payloadPath)) await fh.write(chunk.toString('base64'));
+    await fh.write(tail);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
