@@ -25,7 +25,7 @@ const EMPTY_ROOT = JSON.stringify({
   timestampAuthorities: [],
 });
 
-/** A statement big enough to cross several 3 MiB read chunks and 1 MiB string chunks. */
+/** A statement big enough to cross several 768 KiB read chunks and 256 Ki-character string chunks. */
 function bigStatement(n: number): InTotoStatement {
   const entries = Array.from({ length: n }, (_, i) => ({
     path: `dir-${Math.floor(i / 100)}/ファイル-${i}.js`,
@@ -88,7 +88,7 @@ describe('streamed directory signatures', () => {
   it('writes the same bundle as the in-memory path (Ed25519 signatures are deterministic)', async () => {
     const signer = new KeyPairSigner(generateKeyPairSync('ed25519').privateKey);
     const ctx = { signer, witnesses: [] };
-    // ~5 MB of payload: several 3 MiB base64 chunks, so a chunk boundary that broke base64 would show.
+    // ~5 MB of payload: several base64 chunks, so a chunk boundary that broke base64 would show.
     for (const statement of [
       bigStatement(30000),
       (await directoryStatement(at('tree'))).statement as InTotoStatement,
