@@ -76,6 +76,16 @@ async function openStore(dataDir: string, s: StorageOptions | undefined): Promis
   return PostgresLogStore.connect(s.url);
 }
 
+/** A certificate authority entry of the TrustedRoot (CA or TSA): its chain, leaf-side first, as DER base64. */
+function authority(commonName: string, uri: string, chain: Parameters<typeof certDer>[0][], start: string) {
+  return {
+    subject: { organization: 'vouch', commonName },
+    uri,
+    certChain: { certificates: chain.map((c) => ({ rawBytes: certDer(c).toString('base64') })) },
+    validFor: { start },
+  };
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const dataDir = options.dataDir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -144,16 +154,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const ca = new CertificateAuthority({ material, tokens: new TokenVerifier(issuers, { clock }), clock });
       stack.ca = ca;
       mounts.push({ prefix: '/ca', router: new Router(caRoutes(ca)) });
-      (trustedRoot.certificateAuthorities as unknown[]).push({
-        subject: { organization: 'vouch', commonName: 'vouch intermediate' },
-        uri: urls.ca,
-        certChain: {
-          certificates: [material.intermediate, material.root].map((c) => ({
-            rawBytes: certDer(c).toString('base64'),
-          })),
-        },
-        validFor: { start },
-      });
+      (trustedRoot.certificateAuthorities as unknown[]).push(
+        authority('vouch intermediate', urls.ca, [material.intermediate, material.root], start),
+      );
       (signingConfig.caUrls as unknown[]).push(service(urls.ca));
     }
     if (enabled.tlog) {
@@ -187,14 +190,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       });
       stack.tsa = tsa;
       mounts.push({ prefix: '/tsa', router: new Router(tsaRoutes(tsa)) });
-      (trustedRoot.timestampAuthorities as unknown[]).push({
-        subject: { organization: 'vouch', commonName: 'vouch timestamping' },
-        uri: urls.tsa,
-        certChain: {
-          certificates: [material.tsa, material.root].map((c) => ({ rawBytes: certDer(c).toString('base64') })),
-        },
-        validFor: { start },
-      });
+      (trustedRoot.timestampAuthorities as unknown[]).push(
+        authority('vouch timestamping', urls.tsa, [material.tsa, material.root], start),
+      );
       (signingConfig.tsaUrls as unknown[]).push(service(`${urls.tsa}/api/v1/timestamp`));
     }
     writeAtomic(join(dataDir, 'trusted_root.json'), `${JSON.stringify(trustedRoot, null, 2)}\n`);
