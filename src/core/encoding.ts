@@ -36,3 +36,112 @@ export function decodeHex(s: unknown, what: string, code: ErrorCode = 'BUNDLE_MA
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
+
+/** Value of each standard base64 character; 64 for '=', 255 for anything else. */
+const B64_VALUES = (() => {
+  const t = new Uint8Array(256).fill(255);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) t[alphabet.charCodeAt(i)] = i;
+  t[0x3d] = 64;
+  return t;
+})();
+
+/**
+ * Strict standard base64 of text that arrives in pieces (a DSSE payload of a large directory bundle, read from
+ * the file in chunks): the canonical form `decodeBase64` accepts (standard alphabet, no whitespace, padding to a
+ * whole group and only in the last one, zero pad bits), decoded straight from the bytes into one reused output
+ * buffer, so a 200 MB payload makes no garbage.
+ */
+export class Base64Decoder {
+  readonly #what: string;
+  readonly #code: ErrorCode;
+  readonly #carry = new Uint8Array(4);
+  #carried = 0;
+  #padded = false;
+  #out = Buffer.alloc(0);
+
+  constructor(what: string, code: ErrorCode = 'BUNDLE_MALFORMED') {
+    this.#what = what;
+    this.#code = code;
+  }
+
+  #fail(why: string): never {
+    throw new VouchError(this.#code, `${this.#what} is not canonical base64 (${why})`);
+  }
+
+  /**
+   * The bytes of every complete group so far (a view of a buffer reused by the next call: consume it before);
+   * up to three characters wait for the next piece.
+   */
+  push(piece: Uint8Array): Buffer {
+    if (piece.length === 0) return this.#out.subarray(0, 0);
+    if (this.#padded) this.#fail('data after padding');
+    const max = Math.floor((this.#carried + piece.length) / 4) * 3;
+    if (this.#out.length < max) this.#out = Buffer.allocUnsafe(Math.max(max, 3 << 16));
+    const out = this.#out;
+    let o = 0;
+    let i = 0;
+    const carry = this.#carry;
+    if (this.#carried > 0) {
+      while (this.#carried < 4 && i < piece.length) carry[this.#carried++] = piece[i++]!;
+      if (this.#carried < 4) return out.subarray(0, 0);
+      o = this.#group(carry, 0, out, 0, i === piece.length);
+      this.#carried = 0;
+    }
+    const whole = i + Math.floor((piece.length - i) / 4) * 4;
+    const V = B64_VALUES;
+    // The fast loop stops before the last group of the piece, which may hold padding.
+    for (; i + 4 < whole; i += 4) {
+      const a = V[piece[i]!]!;
+      const b = V[piece[i + 1]!]!;
+      const c = V[piece[i + 2]!]!;
+      const d = V[piece[i + 3]!]!;
+      if ((a | b | c | d) >= 64)
+        this.#fail(a === 64 || b === 64 || c === 64 || d === 64 ? 'padding inside' : 'character outside the alphabet');
+      out[o++] = (a << 2) | (b >> 4);
+      out[o++] = ((b & 15) << 4) | (c >> 2);
+      out[o++] = ((c & 3) << 6) | d;
+    }
+    if (i < whole) {
+      o = this.#group(piece, i, out, o, whole === piece.length);
+      i = whole;
+    }
+    for (; i < piece.length; i++) carry[this.#carried++] = piece[i]!;
+    return out.subarray(0, o);
+  }
+
+  /** One group at `src[at..at+4)`; padding is allowed when it may be the last group of the text. */
+  #group(src: Uint8Array, at: number, out: Buffer, o: number, mayBeLast: boolean): number {
+    const V = B64_VALUES;
+    const a = V[src[at]!]!;
+    const b = V[src[at + 1]!]!;
+    const c = V[src[at + 2]!]!;
+    const d = V[src[at + 3]!]!;
+    if (a >= 64 || b >= 64 || c === 255 || d === 255) this.#fail('character outside the alphabet or misplaced padding');
+    out[o++] = (a << 2) | (b >> 4);
+    if (c === 64) {
+      if (d !== 64) this.#fail('misplaced padding');
+      if (!mayBeLast || (b & 15) !== 0) this.#fail('padding');
+      this.#padded = true;
+      return o;
+    }
+    out[o++] = ((b & 15) << 4) | (c >> 2);
+    if (d === 64) {
+      if (!mayBeLast || (c & 3) !== 0) this.#fail('padding');
+      this.#padded = true;
+      return o;
+    }
+    out[o++] = ((c & 3) << 6) | d;
+    return o;
+  }
+
+  /** Fails unless the text ended on a whole group. */
+  end(): void {
+    if (this.#carried !== 0) this.#fail('truncated');
+  }
+}
+
+/** The decoded length of canonical base64 text of `chars` characters ending in `tail` (its last two characters). */
+export function base64DecodedLength(chars: number, tail: string): number {
+  return (chars / 4) * 3 - (tail.endsWith('==') ? 2 : tail.endsWith('=') ? 1 : 0);
+}
