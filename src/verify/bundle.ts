@@ -61,9 +61,29 @@ export interface MessageSignatureContent {
 export interface DsseContent {
   kind: 'dsse';
   payloadType: string;
-  payload: Buffer;
-  /** The base64 text of the payload as sent, for comparisons with logged envelopes. */
+  /** The payload bytes, or (a directory bundle too large to hold, read in passes) only its digests. */
+  payload: Buffer | DetachedPayload;
   signatures: { sig: Buffer; keyid: string }[];
+}
+
+/**
+ * A DSSE payload kept out of memory: its length and the digests computed while it streamed past, of the payload
+ * itself (`payload`, for the log entry's payload hash) and of its DSSE pre-authentication encoding (`pae`, which
+ * ECDSA and RSA PKCS#1 v1.5 signatures can be checked against without the bytes). Filled in by whoever streams the
+ * payload (src/workflow/dir-bundle.ts) before the verifier runs; asking for a digest not computed is refused.
+ */
+export interface DetachedPayload {
+  readonly kind: 'detached';
+  readonly length: number;
+  readonly payload: Map<HashAlgorithm, Buffer>;
+  readonly pae: Map<HashAlgorithm, Buffer>;
+}
+
+/** Options of bundleFromJson for a bundle whose payload was split out (src/core/json-stream.ts). */
+export interface DetachedOption {
+  /** The marker string standing for the payload in the parsed skeleton. */
+  marker: string;
+  payload: DetachedPayload;
 }
 
 export interface Bundle {
@@ -116,7 +136,7 @@ function int64(v: unknown, what: string): bigint {
   return v === undefined ? 0n : asInt(v, what);
 }
 
-export function bundleFromJson(root: Record<string, unknown>): Bundle {
+export function bundleFromJson(root: Record<string, unknown>, detached?: DetachedOption): Bundle {
   const mediaType = asString(get(root, 'mediaType'), 'mediaType');
   const version = MEDIA_TYPES[mediaType];
   if (!version) throw new VouchError('BUNDLE_UNSUPPORTED', `unsupported bundle media type ${mediaType.slice(0, 100)}`);
@@ -185,6 +205,7 @@ export function bundleFromJson(root: Record<string, unknown>): Bundle {
     malformed('bundle must carry exactly one of messageSignature, dsseEnvelope');
   let content: Bundle['content'];
   if (ms !== undefined) {
+    if (detached) malformed('a split-out payload in a message signature bundle');
     const m = asObject(ms, 'messageSignature');
     const md = get(m, 'messageDigest');
     let digest: MessageSignatureContent['digest'];
@@ -202,7 +223,13 @@ export function bundleFromJson(root: Record<string, unknown>): Bundle {
   } else {
     const d = asObject(de, 'dsseEnvelope');
     const payloadType = asString(get(d, 'payloadType'), 'dsseEnvelope.payloadType');
-    const payload = b64(get(d, 'payload'), 'dsseEnvelope.payload');
+    const raw = get(d, 'payload');
+    let payload: Buffer | DetachedPayload;
+    if (detached) {
+      // The split must have taken exactly this member out, and nothing else.
+      if (raw !== detached.marker) malformed('the split-out payload is not the dsseEnvelope payload');
+      payload = detached.payload;
+    } else payload = b64(raw, 'dsseEnvelope.payload');
     const sigs = asArray(get(d, 'signatures'), 'dsseEnvelope.signatures').map((s, i) => {
       const so = asObject(s, `signatures[${i}]`);
       const keyid = get(so, 'keyid');

@@ -3,7 +3,7 @@
  * must be proven in the log by a signed entry timestamp (Rekor v1 SET) and/or an inclusion proof to a checkpoint
  * signed by the log (RFC 9162 §2.1.3.2, C2SP signed-note). Which log is trusted comes only from the trust material.
  */
-import { createHash } from 'node:crypto';
+import type { HashAlgorithm } from '../core/digest.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../core/json.ts';
 import { hashLeaf, verifyInclusion as verifyMerkleInclusion } from '../core/merkle.ts';
@@ -16,7 +16,13 @@ import { type LogAuthority, logVerify, type TrustMaterial, validAt } from './tru
 export interface SignatureBinding {
   content:
     | { kind: 'message'; digest: { algorithm: string; value: Buffer } }
-    | { kind: 'dsse'; payloadType: string; payload: Buffer; pae: Buffer };
+    | {
+        kind: 'dsse';
+        payloadType: string;
+        /** Digest of the payload bytes; of its DSSE pre-authentication encoding. */
+        payloadDigest: (algorithm: HashAlgorithm) => Buffer;
+        paeDigest: (algorithm: HashAlgorithm) => Buffer;
+      };
   signature: Buffer;
   /** DER of the signing certificate, or of the SPKI for key-pair signatures. */
   keyDer: Buffer;
@@ -39,7 +45,11 @@ function fail(msg: string): never {
   throw new VouchError(T, msg);
 }
 
-const HASH_NAMES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
+const HASH_NAMES: Record<string, HashAlgorithm | undefined> = {
+  SHA2_256: 'sha256',
+  SHA2_384: 'sha384',
+  SHA2_512: 'sha512',
+};
 
 export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, trust: TrustMaterial): TlogResult {
   const logs = trust.tlogById.get(entry.logId.toString('hex'));
@@ -171,18 +181,18 @@ function hashedRekordV002(spec: Record<string, unknown>, b: SignatureBinding): v
     if (alg !== b.content.digest.algorithm || !digest.equals(b.content.digest.value)) fail('logged digest differs');
   } else {
     // DSSE logged as hashedrekord/0.0.2: the digest is over the PAE of the envelope (Rekor v2).
-    if (!alg || !digest.equals(createHash(alg).update(b.content.pae).digest())) fail('logged digest is not the PAE');
+    if (!alg || !digest.equals(b.content.paeDigest(alg))) fail('logged digest is not the PAE');
   }
   const sig = asObject(h.signature, 'signature', T);
   if (!decodeBase64(sig.content, 'signature.content', T).equals(b.signature)) fail('logged signature differs');
   sameVerifier(sig.verifier, b, 'signature.verifier');
 }
 
-function payloadHashMatches(ph: unknown, payload: Buffer, hex: boolean): boolean {
+function payloadHashMatches(ph: unknown, payloadDigest: (a: HashAlgorithm) => Buffer, hex: boolean): boolean {
   const o = asObject(ph, 'payloadHash', T);
   const alg = hex ? asString(o.algorithm, 'algorithm', T) : HASH_NAMES[asString(o.algorithm, 'algorithm', T)];
   if (alg !== 'sha256' && alg !== 'sha384' && alg !== 'sha512') return false;
-  const want = createHash(alg).update(payload).digest();
+  const want = payloadDigest(alg);
   return hex
     ? asString(o.value, 'value', T) === want.toString('hex')
     : decodeBase64(o.digest, 'digest', T).equals(want);
@@ -190,7 +200,7 @@ function payloadHashMatches(ph: unknown, payload: Buffer, hex: boolean): boolean
 
 function dsseV001(spec: Record<string, unknown>, b: SignatureBinding): void {
   if (b.content.kind !== 'dsse') fail('a dsse entry for a message signature');
-  if (!payloadHashMatches(spec.payloadHash, b.content.payload, true)) fail('logged payload hash differs');
+  if (!payloadHashMatches(spec.payloadHash, b.content.payloadDigest, true)) fail('logged payload hash differs');
   const sigs = asArray(spec.signatures, 'signatures', T);
   if (sigs.length !== 1) fail('logged envelope must have exactly one signature');
   const s = asObject(sigs[0], 'signatures[0]', T);
@@ -201,7 +211,7 @@ function dsseV001(spec: Record<string, unknown>, b: SignatureBinding): void {
 function dsseV002(spec: Record<string, unknown>, b: SignatureBinding): void {
   if (b.content.kind !== 'dsse') fail('a dsse entry for a message signature');
   const d = asObject(spec.dsseV002, 'dsseV002', T);
-  if (!payloadHashMatches(d.payloadHash, b.content.payload, false)) fail('logged payload hash differs');
+  if (!payloadHashMatches(d.payloadHash, b.content.payloadDigest, false)) fail('logged payload hash differs');
   const sigs = asArray(d.signatures, 'signatures', T);
   if (sigs.length !== 1) fail('logged envelope must have exactly one signature');
   const s = asObject(sigs[0], 'signatures[0]', T);
@@ -212,7 +222,7 @@ function dsseV002(spec: Record<string, unknown>, b: SignatureBinding): void {
 function intotoV002(spec: Record<string, unknown>, b: SignatureBinding): void {
   if (b.content.kind !== 'dsse') fail('an intoto entry for a message signature');
   const content = asObject(spec.content, 'content', T);
-  if (!payloadHashMatches(content.payloadHash, b.content.payload, true)) fail('logged payload hash differs');
+  if (!payloadHashMatches(content.payloadHash, b.content.payloadDigest, true)) fail('logged payload hash differs');
   const env = asObject(content.envelope, 'envelope', T);
   if (env.payloadType !== undefined && env.payloadType !== b.content.payloadType) fail('logged payload type differs');
   const sigs = asArray(env.signatures, 'signatures', T);
