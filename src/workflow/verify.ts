@@ -11,14 +11,12 @@ import { fileError, hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
-import { type Bundle, MAX_BUNDLE_BYTES, MAX_DIRECTORY_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
+import { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
 import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
 import { loadTrustedRoot, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
 import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
-
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 /** Files up to this size are kept in memory so a message signature is checked natively over the bytes. */
 const KEEP_BYTES = 1 << 20;
@@ -74,9 +72,11 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
 }
 
 /**
- * A directory: the bundle's DSSE statement is verified first (signature, signer, log, time), then the tree is
- * walked again with the signer's recorded rules and every entry re-hashed and compared; nothing is taken from a
- * cache. The (possibly huge) statement is not repeated in the result.
+ * A directory: the bundle is read in passes (src/workflow/dir-bundle.ts, memory bounded whatever the manifest's
+ * size): its signature, signer, log entries and times are verified over the payload's digests first; then every
+ * entry is checked; then the tree is walked again with the signer's recorded rules, every file re-hashed (nothing
+ * is taken from a cache) and compared with the entries streamed once more. The statement is not repeated in the
+ * result.
  */
 async function verifyDirectory(
   target: Target & { kind: 'dir' },
@@ -86,27 +86,38 @@ async function verifyDirectory(
   if (options.path !== undefined) throw new VouchError('USAGE', '--path takes the file to check, not its directory');
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const statement = verifiedStatement(
-    parseBundle(await readBundleFile(bundlePath, MAX_DIRECTORY_BUNDLE_BYTES), { maxBytes: MAX_DIRECTORY_BUNDLE_BYTES }),
-    policy,
-    options,
-  );
-  const { verifyDirectoryStatement } = await import('../artifact/dir/index.ts');
-  const directory = await verifyDirectoryStatement(statement.payload, root, {
+  const { bundlePathInTree, verifyCheckedDirectory } = await import('../artifact/dir/index.ts');
+  const inTree = bundlePathInTree(root, bundlePath);
+  const { signed, result, replay } = await verifiedDirectoryBundle(bundlePath, policy, options, inTree ? [inTree] : []);
+  const directory = await verifyCheckedDirectory(signed, root, replay, {
     bundlePath,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const { statement: _omitted, ...rest } = statement.result;
-  return { target: describeTarget(target), ...rest, artifact: { digest: directory.manifestDigest }, directory };
+  return { target: describeTarget(target), ...result, artifact: { digest: directory.manifestDigest }, directory };
 }
 
-function verifiedStatement(bundle: Bundle, policy: Policy, options: VerifyOptions) {
+/**
+ * A directory bundle, verified (signature, signer, log, time: over the payload's digests) and then its statement
+ * and every entry checked; `lookup` paths come back with their entries. `replay` streams the entries again.
+ */
+async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, options: VerifyOptions, lookup: string[]) {
+  const d = await import('./dir-bundle.ts');
+  const split = await d.readSplitBundle(bundlePath);
   const trust = options.trust ?? loadDefaultTrust(options.home);
-  const result = verify(bundle, { kind: 'statement' }, policy, trust);
-  if (!result.statement || result.statement.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+  if (!split.payload) {
+    // Nothing to split: not a DSSE bundle (or a malformed one). The verifier names the problem.
+    verify(split.bundle, { kind: 'statement' }, policy, trust);
     throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
   }
-  return { result, payload: result.statement.payload };
+  const first = await d.firstPass(split, policy);
+  const verified = verify(first.bundle, { kind: 'statement' }, policy, trust);
+  if (!d.isInTotoBundle(first.bundle)) {
+    throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
+  }
+  const header = d.statementHeader(first);
+  const signed = await d.checkEntries(split, first, header, lookup);
+  const { statement: _omitted, ...result } = verified;
+  return { signed, result, replay: d.replayEntries(split, first, header) };
 }
 
 /** `--path`: one file checked against its entry in a signed directory's manifest. */
@@ -117,17 +128,11 @@ async function verifyFileInSignedDirectory(
   options: VerifyOptions,
 ): Promise<VerifyOutcome> {
   if (!options.bundle) throw new VouchError('USAGE', "--path needs --bundle (the directory's bundle)");
-  const statement = verifiedStatement(
-    parseBundle(await readBundleFile(options.bundle, MAX_DIRECTORY_BUNDLE_BYTES), {
-      maxBytes: MAX_DIRECTORY_BUNDLE_BYTES,
-    }),
-    policy,
-    options,
-  );
-  const { verifyFileInDirectory } = await import('../artifact/dir/index.ts');
-  const file = await verifyFileInDirectory(statement.payload, target.path, relPath);
-  const { statement: _omitted, ...rest } = statement.result;
-  return { target: describeTarget(target), ...rest, artifact: { digest: `sha256:${file.sha256}` }, file };
+  const { fileInDirectoryPath, verifyFileInCheckedDirectory } = await import('../artifact/dir/index.ts');
+  const path = fileInDirectoryPath(relPath);
+  const { signed, result } = await verifiedDirectoryBundle(options.bundle, policy, options, [path]);
+  const file = await verifyFileInCheckedDirectory(signed, target.path, path);
+  return { target: describeTarget(target), ...result, artifact: { digest: `sha256:${file.sha256}` }, file };
 }
 
 /**

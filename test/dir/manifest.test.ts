@@ -130,6 +130,11 @@ describe('hostile manifests are MANIFEST_INVALID', () => {
     // U+00FF ÿ sorts before its capital U+0178 Ÿ: the lower-case spelling comes first.
     ['ÿ and Ÿ (lower case first)', statementOf([f('\u00ff'), f('\u0178')])],
     ['directory ÿ and file Ÿ (lower case first)', statementOf([f('\u00ff/a'), f('\u0178')])],
+    // Georgian: Mtavruli capitals (U+1C90..) sort after their Mkhedruli lower case (U+10D0..).
+    [
+      'ა and Ა, far apart (lower case first)',
+      statementOf([f('a'), f('\u10d0/a'), f('\u10d0/b'), f('\u10d1'), f('\u1c90')]),
+    ],
     ['entry under a file, not adjacent', statementOf([f('a'), f('a-b'), f('a/b')])],
     ['entry under a file', statementOf([f('a'), f('a/b')])],
     ['entry under an empty dir', statementOf([{ path: 'a', kind: 'dir' }, f('a/b')])],
@@ -214,6 +219,21 @@ describe('compareManifest', () => {
       ['modified b', 'added c/new', 'mode-changed d', 'modified e', 'kind-changed f', 'missing gone/x', 'added z'],
     );
     assert.deepEqual(compareManifest(signed, signed), []);
+  });
+
+  it('an empty directory on disk is added unless a signed entry lies beneath it, wherever that entry comes', () => {
+    const paths = (signed: ManifestEntry[], actual: ManifestEntry[]) =>
+      compareManifest(signed, actual).map((d) => `${d.type} ${d.path}`);
+    // 'd-x' and 'd.y' sort between 'd' and 'd/f' (bytes below '/'): the decision waits for them to pass.
+    assert.deepEqual(paths([file('d-x'), file('d.y'), file('d/f')], [dir('d'), file('d-x'), file('d.y')]), [
+      'missing d/f',
+    ]);
+    assert.deepEqual(paths([file('d-x'), file('e')], [dir('d'), file('d-x'), file('e')]), ['added d']);
+    assert.deepEqual(paths([file('d-x')], [dir('d'), file('d-x')]), ['added d']);
+    assert.deepEqual(paths([file('a'), file('c')], [file('a'), dir('b'), dir('b0'), file('c')]), [
+      'added b',
+      'added b0',
+    ]);
   });
 
   it('a setuid bit that appeared is a mode change', () => {

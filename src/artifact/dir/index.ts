@@ -10,6 +10,7 @@ export {
   IN_TOTO_PAYLOAD_TYPE,
   IN_TOTO_STATEMENT_V1,
   type Manifest,
+  ManifestComparer,
   type ManifestCounts,
   type ManifestEntry,
   MODEL_SIGNING_PREDICATE,
@@ -21,19 +22,31 @@ export { DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
 export { type DirectoryStatementOptions, directoryStatement, type PreparedDirectory } from './prepare.ts';
 export {
   buildStatement,
+  type CheckedDirectory,
+  type CheckedEntries,
   type DirectoryFormat,
+  type DirectoryHeader,
   defaultRules,
+  type EntryChecker,
+  entryChecker,
   type InTotoStatement,
+  parseDirectoryHeader,
   parseDirectoryStatement,
   type SignedDirectory,
+  type SplitList,
 } from './statement.ts';
 export {
+  bundlePathInTree,
   type DirectoryVerification,
   describeDifference,
   describeDirectory,
+  type EntrySource,
   type FileInDirectoryVerification,
+  fileInDirectoryPath,
   type VerifyDirectoryOptions,
+  verifyCheckedDirectory,
   verifyDirectoryStatement,
+  verifyFileInCheckedDirectory,
   verifyFileInDirectory,
 } from './verify.ts';
 export { cachePathFor, type WalkOptions, type WalkResult, type WalkStats, walkDirectory } from './walk.ts';

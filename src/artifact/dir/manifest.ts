@@ -319,46 +319,91 @@ function impliedDirectories(entries: readonly ManifestEntry[]): Set<string> {
  * directory emptied of its signed files through the missing files only, so each change appears once.
  */
 export function compareManifest(signed: readonly ManifestEntry[], actual: readonly ManifestEntry[]): Difference[] {
-  const out: Difference[] = [];
-  let signedDirs: Set<string> | undefined;
-  let actualDirs: Set<string> | undefined;
-  let i = 0;
-  let j = 0;
-  while (i < signed.length || j < actual.length) {
-    const s = signed[i];
-    const a = actual[j];
-    const c = s === undefined ? 1 : a === undefined ? -1 : comparePaths(s.path, a.path);
+  const c = new ManifestComparer(actual);
+  for (let i = 0; i < signed.length; i++) c.push(signed[i]!);
+  return c.finish();
+}
+
+/**
+ * compareManifest with the signed entries arriving one at a time, in manifest order (a million-entry manifest
+ * streamed from its bundle, never held whole). The walk is at hand; the signed side is seen once.
+ */
+export class ManifestComparer {
+  readonly #actual: readonly ManifestEntry[];
+  #j = 0;
+  readonly #out: Difference[] = [];
+  #actualDirs: Set<string> | undefined;
+  /**
+   * Empty directories on disk that no signed entry matched: added, unless a signed entry lies beneath one (it was
+   * signed with content, now gone: the missing files say so). Signed entries beneath `d/` follow `d` in byte
+   * order, after at most some `d-x`, `d.x`, so each is decided once the signed order passes that place.
+   */
+  #pendingDirs: string[] = [];
+  #last: string | undefined;
+
+  constructor(actual: readonly ManifestEntry[]) {
+    this.#actual = actual;
+  }
+
+  push(s: ManifestEntry): void {
+    if (this.#last !== undefined && comparePaths(this.#last, s.path) >= 0) {
+      throw new VouchError('INTERNAL', 'signed entries compared out of order');
+    }
+    this.#last = s.path;
+    const actual = this.#actual;
+    let a = actual[this.#j];
+    let c = a === undefined ? -1 : comparePaths(s.path, a.path);
+    while (c > 0) {
+      this.#added(a!);
+      a = actual[++this.#j];
+      c = a === undefined ? -1 : comparePaths(s.path, a.path);
+    }
+    if (this.#pendingDirs.length > 0) this.#decidePending(s.path);
     if (c < 0) {
-      i++;
-      if (s!.kind === 'dir') {
-        actualDirs ??= impliedDirectories(actual);
-        if (actualDirs.has(s!.path)) continue;
+      if (s.kind === 'dir') {
+        this.#actualDirs ??= impliedDirectories(actual);
+        if (this.#actualDirs.has(s.path)) return;
       }
-      out.push({ type: 'missing', path: s!.path, kind: s!.kind });
-    } else if (c > 0) {
-      j++;
-      if (a!.kind === 'dir') {
-        signedDirs ??= impliedDirectories(signed);
-        if (signedDirs.has(a!.path)) continue;
+      this.#out.push({ type: 'missing', path: s.path, kind: s.kind });
+      return;
+    }
+    this.#j++;
+    const av = a!;
+    if (s.kind !== av.kind) {
+      this.#out.push({ type: 'kind-changed', path: s.path, expected: s.kind, actual: av.kind });
+    } else if (s.kind === 'file' && av.kind === 'file') {
+      if (s.sha256 !== av.sha256 || s.size !== av.size) {
+        this.#out.push({ type: 'modified', path: s.path, expected: describe(s), actual: describe(av) });
+      } else if (s.executable !== av.executable || (av.setid ?? false) !== (s.setid ?? false)) {
+        this.#out.push({ type: 'mode-changed', path: s.path, expected: modeOf(s), actual: modeOf(av) });
       }
-      out.push({ type: 'added', path: a!.path, kind: a!.kind });
-    } else {
-      i++;
-      j++;
-      const sv = s!;
-      const av = a!;
-      if (sv.kind !== av.kind) {
-        out.push({ type: 'kind-changed', path: sv.path, expected: sv.kind, actual: av.kind });
-      } else if (sv.kind === 'file' && av.kind === 'file') {
-        if (sv.sha256 !== av.sha256 || sv.size !== av.size) {
-          out.push({ type: 'modified', path: sv.path, expected: describe(sv), actual: describe(av) });
-        } else if (sv.executable !== av.executable || (av.setid ?? false) !== (sv.setid ?? false)) {
-          out.push({ type: 'mode-changed', path: sv.path, expected: modeOf(sv), actual: modeOf(av) });
-        }
-      } else if (sv.kind === 'symlink' && av.kind === 'symlink' && sv.target !== av.target) {
-        out.push({ type: 'modified', path: sv.path, expected: describe(sv), actual: describe(av) });
-      }
+    } else if (s.kind === 'symlink' && av.kind === 'symlink' && s.target !== av.target) {
+      this.#out.push({ type: 'modified', path: s.path, expected: describe(s), actual: describe(av) });
     }
   }
-  return out;
+
+  #added(a: ManifestEntry): void {
+    if (a.kind === 'dir') this.#pendingDirs.push(a.path);
+    else this.#out.push({ type: 'added', path: a.path, kind: a.kind });
+  }
+
+  #decidePending(signedPath: string): void {
+    this.#pendingDirs = this.#pendingDirs.filter((d) => {
+      if (signedPath.startsWith(d) && signedPath.charCodeAt(d.length) <= 0x2f) {
+        // beneath d (implied: not added), or still before the place where d's subtree would be
+        return signedPath.charCodeAt(d.length) !== 0x2f;
+      }
+      this.#out.push({ type: 'added', path: d, kind: 'dir' });
+      return false;
+    });
+  }
+
+  /** The differences, in path order. */
+  finish(): Difference[] {
+    const actual = this.#actual;
+    for (; this.#j < actual.length; this.#j++) this.#added(actual[this.#j]!);
+    for (const d of this.#pendingDirs) this.#out.push({ type: 'added', path: d, kind: 'dir' });
+    this.#pendingDirs = [];
+    return this.#out.sort((x, y) => comparePaths(x.path, y.path));
+  }
 }

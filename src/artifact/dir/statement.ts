@@ -12,11 +12,13 @@ import { createHash } from 'node:crypto';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import {
+  canonicalEntry,
   compactOf,
   type DirectoryRules,
   type FileEntry,
   IN_TOTO_STATEMENT_V1,
   type Manifest,
+  type ManifestCounts,
   type ManifestEntry,
   MODEL_SIGNING_PREDICATE,
   manifestDigest,
@@ -129,23 +131,40 @@ export function buildStatement(manifest: Manifest, name: string, format: Directo
   };
 }
 
-/** A parsed, internally consistent signed directory (not yet compared with any disk). */
-export interface SignedDirectory {
+/** A directory statement's parts outside its entry list: what the verifier needs before reading any entry. */
+export interface DirectoryHeader {
   format: DirectoryFormat;
   name: string;
   /** The subject digest: manifest digest (vouch) or root digest over resources (model-signing). */
   digest: Buffer;
   rules: DirectoryRules;
+  /** model-signing: symlinks were hashed as their targets' content. */
+  followSymlinks: boolean;
+  /** Number of entries (vouch) or resources (model-signing). */
+  count: number;
+}
+
+/** A parsed, internally consistent signed directory (not yet compared with any disk). */
+export interface SignedDirectory extends DirectoryHeader {
   /**
    * Sorted by `comparePaths`. For model-signing, files only, with `size: -1` and `executable: false` (the
    * format records neither).
    */
   entries: ManifestEntry[];
-  /** model-signing: symlinks were hashed as their targets' content. */
-  followSymlinks: boolean;
+  counts: ManifestCounts;
+}
+
+/**
+ * Where the entry list is when a statement is read in passes (src/core/json-stream.ts): the parsed skeleton holds
+ * `marker` in its place, and `counts[member]` elements were seen there (`entries` or `resources`).
+ */
+export interface SplitList {
+  marker: string;
+  counts: Readonly<Record<string, number>>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const ASCII_ONLY = /^[\u0000-\u007f]*$/;
 
 function bad(message: string): VouchError {
   return new VouchError('MANIFEST_INVALID', message);
@@ -174,10 +193,84 @@ export function parseDirectoryStatement(
   options: { limits?: Partial<DirectoryLimits> } = {},
 ): SignedDirectory {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const header = parseDirectoryHeader(statement, { limits });
+  const st = statement as { predicate: Record<string, unknown> };
+  const raw = (header.format === 'vouch' ? st.predicate.entries : st.predicate.resources) as unknown[];
+  const checker = entryChecker(header, { limits, keep: true });
+  for (const e of raw) checker.add(e);
+  const { entries, counts } = checker.finish();
+  return { ...header, entries: entries!, counts };
+}
+
+/**
+ * The statement outside its entry list, checked: statement and predicate members, subject, rules, hash algorithm,
+ * and the number of entries against the limits (before any entry is read). With `list`, the statement is a
+ * skeleton read in passes whose list is the marker; otherwise the list is the array in it.
+ */
+export function parseDirectoryHeader(
+  statement: unknown,
+  options: { limits?: Partial<DirectoryLimits>; list?: SplitList } = {},
+): DirectoryHeader {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const st = asObject(statement, 'statement', 'MANIFEST_INVALID');
   if (st._type !== IN_TOTO_STATEMENT_V1) throw bad('statement is not an in-toto Statement v1');
-  if (st.predicateType === VOUCH_DIRECTORY_PREDICATE) return parseVouch(st, limits);
-  if (st.predicateType === MODEL_SIGNING_PREDICATE) return parseModelSigning(st, limits);
+  const count = (v: unknown, member: string, what: string): number => {
+    const list = options.list;
+    const n = list ? (v === list.marker ? (list.counts[member] ?? -1) : -1) : Array.isArray(v) ? v.length : -1;
+    if (n < 0) throw bad(`${what} must be an array`);
+    // Checked before looking at any entry, so an oversized manifest costs nothing.
+    if (n > limits.maxEntries) throw bad(`manifest has more than ${limits.maxEntries} entries`);
+    return n;
+  };
+  if (st.predicateType === VOUCH_DIRECTORY_PREDICATE) {
+    exactKeys(st, ['_type', 'subject', 'predicateType', 'predicate'], 'statement');
+    const { name, digest } = parseSubject(st);
+    const p = asObject(st.predicate, 'predicate', 'MANIFEST_INVALID');
+    exactKeys(p, ['hashAlgorithm', 'rules', 'entries'], 'predicate');
+    if (p.hashAlgorithm !== 'sha256') throw new VouchError('BUNDLE_UNSUPPORTED', 'only sha256 manifests are supported');
+    const rules = parseRules(p.rules, limits);
+    return {
+      format: 'vouch',
+      name,
+      digest,
+      rules,
+      followSymlinks: false,
+      count: count(p.entries, 'entries', 'predicate.entries'),
+    };
+  }
+  if (st.predicateType === MODEL_SIGNING_PREDICATE) {
+    const { name, digest } = parseSubject(st);
+    const p = asObject(st.predicate, 'predicate', 'MANIFEST_INVALID');
+    const ser = asObject(p.serialization, 'predicate.serialization', 'MANIFEST_INVALID');
+    if (ser.method !== 'files') {
+      throw new VouchError(
+        'BUNDLE_UNSUPPORTED',
+        `model-signing method ${String(ser.method).slice(0, 40)} is not supported`,
+      );
+    }
+    if (ser.hash_type !== 'sha256') {
+      throw new VouchError(
+        'BUNDLE_UNSUPPORTED',
+        `model-signing hash ${String(ser.hash_type).slice(0, 40)} is not supported`,
+      );
+    }
+    if (typeof ser.allow_symlinks !== 'boolean') throw bad('serialization.allow_symlinks must be a boolean');
+    const ignore = ser.ignore_paths === undefined ? [] : asArray(ser.ignore_paths, 'ignore_paths', 'MANIFEST_INVALID');
+    if (ignore.length > 10000) throw bad('too many ignore paths');
+    const excludePaths = ignore.map((v) => {
+      // Python's PurePosixPath drops a trailing slash; anything else must already be canonical.
+      const s = asString(v, 'ignore path', 'MANIFEST_INVALID').replace(/\/+$/, '');
+      return assertCanonicalPath(s, 'ignore path', 'MANIFEST_INVALID', limits);
+    });
+    return {
+      format: 'model-signing',
+      name,
+      digest,
+      rules: { excludeNames: [], excludePaths, allowExternalSymlinks: ser.allow_symlinks },
+      followSymlinks: ser.allow_symlinks,
+      count: count(p.resources, 'resources', 'predicate.resources'),
+    };
+  }
   throw new VouchError(
     'BUNDLE_UNSUPPORTED',
     `predicate type ${String(st.predicateType).slice(0, 100)} is not a directory`,
@@ -206,7 +299,8 @@ function parseRules(v: unknown, limits: DirectoryLimits): DirectoryRules {
   return { excludeNames, excludePaths, allowExternalSymlinks: r.allowExternalSymlinks };
 }
 
-function parseEntry(v: unknown, limits: DirectoryLimits): ManifestEntry {
+/** One manifest entry checked on its own (path canonical, exact members, value types). */
+export function parseEntry(v: unknown, limits: DirectoryLimits = DEFAULT_LIMITS): ManifestEntry {
   const o = asObject(v, 'manifest entry', 'MANIFEST_INVALID');
   const path = assertCanonicalPath(o.path, 'manifest path', 'MANIFEST_INVALID', limits);
   switch (o.kind) {
@@ -235,147 +329,306 @@ function parseEntry(v: unknown, limits: DirectoryLimits): ManifestEntry {
   }
 }
 
-function parseVouch(st: Record<string, unknown>, limits: DirectoryLimits): SignedDirectory {
-  exactKeys(st, ['_type', 'subject', 'predicateType', 'predicate'], 'statement');
-  const { name, digest } = parseSubject(st);
-  const p = asObject(st.predicate, 'predicate', 'MANIFEST_INVALID');
-  exactKeys(p, ['hashAlgorithm', 'rules', 'entries'], 'predicate');
-  if (p.hashAlgorithm !== 'sha256') throw new VouchError('BUNDLE_UNSUPPORTED', 'only sha256 manifests are supported');
-  const rules = parseRules(p.rules, limits);
-  const raw = asArray(p.entries, 'predicate.entries', 'MANIFEST_INVALID');
-  // Checked before looking at any entry, so an oversized manifest costs nothing.
-  if (raw.length > limits.maxEntries) throw bad(`manifest has more than ${limits.maxEntries} entries`);
-  const excludeNames = new Set(rules.excludeNames);
-  const excludePaths = new Set(rules.excludePaths);
-  const entries: ManifestEntry[] = new Array(raw.length);
-  let i = 0;
-  /** Whether entries[0..i) hold `p` itself (exact) or, with `under`, anything beneath `p/` (sorted: binary search). */
-  const seen = (p: string, under: boolean): boolean => {
-    const key = under ? `${p}/` : p;
-    let lo = 0;
-    let hi = i;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (comparePaths(entries[mid]!.path, key) < 0) lo = mid + 1;
-      else hi = mid;
+/** A statement's entries, checked, as far as they are kept: see CheckedDirectory. */
+export interface CheckedEntries {
+  counts: ManifestCounts;
+  /** Every entry, sorted: model-signing always, vouch only when asked to keep them. */
+  entries?: ManifestEntry[];
+  /** The entries found at the paths looked up (the bundle's own path, `--path`). */
+  found: Map<string, ManifestEntry>;
+}
+
+/** A signed directory whose statement and entries were checked, with or without its entries in memory. */
+export type CheckedDirectory = DirectoryHeader & CheckedEntries;
+
+/** Checks the entries of a statement one at a time, in listed order; `finish` checks the subject digest. */
+export interface EntryChecker {
+  /** Check one raw entry (a parsed JSON value); returns it as an entry. */
+  add(raw: unknown): ManifestEntry;
+  /** After the last entry: fails when the count or the digest does not match. */
+  finish(): CheckedEntries;
+}
+
+/**
+ * The checker for a statement's entries. `keep`: collect the vouch format's entries (model-signing always keeps
+ * them: its resources may be listed in any order and are compared sorted). `lookup`: paths whose entries to return.
+ */
+export function entryChecker(
+  header: DirectoryHeader,
+  options: { limits?: Partial<DirectoryLimits>; keep?: boolean; lookup?: Iterable<string> } = {},
+): EntryChecker {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const lookup = new Set(options.lookup ?? []);
+  return header.format === 'vouch'
+    ? new VouchEntries(header, limits, options.keep ?? false, lookup)
+    : new ModelResources(header, limits, lookup);
+}
+
+/**
+ * Set of 64-bit string hashes (two 32-bit FNV-style lanes, murmur3-finalised), open addressing in one typed array:
+ * a million paths in 16 MB instead of ~100 MB of Set<string>. A false "seen" has probability ~n/2^64 per lookup.
+ */
+class HashSet64 {
+  #slots = new Uint32Array(1 << 16);
+  #size = 0;
+
+  static hash(s: string): [number, number] {
+    let a = 0x811c9dc5;
+    let b = 0x9747b28c;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+      b ^= b >>> 15;
     }
-    return lo < i && (under ? entries[lo]!.path.startsWith(key) : entries[lo]!.path === p);
-  };
-  // One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
-  // `A/x` beside `a/y` names one directory twice on macOS and Windows. Two spellings with one key differ, so at
-  // least one is not its own key ("fancy"): only those are remembered (a handful in a real tree, instead of a map
-  // entry per path); a plain spelling seen before a fancy one is found among the sorted entries so far.
-  const fancy = new Map<string, string>();
-  const collide = (path: string, other: string) =>
-    bad(`${path} collides with ${other} on case-insensitive file systems`);
-  const claim = (p: string, path: string) => {
+    const fmix = (h: number) => {
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      return (h ^ (h >>> 16)) >>> 0;
+    };
+    a = fmix(a ^ s.length);
+    b = fmix(b + a);
+    // (0, 0) marks an empty slot.
+    return a === 0 && b === 0 ? [1, 0] : [a, b];
+  }
+
+  /** Adds the hash; returns whether it was there already. */
+  add(s: string): boolean {
+    const [a, b] = HashSet64.hash(s);
+    if (this.#find(a, b)) return true;
+    if ((this.#size + 1) * 4 > this.#slots.length) this.#grow();
+    this.#insert(a, b);
+    this.#size++;
+    return false;
+  }
+
+  has(s: string): boolean {
+    const [a, b] = HashSet64.hash(s);
+    return this.#find(a, b);
+  }
+
+  #find(a: number, b: number): boolean {
+    const slots = this.#slots;
+    const mask = (slots.length >>> 1) - 1;
+    for (let k = a & mask; ; k = (k + 1) & mask) {
+      const x = slots[2 * k]!;
+      const y = slots[2 * k + 1]!;
+      if (x === 0 && y === 0) return false;
+      if (x === a && y === b) return true;
+    }
+  }
+
+  #insert(a: number, b: number): void {
+    const slots = this.#slots;
+    const mask = (slots.length >>> 1) - 1;
+    let k = a & mask;
+    while (slots[2 * k] !== 0 || slots[2 * k + 1] !== 0) k = (k + 1) & mask;
+    slots[2 * k] = a;
+    slots[2 * k + 1] = b;
+  }
+
+  #grow(): void {
+    const old = this.#slots;
+    this.#slots = new Uint32Array(old.length * 2);
+    for (let k = 0; k < old.length; k += 2) {
+      if (old[k] !== 0 || old[k + 1] !== 0) this.#insert(old[k]!, old[k + 1]!);
+    }
+  }
+}
+
+/**
+ * The vouch format's entries, checked in one pass with memory independent of their number (a million-entry
+ * manifest is read as it streams): canonical paths in strictly increasing byte order (so no duplicates), no entry
+ * beneath a non-directory entry, none excluded by the rules, no external symlink unless allowed, one spelling per
+ * case- and normalisation-insensitive name, and the subject digest over the canonical entries.
+ */
+class VouchEntries implements EntryChecker {
+  readonly #header: DirectoryHeader;
+  readonly #limits: DirectoryLimits;
+  readonly #entries: ManifestEntry[] | undefined;
+  readonly #excludeNames: Set<string>;
+  readonly #excludePaths: Set<string>;
+  readonly #digest = createHash('sha256');
+  #chunk = '[';
+  readonly #counts: ManifestCounts = { files: 0, symlinks: 0, emptyDirectories: 0, bytes: 0 };
+  #n = 0;
+  #prev: string | undefined;
+  #prevParent: string | undefined;
+  /**
+   * Earlier entries that later ones could lie beneath: each a proper prefix of the next. In byte order everything
+   * beneath `p/` follows `p` (maybe after `p-x`, `p.x`: bytes below '/'), so an entry is popped once the order has
+   * passed the place where its subtree would be.
+   */
+  readonly #ancestors: string[] = [];
+  /**
+   * One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
+   * `A/x` beside `a/y` names one directory twice on macOS and Windows. Two spellings with one key differ, so at
+   * least one is not its own key ("fancy"): those are remembered with their spelling (a few per cent of a real
+   * tree); the plain ones only when not ASCII (see #claim), as 64-bit hashes.
+   */
+  readonly #fancy = new Map<string, string>();
+  readonly #plain = new HashSet64();
+
+  readonly #lookup: ReadonlySet<string>;
+  readonly #found = new Map<string, ManifestEntry>();
+
+  constructor(header: DirectoryHeader, limits: DirectoryLimits, keep: boolean, lookup: ReadonlySet<string>) {
+    this.#header = header;
+    this.#limits = limits;
+    this.#lookup = lookup;
+    this.#entries = keep ? [] : undefined;
+    this.#excludeNames = new Set(header.rules.excludeNames);
+    this.#excludePaths = new Set(header.rules.excludePaths);
+  }
+
+  #collide(path: string, other: string): VouchError {
+    return bad(`${path} collides with ${other} on case-insensitive file systems`);
+  }
+
+  #claim(p: string, path: string): void {
     const key = collisionKey(p);
-    const other = fancy.get(key);
+    const other = this.#fancy.get(key);
     if (key === p) {
-      if (other !== undefined) throw collide(path, other);
+      if (other !== undefined) throw this.#collide(path, other);
+      if (!ASCII_ONLY.test(p)) this.#plain.add(p);
       return;
     }
     if (other !== undefined) {
-      if (other !== p) throw collide(path, other);
+      if (other !== p) throw this.#collide(path, other);
       return;
     }
-    fancy.set(key, p);
-    if (seen(key, false) || seen(key, true)) throw collide(path, key);
-  };
-  let prev: string | undefined;
-  let prevParent: string | undefined;
-  for (; i < raw.length; i++) {
-    const e = parseEntry(raw[i], limits);
+    this.#fancy.set(key, p);
+    // A plain spelling claimed before this fancy one: only a non-ASCII key can have been. Where a fancy spelling
+    // first differs from its key it has an ASCII capital (sorting it, and all it claims, before the key) or a
+    // non-ASCII letter whose lower case is non-ASCII too: in NFC no other character lower-cases to ASCII (the
+    // Kelvin sign does, and NFC replaces it with K). So only non-ASCII plain spellings are remembered.
+    if (!ASCII_ONLY.test(key) && this.#plain.has(key)) throw this.#collide(path, key);
+  }
+
+  add(raw: unknown): ManifestEntry {
+    if (this.#n >= this.#header.count) throw bad('more entries than the statement lists');
+    const e = parseEntry(raw, this.#limits);
     const path = e.path;
-    if (prev !== undefined) {
-      const c = comparePaths(prev, path);
+    if (this.#prev !== undefined) {
+      const c = comparePaths(this.#prev, path);
       if (c === 0) throw bad(`duplicate entry ${path}`);
       if (c > 0) throw bad(`entries are not in canonical order at ${path}`);
     }
-    prev = path;
-    claim(path, path);
+    this.#prev = path;
+    const anc = this.#ancestors;
+    for (;;) {
+      const top = anc[anc.length - 1];
+      if (top === undefined) break;
+      if (path.startsWith(top) && path.charCodeAt(top.length) <= 0x2f) {
+        if (path.charCodeAt(top.length) === 0x2f) throw bad(`${path} lies under the non-directory entry ${top}`);
+        break;
+      }
+      anc.pop();
+    }
+    anc.push(path);
+    this.#claim(path, path);
     const slash = path.lastIndexOf('/');
     const parent = slash < 0 ? '' : path.slice(0, slash);
     const last = slash < 0 ? path : path.slice(slash + 1);
-    if (excludeNames.has(last) || excludePaths.has(path)) throw bad(`${path} is excluded by the rules`);
-    // Every proper prefix must be a plain directory: nothing lives under a file, symlink or empty directory, and
-    // nothing under an excluded path. In byte order an entry precedes everything beneath it, so the ancestors are
-    // checked once per run of entries sharing a parent.
-    if (parent !== prevParent && parent !== '') {
+    if (this.#excludeNames.has(last) || this.#excludePaths.has(path)) throw bad(`${path} is excluded by the rules`);
+    // Every proper prefix must be a plain directory, not excluded, and claim its spelling; checked once per run of
+    // entries sharing a parent.
+    if (parent !== this.#prevParent && parent !== '') {
       for (let k = parent.indexOf('/'); ; k = parent.indexOf('/', k + 1)) {
         const prefix = k < 0 ? parent : parent.slice(0, k);
         const name = prefix.slice(prefix.lastIndexOf('/') + 1);
-        if (excludeNames.has(name) || excludePaths.has(prefix)) throw bad(`${path} is excluded by the rules`);
-        if (seen(prefix, false)) throw bad(`${path} lies under the non-directory entry ${prefix}`);
-        claim(prefix, path);
+        if (this.#excludeNames.has(name) || this.#excludePaths.has(prefix)) {
+          throw bad(`${path} is excluded by the rules`);
+        }
+        this.#claim(prefix, path);
         if (k < 0) break;
       }
     }
-    prevParent = parent;
-    if (e.kind === 'symlink' && !rules.allowExternalSymlinks && symlinkEscapes(e.path, e.target)) {
+    this.#prevParent = parent;
+    if (e.kind === 'symlink' && !this.#header.rules.allowExternalSymlinks && symlinkEscapes(e.path, e.target)) {
       throw bad(`${e.path}: symlink leads outside the directory, which the rules forbid`);
     }
-    entries[i] = e;
+    switch (e.kind) {
+      case 'file':
+        this.#counts.files++;
+        this.#counts.bytes += e.size;
+        break;
+      case 'symlink':
+        this.#counts.symlinks++;
+        break;
+      default:
+        this.#counts.emptyDirectories++;
+    }
+    if (this.#n > 0) this.#chunk += ',';
+    this.#chunk += canonicalEntry(e);
+    if (this.#chunk.length > 65536) {
+      this.#digest.update(this.#chunk);
+      this.#chunk = '';
+    }
+    this.#n++;
+    this.#entries?.push(e);
+    if (this.#lookup.has(path)) this.#found.set(path, e);
+    return e;
   }
-  // The digest binds the subject to the entries; a statement whose subject names another tree is not ours to trust.
-  if (!manifestDigest(entries).equals(digest)) throw bad('subject digest does not match the manifest entries');
-  return { format: 'vouch', name, digest, rules, entries, followSymlinks: false };
+
+  finish(): CheckedEntries {
+    if (this.#n !== this.#header.count) throw bad('fewer entries than the statement lists');
+    this.#digest.update(`${this.#chunk}]`);
+    // The digest binds the subject to the entries; a statement whose subject names another tree is not ours to trust.
+    if (!this.#digest.digest().equals(this.#header.digest)) {
+      throw bad('subject digest does not match the manifest entries');
+    }
+    const r: CheckedEntries = { counts: this.#counts, found: this.#found };
+    if (this.#entries) r.entries = this.#entries;
+    return r;
+  }
 }
 
-function parseModelSigning(st: Record<string, unknown>, limits: DirectoryLimits): SignedDirectory {
-  const { name, digest } = parseSubject(st);
-  const p = asObject(st.predicate, 'predicate', 'MANIFEST_INVALID');
-  const ser = asObject(p.serialization, 'predicate.serialization', 'MANIFEST_INVALID');
-  if (ser.method !== 'files') {
-    throw new VouchError(
-      'BUNDLE_UNSUPPORTED',
-      `model-signing method ${String(ser.method).slice(0, 40)} is not supported`,
-    );
+/** The model-signing format's resources: any order (the root digest covers it), no duplicates, sorted at the end. */
+class ModelResources implements EntryChecker {
+  readonly #header: DirectoryHeader;
+  readonly #limits: DirectoryLimits;
+  readonly #root = createHash('sha256');
+  readonly #entries: ManifestEntry[] = [];
+  readonly #seen = new Set<string>();
+  readonly #lookup: ReadonlySet<string>;
+
+  constructor(header: DirectoryHeader, limits: DirectoryLimits, lookup: ReadonlySet<string>) {
+    this.#header = header;
+    this.#limits = limits;
+    this.#lookup = lookup;
   }
-  if (ser.hash_type !== 'sha256') {
-    throw new VouchError(
-      'BUNDLE_UNSUPPORTED',
-      `model-signing hash ${String(ser.hash_type).slice(0, 40)} is not supported`,
-    );
-  }
-  if (typeof ser.allow_symlinks !== 'boolean') throw bad('serialization.allow_symlinks must be a boolean');
-  const ignore = ser.ignore_paths === undefined ? [] : asArray(ser.ignore_paths, 'ignore_paths', 'MANIFEST_INVALID');
-  if (ignore.length > 10000) throw bad('too many ignore paths');
-  const excludePaths = ignore.map((v) => {
-    // Python's PurePosixPath drops a trailing slash; anything else must already be canonical.
-    const s = asString(v, 'ignore path', 'MANIFEST_INVALID').replace(/\/+$/, '');
-    return assertCanonicalPath(s, 'ignore path', 'MANIFEST_INVALID', limits);
-  });
-  const raw = asArray(p.resources, 'predicate.resources', 'MANIFEST_INVALID');
-  if (raw.length > limits.maxEntries) throw bad(`manifest has more than ${limits.maxEntries} resources`);
-  const root = createHash('sha256');
-  const entries: ManifestEntry[] = new Array(raw.length);
-  const seen = new Set<string>();
-  for (let i = 0; i < raw.length; i++) {
-    const r = asObject(raw[i], 'resource', 'MANIFEST_INVALID');
-    const path = assertCanonicalPath(r.name, 'resource name', 'MANIFEST_INVALID', limits);
-    if (r.algorithm !== 'sha256')
+
+  add(raw: unknown): ManifestEntry {
+    if (this.#entries.length >= this.#header.count) throw bad('more resources than the statement lists');
+    const r = asObject(raw, 'resource', 'MANIFEST_INVALID');
+    const path = assertCanonicalPath(r.name, 'resource name', 'MANIFEST_INVALID', this.#limits);
+    if (r.algorithm !== 'sha256') {
       throw new VouchError('BUNDLE_UNSUPPORTED', `${path}: resource algorithm is not sha256`);
-    if (typeof r.digest !== 'string' || !HEX64.test(r.digest)) throw bad(`${path}: bad digest`);
-    if (seen.has(path)) throw bad(`duplicate resource ${path}`);
-    seen.add(path);
-    root.update(Buffer.from(r.digest, 'hex'));
-    entries[i] = { path, kind: 'file', size: -1, sha256: r.digest, executable: false };
-  }
-  // Resource order is whatever the signer listed (the root digest covers it); comparison needs path order.
-  sortByPath(entries);
-  for (const e of entries) {
-    for (let k = e.path.indexOf('/'); k > 0; k = e.path.indexOf('/', k + 1)) {
-      if (seen.has(e.path.slice(0, k))) throw bad(`${e.path} lies under the file ${e.path.slice(0, k)}`);
     }
+    if (typeof r.digest !== 'string' || !HEX64.test(r.digest)) throw bad(`${path}: bad digest`);
+    if (this.#seen.has(path)) throw bad(`duplicate resource ${path}`);
+    this.#seen.add(path);
+    this.#root.update(Buffer.from(r.digest, 'hex'));
+    const e: ManifestEntry = { path, kind: 'file', size: -1, sha256: r.digest, executable: false };
+    this.#entries.push(e);
+    return e;
   }
-  if (!root.digest().equals(digest)) throw bad('subject digest does not match the resources');
-  return {
-    format: 'model-signing',
-    name,
-    digest,
-    rules: { excludeNames: [], excludePaths, allowExternalSymlinks: ser.allow_symlinks },
-    entries,
-    followSymlinks: ser.allow_symlinks,
-  };
+
+  finish(): CheckedEntries & { entries: ManifestEntry[] } {
+    const entries = this.#entries;
+    if (entries.length !== this.#header.count) throw bad('fewer resources than the statement lists');
+    // Resource order is whatever the signer listed (the root digest covers it); comparison needs path order.
+    sortByPath(entries);
+    for (const e of entries) {
+      for (let k = e.path.indexOf('/'); k > 0; k = e.path.indexOf('/', k + 1)) {
+        if (this.#seen.has(e.path.slice(0, k))) throw bad(`${e.path} lies under the file ${e.path.slice(0, k)}`);
+      }
+    }
+    if (!this.#root.digest().equals(this.#header.digest)) throw bad('subject digest does not match the resources');
+    const found = new Map(entries.filter((e) => this.#lookup.has(e.path)).map((e) => [e.path, e] as const));
+    return { entries, counts: { files: entries.length, symlinks: 0, emptyDirectories: 0, bytes: 0 }, found };
+  }
 }

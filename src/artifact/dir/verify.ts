@@ -9,9 +9,9 @@ import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path
 import { hashFile } from '../../core/digest.ts';
 import { VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
-import { compareManifest, countEntries, type Difference, type ManifestEntry } from './manifest.ts';
+import { compareManifest, type Difference, ManifestComparer, type ManifestEntry } from './manifest.ts';
 import { assertCanonicalPath, comparePaths, type DirectoryLimits } from './paths.ts';
-import { type DirectoryFormat, parseDirectoryStatement, type SignedDirectory } from './statement.ts';
+import { type CheckedDirectory, type DirectoryFormat, parseDirectoryStatement } from './statement.ts';
 import { walkDirectory } from './walk.ts';
 
 export interface VerifyDirectoryOptions {
@@ -52,17 +52,51 @@ export async function verifyDirectoryStatement(
   options: VerifyDirectoryOptions = {},
 ): Promise<DirectoryVerification> {
   const signed = parseDirectoryStatement(statement, options.limits ? { limits: options.limits } : {});
+  const inTree = bundlePathInTree(root, options.bundlePath);
+  const found = new Map<string, ManifestEntry>();
+  const own = inTree === undefined ? undefined : findEntry(signed.entries, inTree);
+  if (own) found.set(inTree!, own);
+  return verifyCheckedDirectory(
+    { ...signed, found },
+    root,
+    async (onEntry) => {
+      for (const e of signed.entries) onEntry(e);
+    },
+    options,
+  );
+}
+
+/**
+ * A signed directory's entries read again in manifest order: from memory, or streamed once more from the bundle
+ * (src/workflow/dir-bundle.ts), which fails if the bytes are not those checked before.
+ */
+export type EntrySource = (onEntry: (entry: ManifestEntry) => void) => Promise<void>;
+
+/** The bundle's path relative to the tree, when the bundle file lies inside it. */
+export function bundlePathInTree(root: string, bundlePath: string | undefined): string | undefined {
+  if (bundlePath === undefined) return undefined;
+  const rel = relative(resolve(root), resolve(bundlePath));
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  return rel.split(sep).join('/');
+}
+
+/**
+ * Re-walk `root` and compare it with a checked statement whose entries `replay` delivers in order (the vouch
+ * format is compared as they stream: a million-entry manifest is never held; model-signing uses its sorted
+ * `entries`). `signed.found` must hold the manifest's entry at the bundle's path inside the tree, if it has one.
+ */
+export async function verifyCheckedDirectory(
+  signed: CheckedDirectory,
+  root: string,
+  replay: EntrySource,
+  options: VerifyDirectoryOptions = {},
+): Promise<DirectoryVerification> {
   const extra = (options.ignorePaths ?? []).map((p) =>
     assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
   );
   if (signed.format !== 'model-signing') extra.length = 0;
-  if (options.bundlePath !== undefined) {
-    const rel = relative(resolve(root), resolve(options.bundlePath));
-    if (rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) {
-      const posix = rel.split(sep).join('/');
-      if (findEntry(signed, posix) === undefined) extra.push(posix);
-    }
-  }
+  const inTree = bundlePathInTree(root, options.bundlePath);
+  if (inTree !== undefined && !signed.found.has(inTree)) extra.push(inTree);
   const rules =
     extra.length > 0 ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] } : signed.rules;
   const walked = await walkDirectory(root, rules, {
@@ -71,20 +105,25 @@ export async function verifyDirectoryStatement(
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.limits && { limits: options.limits }),
   });
-  let actual = walked.entries;
-  if (signed.format === 'model-signing') actual = await projectModelSigning(actual, root, signed.followSymlinks);
-  const differences = compareManifest(signed.entries, actual);
+  let differences: Difference[];
+  if (signed.format === 'model-signing') {
+    const actual = await projectModelSigning(walked.entries, root, signed.followSymlinks);
+    differences = compareManifest(signed.entries!, actual);
+  } else {
+    const comparer = new ManifestComparer(walked.entries);
+    await replay((e) => comparer.push(e));
+    differences = comparer.finish();
+  }
   if (differences.length > 0) {
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences), { details: differences });
   }
-  const counts = countEntries(signed.entries);
   return {
     format: signed.format,
     name: signed.name,
-    files: counts.files,
-    symlinks: counts.symlinks,
-    emptyDirectories: counts.emptyDirectories,
-    bytes: signed.format === 'vouch' ? counts.bytes : walked.stats.bytes,
+    files: signed.counts.files,
+    symlinks: signed.counts.symlinks,
+    emptyDirectories: signed.counts.emptyDirectories,
+    bytes: signed.format === 'vouch' ? signed.counts.bytes : walked.stats.bytes,
     manifestDigest: `sha256:${signed.digest.toString('hex')}`,
   };
 }
@@ -171,8 +210,7 @@ export interface FileInDirectoryVerification {
   manifestDigest: string;
 }
 
-function findEntry(signed: SignedDirectory, path: string): ManifestEntry | undefined {
-  const list = signed.entries;
+function findEntry(list: readonly ManifestEntry[], path: string): ManifestEntry | undefined {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
@@ -197,8 +235,25 @@ export async function verifyFileInDirectory(
   relPath: string,
 ): Promise<FileInDirectoryVerification> {
   const signed = parseDirectoryStatement(statement);
-  const path = assertCanonicalPath(relPath.replace(/^\.\//, ''), '--path', 'USAGE');
-  const entry = findEntry(signed, path);
+  const path = fileInDirectoryPath(relPath);
+  const found = new Map<string, ManifestEntry>();
+  const entry = findEntry(signed.entries, path);
+  if (entry) found.set(path, entry);
+  return verifyFileInCheckedDirectory({ ...signed, found }, filePath, path);
+}
+
+/** The canonical manifest path given with `--path` (`./bin/app.exe` -> `bin/app.exe`). */
+export function fileInDirectoryPath(relPath: string): string {
+  return assertCanonicalPath(relPath.replace(/^\.\//, ''), '--path', 'USAGE');
+}
+
+/** verifyFileInDirectory for a checked statement; `signed.found` holds the entry at `path`, if the manifest has one. */
+export async function verifyFileInCheckedDirectory(
+  signed: CheckedDirectory,
+  filePath: string,
+  path: string,
+): Promise<FileInDirectoryVerification> {
+  const entry = signed.found.get(path);
   if (entry === undefined) {
     throw new VouchError('PATH_NOT_SIGNED', `${path} is not in the signed directory ${JSON.stringify(signed.name)}`);
   }

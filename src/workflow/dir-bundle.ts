@@ -1,0 +1,319 @@
+/**
+ * Directory bundles read in passes, never whole: a million-file manifest makes a ~200 MB bundle whose payload,
+ * parsed at once, would cost about 1.2 GB (the file as a string, the base64 string, the decoded payload, its text,
+ * its object graph). Here the file is read in 1 MiB pieces, four times, with memory bounded by the largest
+ * manifest entry:
+ * A. the bundle without its payload (src/core/json-stream.ts): parsed strictly, the payload's place and length
+ *    recorded (`readSplitBundle`);
+ * 1. the payload decoded and hashed (its SHA-256, the DSSE pre-authentication encoding under each hash the
+ *    signing key may use) and the statement outside its entry list kept (`firstPass`). The signature is then
+ *    verified against those digests before anything of the statement is believed;
+ * 2. every entry checked (order, canonical paths, collisions, rules, subject digest) with the statement's header;
+ * 3. after the walk, the entries streamed once more into the comparison with the tree.
+ * Each pass re-hashes the payload and fails unless it is the payload of pass 1 (the file may be rewritten while
+ * it is read), so every entry compared is an entry whose signature was verified.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { CheckedDirectory, DirectoryHeader, DirectoryLimits, ManifestEntry } from '../artifact/dir/index.ts';
+import { entryChecker, parseDirectoryHeader } from '../artifact/dir/index.ts';
+import { fileError } from '../core/digest.ts';
+import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
+import { asObject, parseStrictJson } from '../core/json.ts';
+import { type JsonSplit, JsonSplitter, parseElement } from '../core/json-stream.ts';
+import { VouchError } from '../errors.ts';
+import {
+  type Bundle,
+  bundleFromJson,
+  type DetachedPayload,
+  MAX_BUNDLE_BYTES,
+  MAX_DIRECTORY_BUNDLE_BYTES,
+} from '../verify/bundle.ts';
+import type { Policy } from '../verify/types.ts';
+import { payloadNeeds } from '../verify/verifier.ts';
+
+const PIECE = 1 << 20;
+const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const ENTRY_LISTS = [
+  ['predicate', 'entries'],
+  ['predicate', 'resources'],
+] as const;
+const LIST_MEMBERS = ['entries', 'resources'] as const;
+
+/** A directory bundle read without its payload, and where the payload's base64 text lies in the file. */
+export interface SplitBundle {
+  path: string;
+  bundle: Bundle;
+  /** Absent when the bundle has no DSSE payload to split (a message signature): parsed whole instead. */
+  payload?: { start: number; end: number; detached: DetachedPayload };
+}
+
+async function openFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    throw fileError(e as NodeJS.ErrnoException, path);
+  }
+}
+
+/** Pass A: the bundle, strictly parsed, with its DSSE payload split out (its range and length recorded). */
+export async function readSplitBundle(path: string): Promise<SplitBundle> {
+  const fh = await openFile(path);
+  try {
+    const { size } = await fh.stat();
+    if (size > MAX_DIRECTORY_BUNDLE_BYTES) {
+      throw new VouchError(
+        'BUNDLE_TOO_LARGE',
+        `${path} is ${size} bytes; bundles are capped at ${MAX_DIRECTORY_BUNDLE_BYTES}`,
+      );
+    }
+    const splitter = new JsonSplitter({
+      targets: [['dsseEnvelope', 'payload']],
+      mode: 'string',
+      maxSkeletonBytes: MAX_BUNDLE_BYTES,
+      code: 'BUNDLE_MALFORMED',
+      tooLargeCode: 'BUNDLE_TOO_LARGE',
+      what: 'bundle',
+    });
+    const buf = Buffer.allocUnsafe(PIECE);
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, PIECE, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_DIRECTORY_BUNDLE_BYTES)
+        throw new VouchError('BUNDLE_TOO_LARGE', `${path} grew while it was read`);
+      splitter.push(buf.subarray(0, bytesRead));
+    }
+    const split = splitter.end();
+    const root = asObject(parseStrictJson(split.skeleton, { what: 'bundle' }), 'bundle');
+    if (split.found.length === 0) return { path, bundle: bundleFromJson(root) };
+    const { start, end } = split.found[0]!;
+    if ((end - start) % 4 !== 0)
+      throw new VouchError('BUNDLE_MALFORMED', 'dsseEnvelope.payload is not canonical base64');
+    const tail = Buffer.alloc(Math.min(2, end - start));
+    await fh.read(tail, 0, tail.length, end - tail.length);
+    const detached: DetachedPayload = {
+      kind: 'detached',
+      length: base64DecodedLength(end - start, tail.toString('latin1')),
+      payload: new Map(),
+      pae: new Map(),
+    };
+    return {
+      path,
+      bundle: bundleFromJson(root, { marker: split.marker, payload: detached }),
+      payload: { start, end, detached },
+    };
+  } catch (e) {
+    throw e instanceof VouchError ? e : fileError(e as NodeJS.ErrnoException, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+interface PassResult {
+  sha256: Buffer;
+  /** The first error the sink raised; the pass went on hashing so the caller can tell a changed file first. */
+  sinkError?: unknown;
+}
+
+/**
+ * One pass over the payload: decode its base64 range piece by piece, hash it into `hashes`, and hand the bytes to
+ * `sink` (whose first error stops only the sink). Fails when the decoded length is not the one recorded in pass A.
+ */
+async function streamPayload(
+  split: SplitBundle,
+  hashes: Hash[],
+  sink: { push(bytes: Buffer): void; end(): void },
+  keep?: Buffer,
+): Promise<PassResult> {
+  const p = split.payload!;
+  const fh = await openFile(split.path);
+  const sha = createHash('sha256');
+  const decoder = new Base64Decoder('dsseEnvelope.payload');
+  let sinkError: unknown;
+  let length = 0;
+  const feed = (bytes: Buffer) => {
+    length += bytes.length;
+    if (length > p.detached.length) changed(split.path);
+    sha.update(bytes);
+    for (const h of hashes) h.update(bytes);
+    if (keep) bytes.copy(keep, length - bytes.length);
+    if (sinkError !== undefined) return;
+    try {
+      sink.push(bytes);
+    } catch (e) {
+      sinkError = e;
+    }
+  };
+  try {
+    const buf = Buffer.allocUnsafe(PIECE);
+    for (let at = p.start; at < p.end; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(PIECE, p.end - at), at);
+      if (bytesRead === 0) changed(split.path);
+      at += bytesRead;
+      feed(decoder.push(buf.subarray(0, bytesRead)));
+    }
+    decoder.end();
+  } catch (e) {
+    throw e instanceof VouchError ? e : fileError(e as NodeJS.ErrnoException, split.path);
+  } finally {
+    await fh.close();
+  }
+  if (length !== p.detached.length) changed(split.path);
+  if (sinkError === undefined) {
+    try {
+      sink.end();
+    } catch (e) {
+      sinkError = e;
+    }
+  }
+  return sinkError === undefined ? { sha256: sha.digest() } : { sha256: sha.digest(), sinkError };
+}
+
+function changed(path: string): never {
+  throw new VouchError('BUNDLE_MALFORMED', `${path} changed while it was being read`);
+}
+
+/** What pass 1 learned: the bundle ready for the verifier, and the statement outside its entry list. */
+export interface FirstPass {
+  /** The bundle with the payload's digests filled in (or its bytes, for a key that needs them). */
+  bundle: Bundle;
+  /** The statement skeleton and its list counts; an error to raise once the signature has verified. */
+  statement: { split: JsonSplit; counts: Record<string, number> } | { error: unknown };
+  sha256: Buffer;
+}
+
+/**
+ * Pass 1: decode and hash the payload, keeping the statement's skeleton. The digests are those `policy` may need
+ * (payloadNeeds); when a possible key cannot be checked against a digest, the payload's bytes are kept instead.
+ */
+export async function firstPass(split: SplitBundle, policy: Policy): Promise<FirstPass> {
+  const p = split.payload!;
+  const content = split.bundle.content;
+  if (content.kind !== 'dsse') throw new VouchError('INTERNAL', 'a split payload outside a DSSE envelope');
+  const needs = payloadNeeds(split.bundle, policy);
+  const header = Buffer.from(
+    `DSSEv1 ${Buffer.byteLength(content.payloadType)} ${content.payloadType} ${p.detached.length} `,
+  );
+  const pae = new Map(needs.pae.map((a) => [a, createHash(a).update(header)] as const));
+  const bytes = needs.bytes ? Buffer.allocUnsafe(p.detached.length) : undefined;
+  const counts: Record<string, number> = {};
+  const statement = new JsonSplitter({
+    targets: ENTRY_LISTS,
+    mode: 'array',
+    maxSkeletonBytes: MAX_BUNDLE_BYTES,
+    code: 'DSSE_INVALID',
+    tooLargeCode: 'MANIFEST_INVALID',
+    what: 'in-toto statement',
+    onElement: (t) => {
+      const m = LIST_MEMBERS[t]!;
+      counts[m] = (counts[m] ?? 0) + 1;
+    },
+  });
+  let split1: JsonSplit | undefined;
+  // A statement that does not split still has every byte hashed (and kept): the signature decides first.
+  const r = await streamPayload(
+    split,
+    [...pae.values()],
+    {
+      push: (b) => statement.push(b),
+      end: () => {
+        split1 = statement.end();
+        for (const f of split1.found) counts[LIST_MEMBERS[f.target]!] ??= 0;
+      },
+    },
+    bytes,
+  );
+  let bundle: Bundle;
+  if (bytes) bundle = { ...split.bundle, content: { ...content, payload: bytes } };
+  else {
+    p.detached.payload.set('sha256', r.sha256);
+    for (const [a, h] of pae) p.detached.pae.set(a, h.digest());
+    bundle = split.bundle;
+  }
+  const st = r.sinkError !== undefined || !split1 ? { error: r.sinkError } : { split: split1, counts };
+  return { bundle, statement: st, sha256: r.sha256 };
+}
+
+/**
+ * After the signature verified: the statement's header (DSSE_INVALID for what is not an in-toto statement, as
+ * the verifier says of payloads it parses whole; MANIFEST_INVALID and BUNDLE_UNSUPPORTED from the directory
+ * formats).
+ */
+export function statementHeader(
+  first: FirstPass,
+  options: { limits?: Partial<DirectoryLimits> } = {},
+): DirectoryHeader {
+  const st = first.statement;
+  if ('error' in st) throw st.error;
+  const statement = asObject(
+    parseStrictJson(st.split.skeleton, { code: 'DSSE_INVALID', what: 'in-toto statement' }),
+    'statement',
+    'DSSE_INVALID',
+  );
+  if (
+    statement._type !== 'https://in-toto.io/Statement/v1' &&
+    statement._type !== 'https://in-toto.io/Statement/v0.1'
+  ) {
+    throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
+  }
+  return parseDirectoryHeader(statement, { ...options, list: { marker: st.split.marker, counts: st.counts } });
+}
+
+/** Feed the elements of the header's entry list to `onElement`, in one pass that must match pass 1's payload. */
+async function entriesPass(
+  split: SplitBundle,
+  first: FirstPass,
+  header: DirectoryHeader,
+  onElement: (bytes: Buffer, shape: { flat: boolean; members: number }) => void,
+): Promise<void> {
+  const list = header.format === 'vouch' ? 0 : 1;
+  const splitter = new JsonSplitter({
+    targets: [ENTRY_LISTS[list]!],
+    mode: 'array',
+    maxSkeletonBytes: MAX_BUNDLE_BYTES,
+    code: 'DSSE_INVALID',
+    tooLargeCode: 'MANIFEST_INVALID',
+    what: 'in-toto statement',
+    onElement: (_t, bytes, shape) => onElement(bytes, shape),
+  });
+  const r = await streamPayload(split, [], { push: (b) => splitter.push(b), end: () => splitter.end() });
+  if (!r.sha256.equals(first.sha256)) changed(split.path);
+  if (r.sinkError !== undefined) throw r.sinkError;
+}
+
+/**
+ * Pass 2: every entry checked against the header (see entryChecker); `lookup` paths are returned with their
+ * entries (the bundle's own path inside the tree, `--path`). Model-signing resources are kept (few, any order).
+ */
+export async function checkEntries(
+  split: SplitBundle,
+  first: FirstPass,
+  header: DirectoryHeader,
+  lookup: string[],
+): Promise<CheckedDirectory> {
+  const checker = entryChecker(header, { lookup });
+  await entriesPass(split, first, header, (bytes, shape) => {
+    checker.add(parseElement(bytes, shape, 'DSSE_INVALID', 'manifest entry'));
+  });
+  return { ...header, ...checker.finish() };
+}
+
+/**
+ * Pass 3: the entries again, for the comparison with the walk. They are the entries pass 2 checked (same payload
+ * digest, verified at the end of the pass, before any result is used), so each is only parsed.
+ */
+export function replayEntries(
+  split: SplitBundle,
+  first: FirstPass,
+  header: DirectoryHeader,
+): (onEntry: (e: ManifestEntry) => void) => Promise<void> {
+  return (onEntry) =>
+    entriesPass(split, first, header, (bytes) => onEntry(JSON.parse(bytes.toString('utf8')) as ManifestEntry));
+}
+
+/** The payload types a directory signature may carry. */
+export function isInTotoBundle(b: Bundle): boolean {
+  return b.content.kind === 'dsse' && b.content.payloadType === IN_TOTO_PAYLOAD_TYPE;
+}
