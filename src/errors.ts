@@ -58,7 +58,7 @@ export const ERROR_CODES = {
   FILE_UNREADABLE: ['usage', 'Check the file permissions.'],
   FILE_EXISTS: ['usage', 'Pass --force to overwrite it.'],
   KEY_INVALID: ['usage', 'The key file is not a key vouch can use.'],
-  PASSPHRASE_INVALID: ['usage', 'The passphrase does not decrypt the key (set it with VOUCH_PASSWORD or the prompt).'],
+  PASSPHRASE_INVALID: ['usage', 'Give the passphrase that decrypts the key: VOUCH_PASSWORD, or type it at the prompt.'],
   TRUST_ROOT_INVALID: ['usage', 'The trusted root file is not a valid Sigstore trusted root.'],
   CONFIG_INVALID: ['usage', 'The configuration is invalid.'],
   TOKEN_INVALID: ['usage', 'The identity token is missing, malformed or expired.'],

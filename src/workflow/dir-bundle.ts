@@ -21,13 +21,14 @@ import { fileError } from '../core/digest.ts';
 import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
 import { type JsonSplit, JsonSplitter, parseElement } from '../core/json-stream.ts';
-import { VouchError } from '../errors.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 import {
   type Bundle,
   bundleFromJson,
   type DetachedPayload,
   MAX_BUNDLE_BYTES,
   MAX_DIRECTORY_BUNDLE_BYTES,
+  parseBundle,
 } from '../verify/bundle.ts';
 import type { Policy } from '../verify/types.ts';
 import { payloadNeeds } from '../verify/verifier.ts';
@@ -44,8 +45,12 @@ const LIST_MEMBERS = ['entries', 'resources'] as const;
 export interface SplitBundle {
   path: string;
   bundle: Bundle;
-  /** Absent when the bundle has no DSSE payload to split (a message signature): parsed whole instead. */
-  payload?: { start: number; end: number; detached: DetachedPayload };
+  /**
+   * Where the payload is: a base64 range of the file, or (a bundle of at most 32 MiB whose payload string uses
+   * JSON escapes, which no signer needs but JSON allows) bytes parsed the ordinary way. Absent when there is no
+   * DSSE payload to split (a message signature): the bundle was parsed whole.
+   */
+  payload?: { start: number; end: number; detached: DetachedPayload } | { bytes: Buffer };
 }
 
 async function openFile(path: string): Promise<FileHandle> {
@@ -77,13 +82,22 @@ export async function readSplitBundle(path: string): Promise<SplitBundle> {
     });
     const buf = Buffer.allocUnsafe(PIECE);
     let total = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, PIECE, total);
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      if (total > MAX_DIRECTORY_BUNDLE_BYTES)
-        throw new VouchError('BUNDLE_TOO_LARGE', `${path} grew while it was read`);
-      splitter.push(buf.subarray(0, bytesRead));
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, PIECE, total);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+        if (total > MAX_DIRECTORY_BUNDLE_BYTES) {
+          throw new VouchError('BUNDLE_TOO_LARGE', `${path} grew while it was read`);
+        }
+        splitter.push(buf.subarray(0, bytesRead));
+      }
+    } catch (e) {
+      // An escaped payload cannot be split; one that fits the ordinary cap is parsed the ordinary way.
+      if (!(isVouchError(e) && e.code === 'BUNDLE_UNSUPPORTED' && size <= MAX_BUNDLE_BYTES)) throw e;
+      const bundle = parseBundle(await fh.readFile());
+      if (bundle.content.kind !== 'dsse' || !Buffer.isBuffer(bundle.content.payload)) return { path, bundle };
+      return { path, bundle, payload: { bytes: bundle.content.payload } };
     }
     const split = splitter.end();
     const root = asObject(parseStrictJson(split.skeleton, { what: 'bundle' }), 'bundle');
@@ -128,8 +142,22 @@ async function streamPayload(
   keep?: Buffer,
 ): Promise<PassResult> {
   const p = split.payload!;
-  const fh = await openFile(split.path);
   const sha = createHash('sha256');
+  if ('bytes' in p) {
+    // In memory: the same pieces, no file.
+    let sinkError: unknown;
+    sha.update(p.bytes);
+    for (const h of hashes) h.update(p.bytes);
+    keep?.set(p.bytes);
+    try {
+      for (let at = 0; at < p.bytes.length; at += PIECE) sink.push(p.bytes.subarray(at, at + PIECE));
+      sink.end();
+    } catch (e) {
+      sinkError = e;
+    }
+    return sinkError === undefined ? { sha256: sha.digest() } : { sha256: sha.digest(), sinkError };
+  }
+  const fh = await openFile(split.path);
   const decoder = new Base64Decoder('dsseEnvelope.payload');
   let sinkError: unknown;
   let length = 0;
@@ -192,12 +220,12 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
   const p = split.payload!;
   const content = split.bundle.content;
   if (content.kind !== 'dsse') throw new VouchError('INTERNAL', 'a split payload outside a DSSE envelope');
-  const needs = payloadNeeds(split.bundle, policy);
-  const header = Buffer.from(
-    `DSSEv1 ${Buffer.byteLength(content.payloadType)} ${content.payloadType} ${p.detached.length} `,
-  );
+  // A payload in memory is verified over its bytes: no digests to prepare.
+  const needs = 'bytes' in p ? { bytes: false, pae: [] } : payloadNeeds(split.bundle, policy);
+  const length = 'bytes' in p ? p.bytes.length : p.detached.length;
+  const header = Buffer.from(`DSSEv1 ${Buffer.byteLength(content.payloadType)} ${content.payloadType} ${length} `);
   const pae = new Map(needs.pae.map((a) => [a, createHash(a).update(header)] as const));
-  const bytes = needs.bytes ? Buffer.allocUnsafe(p.detached.length) : undefined;
+  const bytes = needs.bytes ? Buffer.allocUnsafe(length) : undefined;
   const counts: Record<string, number> = {};
   const statement = new JsonSplitter({
     targets: ENTRY_LISTS,
@@ -227,6 +255,7 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
   );
   let bundle: Bundle;
   if (bytes) bundle = { ...split.bundle, content: { ...content, payload: bytes } };
+  else if ('bytes' in p) bundle = split.bundle;
   else {
     p.detached.payload.set('sha256', r.sha256);
     for (const [a, h] of pae) p.detached.pae.set(a, h.digest());
