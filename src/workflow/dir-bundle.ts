@@ -1,21 +1,21 @@
 /**
  * Directory bundles read in passes, never whole: a million-file manifest makes a ~200 MB bundle whose payload,
  * parsed at once, would cost about 1.2 GB (the file as a string, the base64 string, the decoded payload, its text,
- * its object graph). Here the file is read in 1 MiB pieces, four times, with memory bounded by the largest
+ * its object graph). Here the file is read in 1 MiB pieces, three times, with memory bounded by the largest
  * manifest entry:
  * A. the bundle without its payload (src/core/json-stream.ts): parsed strictly, the payload's place and length
  *    recorded (`readSplitBundle`);
  * 1. the payload decoded and hashed (its SHA-256, the DSSE pre-authentication encoding under each hash the
  *    signing key may use) and the statement outside its entry list kept (`firstPass`). The signature is then
  *    verified against those digests before anything of the statement is believed;
- * 2. every entry checked (order, canonical paths, collisions, rules, subject digest) with the statement's header;
- * 3. after the walk, the entries streamed once more into the comparison with the tree.
- * Each pass re-hashes the payload and fails unless it is the payload of pass 1 (the file may be rewritten while
- * it is read), so every entry compared is an entry whose signature was verified.
+ * 2. after the walk, every entry checked (order, canonical paths, collisions, rules, subject digest) and compared
+ *    with the tree as it streams past (`--path`: checked only, the one entry kept).
+ * Pass 2 re-hashes the payload and fails unless it is the payload of pass 1 (the file may be rewritten while it is
+ * read), so every entry used is an entry whose signature was verified.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
-import type { CheckedDirectory, DirectoryHeader, DirectoryLimits, ManifestEntry } from '../artifact/dir/index.ts';
+import type { CheckedDirectory, DirectoryHeader, DirectoryLimits, EntryStream } from '../artifact/dir/index.ts';
 import { entryChecker, parseDirectoryHeader } from '../artifact/dir/index.ts';
 import { fileError } from '../core/digest.ts';
 import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
@@ -313,8 +313,8 @@ async function entriesPass(
 }
 
 /**
- * Pass 2: every entry checked against the header (see entryChecker); `lookup` paths are returned with their
- * entries (the bundle's own path inside the tree, `--path`). Model-signing resources are kept (few, any order).
+ * Pass 2 for `--path`: every entry checked against the header (see entryChecker), the entries at `lookup` paths
+ * returned. Model-signing resources are kept (few, any order).
  */
 export async function checkEntries(
   split: SplitBundle,
@@ -330,16 +330,15 @@ export async function checkEntries(
 }
 
 /**
- * Pass 3: the entries again, for the comparison with the walk. They are the entries pass 2 checked (same payload
- * digest, verified at the end of the pass, before any result is used), so each is only parsed.
+ * Pass 2 for `vouch verify dir:`: the entries, each parsed strictly, for verifyDirectoryEntries to check and
+ * compare with the walk as they stream. The pass fails at its end unless the payload was pass 1's, before any
+ * result is used.
  */
-export function replayEntries(
-  split: SplitBundle,
-  first: FirstPass,
-  header: DirectoryHeader,
-): (onEntry: (e: ManifestEntry) => void) => Promise<void> {
+export function streamEntries(split: SplitBundle, first: FirstPass, header: DirectoryHeader): EntryStream {
   return (onEntry) =>
-    entriesPass(split, first, header, (bytes) => onEntry(JSON.parse(bytes.toString('utf8')) as ManifestEntry));
+    entriesPass(split, first, header, (bytes, shape) =>
+      onEntry(parseElement(bytes, shape, 'DSSE_INVALID', 'manifest entry')),
+    );
 }
 
 /** The payload types a directory signature may carry. */

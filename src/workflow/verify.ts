@@ -73,9 +73,9 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
 
 /**
  * A directory: the bundle is read in passes (src/workflow/dir-bundle.ts, memory bounded whatever the manifest's
- * size): its signature, signer, log entries and times are verified over the payload's digests first; then every
- * entry is checked; then the tree is walked again with the signer's recorded rules, every file re-hashed (nothing
- * is taken from a cache) and compared with the entries streamed once more. The statement is not repeated in the
+ * size): its signature, signer, log entries and times are verified over the payload's digests first; then the
+ * tree is walked with the signer's recorded rules, every file re-hashed (nothing is taken from a cache), and the
+ * entries are checked and compared as they stream from the bundle again. The statement is not repeated in the
  * result.
  */
 async function verifyDirectory(
@@ -86,21 +86,21 @@ async function verifyDirectory(
   if (options.path !== undefined) throw new VouchError('USAGE', '--path takes the file to check, not its directory');
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const { bundlePathInTree, verifyCheckedDirectory } = await import('../artifact/dir/index.ts');
-  const inTree = bundlePathInTree(root, bundlePath);
-  const { signed, result, replay } = await verifiedDirectoryBundle(bundlePath, policy, options, inTree ? [inTree] : []);
-  const directory = await verifyCheckedDirectory(signed, root, replay, {
+  const d = await import('./dir-bundle.ts');
+  const { verifyDirectoryEntries } = await import('../artifact/dir/index.ts');
+  const v = await verifiedDirectoryBundle(bundlePath, policy, options);
+  const directory = await verifyDirectoryEntries(v.header, root, d.streamEntries(v.split, v.first, v.header), {
     bundlePath,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  return { target: describeTarget(target), ...result, artifact: { digest: directory.manifestDigest }, directory };
+  return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
 }
 
 /**
- * A directory bundle, verified (signature, signer, log, time: over the payload's digests) and then its statement
- * and every entry checked; `lookup` paths come back with their entries. `replay` streams the entries again.
+ * A directory bundle read in passes up to its verified signature: the bundle without its payload, then the payload
+ * hashed (and the statement's skeleton kept), then the verifier over those digests, then the statement's header.
  */
-async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, options: VerifyOptions, lookup: string[]) {
+async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, options: VerifyOptions) {
   const d = await import('./dir-bundle.ts');
   const split = await d.readSplitBundle(bundlePath);
   const trust = options.trust ?? loadDefaultTrust(options.home);
@@ -115,9 +115,8 @@ async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, optio
     throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
   }
   const header = d.statementHeader(first);
-  const signed = await d.checkEntries(split, first, header, lookup);
   const { statement: _omitted, ...result } = verified;
-  return { signed, result, replay: d.replayEntries(split, first, header) };
+  return { split, first, header, result };
 }
 
 /** `--path`: one file checked against its entry in a signed directory's manifest. */
@@ -130,7 +129,10 @@ async function verifyFileInSignedDirectory(
   if (!options.bundle) throw new VouchError('USAGE', "--path needs --bundle (the directory's bundle)");
   const { fileInDirectoryPath, verifyFileInCheckedDirectory } = await import('../artifact/dir/index.ts');
   const path = fileInDirectoryPath(relPath);
-  const { signed, result } = await verifiedDirectoryBundle(options.bundle, policy, options, [path]);
+  const d = await import('./dir-bundle.ts');
+  const v = await verifiedDirectoryBundle(options.bundle, policy, options);
+  const result = v.result;
+  const signed = await d.checkEntries(v.split, v.first, v.header, [path]);
   const file = await verifyFileInCheckedDirectory(signed, target.path, path);
   return { target: describeTarget(target), ...result, artifact: { digest: `sha256:${file.sha256}` }, file };
 }

@@ -316,10 +316,15 @@ function impliedDirectories(entries: readonly ManifestEntry[]): Set<string> {
 /**
  * Differences between the signed manifest and a fresh walk, in path order. Both lists must be sorted by
  * `comparePaths`. A signed empty directory that now has content is reported through its new entries only, and a
- * directory emptied of its signed files through the missing files only, so each change appears once.
+ * directory emptied of its signed files through the missing files only, so each change appears once. An entry at
+ * `ignore` that the manifest does not list is not reported (the bundle file itself, written into the tree).
  */
-export function compareManifest(signed: readonly ManifestEntry[], actual: readonly ManifestEntry[]): Difference[] {
-  const c = new ManifestComparer(actual);
+export function compareManifest(
+  signed: readonly ManifestEntry[],
+  actual: readonly ManifestEntry[],
+  ignore?: string,
+): Difference[] {
+  const c = new ManifestComparer(actual, ignore);
   for (let i = 0; i < signed.length; i++) c.push(signed[i]!);
   return c.finish();
 }
@@ -341,8 +346,11 @@ export class ManifestComparer {
   #pendingDirs: string[] = [];
   #last: string | undefined;
 
-  constructor(actual: readonly ManifestEntry[]) {
+  readonly #ignore: string | undefined;
+
+  constructor(actual: readonly ManifestEntry[], ignore?: string) {
     this.#actual = actual;
+    this.#ignore = ignore;
   }
 
   push(s: ManifestEntry): void {
@@ -383,6 +391,7 @@ export class ManifestComparer {
   }
 
   #added(a: ManifestEntry): void {
+    if (a.path === this.#ignore) return;
     if (a.kind === 'dir') this.#pendingDirs.push(a.path);
     else this.#out.push({ type: 'added', path: a.path, kind: a.kind });
   }

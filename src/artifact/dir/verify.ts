@@ -9,9 +9,22 @@ import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path
 import { hashFile } from '../../core/digest.ts';
 import { VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
-import { compareManifest, type Difference, ManifestComparer, type ManifestEntry } from './manifest.ts';
+import {
+  compareManifest,
+  type Difference,
+  ManifestComparer,
+  type ManifestCounts,
+  type ManifestEntry,
+} from './manifest.ts';
 import { assertCanonicalPath, comparePaths, type DirectoryLimits } from './paths.ts';
-import { type CheckedDirectory, type DirectoryFormat, parseDirectoryStatement } from './statement.ts';
+import {
+  type CheckedDirectory,
+  type DirectoryFormat,
+  type DirectoryHeader,
+  entryChecker,
+  parseDirectoryHeader,
+  parseDirectoryStatement,
+} from './statement.ts';
 import { walkDirectory } from './walk.ts';
 
 export interface VerifyDirectoryOptions {
@@ -51,26 +64,25 @@ export async function verifyDirectoryStatement(
   root: string,
   options: VerifyDirectoryOptions = {},
 ): Promise<DirectoryVerification> {
-  const signed = parseDirectoryStatement(statement, options.limits ? { limits: options.limits } : {});
-  const inTree = bundlePathInTree(root, options.bundlePath);
-  const found = new Map<string, ManifestEntry>();
-  const own = inTree === undefined ? undefined : findEntry(signed.entries, inTree);
-  if (own) found.set(inTree!, own);
-  return verifyCheckedDirectory(
-    { ...signed, found },
+  const header = parseDirectoryHeader(statement, options.limits ? { limits: options.limits } : {});
+  const p = (statement as { predicate: Record<string, unknown> }).predicate;
+  const raw = (header.format === 'vouch' ? p.entries : p.resources) as unknown[];
+  return verifyDirectoryEntries(
+    header,
     root,
     async (onEntry) => {
-      for (const e of signed.entries) onEntry(e);
+      for (const e of raw) onEntry(e);
     },
     options,
   );
 }
 
 /**
- * A signed directory's entries read again in manifest order: from memory, or streamed once more from the bundle
- * (src/workflow/dir-bundle.ts), which fails if the bytes are not those checked before.
+ * A signed directory's entries in listed order, as parsed JSON values, delivered once: from memory, or streamed
+ * from the bundle (src/workflow/dir-bundle.ts), which fails at the end if the bytes were not those whose signature
+ * was verified. Whatever `onEntry` throws fails the stream.
  */
-export type EntrySource = (onEntry: (entry: ManifestEntry) => void) => Promise<void>;
+export type EntryStream = (onEntry: (raw: unknown) => void) => Promise<void>;
 
 /** The bundle's path relative to the tree, when the bundle file lies inside it. */
 export function bundlePathInTree(root: string, bundlePath: string | undefined): string | undefined {
@@ -81,50 +93,67 @@ export function bundlePathInTree(root: string, bundlePath: string | undefined): 
 }
 
 /**
- * Re-walk `root` and compare it with a checked statement whose entries `replay` delivers in order (the vouch
- * format is compared as they stream: a million-entry manifest is never held; model-signing uses its sorted
- * `entries`). `signed.found` must hold the manifest's entry at the bundle's path inside the tree, if it has one.
+ * Check a statement's entries (its header already checked) and compare them with `root`. The vouch format is
+ * walked first, with the signed rules, and each entry checked and compared as it streams past, so a million-entry
+ * manifest is never held; model-signing resources (any order, few) are collected and sorted, then compared. The
+ * bundle file, when it lies in the tree and the manifest does not list it, is not reported as added.
  */
-export async function verifyCheckedDirectory(
-  signed: CheckedDirectory,
+export async function verifyDirectoryEntries(
+  header: DirectoryHeader,
   root: string,
-  replay: EntrySource,
+  entries: EntryStream,
   options: VerifyDirectoryOptions = {},
 ): Promise<DirectoryVerification> {
-  const extra = (options.ignorePaths ?? []).map((p) =>
-    assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
-  );
-  if (signed.format !== 'model-signing') extra.length = 0;
-  const inTree = bundlePathInTree(root, options.bundlePath);
-  if (inTree !== undefined && !signed.found.has(inTree)) extra.push(inTree);
-  const rules =
-    extra.length > 0 ? { ...signed.rules, excludePaths: [...signed.rules.excludePaths, ...extra] } : signed.rules;
-  const walked = await walkDirectory(root, rules, {
-    mode: 'verify',
-    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-    ...(options.onProgress && { onProgress: options.onProgress }),
-    ...(options.limits && { limits: options.limits }),
-  });
+  const limits = options.limits ? { limits: options.limits } : {};
+  const extra =
+    header.format === 'model-signing'
+      ? (options.ignorePaths ?? []).map((p) =>
+          assertCanonicalPath(p.replace(/^\.\//, '').replace(/\/+$/, ''), 'ignore path', 'USAGE'),
+        )
+      : [];
+  const ignore = bundlePathInTree(root, options.bundlePath);
+  const walk = () =>
+    walkDirectory(
+      root,
+      extra.length > 0 ? { ...header.rules, excludePaths: [...header.rules.excludePaths, ...extra] } : header.rules,
+      {
+        mode: 'verify',
+        ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+        ...(options.onProgress && { onProgress: options.onProgress }),
+        ...(options.limits && { limits: options.limits }),
+      },
+    );
+  const checker = entryChecker(header, limits);
   let differences: Difference[];
-  if (signed.format === 'model-signing') {
-    const actual = await projectModelSigning(walked.entries, root, signed.followSymlinks);
-    differences = compareManifest(signed.entries!, actual);
+  let counts: ManifestCounts;
+  let walkedBytes = -1;
+  if (header.format === 'model-signing') {
+    await entries((raw) => checker.add(raw));
+    const signed = checker.finish();
+    counts = signed.counts;
+    const walked = await walk();
+    const actual = await projectModelSigning(walked.entries, root, header.followSymlinks);
+    differences = compareManifest(signed.entries!, actual, ignore);
+    walkedBytes = walked.stats.bytes;
   } else {
-    const comparer = new ManifestComparer(walked.entries);
-    await replay((e) => comparer.push(e));
+    const walked = await walk();
+    const comparer = new ManifestComparer(walked.entries, ignore);
+    await entries((raw) => comparer.push(checker.add(raw)));
+    // The checks of the whole list (count, subject digest) come before any difference is reported.
+    counts = checker.finish().counts;
     differences = comparer.finish();
   }
   if (differences.length > 0) {
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences), { details: differences });
   }
   return {
-    format: signed.format,
-    name: signed.name,
-    files: signed.counts.files,
-    symlinks: signed.counts.symlinks,
-    emptyDirectories: signed.counts.emptyDirectories,
-    bytes: signed.format === 'vouch' ? signed.counts.bytes : walked.stats.bytes,
-    manifestDigest: `sha256:${signed.digest.toString('hex')}`,
+    format: header.format,
+    name: header.name,
+    files: counts.files,
+    symlinks: counts.symlinks,
+    emptyDirectories: counts.emptyDirectories,
+    bytes: walkedBytes < 0 ? counts.bytes : walkedBytes,
+    manifestDigest: `sha256:${header.digest.toString('hex')}`,
   };
 }
 
