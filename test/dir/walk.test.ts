@@ -15,6 +15,7 @@ import {
   verifyDirectoryStatement,
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
+import { canonicalEntry, compactOf } from '../../src/artifact/dir/manifest.ts';
 import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -247,6 +248,46 @@ describe('hashFiles opens without following or blocking', () => {
       { path: 'pipe', kind: 'other' },
       { path: 'su', kind: 'file', size: 1, sha256: sha('x'), executable: true, setid: true },
     ]);
+  });
+});
+
+describe('columnar JSON written from the walk', () => {
+  it('equals canonicalEntry and JSON.stringify of every entry, at any chunk size', async () => {
+    const spec: Record<string, Node> = {
+      'bin/app': { content: 'MZ', mode: 0o755 },
+      'q"uote/x': 'q',
+      'é/ü.txt': 'u',
+      '\u{1F600}': '',
+      'big-size': Buffer.alloc(123457, 1),
+      su: { content: 'x', mode: 0o4755 },
+      empty: { dir: true },
+      link: { link: 'bin/app' },
+      'bad\nname': 'x',
+    };
+    for (let i = 0; i < 5000; i++) spec[`many/f${i}`] = `${i}`;
+    const root = tree(spec);
+    for (const mode of ['verify', 'sign'] as const) {
+      if (mode === 'sign') {
+        removeTree(join(root, 'bad\nname'));
+        removeTree(join(root, 'su'));
+      }
+      const m = await walkDirectory(root, DEFAULT_RULES, { mode });
+      const compact = compactOf(m.entries)!;
+      const plain = [...m.entries];
+      for (const size of [1, 100, 4096, 1 << 18]) {
+        // Each chunk is valid until the next is requested: copied as it comes.
+        const join = (style: 'canonical' | 'plain') => {
+          const copies: Buffer[] = [];
+          for (const b of compact.jsonChunks(style, size)) copies.push(Buffer.from(b));
+          return Buffer.concat(copies).toString();
+        };
+        // An entry of kind 'other' has no canonical form: both refuse it.
+        if (mode === 'verify') await rejectsWith(() => join('canonical'), 'DIRECTORY_UNSUPPORTED');
+        else assert.ok(join('canonical') === `[${plain.map(canonicalEntry).join(',')}]`, `${mode} ${size}`);
+        assert.ok(join('plain') === JSON.stringify(plain), `${mode} ${size}`);
+      }
+      if (mode === 'sign') assert.deepEqual(manifestDigest(m.entries), manifestDigest(plain));
+    }
   });
 });
 
