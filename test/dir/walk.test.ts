@@ -4,9 +4,17 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
+import {
+  hashFiles,
+  idleHashWorkers,
+  prestartHashWorkers,
+  ST_NOT_FILE,
+  ST_OK,
+  ST_SYMLINK,
+} from '../../src/artifact/dir/hash.ts';
 import {
   buildStatement,
+  compareManifest,
   countEntries,
   DEFAULT_RULES,
   type DirectoryRules,
@@ -111,6 +119,26 @@ describe('walkDirectory records every entry', () => {
     const e = two.entries.find((x) => x.path === 'd5/f42');
     assert.deepEqual(e, { path: 'd5/f42', kind: 'file', size: 10, sha256: sha('content 42'), executable: false });
     assert.ok(calls > 0);
+  });
+
+  it('takes prestarted workers (started before the walk) and gets the same result', async () => {
+    const spec: Record<string, Node> = {};
+    for (let i = 0; i < 4200; i++) spec[`d${i % 11}/f${i}`] = `content ${i}`;
+    const root = tree(spec);
+    prestartHashWorkers(2);
+    assert.equal(idleHashWorkers(), 2);
+    const pre = await walkDirectory(root, DEFAULT_RULES, { concurrency: 3 });
+    assert.equal(idleHashWorkers(), 0);
+    const one = await walkDirectory(root, DEFAULT_RULES, { concurrency: 1 });
+    assert.deepEqual(pre.entries, one.entries);
+    // The incremental path (list, then hash) takes them too; one left idle does not keep the process alive.
+    prestartHashWorkers(2);
+    const inc = await walkDirectory(root, DEFAULT_RULES, {
+      concurrency: 2,
+      incremental: { path: join(tree({}), 'cache.json') },
+    });
+    assert.deepEqual(inc.entries, one.entries);
+    assert.equal(idleHashWorkers(), 1);
   });
 
   it('a refusal found after the hashing threads started fails the walk and leaves no thread behind', async () => {
@@ -288,6 +316,33 @@ describe('columnar JSON written from the walk', () => {
       }
       if (mode === 'sign') assert.deepEqual(manifestDigest(m.entries), manifestDigest(plain));
     }
+  });
+});
+
+describe("compareManifest over a walk's columns", () => {
+  it('reports the same differences as over plain entries', async () => {
+    const spec: Record<string, Node> = { 'a/x': 'x', 'a/y': { content: 'y', mode: 0o755 }, b: 'b', l: { link: 'b' } };
+    for (let i = 0; i < 50; i++) spec[`many/f${i}`] = `${i}`;
+    const root = tree(spec);
+    const m = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
+    const plain = [...m.entries];
+    const signedVariants: ManifestEntry[][] = [
+      plain,
+      plain.map((e) => (e.path === 'a/x' && e.kind === 'file' ? { ...e, sha256: sha('other') } : e)),
+      plain.map((e) => (e.path === 'a/x' && e.kind === 'file' ? { ...e, size: 2 } : e)),
+      plain.map((e) => (e.path === 'a/y' && e.kind === 'file' ? { ...e, executable: false } : e)),
+      plain.map((e) => (e.path === 'a/y' && e.kind === 'file' ? { ...e, setid: true as const } : e)),
+      plain.map((e) => (e.path === 'b' ? { path: 'b', kind: 'symlink' as const, target: 'x' } : e)),
+      plain.map((e) => (e.path === 'l' ? { path: 'l', kind: 'symlink' as const, target: 'a' } : e)),
+      plain.filter((e) => e.path !== 'many/f7'),
+      [...plain.slice(0, 2), { path: 'a/z', kind: 'dir' as const }, ...plain.slice(2)],
+      [],
+    ];
+    for (const signed of signedVariants) {
+      assert.deepEqual(compareManifest(signed, m.entries), compareManifest(signed, plain));
+    }
+    assert.equal(compareManifest(plain, m.entries).length, 0);
+    assert.equal(compareManifest(signedVariants[1]!, m.entries)[0]!.type, 'modified');
   });
 });
 
