@@ -24,6 +24,18 @@ function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean 
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // Signing or verifying a directory hashes on worker threads: start them now, so their start-up overlaps loading
+  // and parsing on this thread instead of the walk (src/artifact/dir/hash.ts, prestartHashWorkers).
+  if (
+    (argv[0] === 'sign' || argv[0] === 'verify') &&
+    argv.some((a) => a.startsWith('dir:')) &&
+    !argv.includes('--path')
+  ) {
+    void import('../artifact/dir/hash.ts').then(
+      (m) => m.prestartHashWorkers(),
+      () => {},
+    );
+  }
   let json = false;
   const verifying = argv[0] === 'verify';
   let status: number = EXIT.ok;

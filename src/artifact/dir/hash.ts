@@ -222,12 +222,56 @@ function hashShare(
   }
 }
 
+/**
+ * A worker runs one job: from its workerData, or, started ahead of time (prestartHashWorkers), from the first
+ * message it receives. Only node:fs and node:crypto are loaded: a worker's start-up is ~40-100 ms of CPU already.
+ */
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const hashShare = (${hashShare.toString()});
-hashShare(require('node:fs'), require('node:crypto'), workerData.flags, workerData.job);
-parentPort.postMessage('done');
+const run = (d) => {
+  hashShare(require('node:fs'), require('node:crypto'), d.flags, d.job);
+  parentPort.postMessage('done');
+};
+if (workerData) run(workerData);
+else parentPort.once('message', run);
 `;
+
+/** Workers started ahead of time, waiting for a job (unreferenced: they never keep the process alive). */
+const idleWorkers = new Set<Worker>();
+
+/**
+ * Start `count` hashing workers now, before the walk needs them, so their start-up (isolate, bootstrap, ~40-100 ms
+ * of CPU) runs while the process is still loading and parsing on one core. The CLI calls this first thing for
+ * `dir:` targets; a walk takes them instead of starting new ones, and ones never taken end with the process.
+ */
+export function prestartHashWorkers(count = defaultConcurrency() - 1): void {
+  while (idleWorkers.size < count) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref();
+    // A worker that fails before it is taken is dropped; the walk then starts a fresh one.
+    worker.on('error', () => idleWorkers.delete(worker));
+    worker.once('exit', () => idleWorkers.delete(worker));
+    idleWorkers.add(worker);
+  }
+}
+
+/** Prestarted workers still waiting for a job (tests). */
+export function idleHashWorkers(): number {
+  return idleWorkers.size;
+}
+
+/** A worker running `job`: a prestarted one if any is waiting, else a new one. */
+function hashWorker(job: HashJob): Worker {
+  const data = { job, flags: { open: OPEN_FLAGS } };
+  for (const worker of idleWorkers) {
+    idleWorkers.delete(worker);
+    worker.ref();
+    worker.postMessage(data);
+    return worker;
+  }
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+}
 
 export interface HashResult {
   status: Int32Array;
@@ -361,7 +405,7 @@ export async function hashFiles(
   let started = 0;
   const startWorker = () => {
     started++;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job, flags: { open: OPEN_FLAGS } } });
+    const worker = hashWorker(job);
     done.push(
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
@@ -587,10 +631,7 @@ export class StreamingHash {
 
   #startWorker(): void {
     this.#started++;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { job: this.#job, flags: { open: OPEN_FLAGS } },
-    });
+    const worker = hashWorker(this.#job);
     this.#done.push(
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
