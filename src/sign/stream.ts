@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
-import { compactOf, type ManifestEntry } from '../artifact/dir/manifest.ts';
+import { jsonChunksOf } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
@@ -38,9 +38,9 @@ export function* statementJsonChunks(statement: InTotoStatement, chunkChars = 1 
 }
 
 /**
- * statementJsonChunks as the writer uses it: a walk's columnar entries come as UTF-8 bytes written straight from
- * the columns (CompactEntries.jsonChunks, whole entries per chunk, each chunk valid until the next is requested),
- * everything else as strings.
+ * statementJsonChunks as the writer uses it: an array that writes its own JSON (src/core/chunked.ts: a walk's
+ * columnar entries, written straight from the columns, each chunk valid until the next is requested) comes as
+ * UTF-8 bytes, everything else as strings.
  */
 function* statementJsonParts(statement: InTotoStatement, chunkChars = 1 << 18): Generator<string | Buffer> {
   const predicate = statement.predicate;
@@ -64,11 +64,11 @@ function* statementJsonParts(statement: InTotoStatement, chunkChars = 1 << 18): 
     out += parts[a];
     const array = arrays[a];
     if (!array) continue;
-    const compact = compactOf(array as ManifestEntry[]);
-    if (compact) {
+    const chunks = jsonChunksOf(array);
+    if (chunks) {
       yield out;
       out = '';
-      yield* compact.jsonChunks('plain', chunkChars);
+      yield* chunks(chunkChars);
       continue;
     }
     out += '[';

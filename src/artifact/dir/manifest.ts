@@ -5,6 +5,7 @@
  * and whose subject digest is the SHA-256 of the canonical manifest bytes (docs/formats/directory-manifest.md).
  */
 import { createHash } from 'node:crypto';
+import { JSON_CHUNKS } from '../../core/chunked.ts';
 import { canonicalJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { comparePaths, sortByPath } from './paths.ts';
@@ -297,6 +298,8 @@ export class CompactEntries {
     };
     this.#view = new Proxy(target, {
       get: (t, p, receiver) => {
+        // The statement writer (src/sign/stream.ts) serializes the entries from the columns.
+        if (p === JSON_CHUNKS) return (chunkBytes?: number) => this.jsonChunks('plain', chunkBytes);
         const i = index(p);
         return i >= 0 ? this.at(i) : Reflect.get(t, p, receiver);
       },
