@@ -131,14 +131,19 @@ describe('walkDirectory records every entry', () => {
     assert.equal(idleHashWorkers(), 0);
     const one = await walkDirectory(root, DEFAULT_RULES, { concurrency: 1 });
     assert.deepEqual(pre.entries, one.entries);
-    // The incremental path (list, then hash) takes them too; one left idle does not keep the process alive.
+    // The incremental path (list, then hash) takes them too.
     prestartHashWorkers(2);
     const inc = await walkDirectory(root, DEFAULT_RULES, {
       concurrency: 2,
       incremental: { path: join(tree({}), 'cache.json') },
     });
     assert.deepEqual(inc.entries, one.entries);
-    assert.equal(idleHashWorkers(), 1);
+    // Ones no walk took are ended when the walk is done with its listing.
+    assert.equal(idleHashWorkers(), 0);
+    prestartHashWorkers(1);
+    const small = await walkDirectory(tree({ a: 'a' }), DEFAULT_RULES);
+    assert.equal(small.entries.length, 1);
+    assert.equal(idleHashWorkers(), 0);
   });
 
   it('a refusal found after the hashing threads started fails the walk and leaves no thread behind', async () => {

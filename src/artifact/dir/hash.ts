@@ -242,8 +242,8 @@ const idleWorkers = new Set<Worker>();
 
 /**
  * Start `count` hashing workers now, before the walk needs them, so their start-up (isolate, bootstrap, ~40-100 ms
- * of CPU) runs while the process is still loading and parsing on one core. The CLI calls this first thing for
- * `dir:` targets; a walk takes them instead of starting new ones, and ones never taken end with the process.
+ * of CPU) runs while the process is still busy on one core (`vouch verify dir:` parsing a large bundle). A walk
+ * takes them instead of starting new ones; ones no walk took are ended when a walk's listing is done.
  */
 export function prestartHashWorkers(count = defaultConcurrency() - 1): void {
   while (idleWorkers.size < count) {
@@ -254,6 +254,15 @@ export function prestartHashWorkers(count = defaultConcurrency() - 1): void {
     worker.once('exit', () => idleWorkers.delete(worker));
     idleWorkers.add(worker);
   }
+}
+
+/**
+ * End the prestarted workers no walk took (a tree too small to need them): a worker still starting up would
+ * otherwise hold the process at exit until it can be stopped.
+ */
+export function releaseIdleHashWorkers(): void {
+  for (const worker of idleWorkers) void worker.terminate();
+  idleWorkers.clear();
 }
 
 /** Prestarted workers still waiting for a job (tests). */
@@ -414,6 +423,7 @@ export async function hashFiles(
     );
   };
   for (let w = 0; w < workers; w++) startWorker();
+  releaseIdleHashWorkers();
   let ioCheck = 0;
   let ioBytes = ioWorkers > started ? storageReadBytes() : undefined;
   const coldCheck =
@@ -664,6 +674,7 @@ export class StreamingHash {
 
   /** The walk failed: let the workers stop at their current chunk. */
   abort(): void {
+    releaseIdleHashWorkers();
     const counter = this.#job.counter;
     Atomics.store(counter, 0, 1 << 30);
     Atomics.store(counter, 3, 1);
@@ -675,6 +686,8 @@ export class StreamingHash {
   async finish(): Promise<{ packed: PackedPaths; hashed: HashResult }> {
     const job = this.#job;
     const n = this.#count;
+    // The listing is over: the workers it needed are running (more, for a cold tree, are started fresh).
+    releaseIdleHashWorkers();
     this.#published = n;
     Atomics.store(job.counter, 2, n);
     Atomics.store(job.counter, 3, 1);
