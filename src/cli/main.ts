@@ -34,7 +34,12 @@ function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean 
 function prestartForLargeDirectory(target: string, bundle: string | undefined): void {
   if (!target.startsWith('dir:')) return;
   const root = target.slice(4).replace(/(?<=.)\/+$/, '');
-  const size = statSync(bundle ?? `${resolve(root)}.sigstore.json`, { throwIfNoEntry: false })?.size ?? 0;
+  let size = 0;
+  try {
+    size = statSync(bundle ?? `${resolve(root)}.sigstore.json`).size;
+  } catch {
+    // Unreadable or missing: the verification reports it; nothing to start early.
+  }
   if (size < LARGE_DIRECTORY_BUNDLE) return;
   void import('../artifact/dir/hash.ts').then(
     (m) => m.prestartHashWorkers(),
