@@ -178,6 +178,8 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '3'));
   const keep = arg('--keep', '');
   const root = keep || mkdtempSync(join(tmpdir(), 'vouch-bench-dir-'));
+  // --keep DIR builds the tree into DIR the first time (made here if missing) and reuses it afterwards.
+  mkdirSync(root, { recursive: true });
   const out: string[] = ['### Directory walk + hash (bench/dir.ts)', ''];
   try {
     let t0 = performance.now();

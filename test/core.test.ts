@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTarget } from '../src/artifact/target.ts';
+import { thousands } from '../src/cli/format.ts';
 import { decodeBase64 } from '../src/core/encoding.ts';
 import { parseStrictJson } from '../src/core/json.ts';
 import { VouchError } from '../src/errors.ts';
@@ -81,5 +82,13 @@ describe('targets', () => {
       code(() => parseTarget('')),
       'TARGET_INVALID',
     );
+  });
+});
+
+describe('CLI number formatting', () => {
+  it('thousands separators as toLocaleString("en-US") writes them', () => {
+    for (const n of [0, 7, 999, 1000, 80000, 1234567, 2_000_000_000, -4500, 12.5]) {
+      assert.equal(thousands(n), n.toLocaleString('en-US'), String(n));
+    }
   });
 });

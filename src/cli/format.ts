@@ -15,6 +15,16 @@ export function formatError(e: VouchError, describe?: (d: never) => string): str
   return out;
 }
 
+/**
+ * An integer with comma thousands separators, as toLocaleString('en-US') writes it, without loading ICU's number
+ * formatting (~15 ms on first use, in a command that otherwise takes a few hundred).
+ */
+export function thousands(n: number): string {
+  const s = String(Math.abs(n));
+  if (!/^\d+$/.test(s)) return n.toLocaleString('en-US');
+  return (n < 0 ? '-' : '') + s.replace(/\B(?=(\d{3})+$)/g, ',');
+}
+
 function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
 }
@@ -38,12 +48,10 @@ export function formatSign(r: SignSummary): string {
   if (r.directory) {
     const d = r.directory;
     lines.push(
-      `  covers   ${d.files.toLocaleString('en-US')} files, ${d.symlinks.toLocaleString('en-US')} symlinks, ${d.emptyDirectories.toLocaleString('en-US')} empty directories (${d.format} manifest)`,
+      `  covers   ${thousands(d.files)} files, ${thousands(d.symlinks)} symlinks, ${thousands(d.emptyDirectories)} empty directories (${d.format} manifest)`,
     );
     if (d.cached > 0)
-      lines.push(
-        `  hashed   ${d.hashed.toLocaleString('en-US')} files, ${d.cached.toLocaleString('en-US')} unchanged (incremental)`,
-      );
+      lines.push(`  hashed   ${thousands(d.hashed)} files, ${thousands(d.cached)} unchanged (incremental)`);
   }
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return `${lines.join('\n')}\n`;

@@ -17,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
+import { jsonChunksOf } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
@@ -33,6 +34,15 @@ const CHUNK = 3 * 256 * 1024;
  * stringified once and split around the sentinels, and each array element stringified on its own.
  */
 export function* statementJsonChunks(statement: InTotoStatement, chunkChars = 1 << 18): Generator<string> {
+  for (const part of statementJsonParts(statement, chunkChars)) yield typeof part === 'string' ? part : part.toString();
+}
+
+/**
+ * statementJsonChunks as the writer uses it: an array that writes its own JSON (src/core/chunked.ts: a walk's
+ * columnar entries, written straight from the columns, each chunk valid until the next is requested) comes as
+ * UTF-8 bytes, everything else as strings.
+ */
+function* statementJsonParts(statement: InTotoStatement, chunkChars = 1 << 18): Generator<string | Buffer> {
   const predicate = statement.predicate;
   const arrays: unknown[][] = [];
   let skeleton: string;
@@ -54,6 +64,13 @@ export function* statementJsonChunks(statement: InTotoStatement, chunkChars = 1 
     out += parts[a];
     const array = arrays[a];
     if (!array) continue;
+    const chunks = jsonChunksOf(array);
+    if (chunks) {
+      yield out;
+      out = '';
+      yield* chunks(chunkChars);
+      continue;
+    }
     out += '[';
     for (let i = 0; i < array.length; i++) {
       if (i > 0) out += ',';
@@ -102,8 +119,8 @@ async function writePayload(statement: InTotoStatement, path: string): Promise<n
   const fh = await open(path, 'wx', 0o600);
   let length = 0;
   try {
-    for (const chunk of statementJsonChunks(statement)) {
-      const bytes = Buffer.from(chunk, 'utf8');
+    for (const chunk of statementJsonParts(statement)) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       length += bytes.length;
       await fh.write(bytes);
     }

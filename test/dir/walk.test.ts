@@ -4,9 +4,17 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { hashFiles, ST_NOT_FILE, ST_OK, ST_SYMLINK } from '../../src/artifact/dir/hash.ts';
+import {
+  hashFiles,
+  idleHashWorkers,
+  prestartHashWorkers,
+  ST_NOT_FILE,
+  ST_OK,
+  ST_SYMLINK,
+} from '../../src/artifact/dir/hash.ts';
 import {
   buildStatement,
+  compareManifest,
   countEntries,
   DEFAULT_RULES,
   type DirectoryRules,
@@ -15,6 +23,7 @@ import {
   verifyDirectoryStatement,
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
+import { canonicalEntry, compactOf } from '../../src/artifact/dir/manifest.ts';
 import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -110,6 +119,31 @@ describe('walkDirectory records every entry', () => {
     const e = two.entries.find((x) => x.path === 'd5/f42');
     assert.deepEqual(e, { path: 'd5/f42', kind: 'file', size: 10, sha256: sha('content 42'), executable: false });
     assert.ok(calls > 0);
+  });
+
+  it('takes prestarted workers (started before the walk) and gets the same result', async () => {
+    const spec: Record<string, Node> = {};
+    for (let i = 0; i < 4200; i++) spec[`d${i % 11}/f${i}`] = `content ${i}`;
+    const root = tree(spec);
+    prestartHashWorkers(2);
+    assert.equal(idleHashWorkers(), 2);
+    const pre = await walkDirectory(root, DEFAULT_RULES, { concurrency: 3 });
+    assert.equal(idleHashWorkers(), 0);
+    const one = await walkDirectory(root, DEFAULT_RULES, { concurrency: 1 });
+    assert.deepEqual(pre.entries, one.entries);
+    // The incremental path (list, then hash) takes them too.
+    prestartHashWorkers(2);
+    const inc = await walkDirectory(root, DEFAULT_RULES, {
+      concurrency: 2,
+      incremental: { path: join(tree({}), 'cache.json') },
+    });
+    assert.deepEqual(inc.entries, one.entries);
+    // Ones no walk took are ended when the walk is done with its listing.
+    assert.equal(idleHashWorkers(), 0);
+    prestartHashWorkers(1);
+    const small = await walkDirectory(tree({ a: 'a' }), DEFAULT_RULES);
+    assert.equal(small.entries.length, 1);
+    assert.equal(idleHashWorkers(), 0);
   });
 
   it('a refusal found after the hashing threads started fails the walk and leaves no thread behind', async () => {
@@ -247,6 +281,73 @@ describe('hashFiles opens without following or blocking', () => {
       { path: 'pipe', kind: 'other' },
       { path: 'su', kind: 'file', size: 1, sha256: sha('x'), executable: true, setid: true },
     ]);
+  });
+});
+
+describe('columnar JSON written from the walk', () => {
+  it('equals canonicalEntry and JSON.stringify of every entry, at any chunk size', async () => {
+    const spec: Record<string, Node> = {
+      'bin/app': { content: 'MZ', mode: 0o755 },
+      'q"uote/x': 'q',
+      'é/ü.txt': 'u',
+      '\u{1F600}': '',
+      'big-size': Buffer.alloc(123457, 1),
+      su: { content: 'x', mode: 0o4755 },
+      empty: { dir: true },
+      link: { link: 'bin/app' },
+      'bad\nname': 'x',
+    };
+    for (let i = 0; i < 5000; i++) spec[`many/f${i}`] = `${i}`;
+    const root = tree(spec);
+    for (const mode of ['verify', 'sign'] as const) {
+      if (mode === 'sign') {
+        removeTree(join(root, 'bad\nname'));
+        removeTree(join(root, 'su'));
+      }
+      const m = await walkDirectory(root, DEFAULT_RULES, { mode });
+      const compact = compactOf(m.entries)!;
+      const plain = [...m.entries];
+      for (const size of [1, 100, 4096, 1 << 18]) {
+        // Each chunk is valid until the next is requested: copied as it comes.
+        const join = (style: 'canonical' | 'plain') => {
+          const copies: Buffer[] = [];
+          for (const b of compact.jsonChunks(style, size)) copies.push(Buffer.from(b));
+          return Buffer.concat(copies).toString();
+        };
+        // An entry of kind 'other' has no canonical form: both refuse it.
+        if (mode === 'verify') await rejectsWith(() => join('canonical'), 'DIRECTORY_UNSUPPORTED');
+        else assert.ok(join('canonical') === `[${plain.map(canonicalEntry).join(',')}]`, `${mode} ${size}`);
+        assert.ok(join('plain') === JSON.stringify(plain), `${mode} ${size}`);
+      }
+      if (mode === 'sign') assert.deepEqual(manifestDigest(m.entries), manifestDigest(plain));
+    }
+  });
+});
+
+describe("compareManifest over a walk's columns", () => {
+  it('reports the same differences as over plain entries', async () => {
+    const spec: Record<string, Node> = { 'a/x': 'x', 'a/y': { content: 'y', mode: 0o755 }, b: 'b', l: { link: 'b' } };
+    for (let i = 0; i < 50; i++) spec[`many/f${i}`] = `${i}`;
+    const root = tree(spec);
+    const m = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
+    const plain = [...m.entries];
+    const signedVariants: ManifestEntry[][] = [
+      plain,
+      plain.map((e) => (e.path === 'a/x' && e.kind === 'file' ? { ...e, sha256: sha('other') } : e)),
+      plain.map((e) => (e.path === 'a/x' && e.kind === 'file' ? { ...e, size: 2 } : e)),
+      plain.map((e) => (e.path === 'a/y' && e.kind === 'file' ? { ...e, executable: false } : e)),
+      plain.map((e) => (e.path === 'a/y' && e.kind === 'file' ? { ...e, setid: true as const } : e)),
+      plain.map((e) => (e.path === 'b' ? { path: 'b', kind: 'symlink' as const, target: 'x' } : e)),
+      plain.map((e) => (e.path === 'l' ? { path: 'l', kind: 'symlink' as const, target: 'a' } : e)),
+      plain.filter((e) => e.path !== 'many/f7'),
+      [...plain.slice(0, 2), { path: 'a/z', kind: 'dir' as const }, ...plain.slice(2)],
+      [],
+    ];
+    for (const signed of signedVariants) {
+      assert.deepEqual(compareManifest(signed, m.entries), compareManifest(signed, plain));
+    }
+    assert.equal(compareManifest(plain, m.entries).length, 0);
+    assert.equal(compareManifest(signedVariants[1]!, m.entries)[0]!.type, 'modified');
   });
 });
 

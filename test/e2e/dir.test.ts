@@ -4,7 +4,7 @@
  * the OpenSSF model-signing format round-trips.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
@@ -124,5 +124,20 @@ describe('vouch sign/verify dir: (keyless)', () => {
     const r = vouch(['verify', `dir:${at('many')}`, ...policy, '--json'], { env });
     assert.equal(r.status, 0, r.stderr);
     assert.equal((r.json() as { directory: { files: number } }).directory.files, 5000);
+  });
+
+  it('verifies a directory whose bundle is over 1 MiB (hashing workers started before the bundle is parsed)', () => {
+    mkdirSync(at('large/sub'), { recursive: true });
+    for (let i = 0; i < 7000; i++) writeFileSync(at(`large/sub/a-longer-file-name-${i}.txt`), `${i}\n`);
+    const s = vouch(['sign', `dir:${at('large')}`, '--json'], { env });
+    assert.equal(s.status, 0, s.stderr);
+    assert.ok(statSync(at('large.sigstore.json')).size > 1 << 20);
+    const r = vouch(['verify', `dir:${at('large')}`, ...policy, '--json'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((r.json() as { directory: { files: number } }).directory.files, 7000);
+    writeFileSync(at('large/sub/a-longer-file-name-6999.txt'), 'changed\n');
+    const bad = vouch(['verify', `dir:${at('large')}`, ...policy], { env });
+    assert.equal(errorCode(bad.stderr), 'DIRECTORY_MISMATCH');
+    assert.match(bad.stderr, /a-longer-file-name-6999\.txt/);
   });
 });

@@ -222,12 +222,65 @@ function hashShare(
   }
 }
 
+/**
+ * A worker runs one job: from its workerData, or, started ahead of time (prestartHashWorkers), from the first
+ * message it receives. Only node:fs and node:crypto are loaded: a worker's start-up is ~40-100 ms of CPU already.
+ */
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const hashShare = (${hashShare.toString()});
-hashShare(require('node:fs'), require('node:crypto'), workerData.flags, workerData.job);
-parentPort.postMessage('done');
+const run = (d) => {
+  hashShare(require('node:fs'), require('node:crypto'), d.flags, d.job);
+  parentPort.postMessage('done');
+};
+if (workerData) run(workerData);
+else parentPort.once('message', run);
 `;
+
+/** Workers started ahead of time, waiting for a job (unreferenced: they never keep the process alive). */
+const idleWorkers = new Set<Worker>();
+
+/**
+ * Start `count` hashing workers now, before the walk needs them, so their start-up (isolate, bootstrap, ~40-100 ms
+ * of CPU) runs while the process is still busy on one core (`vouch verify dir:` parsing a large bundle). A walk
+ * takes them instead of starting new ones; ones no walk took are ended when a walk's listing is done.
+ */
+export function prestartHashWorkers(count = defaultConcurrency() - 1): void {
+  while (idleWorkers.size < count) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref();
+    // A worker that fails before it is taken is dropped; the walk then starts a fresh one.
+    worker.on('error', () => idleWorkers.delete(worker));
+    worker.once('exit', () => idleWorkers.delete(worker));
+    idleWorkers.add(worker);
+  }
+}
+
+/**
+ * End the prestarted workers no walk took (a tree too small to need them): a worker still starting up would
+ * otherwise hold the process at exit until it can be stopped.
+ */
+export function releaseIdleHashWorkers(): void {
+  for (const worker of idleWorkers) void worker.terminate();
+  idleWorkers.clear();
+}
+
+/** Prestarted workers still waiting for a job (tests). */
+export function idleHashWorkers(): number {
+  return idleWorkers.size;
+}
+
+/** A worker running `job`: a prestarted one if any is waiting, else a new one. */
+function hashWorker(job: HashJob): Worker {
+  const data = { job, flags: { open: OPEN_FLAGS } };
+  for (const worker of idleWorkers) {
+    idleWorkers.delete(worker);
+    worker.ref();
+    worker.postMessage(data);
+    return worker;
+  }
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+}
 
 export interface HashResult {
   status: Int32Array;
@@ -361,7 +414,7 @@ export async function hashFiles(
   let started = 0;
   const startWorker = () => {
     started++;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job, flags: { open: OPEN_FLAGS } } });
+    const worker = hashWorker(job);
     done.push(
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
@@ -370,6 +423,7 @@ export async function hashFiles(
     );
   };
   for (let w = 0; w < workers; w++) startWorker();
+  releaseIdleHashWorkers();
   let ioCheck = 0;
   let ioBytes = ioWorkers > started ? storageReadBytes() : undefined;
   const coldCheck =
@@ -587,10 +641,7 @@ export class StreamingHash {
 
   #startWorker(): void {
     this.#started++;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { job: this.#job, flags: { open: OPEN_FLAGS } },
-    });
+    const worker = hashWorker(this.#job);
     this.#done.push(
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
@@ -623,6 +674,7 @@ export class StreamingHash {
 
   /** The walk failed: let the workers stop at their current chunk. */
   abort(): void {
+    releaseIdleHashWorkers();
     const counter = this.#job.counter;
     Atomics.store(counter, 0, 1 << 30);
     Atomics.store(counter, 3, 1);
@@ -634,6 +686,8 @@ export class StreamingHash {
   async finish(): Promise<{ packed: PackedPaths; hashed: HashResult }> {
     const job = this.#job;
     const n = this.#count;
+    // The listing is over: the workers it needed are running (more, for a cold tree, are started fresh).
+    releaseIdleHashWorkers();
     this.#published = n;
     Atomics.store(job.counter, 2, n);
     Atomics.store(job.counter, 3, 1);

@@ -5,6 +5,7 @@
  * and whose subject digest is the SHA-256 of the canonical manifest bytes (docs/formats/directory-manifest.md).
  */
 import { createHash } from 'node:crypto';
+import { JSON_CHUNKS } from '../../core/chunked.ts';
 import { canonicalJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { comparePaths, sortByPath } from './paths.ts';
@@ -105,6 +106,7 @@ export class CompactEntries {
   /** Sorted order: k >= 0 is file k, k < 0 is others[~k]. */
   readonly #order: Int32Array;
   #view: ManifestEntry[] | undefined;
+  #jsonSafe: boolean | undefined;
 
   constructor(parts: {
     names: Uint8Array;
@@ -147,6 +149,25 @@ export class CompactEntries {
     return e;
   }
 
+  /** Path of entry `i`, without building the entry. */
+  pathAt(i: number): string {
+    const k = this.#order[i]!;
+    return k < 0 ? this.#others[~k]!.path : this.#names.toString('utf8', this.#offsets[k], this.#offsets[k + 1]);
+  }
+
+  /** Whether entry `i` is a regular file equal to `e` in size, digest, executable bit and setid flag. */
+  sameFile(i: number, e: FileEntry): boolean {
+    const k = this.#order[i]!;
+    if (k < 0) return false;
+    const f = this.#flags[k]!;
+    return (
+      this.#sizes[k] === e.size &&
+      ((f & 1) !== 0) === e.executable &&
+      ((f & 2) !== 0) === (e.setid === true) &&
+      this.#digests.toString('hex', k * 32, k * 32 + 32) === e.sha256
+    );
+  }
+
   /** countEntries without building the entries. */
   counts(): ManifestCounts {
     const c: ManifestCounts = { files: 0, symlinks: 0, emptyDirectories: 0, bytes: 0 };
@@ -172,6 +193,96 @@ export class CompactEntries {
     return `{"executable":${(this.#flags[k]! & 1) !== 0},"kind":"file","path":${JSON.stringify(path)},"sha256":"${this.#digests.toString('hex', k * 32, k * 32 + 32)}","size":${JSON.stringify(this.#sizes[k])}}`;
   }
 
+  /**
+   * The entry array's JSON as bytes, in chunks of about `chunkBytes`: `canonical` writes canonicalEntry(at(i)) (the
+   * manifest digest's input), `plain` what JSON.stringify(at(i)) writes (the signed statement). A file's path is
+   * copied from the UTF-8 blob and its digest hex-encoded in place, with no string or object per entry. Each chunk
+   * is a view of one reused buffer, valid until the next is requested.
+   */
+  *jsonChunks(style: 'canonical' | 'plain', chunkBytes = 1 << 18): Generator<Buffer> {
+    const names = this.#names;
+    const offsets = this.#offsets;
+    const digests = this.#digests;
+    const sizes = this.#sizes;
+    const flags = this.#flags;
+    const order = this.#order;
+    const canonical = style === 'canonical';
+    // Paths are checked one by one only when the blob holds a byte JSON would escape (never in a sign walk).
+    this.#jsonSafe ??= jsonSafe(names, 0, names.length);
+    const allSafe = this.#jsonSafe;
+    let out = Buffer.allocUnsafe(Math.max(chunkBytes, 256));
+    // Digests are hex-encoded natively HEX_BATCH files at a time (files come in blob order).
+    const hex = Buffer.allocUnsafe(HEX_BATCH * 64);
+    let hexFrom = 0;
+    let hexTo = 0;
+    let at = 0;
+    out[at++] = 0x5b; // [
+    for (let i = 0; i < order.length; i++) {
+      const k = order[i]!;
+      let start = 0;
+      let end = 0;
+      let plainPath = false;
+      let text: string | undefined;
+      if (k >= 0) {
+        start = offsets[k]!;
+        end = offsets[k + 1]!;
+        plainPath = allSafe || jsonSafe(names, start, end);
+        if (!plainPath) text = canonical ? this.canonical(i) : JSON.stringify(this.at(i));
+      } else {
+        const e = this.#others[~k]!;
+        text = canonical ? canonicalEntry(e) : JSON.stringify(e);
+      }
+      // A file entry is at most 130 bytes besides its path; a text entry at most 3 bytes per UTF-16 unit.
+      const need = 2 + (text === undefined ? 130 + end - start : text.length * 3);
+      if (at + need > out.length) {
+        if (at > 0) yield out.subarray(0, at);
+        at = 0;
+        if (need > out.length) out = Buffer.allocUnsafe(need);
+      }
+      if (i > 0) out[at++] = 0x2c; // ,
+      if (text !== undefined) {
+        at += out.write(text, at);
+        continue;
+      }
+      const f = flags[k]!;
+      if (canonical) {
+        at = put(out, at, (f & 1) !== 0 ? CANON_EXEC : CANON_NOEXEC);
+        at += names.copy(out, at, start, end);
+        at = put(out, at, CANON_SHA);
+        if (k < hexFrom || k >= hexTo) {
+          hexFrom = k;
+          hexTo = Math.min(k + HEX_BATCH, sizes.length);
+          hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
+        }
+        at += hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+        at = put(out, at, CANON_SIZE);
+        at = writeInt(out, at, sizes[k]!);
+        out[at++] = 0x7d; // }
+      } else {
+        at = put(out, at, PLAIN_PATH);
+        at += names.copy(out, at, start, end);
+        at = put(out, at, PLAIN_SIZE);
+        at = writeInt(out, at, sizes[k]!);
+        at = put(out, at, PLAIN_SHA);
+        if (k < hexFrom || k >= hexTo) {
+          hexFrom = k;
+          hexTo = Math.min(k + HEX_BATCH, sizes.length);
+          hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
+        }
+        at += hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+        at = put(out, at, (f & 1) !== 0 ? PLAIN_EXEC : PLAIN_NOEXEC);
+        if ((f & 2) !== 0) at = put(out, at, PLAIN_SETID);
+        out[at++] = 0x7d; // }
+      }
+    }
+    if (at + 1 > out.length) {
+      yield out.subarray(0, at);
+      at = 0;
+    }
+    out[at++] = 0x5d; // ]
+    yield out.subarray(0, at);
+  }
+
   /** The entries as a read-only array (a Proxy building each element when it is read). */
   entries(): ManifestEntry[] {
     if (this.#view) return this.#view;
@@ -187,6 +298,8 @@ export class CompactEntries {
     };
     this.#view = new Proxy(target, {
       get: (t, p, receiver) => {
+        // The statement writer (src/sign/stream.ts) serializes the entries from the columns.
+        if (p === JSON_CHUNKS) return (chunkBytes?: number) => this.jsonChunks('plain', chunkBytes);
         const i = index(p);
         return i >= 0 ? this.at(i) : Reflect.get(t, p, receiver);
       },
@@ -206,6 +319,57 @@ export class CompactEntries {
   }
 }
 
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const CANON_EXEC = ascii('{"executable":true,"kind":"file","path":"');
+const CANON_NOEXEC = ascii('{"executable":false,"kind":"file","path":"');
+const CANON_SHA = ascii('","sha256":"');
+const CANON_SIZE = ascii('","size":');
+const PLAIN_PATH = ascii('{"path":"');
+const PLAIN_SIZE = ascii('","kind":"file","size":');
+const PLAIN_SHA = ascii(',"sha256":"');
+const PLAIN_EXEC = ascii('","executable":true');
+const PLAIN_NOEXEC = ascii('","executable":false');
+const PLAIN_SETID = ascii(',"setid":true');
+
+/** Copy a short constant (a byte loop: cheaper than a native copy call for a few bytes). */
+function put(out: Buffer, at: number, bytes: Buffer): number {
+  out.set(bytes, at);
+  return at + bytes.length;
+}
+
+/**
+ * Whether UTF-8 bytes [start, end) appear unchanged inside a JSON string: no quote, backslash or control byte.
+ * (JSON.stringify also escapes lone surrogates, which valid UTF-8 cannot encode.)
+ */
+function jsonSafe(b: Buffer, start: number, end: number): boolean {
+  if (end - start > 4096) return !/[\u0000-\u001f"\\]/.test(b.toString('latin1', start, end));
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+const HEX_BATCH = 4096;
+
+/** A non-negative safe integer in decimal, as JSON.stringify writes it. */
+function writeInt(out: Buffer, at: number, n: number): number {
+  if (n < 10) {
+    out[at] = 0x30 + n;
+    return at + 1;
+  }
+  if (!Number.isSafeInteger(n) || n < 0) return at + out.write(JSON.stringify(n), at, 'latin1');
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  let x = n;
+  for (let p = at + digits - 1; p >= at; p--) {
+    const q = Math.floor(x / 10);
+    out[p] = 0x30 + (x - q * 10);
+    x = q;
+  }
+  return at + digits;
+}
+
 const compactViews = new WeakMap<readonly ManifestEntry[], CompactEntries>();
 
 /** The columnar table behind an entries array made by CompactEntries.entries(), if it is one. */
@@ -220,10 +384,14 @@ export function compactOf(entries: readonly ManifestEntry[]): CompactEntries | u
 export function manifestDigest(entries: readonly ManifestEntry[]): Buffer {
   const h = createHash('sha256');
   const compact = compactOf(entries);
+  if (compact) {
+    for (const bytes of compact.jsonChunks('canonical')) h.update(bytes);
+    return h.digest();
+  }
   let chunk = '[';
   for (let i = 0; i < entries.length; i++) {
     if (i > 0) chunk += ',';
-    chunk += compact ? compact.canonical(i) : canonicalEntry(entries[i]!);
+    chunk += canonicalEntry(entries[i]!);
     if (chunk.length > 65536) {
       h.update(chunk);
       chunk = '';
@@ -347,10 +515,13 @@ export class ManifestComparer {
   #last: string | undefined;
 
   readonly #ignore: string | undefined;
+  /** A walk's columnar entries, read column-wise: a file that matches is never built as an entry object. */
+  readonly #compact: CompactEntries | undefined;
 
   constructor(actual: readonly ManifestEntry[], ignore?: string) {
     this.#actual = actual;
     this.#ignore = ignore;
+    this.#compact = compactOf(actual);
   }
 
   push(s: ManifestEntry): void {
@@ -358,6 +529,14 @@ export class ManifestComparer {
       throw new VouchError('INTERNAL', 'signed entries compared out of order');
     }
     this.#last = s.path;
+    const compact = this.#compact;
+    if (compact && this.#j < compact.length && s.kind === 'file' && compact.pathAt(this.#j) === s.path) {
+      if (compact.sameFile(this.#j, s)) {
+        if (this.#pendingDirs.length > 0) this.#decidePending(s.path);
+        this.#j++;
+        return;
+      }
+    }
     const actual = this.#actual;
     let a = actual[this.#j];
     let c = a === undefined ? -1 : comparePaths(s.path, a.path);
