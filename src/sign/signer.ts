@@ -4,10 +4,10 @@
  * (src/sign/keyless.ts); nothing else about the bundle changes.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
 import type { Signature } from '@sigstore/sign';
 import { VouchError } from '../errors.ts';
 import { fingerprint, type KeyType, keyTypeOf } from './keys.ts';
-import { signP256Prehashed } from './p256.ts';
 
 export type { Signature } from '@sigstore/sign';
 
@@ -62,6 +62,6 @@ export class KeyPairSigner implements Signer {
     }
     if (payload.digest.length !== 32) throw new VouchError('INTERNAL', 'a P-256 signature needs a SHA-256 digest');
     this.#scalar ??= Buffer.from(this.#privateKey.export({ format: 'jwk' }).d as string, 'base64url');
-    return signP256Prehashed(this.#scalar, payload.digest);
+    return Buffer.from(p256.sign(payload.digest, this.#scalar, { prehash: false, format: 'der' }));
   }
 }
