@@ -39,10 +39,16 @@ export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
 }
 
-/** Sign a SHA-256 digest as a message signature (ECDSA signers only: they sign the digest directly). */
-export async function signDigest(ctx: SigningContext, digest: Buffer): Promise<SerializedBundle> {
+/**
+ * Sign a SHA-256 digest as a message signature (ECDSA signers only: they sign the digest directly). With the
+ * message's `bytes` at hand (a small file), they are signed instead: the same signature, made by OpenSSL.
+ */
+export async function signDigest(ctx: SigningContext, digest: Buffer, bytes?: Buffer): Promise<SerializedBundle> {
   if (digest.length !== 32) throw new VouchError('INTERNAL', 'message signatures are made over SHA-256 digests');
-  const signature = await ctx.signer.sign({ digest });
+  if (bytes && !createHash('sha256').update(bytes).digest().equals(digest)) {
+    throw new VouchError('INTERNAL', 'the bytes to sign do not match their digest');
+  }
+  const signature = await ctx.signer.sign(bytes ? { message: bytes } : { digest });
   const bundle = toMessageSignatureBundle({ digest, signature: signature.signature, ...keyOptions(signature) });
   return witness(ctx, bundle, signature);
 }

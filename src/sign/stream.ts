@@ -4,16 +4,15 @@
  * the base64 bundle string and the CLI's serialization of it at once; this path holds none of them whole:
  * 1. the payload is serialized in chunks, byte-identical to `JSON.stringify(statement)`, into a temporary file
  *    beside the bundle while its length is counted;
- * 2. the DSSE pre-authentication encoding (DSSE v1 protocol) is hashed from that file in chunks and the SHA-256
- *    digest signed (ECDSA signs the hash of the message, so this is the same signature as over the whole PAE);
- *    Ed25519 cannot sign a digest (RFC 8032 hashes the message twice), so for it the PAE is read into one buffer of
+ * 2. the DSSE pre-authentication encoding (DSSE v1 protocol) is read back from that file in chunks and signed as it
+ *    streams (OpenSSL's streaming ECDSA: the same signature as over the whole PAE); Ed25519 cannot sign a stream (RFC 8032 hashes the message twice), so for it the PAE is read into one buffer of
  *    its exact size: one copy of the payload, not bounded by this module;
  * 3. the bundle file is written from the same JSON `bundleToJSON` produces, the payload base64-encoded in chunks,
  *    to a temporary file that is fsynced and renamed over the bundle path.
  * Only for signing contexts without witnesses: a witness needs the whole envelope (and a log caps an entry at
  * 64 MiB anyway).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
@@ -159,14 +158,18 @@ async function signPayloadFile(ctx: SigningContext, path: string, length: number
   const prefix = paePrefix(length);
   switch (ctx.signer.keyType) {
     case 'ecdsa-p256': {
-      const h = createHash('sha256').update(prefix);
+      // OpenSSL hashes and signs the PAE as it streams (ECDSA signs the message's SHA-256).
       let read = 0;
-      for await (const chunk of readChunks(path)) {
-        h.update(chunk);
-        read += chunk.length;
-      }
+      const pae = async function* () {
+        yield prefix;
+        for await (const chunk of readChunks(path)) {
+          read += chunk.length;
+          yield chunk;
+        }
+      };
+      const signature = await ctx.signer.sign({ chunks: pae() });
       if (read !== length) throw new VouchError('INTERNAL', 'the payload file changed while it was signed');
-      return ctx.signer.sign({ digest: h.digest() });
+      return signature;
     }
     case 'ed25519': {
       // Not bounded: Ed25519 needs the whole message. One buffer, filled in place (no concatenation copies).

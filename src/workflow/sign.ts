@@ -21,6 +21,9 @@ import { KeyPairSigner } from '../sign/signer.ts';
 import { signStatementToFile } from '../sign/stream.ts';
 import type { SignedImage } from './sign-image.ts';
 
+/** Files up to this size are signed over their bytes (natively), larger ones over their streamed digest. */
+const KEEP_BYTES = 1 << 20;
+
 export interface SignOptions {
   /** Private key file (key-pair signing). Without it, signing is keyless. */
   key?: string;
@@ -199,13 +202,16 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
   }
   const bundlePath = options.bundle ?? `${(target as { path: string }).path}.sigstore.json`;
   const context = options.context ?? (await keyContext(options));
+  // Small files keep their bytes, which are signed natively (no pre-hashed signing library to load).
   const digest =
-    target.kind === 'stdin' ? await hashStream(process.stdin as AsyncIterable<Buffer>) : await hashFile(target.path);
+    target.kind === 'stdin'
+      ? await hashStream(process.stdin as AsyncIterable<Buffer>, 'sha256', KEEP_BYTES)
+      : await hashFile(target.path, 'sha256', { keepUpTo: KEEP_BYTES });
   const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(name, digest.value))
-      : await signDigest(context, digest.value);
+      : await signDigest(context, digest.value, digest.bytes);
   return {
     target: describeTarget(target),
     digest: `sha256:${digest.value.toString('hex')}`,

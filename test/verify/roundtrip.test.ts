@@ -4,7 +4,7 @@
  * verifier reads what the official serializer writes.
  */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, verify as cryptoVerify, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,28 @@ describe('round trip with the sign layer', () => {
       () => verify(text, { kind: 'digest', algorithm: 'sha256', digest: other }, policy, trust),
       (e: unknown) => e instanceof VouchError && e.code === 'DIGEST_MISMATCH',
     );
+  });
+
+  it('ECDSA P-256 signatures over the bytes, a digest or chunks are the same kind of signature', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signer = new KeyPairSigner(privateKey);
+    const policy = buildPolicy({ keys: [{ spki: publicKey.export({ format: 'pem', type: 'spki' }) as string }] });
+    const fromBytes = await signDigest({ signer, witnesses: [] }, digest, artifact);
+    assert.equal(
+      verify(JSON.stringify(fromBytes), { kind: 'digest', algorithm: 'sha256', digest }, policy, trust).verified,
+      true,
+    );
+    // Bytes that are not the digest's message are refused before anything is signed.
+    await assert.rejects(() => signDigest({ signer, witnesses: [] }, digest, Buffer.from('other')), VouchError);
+    const chunks = async function* () {
+      for (let i = 0; i < artifact.length; i += 3) yield artifact.subarray(i, i + 3);
+    };
+    const streamed = await signer.sign({ chunks: chunks() });
+    assert.equal(cryptoVerify('sha256', artifact, publicKey, streamed.signature), true);
+    assert.equal(cryptoVerify('sha256', Buffer.from('other'), publicKey, streamed.signature), false);
+    const ed = new KeyPairSigner(generateKeyPairSync('ed25519').privateKey);
+    await assert.rejects(() => ed.sign({ chunks: chunks() }), VouchError);
+    await assert.rejects(() => ed.sign({ digest }), VouchError);
   });
 
   it('a file hashed by core/digest, through artifactFromDigest', async (t) => {
