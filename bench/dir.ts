@@ -4,7 +4,8 @@
  * VOUCH_BENCH_SOURCE), regular files under 4 MiB only, one copy per subdirectory.
  *
  *   ./node_modules/.bin/node bench/dir.ts [--files 80000] [--runs 3] [--keep DIR]
- *   ./node_modules/.bin/node bench/dir.ts --tiny 1000000 [--keep DIR]   (peak memory, walk and sign side)
+ *   ./node_modules/.bin/node bench/dir.ts --tiny 1000000 [--keep DIR]   (peak memory: walk, sign side, and the
+ *   whole sign and verify commands; VOUCH_BENCH_BASELINE_BIN=OTHER/bin/vouch.mjs runs a baseline build beside)
  *
  * Each vouch run happens in a child process so its peak RSS (maxRSS) is its own. Reported: wall time per run
  * (median), files/s, the ratio to openssl, peak RSS at two tree sizes and the linear extrapolation to 1M files,
@@ -163,8 +164,48 @@ function tiny(n: number, keep: string): void {
       `tiny: openssl ${o.toFixed(0)} ms; vouch walk (verify) ${r.ms.toFixed(0)} ms, ${((r.files / r.ms) * 1000).toFixed(0)} files/s, peak RSS ${mb(r.maxRssKb)}; ` +
         `sign (walk + statement + manifest digest) ${s.ms.toFixed(0)} ms, peak RSS ${mb(s.maxRssKb)}, for ${r.files} files`,
     );
+    wholeCommands(root, mb);
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whole `vouch sign dir: --key` and `vouch verify dir: --key` (the built CLI, bin/vouch.mjs) under GNU time: wall
+ * time and peak RSS, the bundle written outside the tree. With VOUCH_BENCH_BASELINE_BIN=path/to/bin/vouch.mjs (a
+ * build of another commit) the same commands run with it first, side by side.
+ */
+function wholeCommands(root: string, mb: (kb: number) => string): void {
+  if (spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status !== 0) {
+    console.log('whole commands: skipped (no GNU time at /usr/bin/time)');
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'vouch-bench-cli-'));
+  try {
+    const env = { ...process.env, VOUCH_PASSWORD: 'bench', VOUCH_HOME: join(work, 'home') };
+    const bins: [string, string][] = [['this build', join(import.meta.dirname, '..', 'bin', 'vouch.mjs')]];
+    const base = process.env.VOUCH_BENCH_BASELINE_BIN;
+    if (base) bins.unshift(['baseline', base]);
+    const key = join(work, 'k');
+    execFileSync(process.execPath, [bins.at(-1)![1], 'keygen', '--out', key], { env, stdio: 'ignore' });
+    for (const [name, bin] of bins) {
+      const bundle = join(work, `${name.replace(/ /g, '-')}.sigstore.json`);
+      for (const args of [
+        ['sign', `dir:${root}`, '--key', `${key}.key`, '--bundle', bundle],
+        ['verify', `dir:${root}`, '--key', `${key}.pub`, '--bundle', bundle],
+      ]) {
+        const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, bin, ...args], {
+          env,
+          encoding: 'utf8',
+        });
+        const [secs, kb] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ');
+        console.log(
+          `whole ${args[0]} (${name}): ${r.status === 0 ? 'ok' : `exit ${r.status}`}, ${secs} s, peak RSS ${mb(Number(kb))}`,
+        );
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -161,6 +161,35 @@ describe('JsonSplitter', () => {
     assert.deepEqual(splitAndRebuild(long, 7), JSON.parse(long));
   });
 
+  it('can stop where a list begins, giving the skeleton closed there', () => {
+    const text = JSON.stringify({ a: 1, predicate: { rules: { x: [1] }, entries: [{ p: 1 }, { p: 2 }] } });
+    for (const stop of [true, false]) {
+      const seen: string[] = [];
+      const s = new JsonSplitter({
+        targets: TARGETS,
+        mode: 'array',
+        maxSkeletonBytes: 1 << 20,
+        code: 'MANIFEST_INVALID',
+        what: 'doc',
+        onElement: (_t, b) => seen.push(b.toString()),
+        onListStart: (t, skeleton, closers) => {
+          assert.equal(t, 0);
+          assert.equal(closers, '}}');
+          assert.ok(skeleton.endsWith('"'));
+          return stop;
+        },
+      });
+      const all = Buffer.from(text);
+      for (let i = 0; i < all.length; i += 5) s.push(all.subarray(i, i + 5));
+      const r = s.end();
+      const skeleton = JSON.parse(r.skeleton) as { predicate: { entries: string; rules: unknown } };
+      assert.equal(skeleton.predicate.entries, r.marker);
+      assert.deepEqual(skeleton.predicate.rules, { x: [1] });
+      assert.deepEqual(seen, stop ? [] : ['{"p":1}', '{"p":2}']);
+      assert.equal(r.found[0]!.end < 0, stop);
+    }
+  });
+
   it('checks duplicate keys inside an element, flat or nested', () => {
     assert.equal(
       codeOf(() => splitAndRebuild('{"predicate":{"entries":[{"a":1,"a":2}]}}', 3)),

@@ -28,6 +28,13 @@ export interface JsonSplitOptions {
    * keys by counting (JSON.parse keeps one of duplicates) instead of scanning the text again.
    */
   onElement?: (target: number, element: Buffer, shape: ElementShape) => void;
+  /**
+   * Array mode: told when a target array begins, with the skeleton so far (ending in the marker) and the brackets
+   * that would close it there. Returning true ends the split: the rest of the input is not looked at, and `end`
+   * gives that closed skeleton, as if the document ended with the list. For a reader that needs only what comes
+   * before the list now, and checks the whole document in a later pass.
+   */
+  onListStart?: (target: number, skeleton: string, closers: string) => boolean;
   maxSkeletonBytes: number;
   /** Array mode: the largest element accepted. */
   maxElementBytes?: number;
@@ -61,6 +68,7 @@ const SKEL_STRING = 1; // skeleton, inside a string (a key when `keyParts` is se
 const ELEMENTS = 2; // inside a target array, between or inside elements
 const ELEM_STRING = 3; // inside a string inside an element
 const TARGET_STRING = 4; // inside a target string
+const STOPPED = 5; // onListStart ended the split
 
 interface Frame {
   object: boolean;
@@ -175,6 +183,10 @@ export class JsonSplitter {
 
   push(chunk: Buffer): void {
     if (this.#done) this.#fail('has data after its end');
+    if (this.#state === STOPPED) {
+      this.#offset += chunk.length;
+      return;
+    }
     const n = chunk.length;
     this.#bsChunk = undefined; // the caller may refill the same buffer
     let i = 0;
@@ -253,6 +265,21 @@ export class JsonSplitter {
             keepFrom = -1;
             this.#target = t;
             i++;
+            if (this.#o.mode === 'array' && this.#o.onListStart) {
+              const closers = this.#frames
+                .map((f) => (f.object ? '}' : ']'))
+                .reverse()
+                .join('');
+              const soFar = Buffer.concat(this.#skeleton, this.#skeletonBytes).toString('utf8');
+              if (this.#o.onListStart(t, soFar, closers)) {
+                this.#found.push({ target: t, start: this.#offset + i - 1, end: -1 });
+                this.#skeleton = [Buffer.from(soFar), Buffer.from(closers)];
+                this.#skeletonBytes += closers.length;
+                this.#state = STOPPED;
+                this.#offset += n;
+                return;
+              }
+            }
             if (this.#o.mode === 'array') {
               this.#state = ELEMENTS;
               this.#depth = 0;
@@ -395,7 +422,7 @@ export class JsonSplitter {
 
   /** The skeleton and where the targets were; fails when the document ended inside a string or a target. */
   end(): JsonSplit {
-    if (this.#state !== VALUE || this.#escapePending) this.#fail('is truncated');
+    if ((this.#state !== VALUE && this.#state !== STOPPED) || this.#escapePending) this.#fail('is truncated');
     this.#done = true;
     const skeleton = Buffer.concat(this.#skeleton, this.#skeletonBytes).toString('utf8');
     this.#skeleton = [];

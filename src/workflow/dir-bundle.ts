@@ -238,6 +238,16 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
       const m = LIST_MEMBERS[t]!;
       counts[m] = (counts[m] ?? 0) + 1;
     },
+    // The signer writes the entry list last: once the statement before it makes a whole header, the list is left
+    // to pass 2, which checks that the whole statement has that same header.
+    onListStart: (_t, skeleton, closers) => {
+      try {
+        headerOf(skeleton + closers, { counts: {} }, marker(skeleton));
+        return true;
+      } catch {
+        return false;
+      }
+    },
   });
   let split1: JsonSplit | undefined;
   // A statement that does not split still has every byte hashed (and kept): the signature decides first.
@@ -248,7 +258,8 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
       push: (b) => statement.push(b),
       end: () => {
         split1 = statement.end();
-        for (const f of split1.found) counts[LIST_MEMBERS[f.target]!] ??= 0;
+        // An empty list was counted by nobody; a list left to pass 2 (end -1) stays uncounted.
+        for (const f of split1.found) if (f.end >= 0) counts[LIST_MEMBERS[f.target]!] ??= 0;
       },
     },
     bytes,
@@ -276,8 +287,24 @@ export function statementHeader(
 ): DirectoryHeader {
   const st = first.statement;
   if ('error' in st) throw st.error;
+  return headerOf(st.split.skeleton, { counts: st.counts }, st.split.marker, options);
+}
+
+/** The marker at the end of a skeleton cut where its list begins. */
+function marker(skeleton: string): string {
+  const m = /"(vouch-split-[0-9a-f]{32})"$/.exec(skeleton);
+  if (!m) throw new VouchError('INTERNAL', 'a split skeleton without its marker');
+  return m[1]!;
+}
+
+function headerOf(
+  skeleton: string,
+  list: { counts: Record<string, number> },
+  marker: string,
+  options: { limits?: Partial<DirectoryLimits> } = {},
+): DirectoryHeader {
   const statement = asObject(
-    parseStrictJson(st.split.skeleton, { code: 'DSSE_INVALID', what: 'in-toto statement' }),
+    parseStrictJson(skeleton, { code: 'DSSE_INVALID', what: 'in-toto statement' }),
     'statement',
     'DSSE_INVALID',
   );
@@ -287,7 +314,19 @@ export function statementHeader(
   ) {
     throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
   }
-  return parseDirectoryHeader(statement, { ...options, list: { marker: st.split.marker, counts: st.counts } });
+  return parseDirectoryHeader(statement, { ...options, list: { marker, counts: list.counts } });
+}
+
+/** Whether two headers of one statement say the same (a count of -1 is not known yet). */
+function sameHeader(a: DirectoryHeader, b: DirectoryHeader): boolean {
+  return (
+    a.format === b.format &&
+    a.name === b.name &&
+    a.digest.equals(b.digest) &&
+    a.followSymlinks === b.followSymlinks &&
+    JSON.stringify(a.rules) === JSON.stringify(b.rules) &&
+    (a.count < 0 || b.count < 0 || a.count === b.count)
+  );
 }
 
 /** Feed the elements of the header's entry list to `onElement`, in one pass that must match pass 1's payload. */
@@ -298,6 +337,7 @@ async function entriesPass(
   onElement: (bytes: Buffer, shape: { flat: boolean; members: number }) => void,
 ): Promise<void> {
   const list = header.format === 'vouch' ? 0 : 1;
+  let count = 0;
   const splitter = new JsonSplitter({
     targets: [ENTRY_LISTS[list]!],
     mode: 'array',
@@ -305,9 +345,22 @@ async function entriesPass(
     code: 'DSSE_INVALID',
     tooLargeCode: 'MANIFEST_INVALID',
     what: 'in-toto statement',
-    onElement: (_t, bytes, shape) => onElement(bytes, shape),
+    onElement: (_t, bytes, shape) => {
+      count++;
+      onElement(bytes, shape);
+    },
   });
-  const r = await streamPayload(split, [], { push: (b) => splitter.push(b), end: () => splitter.end() });
+  const r = await streamPayload(split, [], {
+    push: (b) => splitter.push(b),
+    end: () => {
+      // The whole statement must have the header the walk used (read in pass 1, maybe before the list).
+      const whole = splitter.end();
+      const counts = whole.found.length > 0 ? { [LIST_MEMBERS[list]!]: count } : {};
+      if (!sameHeader(headerOf(whole.skeleton, { counts }, whole.marker), header)) {
+        throw new VouchError('MANIFEST_INVALID', 'the statement says more after its entry list than before it');
+      }
+    },
+  });
   if (!r.sha256.equals(first.sha256)) changed(split.path);
   if (r.sinkError !== undefined) throw r.sinkError;
 }

@@ -243,6 +243,22 @@ describe('directory bundles read in passes', () => {
       ],
       ['not an in-toto statement', (s) => JSON.stringify({ ...s, _type: 'x' }), 'DSSE_INVALID'],
       ['rules after the entries, canonical key order', (s) => canonicalJson(s), 'ok'],
+      // Pass 1 reads the header before the list; the members after it must not change it.
+      [
+        'rules again after the entries',
+        (s) =>
+          JSON.stringify(s).replace(
+            /\]\}\}$/,
+            '],"rules":{"excludeNames":[],"excludePaths":[],"allowExternalSymlinks":true}}}',
+          ),
+        'DSSE_INVALID',
+      ],
+      ['a member after the entries', (s) => JSON.stringify(s).replace(/\]\}\}$/, '],"note":1}}'), 'MANIFEST_INVALID'],
+      [
+        'a statement member after the predicate',
+        (s) => JSON.stringify(s).replace(/\}$/, ',"extra":1}'),
+        'MANIFEST_INVALID',
+      ],
     ];
     for (const [name, edit, code] of statementCases) {
       it(`statement: ${name}`, async () => {

@@ -39,8 +39,22 @@ export function componentProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** Components of printable ASCII without backslash, joined by single slashes: NFC, UTF-8, one byte per char. */
+const PLAIN_PATH = /^[\u0020-\u002e\u0030-\u005b\u005d-\u007e]+(?:\/[\u0020-\u002e\u0030-\u005b\u005d-\u007e]+)*$/;
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Why a manifest path is not canonical, or undefined when it is. */
 export function pathProblem(path: string, limits: DirectoryLimits = DEFAULT_LIMITS): string | undefined {
+  // Most paths are plain ASCII: two expressions instead of a split and one per component. A path of n components
+  // has at least 2n-1 characters, so a short one cannot be too deep.
+  if (
+    path.length <= limits.maxPathBytes &&
+    path.length < 2 * limits.maxDepth &&
+    PLAIN_PATH.test(path) &&
+    !DOT_COMPONENT.test(path)
+  ) {
+    return undefined;
+  }
   if (path === '') return 'empty path';
   if (path.length > limits.maxPathBytes || Buffer.byteLength(path) > limits.maxPathBytes) {
     return `path longer than ${limits.maxPathBytes} bytes`;

@@ -140,7 +140,10 @@ export interface DirectoryHeader {
   rules: DirectoryRules;
   /** model-signing: symlinks were hashed as their targets' content. */
   followSymlinks: boolean;
-  /** Number of entries (vouch) or resources (model-signing). */
+  /**
+   * Number of entries (vouch) or resources (model-signing); -1 when not known yet (a statement read in passes whose
+   * header came before its list: the checkers then hold the list to the limits as it streams).
+   */
   count: number;
 }
 
@@ -156,7 +159,8 @@ export interface SignedDirectory extends DirectoryHeader {
 
 /**
  * Where the entry list is when a statement is read in passes (src/core/json-stream.ts): the parsed skeleton holds
- * `marker` in its place, and `counts[member]` elements were seen there (`entries` or `resources`).
+ * `marker` in its place, and `counts[member]` elements were seen there (`entries` or `resources`; absent: not
+ * counted).
  */
 export interface SplitList {
   marker: string;
@@ -216,8 +220,8 @@ export function parseDirectoryHeader(
   if (st._type !== IN_TOTO_STATEMENT_V1) throw bad('statement is not an in-toto Statement v1');
   const count = (v: unknown, member: string, what: string): number => {
     const list = options.list;
-    const n = list ? (v === list.marker ? (list.counts[member] ?? -1) : -1) : Array.isArray(v) ? v.length : -1;
-    if (n < 0) throw bad(`${what} must be an array`);
+    if (list ? v !== list.marker : !Array.isArray(v)) throw bad(`${what} must be an array`);
+    const n = list ? (list.counts[member] ?? -1) : (v as unknown[]).length;
     // Checked before looking at any entry, so an oversized manifest costs nothing.
     if (n > limits.maxEntries) throw bad(`manifest has more than ${limits.maxEntries} entries`);
     return n;
@@ -508,7 +512,8 @@ class VouchEntries implements EntryChecker {
   }
 
   add(raw: unknown): ManifestEntry {
-    if (this.#n >= this.#header.count) throw bad('more entries than the statement lists');
+    if (this.#n >= this.#limits.maxEntries) throw bad(`manifest has more than ${this.#limits.maxEntries} entries`);
+    if (this.#header.count >= 0 && this.#n >= this.#header.count) throw bad('more entries than the statement lists');
     const e = parseEntry(raw, this.#limits);
     const path = e.path;
     if (this.#prev !== undefined) {
@@ -574,7 +579,7 @@ class VouchEntries implements EntryChecker {
   }
 
   finish(): CheckedEntries {
-    if (this.#n !== this.#header.count) throw bad('fewer entries than the statement lists');
+    if (this.#header.count >= 0 && this.#n !== this.#header.count) throw bad('fewer entries than the statement lists');
     this.#digest.update(`${this.#chunk}]`);
     // The digest binds the subject to the entries; a statement whose subject names another tree is not ours to trust.
     if (!this.#digest.digest().equals(this.#header.digest)) {
@@ -602,7 +607,9 @@ class ModelResources implements EntryChecker {
   }
 
   add(raw: unknown): ManifestEntry {
-    if (this.#entries.length >= this.#header.count) throw bad('more resources than the statement lists');
+    const n = this.#entries.length;
+    if (n >= this.#limits.maxEntries) throw bad(`manifest has more than ${this.#limits.maxEntries} resources`);
+    if (this.#header.count >= 0 && n >= this.#header.count) throw bad('more resources than the statement lists');
     const r = asObject(raw, 'resource', 'MANIFEST_INVALID');
     const path = assertCanonicalPath(r.name, 'resource name', 'MANIFEST_INVALID', this.#limits);
     if (r.algorithm !== 'sha256') {
@@ -619,7 +626,9 @@ class ModelResources implements EntryChecker {
 
   finish(): CheckedEntries & { entries: ManifestEntry[] } {
     const entries = this.#entries;
-    if (entries.length !== this.#header.count) throw bad('fewer resources than the statement lists');
+    if (this.#header.count >= 0 && entries.length !== this.#header.count) {
+      throw bad('fewer resources than the statement lists');
+    }
     // Resource order is whatever the signer listed (the root digest covers it); comparison needs path order.
     sortByPath(entries);
     for (const e of entries) {
