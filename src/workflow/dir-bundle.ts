@@ -6,12 +6,14 @@
  * A. the bundle without its payload (src/core/json-stream.ts): parsed strictly, the payload's place and length
  *    recorded (`readSplitBundle`);
  * 1. the payload decoded and hashed (its SHA-256, the DSSE pre-authentication encoding under each hash the
- *    signing key may use) and the statement outside its entry list kept (`firstPass`). The signature is then
+ *    signing key may use) and the statement outside its entry list kept (`firstPass`; when the statement before
+ *    the list already makes a whole header, as vouch writes it, the list is only hashed). The signature is then
  *    verified against those digests before anything of the statement is believed;
  * 2. after the walk, every entry checked (order, canonical paths, collisions, rules, subject digest) and compared
  *    with the tree as it streams past (`--path`: checked only, the one entry kept).
  * Pass 2 re-hashes the payload and fails unless it is the payload of pass 1 (the file may be rewritten while it is
- * read), so every entry used is an entry whose signature was verified.
+ * read), so every entry used is an entry whose signature was verified, and checks that the whole statement has the
+ * header the walk used.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
