@@ -368,11 +368,26 @@ export class JsonSplitter {
             this.#shape.members = 0;
           }
           if (c === QUOTE) {
-            this.#state = ELEM_STRING;
             if (this.#depth === 1 && this.#expectMember) {
               this.#shape.members++;
               this.#expectMember = false;
             }
+            // The string, scanned here: most end in the same chunk, and a state change per string costs more.
+            let k = i + 1;
+            while (k < n) {
+              const d = chunk[k]!;
+              if (d === QUOTE) break;
+              k += d === BACKSLASH ? 2 : 1;
+            }
+            if (k < n) {
+              i = k + 1;
+              break;
+            }
+            // It runs past the chunk; a backslash as the last byte escapes the next chunk's first.
+            this.#escapePending = k > n;
+            this.#state = ELEM_STRING;
+            i = n;
+            break;
           } else if (c === 0x2c) {
             if (this.#depth === 1) this.#expectMember = true;
           } else if (c === 0x7b || c === 0x5b) {
