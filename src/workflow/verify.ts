@@ -103,7 +103,8 @@ async function verifyDirectory(
 async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, options: VerifyOptions) {
   const d = await import('./dir-bundle.ts');
   const split = await d.readSplitBundle(bundlePath);
-  const trust = options.trust ?? loadDefaultTrust(options.home);
+  const trust =
+    options.trust ?? (needsAuthorities(split.bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
   if (!split.payload) {
     // Nothing to split: not a DSSE bundle (or a malformed one). The verifier names the problem.
     verify(split.bundle, { kind: 'statement' }, policy, trust);
