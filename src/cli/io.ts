@@ -59,18 +59,25 @@ export function writeFileAtomic(path: string, data: string): void {
   }
 }
 
-export type ProgressFn = (p: { filesDone: number; filesTotal: number }) => void;
+/** Progress of a directory: files hashed, then (verify) signed entries checked against the walk. */
+export type ProgressFn = (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
 
 /**
  * A one-line progress bar on stderr for long directory walks: drawn at most every 100 ms, only after the first
- * second (short runs stay quiet), erased when the work is done.
+ * second (short runs stay quiet), erased when each phase is done (hashing, then for verify checking).
  */
 export function progressBar(label = 'hashing'): ProgressFn {
   const start = Date.now();
   let last = 0;
   let drawn = false;
-  return ({ filesDone, filesTotal }) => {
+  let current = label;
+  let phaseStart = start;
+  return ({ filesDone, filesTotal, phase }) => {
     const now = Date.now();
+    if ((phase ?? label) !== current) {
+      current = phase ?? label;
+      phaseStart = now;
+    }
     const finished = filesDone >= filesTotal;
     if (finished) {
       if (drawn) process.stderr.write('\r\x1b[2K');
@@ -81,9 +88,9 @@ export function progressBar(label = 'hashing'): ProgressFn {
     drawn = true;
     const width = 30;
     const fill = filesTotal > 0 ? Math.round((filesDone / filesTotal) * width) : 0;
-    const rate = Math.round(filesDone / ((now - start) / 1000));
+    const rate = Math.round(filesDone / (Math.max(now - phaseStart, 1) / 1000));
     process.stderr.write(
-      `\r\x1b[2K${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${filesDone.toLocaleString('en-US')}/${filesTotal.toLocaleString('en-US')} files, ${rate.toLocaleString('en-US')}/s`,
+      `\r\x1b[2K${current} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${filesDone.toLocaleString('en-US')}/${filesTotal.toLocaleString('en-US')} ${phase === 'checking' ? 'entries' : 'files'}, ${rate.toLocaleString('en-US')}/s`,
     );
   };
 }

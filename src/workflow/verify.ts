@@ -31,7 +31,7 @@ export interface VerifyOptions extends PolicyOptions {
   /** A file of a signed directory: its path inside the directory (`--path bin/app.exe`). */
   path?: string;
   /** Directories: hashing progress, for a progress bar. */
-  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+  onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
 }

@@ -57,6 +57,18 @@ describe('verifyDirectoryStatement (vouch format)', () => {
     await verifyDirectoryStatement(statement, root);
   });
 
+  it('reports progress: files hashed, then signed entries checked, each phase ending complete', async () => {
+    const { root, statement } = await signedRelease();
+    const seen: { filesDone: number; filesTotal: number; phase?: string }[] = [];
+    await verifyDirectoryStatement(statement, root, { onProgress: (p) => seen.push({ ...p }) });
+    const last = seen.at(-1)!;
+    assert.equal(last.phase, 'checking');
+    assert.equal(last.filesDone, last.filesTotal);
+    // Checking comes after hashing, never before.
+    const firstCheck = seen.findIndex((p) => p.phase === 'checking');
+    assert.ok(seen.slice(firstCheck).every((p) => p.phase === 'checking'));
+  });
+
   const tampers: [string, (root: string) => void, Partial<Difference>[]][] = [
     [
       'modified file',

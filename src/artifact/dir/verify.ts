@@ -29,7 +29,8 @@ import { walkDirectory } from './walk.ts';
 
 export interface VerifyDirectoryOptions {
   concurrency?: number;
-  onProgress?: (progress: { filesDone: number; filesTotal: number }) => void;
+  /** Files hashed, then signed entries checked against the walk (`phase: 'checking'`). */
+  onProgress?: (progress: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
   limits?: Partial<DirectoryLimits>;
   /**
    * Extra root-relative paths to leave out of the comparison, for the signature file the model-signing tools
@@ -138,7 +139,16 @@ export async function verifyDirectoryEntries(
   } else {
     const walked = await walk();
     const comparer = new ManifestComparer(walked.entries, ignore);
-    await entries((raw) => comparer.push(checker.add(raw)));
+    // A million entries take seconds to check after the walk: the progress goes on ("checking").
+    const progress = options.onProgress;
+    const total = walked.entries.length;
+    let seen = 0;
+    await entries((raw) => {
+      comparer.push(checker.add(raw));
+      if (progress && ++seen % 4096 === 0)
+        progress({ filesDone: Math.min(seen, total - 1), filesTotal: total, phase: 'checking' });
+    });
+    progress?.({ filesDone: total, filesTotal: total, phase: 'checking' });
     // The checks of the whole list (count, subject digest) come before any difference is reported.
     counts = checker.finish().counts;
     differences = comparer.finish();

@@ -16,7 +16,7 @@ export interface VerifyCommandOptions {
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
   path?: string;
-  onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+  onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
 }
 
 /** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair when --key, else keyless. */
