@@ -281,11 +281,15 @@ async function main(): Promise<void> {
     const full = runChild(root, 'vouch', 2);
     const slopeKbPerFile = (full.maxRssKb - half.maxRssKb) / (full.files - half.files);
     const at1M = full.maxRssKb + slopeKbPerFile * (1_000_000 - full.files);
+    // A tree of one copy cannot be halved: no slope to extrapolate from.
+    const slope =
+      full.files > half.files
+        ? `${(slopeKbPerFile * 1024).toFixed(0)} bytes per file, ~${(at1M / 1024).toFixed(0)} MB at 1M files by linear extrapolation`
+        : 'too few copies in the tree to extrapolate';
     out.push(
       `Peak RSS (2 threads): ${half.files.toLocaleString('en-US')} files ${(half.maxRssKb / 1024).toFixed(0)} MB, ` +
-        `${full.files.toLocaleString('en-US')} files ${(full.maxRssKb / 1024).toFixed(0)} MB: ` +
-        `${(slopeKbPerFile * 1024).toFixed(0)} bytes per file, ~${(at1M / 1024).toFixed(0)} MB at 1M files by linear ` +
-        'extrapolation (`--tiny 1000000` measures it instead).',
+        `${full.files.toLocaleString('en-US')} files ${(full.maxRssKb / 1024).toFixed(0)} MB: ${slope} ` +
+        '(`--tiny 1000000` measures it instead).',
       '',
     );
 
