@@ -113,6 +113,37 @@ describe('directory bundles read in passes', () => {
     await rejectsWith(() => run(root, `${root}.sigstore.json`, keyPair('ecdsa-p256').pub), 'BUNDLE_UNSUPPORTED');
   });
 
+  it('random corruption of the bundle file never verifies and never fails as INTERNAL', async () => {
+    const s = await signed(tree(30));
+    const bytes = readFileSync(s.bundlePath);
+    // Positions inside the payload's base64 and inside the signature's (both covered by the verification; a byte
+    // of an unsigned hint or of whitespace may change nothing), bytes anywhere in 0..255.
+    const payloadAt = bytes.indexOf('"payload":"') + 11;
+    const sigAt = bytes.indexOf('"sig":"') + 7;
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let k = 0; k < 120; k++) {
+      const copy = Buffer.from(bytes);
+      const flips = 1 + rnd(3);
+      for (let f = 0; f < flips; f++) {
+        const at = k % 2 === 0 ? payloadAt + rnd(4000) : sigAt + rnd(90);
+        copy[at] = rnd(256);
+      }
+      if (copy.equals(bytes)) continue;
+      writeFileSync(s.bundlePath, copy);
+      try {
+        await run(s.root, s.bundlePath, s.pub);
+        assert.fail(`corruption ${k} verified`);
+      } catch (e) {
+        assert.ok(isVouchError(e), `corruption ${k}: ${(e as Error).message}`);
+        assert.notEqual(e.code, 'INTERNAL', `corruption ${k}: ${e.message}`);
+      }
+    }
+  });
+
   it('refuses a payload that changed between the passes', async () => {
     const s = await signed(tree(30));
     const split = await readSplitBundle(s.bundlePath);
