@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { verifyDirectoryStatement } from '../../src/artifact/dir/index.ts';
 import { directoryStatement } from '../../src/artifact/dir/prepare.ts';
 import { parseTarget } from '../../src/artifact/target.ts';
 import { canonicalJson } from '../../src/core/json.ts';
@@ -141,6 +142,40 @@ describe('directory bundles read in passes', () => {
         assert.ok(isVouchError(e), `corruption ${k}: ${(e as Error).message}`);
         assert.notEqual(e.code, 'INTERNAL', `corruption ${k}: ${e.message}`);
       }
+    }
+  });
+
+  it('a signed statement damaged at random gets the same verdict from the split reader as from the whole one', async () => {
+    const s = await signed(tree(12));
+    const statementText = Buffer.from(JSON.parse(readFileSync(s.bundlePath, 'utf8')).dsseEnvelope.payload, 'base64');
+    const key = keyPair('ecdsa-p256');
+    const policy = buildPolicy({ keys: [{ spki: key.pub }] });
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const alphabet = Buffer.from('{}[],:"\\ 0123456789abcdefkindpathfilesha256x/.-\u00e9');
+    for (let k = 0; k < 80; k++) {
+      const copy = Buffer.from(statementText);
+      for (let f = 0; f < 1 + rnd(2); f++) copy[rnd(copy.length)] = alphabet[rnd(alphabet.length)]!;
+      const bundleText = await signRaw(key.signer, copy.toString('latin1'));
+      writeFileSync(s.bundlePath, bundleText);
+      const split = await run(s.root, s.bundlePath, key.pub).then(
+        () => 'ok',
+        (e) => (isVouchError(e) ? e.code : `THROWN ${(e as Error).message}`),
+      );
+      // The whole-document reader: the verifier parses the statement, then the directory code checks it.
+      let whole: string;
+      try {
+        const r = verify(bundleText, { kind: 'statement' }, policy, trust);
+        await verifyDirectoryStatement(r.statement!.payload, s.root, { bundlePath: s.bundlePath });
+        whole = 'ok';
+      } catch (e) {
+        whole = isVouchError(e) ? e.code : `THROWN ${(e as Error).message}`;
+      }
+      assert.notEqual(split, 'INTERNAL', `damage ${k}`);
+      assert.equal(split, whole, `damage ${k}: ${copy.toString('latin1').slice(0, 300)}`);
     }
   });
 
