@@ -191,22 +191,19 @@ describe('JsonSplitter', () => {
   });
 
   it('checks duplicate keys inside an element, flat or nested', () => {
-    assert.equal(
-      codeOf(() => splitAndRebuild('{"predicate":{"entries":[{"a":1,"a":2}]}}', 3)),
-      'MANIFEST_INVALID',
-    );
-    assert.equal(
-      codeOf(() => splitAndRebuild('{"predicate":{"entries":[{"a":{"b":1,"b":2}}]}}', 3)),
-      'MANIFEST_INVALID',
-    );
-    assert.equal(
-      codeOf(() => splitAndRebuild('{"predicate":{"entries":[{"a":"{\\"b\\":1,\\"b\\":2}"}]}}', 3)),
-      'ok',
-    );
-    assert.equal(
-      codeOf(() => splitAndRebuild('{"predicate":{"entries":[{"__proto__":1,"x":2}]}}', 3)),
-      'ok',
-    );
+    const rows: [string, string][] = [
+      ['{"a":1,"a":2}', 'MANIFEST_INVALID'],
+      ['{"a":{"b":1,"b":2}}', 'MANIFEST_INVALID'],
+      ['{"a":"{\\"b\\":1,\\"b\\":2}"}', 'ok'],
+      ['{"__proto__":1,"x":2}', 'ok'],
+    ];
+    for (const [element, code] of rows) {
+      assert.equal(
+        codeOf(() => splitAndRebuild(`{"predicate":{"entries":[${element}]}}`, 3)),
+        code,
+        element,
+      );
+    }
   });
 });
 

