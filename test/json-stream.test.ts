@@ -16,15 +16,22 @@ const TARGETS = [
   ['predicate', 'resources'],
 ];
 
-/** Split `text` in pieces of `piece` bytes (one reused buffer, as the file reader does) and rebuild the value. */
-function splitAndRebuild(text: string, piece: number): unknown {
-  const lists: unknown[][] = [[], []];
-  const s = new JsonSplitter({
+/** A splitter over the two manifest lists, with the test's defaults. */
+function listSplitter(o: Partial<ConstructorParameters<typeof JsonSplitter>[0]>): JsonSplitter {
+  return new JsonSplitter({
     targets: TARGETS,
     mode: 'array',
     maxSkeletonBytes: 1 << 20,
     code: 'MANIFEST_INVALID',
     what: 'doc',
+    ...o,
+  });
+}
+
+/** Split `text` in pieces of `piece` bytes (one reused buffer, as the file reader does) and rebuild the value. */
+function splitAndRebuild(text: string, piece: number): unknown {
+  const lists: unknown[][] = [[], []];
+  const s = listSplitter({
     onElement: (t, bytes, shape) => lists[t]!.push(parseElement(bytes, shape, 'MANIFEST_INVALID', 'element')),
   });
   const all = Buffer.from(text);
@@ -100,14 +107,16 @@ describe('JsonSplitter', () => {
 
   it('records the range of a target string and refuses escapes inside it', () => {
     const text = JSON.stringify({ a: { payload: 'x' }, dsseEnvelope: { payload: 'QUJD'.repeat(300), t: 1 } });
-    for (const piece of [1, 3, 100]) {
-      const s = new JsonSplitter({
+    const payloadSplitter = () =>
+      new JsonSplitter({
         targets: [['dsseEnvelope', 'payload']],
         mode: 'string',
         maxSkeletonBytes: 1 << 20,
         code: 'BUNDLE_MALFORMED',
         what: 'bundle',
       });
+    for (const piece of [1, 3, 100]) {
+      const s = payloadSplitter();
       const all = Buffer.from(text);
       for (let i = 0; i < all.length; i += piece) s.push(all.subarray(i, i + piece));
       const r = s.end();
@@ -116,13 +125,7 @@ describe('JsonSplitter', () => {
       assert.equal((JSON.parse(r.skeleton) as { dsseEnvelope: { payload: string } }).dsseEnvelope.payload, r.marker);
     }
     const escaped = text.replace('QUJDQUJD', 'QUJD\\/UJD');
-    const s = new JsonSplitter({
-      targets: [['dsseEnvelope', 'payload']],
-      mode: 'string',
-      maxSkeletonBytes: 1 << 20,
-      code: 'BUNDLE_MALFORMED',
-      what: 'bundle',
-    });
+    const s = payloadSplitter();
     assert.equal(
       codeOf(() => s.push(Buffer.from(escaped))),
       'BUNDLE_UNSUPPORTED',
@@ -131,15 +134,7 @@ describe('JsonSplitter', () => {
 
   it('caps the skeleton, the elements and the nesting', () => {
     const make = (o: Partial<ConstructorParameters<typeof JsonSplitter>[0]>) =>
-      new JsonSplitter({
-        targets: TARGETS,
-        mode: 'array',
-        maxSkeletonBytes: 100,
-        code: 'MANIFEST_INVALID',
-        tooLargeCode: 'BUNDLE_TOO_LARGE',
-        what: 'doc',
-        ...o,
-      });
+      listSplitter({ maxSkeletonBytes: 100, tooLargeCode: 'BUNDLE_TOO_LARGE', ...o });
     assert.equal(
       codeOf(() => make({}).push(Buffer.from(`{"a":"${'x'.repeat(200)}"}`))),
       'BUNDLE_TOO_LARGE',
@@ -165,12 +160,7 @@ describe('JsonSplitter', () => {
     const text = JSON.stringify({ a: 1, predicate: { rules: { x: [1] }, entries: [{ p: 1 }, { p: 2 }] } });
     for (const stop of [true, false]) {
       const seen: string[] = [];
-      const s = new JsonSplitter({
-        targets: TARGETS,
-        mode: 'array',
-        maxSkeletonBytes: 1 << 20,
-        code: 'MANIFEST_INVALID',
-        what: 'doc',
+      const s = listSplitter({
         onElement: (_t, b) => seen.push(b.toString()),
         onListStart: (t, skeleton, closers) => {
           assert.equal(t, 0);

@@ -20,16 +20,9 @@ import { buildPolicy, loadTrustedRoot, verify } from '../../src/verify/index.ts'
 import { checkEntries, firstPass, readSplitBundle, statementHeader } from '../../src/workflow/dir-bundle.ts';
 import { verifyTarget } from '../../src/workflow/verify.ts';
 import { loadCase } from '../helpers/realbundles.ts';
-import { createSigstoreJsVerifier } from '../helpers/sigstore-verify.ts';
+import { createSigstoreJsVerifier, EMPTY_ROOT } from '../helpers/sigstore-verify.ts';
 import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
 
-const EMPTY_ROOT = JSON.stringify({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
 const trust = loadTrustedRoot(loadCase('prod-v0.3-hashedrekord').trustedRootText);
 const roots: string[] = [];
 after(() => roots.forEach(removeTree));

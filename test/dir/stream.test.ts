@@ -15,15 +15,7 @@ import { type InTotoStatement, signStatement } from '../../src/sign/bundle.ts';
 import { KeyPairSigner } from '../../src/sign/signer.ts';
 import { signStatementToFile, statementJsonChunks } from '../../src/sign/stream.ts';
 import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
-
-const EMPTY_ROOT = JSON.stringify({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
+import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 /** A statement big enough to cross several 768 KiB read chunks and 256 Ki-character string chunks. */
 function bigStatement(n: number): InTotoStatement {

@@ -9,15 +9,7 @@ import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSy
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
-
-const EMPTY_ROOT = JSON.stringify({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
+import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 describe('vouch verify --key (CLI)', () => {
   const tmp = tempDir('vouch-verify-cli-');

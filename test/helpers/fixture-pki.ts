@@ -99,19 +99,25 @@ export interface Instance {
   bundle(artifact: Buffer, leaf?: LeafOptions, opts?: { integratedTime?: number }): Promise<string>;
 }
 
-export async function makeInstance(): Promise<Instance> {
-  const rootKeys = p256();
-  const rootName = name('vouch-test', 'test-root');
-  const root = certificate({
+/** A self-signed CA certificate (CA flag, keyCertSign + cRLSign) valid from a day before T0 for a year, and its keys. */
+export function selfSignedRoot(commonName: string) {
+  const keys = p256();
+  const rootName = name('vouch-test', commonName);
+  const cert = certificate({
     serial: 1,
     issuer: rootName,
     subject: rootName,
     notBefore: T0 - 86400_000,
     notAfter: T0 + 365 * 86400_000,
-    publicKey: rootKeys.publicKey,
-    signingKey: rootKeys.privateKey,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
     extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, keyUsage((1 << 5) | (1 << 6)))],
   });
+  return { keys, name: rootName, cert };
+}
+
+export async function makeInstance(): Promise<Instance> {
+  const { keys: rootKeys, name: rootName, cert: root } = selfSignedRoot('test-root');
   const logKeys = p256();
   const logPriv = logKeys.privateKey;
   const logSpki = logKeys.publicKey.export({ format: 'der', type: 'spki' });

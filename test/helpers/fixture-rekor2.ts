@@ -8,7 +8,6 @@ import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:cryp
 import { derEncode } from '../../src/core/der.ts';
 import { hashLeaf, inclusionRanges, rootFromLeafHashes } from '../../src/core/merkle.ts';
 import {
-  bool,
   certificate,
   ext,
   int,
@@ -19,6 +18,7 @@ import {
   oid,
   p256,
   sanUri,
+  selfSignedRoot,
   seq,
   set,
   T0,
@@ -56,30 +56,8 @@ function generalizedTime(ms: number): Buffer {
 }
 
 export function makeRekorV2Instance(opts: { tsaLeafEku?: string[] } = {}) {
-  const caKeys = p256();
-  const caName = name('vouch-test', 'v2-root');
-  const ca = certificate({
-    serial: 1,
-    issuer: caName,
-    subject: caName,
-    notBefore: T0 - 86400_000,
-    notAfter: T0 + 365 * 86400_000,
-    publicKey: caKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, keyUsage((1 << 5) | (1 << 6)))],
-  });
-  const tsaRootKeys = p256();
-  const tsaRootName = name('vouch-test', 'tsa-root');
-  const tsaRoot = certificate({
-    serial: 1,
-    issuer: tsaRootName,
-    subject: tsaRootName,
-    notBefore: T0 - 86400_000,
-    notAfter: T0 + 365 * 86400_000,
-    publicKey: tsaRootKeys.publicKey,
-    signingKey: tsaRootKeys.privateKey,
-    extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, keyUsage((1 << 5) | (1 << 6)))],
-  });
+  const { keys: caKeys, name: caName, cert: ca } = selfSignedRoot('v2-root');
+  const { keys: tsaRootKeys, name: tsaRootName, cert: tsaRoot } = selfSignedRoot('tsa-root');
   const tsaKeys = p256();
   const tsaName = name('vouch-test', 'tsa');
   const tsaKeyId = createHash('sha1')

@@ -12,6 +12,15 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 
+/** A trusted root with no authority at all: what the oracle needs for key-pair bundles without log or timestamp. */
+export const EMPTY_ROOT = JSON.stringify({
+  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: [],
+});
+
 export type OracleVerdict =
   | { ok: true }
   | { ok: false; code: string; message: string }
