@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
-import { jsonChunksOf } from '../core/chunked.ts';
+import { statementJsonParts } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
@@ -34,55 +34,6 @@ const CHUNK = 3 * 256 * 1024;
  */
 export function* statementJsonChunks(statement: InTotoStatement, chunkChars = 1 << 18): Generator<string> {
   for (const part of statementJsonParts(statement, chunkChars)) yield typeof part === 'string' ? part : part.toString();
-}
-
-/**
- * statementJsonChunks as the writer uses it: an array that writes its own JSON (src/core/chunked.ts: a walk's
- * columnar entries, written straight from the columns, each chunk valid until the next is requested) comes as
- * UTF-8 bytes, everything else as strings.
- */
-function* statementJsonParts(statement: InTotoStatement, chunkChars = 1 << 18): Generator<string | Buffer> {
-  const predicate = statement.predicate;
-  const arrays: unknown[][] = [];
-  let skeleton: string;
-  const sentinel = `vouch-stream-${randomBytes(16).toString('hex')}`;
-  if (predicate !== null && typeof predicate === 'object' && !Array.isArray(predicate)) {
-    const replaced: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(predicate as Record<string, unknown>)) {
-      if (Array.isArray(v)) {
-        arrays.push(v);
-        replaced[k] = sentinel;
-      } else replaced[k] = v;
-    }
-    skeleton = JSON.stringify({ ...statement, predicate: replaced });
-  } else skeleton = JSON.stringify(statement);
-  const parts = skeleton.split(JSON.stringify(sentinel));
-  if (parts.length !== arrays.length + 1) throw new VouchError('INTERNAL', 'statement serialization sentinel clash');
-  let out = '';
-  for (let a = 0; a < parts.length; a++) {
-    out += parts[a];
-    const array = arrays[a];
-    if (!array) continue;
-    const chunks = jsonChunksOf(array);
-    if (chunks) {
-      yield out;
-      out = '';
-      yield* chunks(chunkChars);
-      continue;
-    }
-    out += '[';
-    for (let i = 0; i < array.length; i++) {
-      if (i > 0) out += ',';
-      // As inside an array, JSON.stringify writes a member it cannot represent as null.
-      out += JSON.stringify(array[i]) ?? 'null';
-      if (out.length >= chunkChars) {
-        yield out;
-        out = '';
-      }
-    }
-    out += ']';
-  }
-  if (out) yield out;
 }
 
 /**

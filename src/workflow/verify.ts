@@ -74,8 +74,9 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
 /**
  * A directory: the bundle is read in passes (src/workflow/dir-bundle.ts, memory bounded whatever the manifest's
  * size): its signature, signer, log entries and times are verified over the payload's digests first; then the
- * tree is walked with the signer's recorded rules, every file re-hashed (nothing is taken from a cache), and the
- * entries are checked and compared as they stream from the bundle again. The statement is not repeated in the
+ * tree is walked with the signer's recorded rules, every file re-hashed (nothing is taken from a cache). When the
+ * statement vouch would sign for that walk is byte for byte the signed payload, the tree is the signed one; else
+ * the entries are checked and compared as they stream from the bundle again, and each difference is named. The statement is not repeated in the
  * result.
  */
 async function verifyDirectory(
@@ -91,6 +92,8 @@ async function verifyDirectory(
   const v = await verifiedDirectoryBundle(bundlePath, policy, options);
   const directory = await verifyDirectoryEntries(v.header, root, d.streamEntries(v.split, v.first, v.header), {
     bundlePath,
+    // Verified in pass 1: a walk that re-creates these exact bytes needs no second pass over the entries.
+    payloadSha256: v.first.sha256,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };

@@ -10,6 +10,10 @@ import {
   defaultRules,
   describeDifference,
   describeDirectory,
+  type EntryStream,
+  parseDirectoryHeader,
+  signedPayloadMatches,
+  verifyDirectoryEntries,
   verifyDirectoryStatement,
   verifyFileInDirectory,
   walkDirectory,
@@ -177,6 +181,13 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       tamper(root);
       const e = await rejectsWith(() => verifyDirectoryStatement(statement, root), 'DIRECTORY_MISMATCH');
       const details = e.details as Difference[];
+      // Given the signed payload's digest, the walk no longer re-creates it: the entries are read and the same
+      // differences named.
+      const byPayload = await rejectsWith(
+        () => verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement) }),
+        'DIRECTORY_MISMATCH',
+      );
+      assert.deepEqual(byPayload.details, details);
       // Paths print escaped, so a hostile name cannot move the terminal cursor.
       for (const d of details) assert.doesNotMatch(describeDifference(d), /[\u0000-\u001f]/);
       assert.equal(details.length, expected.length, JSON.stringify(details));
@@ -209,6 +220,87 @@ describe('verifyDirectoryStatement (vouch format)', () => {
     const st = statement as { predicate: { entries: { path: string }[] } };
     st.predicate.entries[0]!.path = '../../etc/passwd';
     await rejectsWith(() => verifyDirectoryStatement(st, root), 'MANIFEST_INVALID');
+  });
+});
+
+/** The SHA-256 of a statement's payload as vouch signs it. */
+function payloadSha256(statement: unknown): Buffer {
+  return createHash('sha256').update(JSON.stringify(statement)).digest();
+}
+
+const unread: EntryStream = async () => {
+  throw new Error('the entries were read');
+};
+
+describe('verifying by the signed payload digest', () => {
+  it('an untouched tree verifies without reading the entries', async () => {
+    const { root, statement } = await signedRelease();
+    const header = parseDirectoryHeader(statement);
+    const r = await verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(statement) });
+    assert.deepEqual([r.files, r.symlinks, r.emptyDirectories, r.bytes], [4, 1, 1, 21]);
+    assert.deepEqual(r, await verifyDirectoryStatement(statement, root));
+    // Another digest, or the statement in another layout (same meaning, other bytes): the entries are read.
+    const other = createHash('sha256').update('other').digest();
+    await assert.rejects(() => verifyDirectoryEntries(header, root, unread, { payloadSha256: other }), {
+      message: 'the entries were read',
+    });
+    const reordered = JSON.parse(JSON.stringify(statement), (_k, v) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
+    );
+    assert.equal(
+      (await verifyDirectoryStatement(reordered, root, { payloadSha256: payloadSha256(reordered) })).files,
+      4,
+    );
+    await assert.rejects(
+      () => verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(reordered) }),
+      { message: 'the entries were read' },
+    );
+  });
+
+  it('the bundle inside the tree: the entries are read, so it is left out only when unlisted', async () => {
+    const { root, statement } = await signedRelease();
+    const bundlePath = join(root, 'release.sigstore.json');
+    writeFileSync(bundlePath, '{}');
+    const header = parseDirectoryHeader(statement);
+    await assert.rejects(
+      () => verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(statement), bundlePath }),
+      { message: 'the entries were read' },
+    );
+    await verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement), bundlePath });
+  });
+
+  // A dishonest signer can sign exactly what a verify walk records: the digests then match, but a sign walk would
+  // have refused the tree, so the entries are read and refused as they would be without a digest.
+  const refusedBySigner: [string, Record<string, Node>, string][] = [
+    ['names that collide on case-insensitive file systems', { README: 'a', readme: 'b' }, 'MANIFEST_INVALID'],
+    ['a symlink that leaves the tree', { out: { link: '../../etc/passwd' } }, 'MANIFEST_INVALID'],
+  ];
+  for (const [name, spec, code] of refusedBySigner) {
+    it(`${name}: signed byte for byte, still refused (${code})`, async () => {
+      const root = tree({ ok: 'fine', ...spec });
+      const walked = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
+      assert.equal(typeof walked.unsignable, 'string');
+      // (Names a verify walk records as kind `other`, such as NFD or control characters, cannot be written at all.)
+      const statement: unknown = JSON.parse(JSON.stringify(buildStatement(walked, 'evil', 'vouch')));
+      assert.equal(signedPayloadMatches(walked, parseDirectoryHeader(statement), payloadSha256(statement)), false);
+      await rejectsWith(
+        () => verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement) }),
+        code,
+      );
+      await rejectsWith(() => verifyDirectoryStatement(statement, root), code);
+    });
+  }
+
+  it('a setuid file signed byte for byte is still a difference', async () => {
+    const root = tree({ ok: 'fine', 'bin/su': { content: 'x', mode: 0o755 } });
+    const signed = JSON.parse(JSON.stringify(buildStatement(await walkDirectory(root, DEFAULT_RULES), 'r', 'vouch')));
+    chmodSync(join(root, 'bin/su'), 0o4755);
+    const walked = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
+    assert.match(walked.unsignable ?? '', /setuid/);
+    await rejectsWith(
+      () => verifyDirectoryStatement(signed, root, { payloadSha256: payloadSha256(signed) }),
+      'DIRECTORY_MISMATCH',
+    );
   });
 });
 

@@ -43,6 +43,7 @@ export {
   type EntryStream,
   type FileInDirectoryVerification,
   fileInDirectoryPath,
+  signedPayloadMatches,
   type VerifyDirectoryOptions,
   verifyDirectoryEntries,
   verifyDirectoryStatement,

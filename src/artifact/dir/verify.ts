@@ -4,13 +4,16 @@
  * re-walk the tree with the signer's recorded rules and re-hash every file (never a cache: a cache keyed by
  * timestamps is something an attacker with write access can forge).
  */
+import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { statementJsonParts } from '../../core/chunked.ts';
 import { hashFile } from '../../core/digest.ts';
-import { VouchError } from '../../errors.ts';
+import { isVouchError, VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
 import {
   compareManifest,
+  countEntries,
   type Difference,
   ManifestComparer,
   type ManifestCounts,
@@ -18,6 +21,7 @@ import {
 } from './manifest.ts';
 import { assertCanonicalPath, comparePaths, type DirectoryLimits } from './paths.ts';
 import {
+  buildStatement,
   type CheckedDirectory,
   type DirectoryFormat,
   type DirectoryHeader,
@@ -25,7 +29,7 @@ import {
   parseDirectoryHeader,
   parseDirectoryStatement,
 } from './statement.ts';
-import { walkDirectory } from './walk.ts';
+import { type WalkResult, walkDirectory } from './walk.ts';
 
 export interface VerifyDirectoryOptions {
   concurrency?: number;
@@ -42,6 +46,12 @@ export interface VerifyDirectoryOptions {
    * left out of the comparison (both formats): it is the signature just checked, not content of the release.
    */
   bundlePath?: string;
+  /**
+   * SHA-256 of the signed payload (the statement's exact bytes), whose signature is already verified. When the walk,
+   * written as `vouch sign` writes a statement, has this digest, the tree is exactly the signed one and the entries
+   * are not read (`signedPayloadMatches`); otherwise they are read, checked and compared as usual.
+   */
+  payloadSha256?: Buffer;
 }
 
 /** What a verified directory contains, for "Verified OK: 1,204 files, 3 symlinks, 2 empty directories, ...". */
@@ -138,6 +148,14 @@ export async function verifyDirectoryEntries(
     walkedBytes = walked.stats.bytes;
   } else {
     const walked = await walk();
+    if (
+      options.payloadSha256 !== undefined &&
+      ignore === undefined &&
+      signedPayloadMatches(walked, header, options.payloadSha256)
+    ) {
+      options.onProgress?.({ filesDone: walked.entries.length, filesTotal: walked.entries.length, phase: 'checking' });
+      return result(header, countEntries(walked.entries), walked.stats.bytes);
+    }
     const comparer = new ManifestComparer(walked.entries, ignore);
     // A million entries take seconds to check after the walk: the progress goes on ("checking").
     const progress = options.onProgress;
@@ -156,15 +174,44 @@ export async function verifyDirectoryEntries(
   if (differences.length > 0) {
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences), { details: differences });
   }
+  return result(header, counts, walkedBytes < 0 ? counts.bytes : walkedBytes);
+}
+
+function result(header: DirectoryHeader, counts: ManifestCounts, bytes: number): DirectoryVerification {
   return {
     format: header.format,
     name: header.name,
     files: counts.files,
     symlinks: counts.symlinks,
     emptyDirectories: counts.emptyDirectories,
-    bytes: walkedBytes < 0 ? counts.bytes : walkedBytes,
+    bytes,
     manifestDigest: `sha256:${header.digest.toString('hex')}`,
   };
+}
+
+/**
+ * Whether the walk is exactly what was signed: the statement `vouch sign` would write for this walk (same rules,
+ * same name, the manifest digest computed afresh from the walk) has the signed payload's SHA-256. Only a walk a
+ * sign walk would have accepted qualifies (nothing `unsignable`), so every entry is one the signer's checks passed,
+ * and equal bytes then mean the signed statement lists these entries, these rules and this subject digest, and
+ * nothing else: what checking and comparing each entry would have concluded, at the cost of writing the statement
+ * (~0.1 s for 80,000 entries) instead of parsing, checking and comparing it (~0.45 s). Any other signer's layout,
+ * or any difference at all, gives other bytes, and the entries are then read and compared one by one, which also
+ * names each difference.
+ */
+export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader, payloadSha256: Buffer): boolean {
+  if (header.format !== 'vouch' || walked.unsignable !== undefined) return false;
+  let statement: ReturnType<typeof buildStatement>;
+  try {
+    statement = buildStatement(walked, header.name, 'vouch');
+  } catch (e) {
+    // An entry the signer refuses: not comparable byte for byte.
+    if (isVouchError(e) && e.code === 'DIRECTORY_UNSUPPORTED') return false;
+    throw e;
+  }
+  const h = createHash('sha256');
+  for (const part of statementJsonParts(statement)) h.update(part);
+  return h.digest().equals(payloadSha256);
 }
 
 /** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */

@@ -100,6 +100,13 @@ export interface WalkStats {
 
 export interface WalkResult extends Manifest {
   stats: WalkStats;
+  /**
+   * Verify walks: the first thing found that a sign walk would have refused (a special file, a setuid file, a
+   * non-canonical or colliding name, a symlink target it would not record, an entry that changed while listed).
+   * Absent when this walk is one `vouch sign` could have made with the same rules, so its statement, written as the
+   * signer writes it, may be compared byte for byte with a signed one.
+   */
+  unsignable?: string;
 }
 
 function refuse(path: string, reason: string): VouchError {
@@ -138,6 +145,12 @@ export async function walkDirectory(
   const excludeNames = new Set(rules.excludeNames);
   const excludePaths = new Set(rules.excludePaths);
   const checkPaths = excludePaths.size > 0;
+  let unsignable: string | undefined;
+  /** What a sign walk refuses: thrown when signing, noted when verifying. */
+  const unsigned = (path: string, reason: string): void => {
+    if (signing) throw refuse(path, reason);
+    unsignable ??= `${JSON.stringify(path || '.')}: ${reason}`;
+  };
 
   const entries: ManifestEntry[] = [];
   // Without an incremental cache (which must see the whole list first) the files are hashed while they are listed.
@@ -169,13 +182,17 @@ export async function walkDirectory(
       dirents = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return;
+      if (!signing && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) {
+        unsigned(rel, 'changed while the directory was read');
+        return;
+      }
       throw fileError(err, abs);
     }
     const children: string[] = [];
     const depth = rel === '' ? 1 : rel.split('/').length + 1;
     let kept = 0;
-    const seen = signing ? new Map<string, string>() : undefined;
+    // Verify walks look for collisions too: a tree with one is never compared byte for byte with a signature.
+    const seen = new Map<string, string>();
     for (const d of dirents) {
       const name = d.name;
       const path = rel === '' ? name : `${rel}/${name}`;
@@ -194,17 +211,15 @@ export async function walkDirectory(
       }
       const problem = componentProblem(name);
       if (problem) {
-        if (signing) throw refuse(path, problem);
+        unsigned(path, problem);
         // Recorded as-is so it shows up as added; never opened, since its name may not spell the file on disk.
         entries.push({ path, kind: 'other' });
         continue;
       }
-      if (seen) {
-        const key = collisionKey(name);
-        const other = seen.get(key);
-        if (other !== undefined) throw refuse(path, `collides with "${other}" on case-insensitive file systems`);
-        seen.set(key, name);
-      }
+      const key = collisionKey(name);
+      const other = seen.get(key);
+      if (other !== undefined) unsigned(path, `collides with "${other}" on case-insensitive file systems`);
+      else seen.set(key, name);
       let type: 'dir' | 'file' | 'symlink' | 'other';
       if (d.isDirectory()) type = 'dir';
       else if (d.isFile()) type = 'file';
@@ -214,7 +229,7 @@ export async function walkDirectory(
         // File systems without d_type: ask lstat (never stat, which would follow a symlink).
         const st = lstatSync(`${abs}/${name}`, { throwIfNoEntry: false });
         if (st === undefined) {
-          if (signing) throw refuse(path, 'changed while the directory was read');
+          unsigned(path, 'changed while the directory was read');
           continue;
         }
         type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -232,28 +247,24 @@ export async function walkDirectory(
             target = readlinkSync(`${abs}/${name}`);
           } catch (e) {
             // Replaced between the listing and readlink: a change, reported by the comparison as missing.
-            if (signing) throw refuse(path, 'changed while the directory was read');
+            unsigned(path, 'changed while the directory was read');
             if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
             entries.push({ path, kind: 'other' });
             continue;
           }
-          if (signing) {
-            if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
-              throw refuse(path, 'symlink target is empty or too long');
-            }
+          if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
+            unsigned(path, 'symlink target is empty or too long');
+          } else if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) {
             // readlink decodes invalid UTF-8 as U+FFFD: the recorded target would not be the link's real one.
-            if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) {
-              throw refuse(path, 'symlink target is not valid UTF-8');
-            }
-            if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
-              throw refuse(path, `symlink leads outside the directory (-> ${JSON.stringify(target)})`);
-            }
+            unsigned(path, 'symlink target is not valid UTF-8');
+          } else if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
+            unsigned(path, `symlink leads outside the directory (-> ${JSON.stringify(target)})`);
           }
           entries.push({ path, kind: 'symlink', target });
           break;
         }
         case 'other':
-          if (signing) throw refuse(path, 'FIFO, socket or device');
+          unsigned(path, 'FIFO, socket or device');
           entries.push({ path, kind: 'other' });
           break;
       }
@@ -296,7 +307,7 @@ export async function walkDirectory(
     if (st === ST_OK || st === ST_CACHED) {
       const fileMode = hashed.meta[m + M_MODE]!;
       if ((fileMode & 0o6000) !== 0) {
-        if (signing) throw refuse(packedPath(packed, i), 'setuid/setgid file');
+        unsigned(packedPath(packed, i), 'setuid/setgid file');
         flags[i] = 2;
       }
       if ((fileMode & 0o100) !== 0) flags[i]! |= 1;
@@ -309,9 +320,8 @@ export async function walkDirectory(
       continue;
     }
     const path = packedPath(packed, i);
-    if (signing) {
-      throw refuse(path, 'changed while the directory was read; sign a tree nothing else is writing to');
-    } else if (st === ST_SYMLINK) {
+    unsigned(path, 'changed while the directory was read; sign a tree nothing else is writing to');
+    if (st === ST_SYMLINK) {
       try {
         entries.push({ path, kind: 'symlink', target: readlinkSync(`${rootAbs}/${path}`) });
       } catch {
@@ -356,7 +366,9 @@ export async function walkDirectory(
     others: entries,
     order,
   });
-  return { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
+  const result: WalkResult = { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
+  if (unsignable !== undefined) result.unsignable = unsignable;
+  return result;
 }
 
 /** Paths appended one by one into a growing UTF-8 blob, then copied once into shared memory for the threads. */
