@@ -118,10 +118,15 @@ napi_status napi_remove_env_cleanup_hook(napi_env env, napi_cleanup_hook fun, vo
 typedef struct evp_md_st EVP_MD;
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 typedef struct engine_st ENGINE;
+typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
+typedef struct ossl_param_st OSSL_PARAM;
 EVP_MD_CTX *EVP_MD_CTX_new(void);
 void EVP_MD_CTX_free(EVP_MD_CTX *ctx);
 const EVP_MD *EVP_sha256(void);
+EVP_MD *EVP_MD_fetch(OSSL_LIB_CTX *ctx, const char *algorithm, const char *properties);
+void EVP_MD_free(EVP_MD *md);
 int EVP_DigestInit_ex(EVP_MD_CTX *ctx, const EVP_MD *type, ENGINE *impl);
+int EVP_DigestInit_ex2(EVP_MD_CTX *ctx, const EVP_MD *type, const OSSL_PARAM *params);
 int EVP_DigestUpdate(EVP_MD_CTX *ctx, const void *d, size_t cnt);
 int EVP_DigestFinal_ex(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s);
 
@@ -202,7 +207,7 @@ static ssize_t read_full_once(int fd, unsigned char *buf, size_t len) {
 
 /* One file: what hashShare does for an index without a cache. `path` already holds root + '/'. */
 static void hash_file(job_t *job, int64_t i, char **path, size_t *path_cap, unsigned char *buf, EVP_MD_CTX *ctx,
-                      const EVP_MD *md) {
+                      EVP_MD *fetched) {
   uint32_t o0 = job->offsets[i];
   uint32_t o1 = job->offsets[i + 1];
   if (o1 < o0 || o1 > job->names_cap) {
@@ -259,7 +264,7 @@ static void hash_file(job_t *job, int64_t i, char **path, size_t *path_cap, unsi
   /* A short read of a regular file means end of file, so a small file costs one read, not two. */
   size_t cap = job->buffer_size;
   double size = 0;
-  bool ok = EVP_DigestInit_ex(ctx, md, NULL) == 1;
+  bool ok = (fetched != NULL ? EVP_DigestInit_ex2(ctx, fetched, NULL) : EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) == 1;
   for (;;) {
     ssize_t r = read_full_once(fd, buf, cap);
     if (r < 0) {
@@ -294,11 +299,15 @@ static void *worker(void *arg) {
   job_t *job = arg;
   unsigned char *buf = malloc(job->buffer_size);
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  const EVP_MD *md = EVP_sha256();
+  /*
+   * Fetched once: EVP_DigestInit_ex with EVP_sha256() looks the implementation up again for every file (~180 ns of
+   * a ~1.5 us digest of 2 KB, measured in node 24's OpenSSL 3.5). Without it, the implicit fetch still works.
+   */
+  EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
   size_t path_cap = job->root_len + 256;
   char *path = malloc(path_cap);
   int32_t *counter = job->counter;
-  if (buf == NULL || ctx == NULL || md == NULL || path == NULL) {
+  if (buf == NULL || ctx == NULL || path == NULL) {
     /* Nothing taken: the other threads, or the JS rescue pass, hash the files. */
     __atomic_fetch_add(&job->failed, 1, __ATOMIC_SEQ_CST);
     goto out;
@@ -334,7 +343,7 @@ static void *worker(void *arg) {
     for (int64_t i = start; i < end; i++) {
       if (aborted(job)) break;
       if (job->status[i] != ST_PENDING) continue;
-      hash_file(job, i, &path, &path_cap, buf, ctx, md);
+      hash_file(job, i, &path, &path_cap, buf, ctx, fetched);
     }
     __atomic_fetch_add(&counter[1], (int32_t)(end - start), __ATOMIC_SEQ_CST);
   }
@@ -342,6 +351,7 @@ out:
   free(path);
   free(buf);
   if (ctx != NULL) EVP_MD_CTX_free(ctx);
+  if (fetched != NULL) EVP_MD_free(fetched);
   pthread_mutex_lock(&job->lock);
   bool last = --job->running == 0;
   if (last) job->finished = true;
