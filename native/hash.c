@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -368,6 +369,10 @@ out:
 /* Start up to `k` more threads; returns how many started. Called on the JS thread. */
 static int add_threads(job_t *job, int k) {
   int added = 0;
+  /* The threads start with every signal blocked, so signals go to node's own threads and no read sees EINTR. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_mutex_lock(&job->lock);
   while (added < k && !job->finished && job->started < MAX_THREADS) {
     job->running++;
@@ -380,6 +385,7 @@ static int add_threads(job_t *job, int k) {
     added++;
   }
   pthread_mutex_unlock(&job->lock);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   return added;
 }
 
