@@ -661,14 +661,10 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   if (job == NULL) return NULL;
   __atomic_store_n(&job->abort, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&job->lock);
-  int n = job->started;
   job->finished = true; /* no more threads */
   pthread_mutex_unlock(&job->lock);
-  /* Joined here, not marked joined: call_done joins again (a no-op on none) and frees. */
-  for (int t = 0; t < n; t++) pthread_join(job->threads[t], NULL);
-  pthread_mutex_lock(&job->lock);
-  job->started = 0;
-  pthread_mutex_unlock(&job->lock);
+  /* Once joined, never again: call_done (still to come, or past) and the cleanup hook see it. */
+  join_all(job);
   return NULL;
 }
 
