@@ -140,10 +140,39 @@ describe('native and JS loops give the same results', { skip }, () => {
     }
   });
 
-  it('files left unreadable: EACCES for a user that is not root', async (t) => {
-    if (process.getuid?.() === 0) return t.skip('root reads any file');
-    const r = await same(root, ['secret']);
-    assert.equal(r.status[0], ST_ERROR);
+  it('an unreadable file (EACCES), as a user that is not root', async (t) => {
+    if (process.getuid?.() !== 0) {
+      const r = await same(root, ['secret', 'one']);
+      assert.deepEqual([...r.status], [ST_ERROR, ST_OK]);
+      return;
+    }
+    // Root reads any file: compare the two loops in a child running as nobody.
+    const dir = tree({ secret: 'unreadable', one: 'x' });
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'secret'), 0);
+    const script = `
+      let m;
+      try {
+        m = await import(${JSON.stringify(join(REPO, 'src', 'artifact', 'dir', 'hash.ts'))});
+      } catch {
+        process.stdout.write('null');
+        process.exit(0);
+      }
+      const names = ['secret', 'one'];
+      const js = await m.hashFiles(process.argv[1], names, { native: false });
+      const native = await m.hashFiles(process.argv[1], names);
+      const { nativeHashRuns } = await import(${JSON.stringify(join(REPO, 'src', 'artifact', 'dir', 'native.ts'))});
+      process.stdout.write(JSON.stringify({ runs: nativeHashRuns(), js: [...js.status], native: [...native.status] }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir], {
+      encoding: 'utf8',
+      uid: 65534,
+      gid: 65534,
+    });
+    const out =
+      r.status === 0 ? (JSON.parse(r.stdout) as { runs: number; js: number[]; native: number[] } | null) : null;
+    if (!out) return t.skip(`nobody cannot run the sources here: ${r.stderr.split('\n')[0]}`);
+    assert.deepEqual(out, { runs: 1, js: [ST_ERROR, ST_OK], native: [ST_ERROR, ST_OK] });
   });
 
   it('the streaming job, published while listed, in bursts the threads must wait for', async () => {
@@ -275,6 +304,43 @@ describe('the native core refuses what it cannot use safely', { skip }, () => {
     assert.ok(run);
     await run.done;
     assert.deepEqual([...good.status], [ST_OK, ST_OK]);
+  });
+
+  it('threads join a running job, none once it is over; stop() ends a job still waiting for its listing', async () => {
+    const root = tree(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}`, `${i}`])));
+    const packed = packPaths(Array.from({ length: 200 }, (_, i) => `f${i}`));
+    const streamed = () => ({ ...job(), names: packed.names, offsets: packed.offsets, stream: true, maxFiles: 200 });
+    const shared = (n: number) => new SharedArrayBuffer(n);
+    const arrays = () => ({
+      status: new Int32Array(shared(200 * 4)),
+      meta: new Float64Array(shared(200 * 16)),
+      digests: new Uint8Array(shared(200 * 32)),
+    });
+    // Nothing published yet: the threads wait for the listing.
+    const a = { ...streamed(), ...arrays() };
+    const run = startNativeHash(root, a, 1);
+    assert.ok(run);
+    assert.equal(run.addThreads(2), 2);
+    Atomics.store(a.counter, 2, 200);
+    Atomics.store(a.counter, 3, 1);
+    await run.done;
+    assert.ok(a.status.every((s) => s === ST_OK));
+    assert.equal(Atomics.load(a.counter, 1), 200);
+    assert.equal(run.addThreads(1), 0);
+    run.stop();
+    run.stop();
+    // Never published, never closed: stop() makes the threads leave, and returns once they have.
+    const b = { ...streamed(), ...arrays() };
+    const fds = openFds();
+    const waiting = startNativeHash(root, b, 3);
+    assert.ok(waiting);
+    await sleep(20);
+    waiting.stop();
+    await waiting.done;
+    waiting.stop();
+    assert.ok(b.status.every((s) => s === 0));
+    assert.equal(waiting.addThreads(1), 0);
+    assert.equal(openFds(), fds);
   });
 
   it('a growable shared buffer keeps its address as it grows (what streamed jobs rely on)', () => {

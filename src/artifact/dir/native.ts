@@ -119,6 +119,8 @@ export function startNativeHash(root: string, job: NativeJob, threads: number): 
     return undefined;
   }
   runs++;
+  // An aborted walk never awaits its run: its failure must not surface as an unhandled rejection.
+  done.catch(() => {});
   return {
     done,
     addThreads: (count) => a.addThreads(handle, count),
