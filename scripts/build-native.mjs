@@ -11,34 +11,36 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const NATIVE_SOURCE = join(ROOT, 'native', 'hash.c');
 export const NATIVE_OUTPUT = join(ROOT, 'native', 'build', 'vouch-hash.node');
 
-/** Build the addon unless it is newer than its source. Returns whether an up-to-date addon is there. */
-export function buildNative() {
+/**
+ * Build the addon unless it is newer than its source. Returns whether an up-to-date addon is there. The options
+ * serve the tests (test/dir/native-hash.test.ts).
+ */
+export function buildNative({ source = NATIVE_SOURCE, output = NATIVE_OUTPUT, cc = process.env.CC || 'cc' } = {}) {
   if (process.platform === 'win32') return false;
-  let source;
+  let sourceTime;
   try {
-    source = statSync(NATIVE_SOURCE).mtimeMs;
+    sourceTime = statSync(source).mtimeMs;
   } catch {
     return false;
   }
   try {
-    if (statSync(NATIVE_OUTPUT).mtimeMs >= source) return true;
+    if (statSync(output).mtimeMs >= sourceTime) return true;
   } catch {}
-  const tmp = `${NATIVE_OUTPUT}.${process.pid}.tmp`;
+  const tmp = `${output}.${process.pid}.tmp`;
   // -z now: every symbol (Node-API, OpenSSL) is resolved when the addon loads, so a node without one of them fails
   // the load (and vouch falls back) rather than a call. macOS resolves the undefined symbols at load instead.
   const link = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-Wl,-z,now'];
-  const args = ['-O2', '-shared', '-fPIC', '-fvisibility=hidden', ...link, '-o', tmp, NATIVE_SOURCE, '-lpthread'];
-  const cc = process.env.CC || 'cc';
+  const args = ['-O2', '-shared', '-fPIC', '-fvisibility=hidden', ...link, '-o', tmp, source, '-lpthread'];
   try {
-    mkdirSync(dirname(NATIVE_OUTPUT), { recursive: true });
+    mkdirSync(dirname(output), { recursive: true });
     execFileSync(cc, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
     // Renamed into place: a process that has the old one loaded keeps its copy.
-    renameSync(tmp, NATIVE_OUTPUT);
+    renameSync(tmp, output);
     return true;
   } catch (e) {
     // A stale addon built from older source is not kept either.
     rmSync(tmp, { force: true });
-    rmSync(NATIVE_OUTPUT, { force: true });
+    rmSync(output, { force: true });
     const why =
       e.code === 'ENOENT' ? `no C compiler (${cc})` : `${cc} failed: ${String(e.stderr ?? e.message).split('\n')[0]}`;
     console.log(`vouch: native hashing core not built (${why}); the JS loop hashes instead`);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -391,3 +391,33 @@ it(
     assert.deepEqual(run({ VOUCH_NATIVE: '0' }), { code: 0, loaded: false });
   },
 );
+
+it('building the core never fails the build: no compiler, a failing one, then a good one', (t) => {
+  if (process.platform === 'win32') return t.skip('no native core on Windows');
+  const dir = tree({});
+  const source = join(dir, 'hash.c');
+  copyFileSync(join(REPO, 'native', 'hash.c'), source);
+  const output = join(dir, 'build', 'vouch-hash.node');
+  const build = (cc: string) => {
+    const script = `
+      const { buildNative } = await import(${JSON.stringify(join(REPO, 'scripts', 'build-native.mjs'))});
+      const built = buildNative(${JSON.stringify({ source, output })});
+      process.stderr.write(JSON.stringify(built));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, CC: cc },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return { built: JSON.parse(r.stderr) as boolean, said: r.stdout.trim().split('\n').filter(Boolean).length };
+  };
+  assert.deepEqual(build(join(dir, 'no-such-cc')), { built: false, said: 1 });
+  assert.deepEqual(build('false'), { built: false, said: 1 });
+  assert.equal(existsSync(output), false);
+  if (!available) return;
+  assert.deepEqual(build(process.env.CC || 'cc'), { built: true, said: 0 });
+  assert.ok(existsSync(output));
+  // Up to date: not rebuilt, even by a compiler that would fail.
+  assert.deepEqual(build('false'), { built: true, said: 0 });
+  assert.deepEqual(readdirSync(join(dir, 'build')), ['vouch-hash.node']);
+});
