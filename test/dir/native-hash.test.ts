@@ -36,6 +36,9 @@ import {
 } from '../../src/artifact/dir/native.ts';
 import { makeTree, type Node, removeTree } from './helpers.ts';
 
+// This file picks the loop itself (HashOptions.native, or VOUCH_NATIVE per walk): a VOUCH_NATIVE=0 run of the
+// whole suite must not turn its native side into a second JS one.
+delete process.env.VOUCH_NATIVE;
 const REPO = join(import.meta.dirname, '..', '..');
 const available = nativeHashAvailable();
 const skip = available ? false : 'the native core is not built here (no C compiler?)';
