@@ -4,6 +4,9 @@
  * VOUCH_BENCH_SOURCE), regular files under 4 MiB only, one copy per subdirectory.
  *
  *   ./node_modules/.bin/node bench/dir.ts [--files 80000] [--runs 3] [--keep DIR]
+ *   ./node_modules/.bin/node bench/dir.ts --commands 15 --keep DIR   (whole `vouch sign dir:` / `vouch verify dir:`
+ *   beside the openssl command line, in alternating rounds; VOUCH_BENCH_BASELINE_BIN adds a baseline build's pair,
+ *   VOUCH_BENCH_JS=1 this build's pair with VOUCH_NATIVE=0)
  *   ./node_modules/.bin/node bench/dir.ts --tiny 1000000 [--keep DIR]   (peak memory: walk, sign side, and the
  *   whole sign and verify commands; VOUCH_BENCH_BASELINE_BIN=OTHER/bin/vouch.mjs runs a baseline build beside)
  *
@@ -209,12 +212,98 @@ function wholeCommands(root: string, mb: (kb: number) => string): void {
   }
 }
 
+/**
+ * `--commands N`: whole commands against the openssl command line in N rounds, each round running every command
+ * once in turn (so a change in the machine's load hits all of them alike, which back-to-back runs of one command
+ * at a time do not), after two warm-up rounds. Reported per command: median wall time, its ratio to the baseline's
+ * median, the rounds in which it beat the baseline of the same round, and median CPU (user + system, GNU time).
+ */
+function commands(root: string, rounds: number): string[] {
+  const work = mkdtempSync(join(tmpdir(), 'vouch-bench-cmd-'));
+  try {
+    const env = { ...process.env, VOUCH_PASSWORD: 'bench', VOUCH_HOME: join(work, 'home') };
+    const self = join(import.meta.dirname, '..', 'bin', 'vouch.mjs');
+    const key = join(work, 'k');
+    execFileSync(process.execPath, [self, 'keygen', '--out', key], { env, stdio: 'ignore' });
+    const builds: [string, string, NodeJS.ProcessEnv][] = [['this build', self, env]];
+    if (process.env.VOUCH_BENCH_BASELINE_BIN)
+      builds.unshift(['baseline build', process.env.VOUCH_BENCH_BASELINE_BIN, env]);
+    if (process.env.VOUCH_BENCH_JS === '1')
+      builds.push(['this build, VOUCH_NATIVE=0', self, { ...env, VOUCH_NATIVE: '0' }]);
+    const list: { name: string; argv: string[]; env: NodeJS.ProcessEnv }[] = [
+      {
+        name: '`find \\| xargs -0 -P2 -n 2000 openssl dgst -sha256` (baseline)',
+        argv: [
+          'bash',
+          '-c',
+          'find "$1" -type f -print0 | xargs -0 -P2 -n 2000 openssl dgst -sha256 >/dev/null',
+          '_',
+          root,
+        ],
+        env,
+      },
+    ];
+    for (const [name, bin, e] of builds) {
+      const bundle = join(work, `${name.replace(/\W+/g, '-')}.sigstore.json`);
+      const sign = [process.execPath, bin, 'sign', `dir:${root}`, '--key', `${key}.key`, '--bundle', bundle];
+      execFileSync(sign[0]!, sign.slice(1), { env: e, stdio: 'ignore' });
+      list.push({ name: `\`vouch sign dir: --key\` (${name})`, argv: sign, env: e });
+      list.push({
+        name: `\`vouch verify dir: --key\` (${name})`,
+        argv: [process.execPath, bin, 'verify', `dir:${root}`, '--key', `${key}.pub`, '--bundle', bundle],
+        env: e,
+      });
+    }
+    const wall = list.map(() => [] as number[]);
+    const cpu = list.map(() => [] as number[]);
+    for (let r = -2; r < rounds; r++) {
+      list.forEach((c, i) => {
+        const t0 = performance.now();
+        const res = spawnSync('/usr/bin/time', ['-f', '%U %S', ...c.argv], { env: c.env, encoding: 'utf8' });
+        const ms = performance.now() - t0;
+        if (res.status !== 0) throw new Error(`${c.name} failed: ${res.stderr}`);
+        if (r < 0) return;
+        const [u, sy] = (res.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+        wall[i]!.push(ms);
+        cpu[i]!.push(((u ?? 0) + (sy ?? 0)) * 1000);
+      });
+    }
+    const base = median(wall[0]!);
+    const out = [
+      `Whole commands, ${rounds} alternating rounds after 2 warm-up rounds (load average before: ${loadavg()[0]!.toFixed(2)}); ` +
+        'wall time of the process, medians; "beat baseline" counts the rounds in which the command finished faster ' +
+        'than the baseline of the same round.',
+      '',
+      '| command | wall (median) | vs baseline | beat baseline | CPU (median) |',
+      '|---|---:|---:|---:|---:|',
+    ];
+    list.forEach((c, i) => {
+      const m = median(wall[i]!);
+      const wins = i === 0 ? '' : `${wall[i]!.filter((w, r) => w < wall[0]![r]!).length} of ${rounds}`;
+      out.push(
+        `| ${c.name} | ${m.toFixed(0)} ms | ${(m / base).toFixed(2)}x | ${wins} | ${median(cpu[i]!).toFixed(0)} ms |`,
+      );
+    });
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const arg = (name: string, dflt: string) => {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1]! : dflt;
   };
   if (process.argv.includes('--tiny')) return tiny(Number(arg('--tiny', '1000000')), arg('--keep', ''));
+  if (process.argv.includes('--commands')) {
+    const dir = arg('--keep', '');
+    if (!dir) throw new Error('--commands needs --keep DIR (a tree made by an earlier run, or made now)');
+    mkdirSync(dir, { recursive: true });
+    if (readdirSync(dir).length === 0) buildTree(dir, Number(arg('--files', '80000')));
+    console.log(commands(dir, Number(arg('--commands', '15'))).join('\n'));
+    return;
+  }
   const target = Number(arg('--files', '80000'));
   const runs = Number(arg('--runs', '3'));
   const keep = arg('--keep', '');

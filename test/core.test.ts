@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTarget } from '../src/artifact/target.ts';
-import { thousands } from '../src/cli/format.ts';
-import { decodeBase64 } from '../src/core/encoding.ts';
+import { decodeBase64, thousands } from '../src/core/encoding.ts';
 import { parseStrictJson } from '../src/core/json.ts';
 import { VouchError } from '../src/errors.ts';
 

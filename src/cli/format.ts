@@ -1,4 +1,5 @@
 /** Human-readable output of command results. `--json` bypasses this and prints the result objects as they are. */
+import { thousands } from '../core/encoding.ts';
 import type { VouchError } from '../errors.ts';
 import type { SignSummary } from '../workflow/sign.ts';
 
@@ -13,16 +14,6 @@ export function formatError(e: VouchError, describe?: (d: never) => string): str
     if (e.details.length > MAX_LISTED) out += `  ... and ${e.details.length - MAX_LISTED} more (see --json)\n`;
   }
   return out;
-}
-
-/**
- * An integer with comma thousands separators, as toLocaleString('en-US') writes it, without loading ICU's number
- * formatting (~15 ms on first use, in a command that otherwise takes a few hundred).
- */
-export function thousands(n: number): string {
-  const s = String(Math.abs(n));
-  if (!/^\d+$/.test(s)) return n.toLocaleString('en-US');
-  return (n < 0 ? '-' : '') + s.replace(/\B(?=(\d{3})+$)/g, ',');
 }
 
 function oneLine(s: string): string {

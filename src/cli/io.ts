@@ -1,6 +1,7 @@
 /** Terminal I/O for the CLI only: passphrase prompts and atomic output files. The library never prints. */
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { thousands } from '../core/encoding.ts';
 import { VouchError } from '../errors.ts';
 
 /** The passphrase from VOUCH_PASSWORD, else a prompt on the terminal (no echo), else a usage error. */
@@ -90,7 +91,7 @@ export function progressBar(label = 'hashing'): ProgressFn {
     const fill = filesTotal > 0 ? Math.round((filesDone / filesTotal) * width) : 0;
     const rate = Math.round(filesDone / (Math.max(now - phaseStart, 1) / 1000));
     process.stderr.write(
-      `\r\x1b[2K${current} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${filesDone.toLocaleString('en-US')}/${filesTotal.toLocaleString('en-US')} ${phase === 'checking' ? 'entries' : 'files'}, ${rate.toLocaleString('en-US')}/s`,
+      `\r\x1b[2K${current} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${thousands(filesDone)}/${thousands(filesTotal)} ${phase === 'checking' ? 'entries' : 'files'}, ${thousands(rate)}/s`,
     );
   };
 }

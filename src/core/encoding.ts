@@ -148,3 +148,13 @@ export class Base64Decoder {
 export function base64DecodedLength(chars: number, tail: string): number {
   return (chars / 4) * 3 - (tail.endsWith('==') ? 2 : tail.endsWith('=') ? 1 : 0);
 }
+
+/**
+ * An integer with comma thousands separators, as toLocaleString('en-US') writes it, without loading ICU's number
+ * formatting (~15 ms on first use, in a command that otherwise takes a few hundred).
+ */
+export function thousands(n: number): string {
+  const s = String(Math.abs(n));
+  if (!/^\d+$/.test(s)) return n.toLocaleString('en-US');
+  return (n < 0 ? '-' : '') + s.replace(/\B(?=(\d{3})+$)/g, ',');
+}

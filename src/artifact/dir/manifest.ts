@@ -211,18 +211,14 @@ export class CompactEntries {
     this.#jsonSafe ??= jsonSafe(names, 0, names.length);
     const allSafe = this.#jsonSafe;
     let out = Buffer.allocUnsafe(Math.max(chunkBytes, 256));
-    // Digests are hex-encoded natively HEX_BATCH files at a time (files come in blob order).
-    const hex = Buffer.allocUnsafe(HEX_BATCH * 64);
-    let hexFrom = 0;
-    let hexTo = 0;
-    /** File k's digest as hex at out[at], from the current batch (refilled when k leaves it). */
+    /** File k's digest as lowercase hex at out[at], two bytes per table lookup (no string per digest). */
     const putHex = (k: number, at: number): number => {
-      if (k < hexFrom || k >= hexTo) {
-        hexFrom = k;
-        hexTo = Math.min(k + HEX_BATCH, sizes.length);
-        hex.write(digests.toString('hex', hexFrom * 32, hexTo * 32), 'latin1');
+      for (let d = k * 32, e = d + 32; d < e; d++) {
+        const pair = HEX_PAIRS[digests[d]!]!;
+        out[at++] = pair >> 8;
+        out[at++] = pair & 0xff;
       }
-      return at + hex.copy(out, at, (k - hexFrom) * 64, (k - hexFrom) * 64 + 64);
+      return at;
     };
     let at = 0;
     out[at++] = 0x5b; // [
@@ -349,7 +345,11 @@ function jsonSafe(b: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-const HEX_BATCH = 4096;
+/** Each byte's two lowercase hex digits, the first in the high byte. */
+const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, b) => {
+  const digit = (v: number) => (v < 10 ? 0x30 + v : 0x57 + v);
+  return (digit(b >> 4) << 8) | digit(b & 15);
+});
 
 /** A non-negative safe integer in decimal, as JSON.stringify writes it. */
 function writeInt(out: Buffer, at: number, n: number): number {

@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { statementJsonParts } from '../../core/chunked.ts';
 import { hashFile } from '../../core/digest.ts';
+import { thousands } from '../../core/encoding.ts';
 import { isVouchError, VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
 import {
@@ -216,8 +217,7 @@ export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader
 
 /** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
 export function describeDirectory(r: DirectoryVerification): string {
-  const n = (count: number, one: string, many: string) =>
-    `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+  const n = (count: number, one: string, many: string) => `${thousands(count)} ${count === 1 ? one : many}`;
   return (
     `${n(r.files, 'file', 'files')}, ${n(r.symlinks, 'symlink', 'symlinks')}, ` +
     `${n(r.emptyDirectories, 'empty directory', 'empty directories')}, manifest ${r.manifestDigest}`
