@@ -111,6 +111,10 @@ napi_status napi_get_value_external(napi_env env, napi_value value, void **resul
 napi_status napi_create_int32(napi_env env, int32_t value, napi_value *result);
 napi_status napi_create_bigint_uint64(napi_env env, uint64_t value, napi_value *result);
 napi_status napi_create_string_utf8(napi_env env, const char *str, size_t length, napi_value *result);
+napi_status napi_create_buffer_copy(napi_env env, size_t length, const void *data, void **result_data,
+                                    napi_value *result);
+napi_status napi_create_array(napi_env env, napi_value *result);
+napi_status napi_set_element(napi_env env, napi_value object, uint32_t index, napi_value value);
 napi_status napi_add_env_cleanup_hook(napi_env env, napi_cleanup_hook fun, void *arg);
 napi_status napi_remove_env_cleanup_hook(napi_env env, napi_cleanup_hook fun, void *arg);
 
@@ -685,6 +689,293 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ------------------------------------------------------------------------------ manifest JSON digests */
+
+/*
+ * SHA-256 of prefix + the JSON array CompactEntries.jsonChunks(style) writes + suffix (src/artifact/dir/manifest.ts),
+ * from the walk's columns. It writes exactly what jsonChunks writes for a file entry whose path needs no JSON
+ * escape; the other entries (symlinks, directories, special files) come already written by JS in othersText. When
+ * it cannot write an entry byte for byte as JS would (a path byte JSON escapes, a size that is not a safe integer)
+ * its result is null and the caller uses the JS writer.
+ */
+typedef struct {
+  EVP_MD_CTX *ctx;
+  size_t at;
+  unsigned char buf[1 << 16];
+} sink_t;
+
+static void sink_flush(sink_t *s) {
+  if (s->at > 0) EVP_DigestUpdate(s->ctx, s->buf, s->at);
+  s->at = 0;
+}
+
+static void sink_put(sink_t *s, const void *p, size_t n) {
+  if (n > sizeof s->buf - s->at) {
+    sink_flush(s);
+    if (n > sizeof s->buf) {
+      EVP_DigestUpdate(s->ctx, p, n);
+      return;
+    }
+  }
+  memcpy(s->buf + s->at, p, n);
+  s->at += n;
+}
+
+#define PUT_LIT(s, lit) sink_put((s), (lit), sizeof(lit) - 1)
+
+/* A non-negative safe integer in decimal, as JSON.stringify writes it; false for anything else. */
+static bool put_size(sink_t *s, double v) {
+  if (!(v >= 0 && v <= 9007199254740991.0) || v != (double)(uint64_t)v) return false;
+  char tmp[24];
+  size_t n = 0;
+  uint64_t x = (uint64_t)v;
+  do {
+    tmp[sizeof tmp - 1 - n++] = (char)('0' + x % 10);
+    x /= 10;
+  } while (x != 0);
+  sink_put(s, tmp + sizeof tmp - n, n);
+  return true;
+}
+
+static void put_hex(sink_t *s, const unsigned char *d) {
+  static const char digits[] = "0123456789abcdef";
+  char hex[64];
+  for (int b = 0; b < 32; b++) {
+    hex[2 * b] = digits[d[b] >> 4];
+    hex[2 * b + 1] = digits[d[b] & 15];
+  }
+  sink_put(s, hex, 64);
+}
+
+/* Whether bytes appear unchanged inside a JSON string (no quote, backslash or control byte). */
+static bool json_safe(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') return false;
+  }
+  return true;
+}
+
+typedef struct {
+  const void *data;
+  size_t length; /* elements */
+} view_t;
+
+static bool get_view(napi_env env, napi_value v, napi_typedarray_type type, view_t *out) {
+  bool is;
+  napi_typedarray_type actual;
+  void *data = NULL;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &actual, &out->length, &data, NULL, NULL) != napi_ok || actual != type) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: an argument has the wrong type");
+    return false;
+  }
+  static const unsigned char none[1];
+  out->data = data != NULL ? data : none;
+  return true;
+}
+
+static bool offsets_ok(const uint32_t *offsets, size_t count, size_t blob) {
+  for (size_t i = 0; i < count; i++) {
+    if (offsets[i] > offsets[i + 1]) return false;
+  }
+  return offsets[count] <= blob;
+}
+
+typedef struct {
+  /* Inputs (checked by js_json_digest before any thread reads them). */
+  bool canonical;
+  const unsigned char *blob;
+  const uint32_t *off;
+  const unsigned char *dig;
+  const double *sz;
+  const unsigned char *fl;
+  const int32_t *ord;
+  size_t n_order;
+  const unsigned char *text;
+  const uint32_t *ooff;
+  const unsigned char *prefix;
+  size_t prefix_len;
+  const unsigned char *suffix;
+  size_t suffix_len;
+  /* Result: 1 digest made, 0 not exact (JS writes it), -1 failed. */
+  int result;
+  unsigned char md[32];
+} json_job_t;
+
+static void *write_json(void *arg) {
+  json_job_t *j = arg;
+  j->result = -1;
+  sink_t *s = malloc(sizeof *s);
+  if (s == NULL) return NULL;
+  s->at = 0;
+  s->ctx = EVP_MD_CTX_new();
+  if (s->ctx == NULL || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
+    if (s->ctx != NULL) EVP_MD_CTX_free(s->ctx);
+    free(s);
+    return NULL;
+  }
+  bool exact = true;
+  sink_put(s, j->prefix, j->prefix_len);
+  PUT_LIT(s, "[");
+  for (size_t i = 0; i < j->n_order && exact; i++) {
+    if (i > 0) PUT_LIT(s, ",");
+    int32_t k = j->ord[i];
+    if (k < 0) {
+      size_t o = (size_t)~k;
+      sink_put(s, j->text + j->ooff[o], j->ooff[o + 1] - j->ooff[o]);
+      continue;
+    }
+    const unsigned char *path = j->blob + j->off[k];
+    size_t path_len = j->off[k + 1] - j->off[k];
+    if (!json_safe(path, path_len)) {
+      exact = false;
+      break;
+    }
+    bool executable = (j->fl[k] & 1) != 0;
+    if (j->canonical) {
+      if (executable) PUT_LIT(s, "{\"executable\":true,\"kind\":\"file\",\"path\":\"");
+      else PUT_LIT(s, "{\"executable\":false,\"kind\":\"file\",\"path\":\"");
+      sink_put(s, path, path_len);
+      PUT_LIT(s, "\",\"sha256\":\"");
+      put_hex(s, j->dig + (size_t)k * 32);
+      PUT_LIT(s, "\",\"size\":");
+      if (!put_size(s, j->sz[k])) exact = false;
+      PUT_LIT(s, "}");
+    } else {
+      PUT_LIT(s, "{\"path\":\"");
+      sink_put(s, path, path_len);
+      PUT_LIT(s, "\",\"kind\":\"file\",\"size\":");
+      if (!put_size(s, j->sz[k])) exact = false;
+      PUT_LIT(s, ",\"sha256\":\"");
+      put_hex(s, j->dig + (size_t)k * 32);
+      if (executable) PUT_LIT(s, "\",\"executable\":true");
+      else PUT_LIT(s, "\",\"executable\":false");
+      if ((j->fl[k] & 2) != 0) PUT_LIT(s, ",\"setid\":true");
+      PUT_LIT(s, "}");
+    }
+  }
+  PUT_LIT(s, "]");
+  sink_put(s, j->suffix, j->suffix_len);
+  sink_flush(s);
+  unsigned int md_len = 0;
+  bool ok = EVP_DigestFinal_ex(s->ctx, j->md, &md_len) == 1 && md_len == 32;
+  EVP_MD_CTX_free(s->ctx);
+  free(s);
+  j->result = !ok ? -1 : exact ? 1 : 0;
+  return NULL;
+}
+
+/*
+ * jsonDigest(names, offsets, digests, sizes, flags, order,
+ *            style, prefix, suffix, othersText, othersOffsets[, style2, prefix2, suffix2, othersText2, othersOffsets2])
+ *   -> [digest | null, (digest | null)]
+ * style 0 canonical, 1 plain; othersText holds the entries that are not files, written by JS in that style, one
+ * after another at othersOffsets. A second job is written on a second thread at the same time (verification needs
+ * the canonical manifest digest and the plain statement digest); the call returns once both are done.
+ */
+static napi_value js_json_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16], out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 11 && argc != 16)) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest takes 11 or 16 arguments");
+    return NULL;
+  }
+  view_t names, offsets, digests, sizes, flags, order;
+  if (!get_view(env, argv[0], napi_uint8_array, &names) || !get_view(env, argv[1], napi_uint32_array, &offsets) ||
+      !get_view(env, argv[2], napi_uint8_array, &digests) || !get_view(env, argv[3], napi_float64_array, &sizes) ||
+      !get_view(env, argv[4], napi_uint8_array, &flags) || !get_view(env, argv[5], napi_int32_array, &order)) {
+    return NULL;
+  }
+  /* Every index and offset is checked before anything is read. */
+  size_t files = sizes.length;
+  const uint32_t *off = offsets.data;
+  const int32_t *ord = order.data;
+  if (flags.length < files || offsets.length < files + 1 || digests.length / 32 < files ||
+      !offsets_ok(off, files, names.length)) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: the columns do not fit together");
+    return NULL;
+  }
+  int jobs = argc == 16 ? 2 : 1;
+  json_job_t job[2];
+  for (int w = 0; w < jobs; w++) {
+    double style;
+    napi_valuetype t;
+    view_t prefix, suffix, others, other_offsets;
+    napi_value *a = argv + 6 + 5 * w;
+    if (napi_typeof(env, a[0], &t) != napi_ok || t != napi_number || napi_get_value_double(env, a[0], &style) != napi_ok ||
+        !(style == 0 || style == 1)) {
+      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: a style is 0 (canonical) or 1 (plain)");
+      return NULL;
+    }
+    if (!get_view(env, a[1], napi_uint8_array, &prefix) || !get_view(env, a[2], napi_uint8_array, &suffix) ||
+        !get_view(env, a[3], napi_uint8_array, &others) || !get_view(env, a[4], napi_uint32_array, &other_offsets)) {
+      return NULL;
+    }
+    size_t n_others = other_offsets.length == 0 ? 0 : other_offsets.length - 1;
+    const uint32_t *ooff = other_offsets.data;
+    if (other_offsets.length > 0 && !offsets_ok(ooff, n_others, others.length)) {
+      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: the other entries do not fit their text");
+      return NULL;
+    }
+    for (size_t i = 0; i < order.length; i++) {
+      int32_t k = ord[i];
+      if (k >= 0 ? (size_t)k >= files : (size_t)~k >= n_others) {
+        napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: an entry index is out of range");
+        return NULL;
+      }
+    }
+    job[w] = (json_job_t){
+        .canonical = style == 0,
+        .blob = names.data,
+        .off = off,
+        .dig = digests.data,
+        .sz = sizes.data,
+        .fl = flags.data,
+        .ord = ord,
+        .n_order = order.length,
+        .text = others.data,
+        .ooff = ooff,
+        .prefix = prefix.data,
+        .prefix_len = prefix.length,
+        .suffix = suffix.data,
+        .suffix_len = suffix.length,
+    };
+  }
+  /* The second on its own thread (signals blocked, as the hashing threads), the first here; JS waits for both. */
+  pthread_t helper;
+  bool spawned = false;
+  if (jobs == 2) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    spawned = pthread_create(&helper, NULL, write_json, &job[1]) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  write_json(&job[0]);
+  if (jobs == 2) {
+    if (spawned) pthread_join(helper, NULL);
+    else write_json(&job[1]);
+  }
+  if (napi_create_array(env, &out) != napi_ok) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: no result");
+    return NULL;
+  }
+  for (int w = 0; w < jobs; w++) {
+    napi_value v;
+    if (job[w].result < 0) {
+      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: no digest");
+      return NULL;
+    }
+    if (job[w].result == 0) napi_get_null(env, &v);
+    else if (napi_create_buffer_copy(env, 32, job[w].md, NULL, &v) != napi_ok) {
+      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: no result");
+      return NULL;
+    }
+    napi_set_element(env, out, (uint32_t)w, v);
+  }
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok) {
@@ -697,5 +988,6 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   export_fn(env, exports, "addThreads", js_add_threads);
   export_fn(env, exports, "stop", js_stop);
   export_fn(env, exports, "address", js_address);
+  export_fn(env, exports, "jsonDigest", js_json_digest);
   return exports;
 }

@@ -29,22 +29,7 @@ export function* statementJsonParts(
   statement: { predicate?: unknown },
   chunkChars = 1 << 18,
 ): Generator<string | Buffer> {
-  const predicate = statement.predicate;
-  const arrays: unknown[][] = [];
-  let skeleton: string;
-  const sentinel = `vouch-stream-${randomBytes(16).toString('hex')}`;
-  if (predicate !== null && typeof predicate === 'object' && !Array.isArray(predicate)) {
-    const replaced: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(predicate as Record<string, unknown>)) {
-      if (Array.isArray(v)) {
-        arrays.push(v);
-        replaced[k] = sentinel;
-      } else replaced[k] = v;
-    }
-    skeleton = JSON.stringify({ ...statement, predicate: replaced });
-  } else skeleton = JSON.stringify(statement);
-  const parts = skeleton.split(JSON.stringify(sentinel));
-  if (parts.length !== arrays.length + 1) throw new VouchError('INTERNAL', 'statement serialization sentinel clash');
+  const { parts, arrays } = statementFrame(statement);
   let out = '';
   for (let a = 0; a < parts.length; a++) {
     out += parts[a];
@@ -70,4 +55,28 @@ export function* statementJsonParts(
     out += ']';
   }
   if (out) yield out;
+}
+
+/**
+ * A statement's JSON split around the array members of its predicate: `parts[0]`, the JSON of `arrays[0]`,
+ * `parts[1]`, ... is `JSON.stringify(statement)` (statementJsonParts writes it that way).
+ */
+export function statementFrame(statement: { predicate?: unknown }): { parts: string[]; arrays: unknown[][] } {
+  const predicate = statement.predicate;
+  const arrays: unknown[][] = [];
+  let skeleton: string;
+  const sentinel = `vouch-stream-${randomBytes(16).toString('hex')}`;
+  if (predicate !== null && typeof predicate === 'object' && !Array.isArray(predicate)) {
+    const replaced: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(predicate as Record<string, unknown>)) {
+      if (Array.isArray(v)) {
+        arrays.push(v);
+        replaced[k] = sentinel;
+      } else replaced[k] = v;
+    }
+    skeleton = JSON.stringify({ ...statement, predicate: replaced });
+  } else skeleton = JSON.stringify(statement);
+  const parts = skeleton.split(JSON.stringify(sentinel));
+  if (parts.length !== arrays.length + 1) throw new VouchError('INTERNAL', 'statement serialization sentinel clash');
+  return { parts, arrays };
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -27,11 +28,13 @@ import {
   StreamingHash,
 } from '../../src/artifact/dir/hash.ts';
 import { DEFAULT_RULES, walkDirectory } from '../../src/artifact/dir/index.ts';
+import { CompactEntries, canonicalEntry, type ManifestEntry } from '../../src/artifact/dir/manifest.ts';
 import {
   nativeAddress,
   nativeHashAvailable,
   nativeHashRuns,
   nativeHashWanted,
+  nativeJsonDigests,
   startNativeHash,
 } from '../../src/artifact/dir/native.ts';
 import { makeTree, type Node, removeTree } from './helpers.ts';
@@ -423,4 +426,117 @@ it('building the core never fails the build: no compiler, a failing one, then a 
   // Up to date: not rebuilt, even by a compiler that would fail.
   assert.deepEqual(build('false'), { built: true, said: 0 });
   assert.deepEqual(readdirSync(join(dir, 'build')), ['vouch-hash.node']);
+});
+
+describe('entry JSON digests: the native writer and the JS writer agree', { skip }, () => {
+  /** A walk-shaped table: files from `paths`, other entries from `others`, merged in the order given. */
+  function table(
+    files: { path: string; size: number; flags: number }[],
+    others: ManifestEntry[],
+    order: number[],
+  ): { compact: CompactEntries; columns: Parameters<typeof nativeJsonDigests>[0] } {
+    const packed = packPaths(files.map((f) => f.path));
+    const digests = new Uint8Array(files.length * 32);
+    for (let i = 0; i < digests.length; i++) digests[i] = (i * 131 + 7) & 0xff;
+    const parts = {
+      names: packed.names,
+      offsets: packed.offsets,
+      digests,
+      sizes: Float64Array.from(files.map((f) => f.size)),
+      flags: Uint8Array.from(files.map((f) => f.flags)),
+      others,
+      order: Int32Array.from(order),
+    };
+    return { compact: new CompactEntries(parts), columns: parts };
+  }
+  const jsDigest = (c: CompactEntries, style: 'canonical' | 'plain', prefix = '', suffix = '') => {
+    const h = createHash('sha256').update(prefix);
+    for (const b of c.jsonChunks(style)) h.update(b);
+    return h.update(suffix).digest();
+  };
+  const texts = (others: ManifestEntry[], style: 'canonical' | 'plain') => {
+    const t = others.map((e) => (style === 'canonical' ? canonicalEntry(e) : JSON.stringify(e)));
+    const offsets = new Uint32Array(t.length + 1);
+    t.forEach((s, j) => {
+      offsets[j + 1] = offsets[j]! + Buffer.byteLength(s);
+    });
+    return { othersText: Buffer.from(t.join('')), othersOffsets: offsets };
+  };
+  const job = (others: ManifestEntry[], style: 'canonical' | 'plain', prefix = '', suffix = '') => ({
+    style,
+    prefix: Buffer.from(prefix),
+    suffix: Buffer.from(suffix),
+    ...texts(others, style),
+  });
+
+  const files = [
+    { path: 'a', size: 0, flags: 0 },
+    { path: 'bin/tool', size: 9, flags: 1 },
+    { path: 'caf\u00e9/\u4e2d\u6587.txt', size: 10, flags: 0 },
+    { path: 'lib/big', size: 2 ** 53 - 1, flags: 3 },
+    { path: 'lib/x.js', size: 123456789012, flags: 2 },
+  ];
+  const others: ManifestEntry[] = [
+    { path: 'empty', kind: 'dir' },
+    { path: 'lib/current', kind: 'symlink', target: '../caf\u00e9/"quoted"' },
+  ];
+  const order = [0, 1, 2, ~0, 3, ~1, 4];
+
+  it('canonical and plain, with prefixes and suffixes, one job or two at once', () => {
+    const { compact, columns } = table(files, others, order);
+    const one = nativeJsonDigests(columns, [job(others, 'canonical')]);
+    assert.deepEqual(one, [jsDigest(compact, 'canonical')]);
+    const two = nativeJsonDigests(columns, [job(others, 'canonical'), job(others, 'plain', '{"p":', ',"s":1}')]);
+    assert.deepEqual(two, [jsDigest(compact, 'canonical'), jsDigest(compact, 'plain', '{"p":', ',"s":1}')]);
+    // Through CompactEntries, native and JS alike.
+    const jobs = [{ style: 'canonical' as const }, { style: 'plain' as const, prefix: Buffer.from('x') }];
+    const native = compact.jsonDigests(jobs);
+    process.env.VOUCH_NATIVE = '0';
+    try {
+      assert.equal(nativeJsonDigests(columns, [job(others, 'plain')]), undefined);
+      assert.deepEqual(compact.jsonDigests(jobs), native);
+    } finally {
+      delete process.env.VOUCH_NATIVE;
+    }
+    const empty = table([], [], []);
+    assert.deepEqual(nativeJsonDigests(empty.columns, [job([], 'plain')]), [jsDigest(empty.compact, 'plain')]);
+  });
+
+  it('what C cannot write exactly is left to JS (undefined), and CompactEntries still gets it right', () => {
+    for (const odd of [
+      { path: 'say "hi"', size: 1, flags: 0 },
+      { path: 'back\\slash', size: 1, flags: 0 },
+      { path: 'a', size: 2 ** 53, flags: 0 },
+      { path: 'a', size: 1.5, flags: 0 },
+    ]) {
+      const { compact, columns } = table([odd], [], [0]);
+      assert.deepEqual(nativeJsonDigests(columns, [job([], 'plain')]), [undefined], odd.path);
+      assert.deepEqual(compact.jsonDigests([{ style: 'plain' }]), [jsDigest(compact, 'plain')]);
+    }
+  });
+
+  it('columns that do not fit together are refused before anything is read', () => {
+    const { columns } = table(files, others, order);
+    const bad: [string, Partial<typeof columns>, ManifestEntry[]?][] = [
+      ['an order index past the files', { order: Int32Array.from([5]) }],
+      ['an order index past the others', { order: Int32Array.from([~2]) }],
+      ['offsets past the names', { offsets: Uint32Array.from([0, 1, 2, 3, 4, 1 << 30]) }],
+      ['offsets out of order', { offsets: Uint32Array.from([0, 3, 2, 4, 5, 6]) }],
+      ['fewer flags than files', { flags: new Uint8Array(2) }],
+      ['fewer digests than files', { digests: new Uint8Array(32) }],
+      ['sizes of the wrong type', { sizes: new Float32Array(5) as unknown as Float64Array }],
+    ];
+    for (const [why, change] of bad) {
+      assert.throws(
+        () => nativeJsonDigests({ ...columns, ...change }, [job(others, 'plain')]),
+        (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
+        why,
+      );
+    }
+    const shortText = { ...job(others, 'plain'), othersOffsets: Uint32Array.from([0, 5, 1 << 20]) };
+    assert.throws(
+      () => nativeJsonDigests(columns, [shortText]),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
+    );
+  });
 });

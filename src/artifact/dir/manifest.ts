@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { JSON_CHUNKS } from '../../core/chunked.ts';
 import { canonicalJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
+import { nativeJsonDigests } from './native.ts';
 import { comparePaths, sortByPath } from './paths.ts';
 
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v1';
@@ -278,6 +279,41 @@ export class CompactEntries {
     yield out.subarray(0, at);
   }
 
+  /**
+   * For each job, SHA-256 of its prefix, the entry array's JSON (`jsonChunks(style)`) and its suffix: written and
+   * hashed by the native core when it is there (two jobs on two threads at once), else here.
+   */
+  jsonDigests(jobs: { style: 'canonical' | 'plain'; prefix?: Uint8Array; suffix?: Uint8Array }[]): Buffer[] {
+    const full = jobs.map((j) => {
+      const others = this.#others.map((e) => (j.style === 'canonical' ? canonicalEntry(e) : JSON.stringify(e)));
+      const othersOffsets = new Uint32Array(others.length + 1);
+      for (let k = 0; k < others.length; k++) othersOffsets[k + 1] = othersOffsets[k]! + Buffer.byteLength(others[k]!);
+      return {
+        style: j.style,
+        prefix: j.prefix ?? NO_BYTES,
+        suffix: j.suffix ?? NO_BYTES,
+        othersText: Buffer.from(others.join('')),
+        othersOffsets,
+      };
+    });
+    const columns = {
+      names: this.#names,
+      offsets: this.#offsets,
+      digests: this.#digests,
+      sizes: this.#sizes,
+      flags: this.#flags,
+      order: this.#order,
+    };
+    const native = nativeJsonDigests(columns, full);
+    return full.map((job, i) => {
+      const made = native?.[i];
+      if (made) return made;
+      const h = createHash('sha256').update(job.prefix);
+      for (const bytes of this.jsonChunks(job.style)) h.update(bytes);
+      return h.update(job.suffix).digest();
+    });
+  }
+
   /** The entries as a read-only array (a Proxy building each element when it is read). */
   entries(): ManifestEntry[] {
     if (this.#view) return this.#view;
@@ -315,6 +351,7 @@ export class CompactEntries {
 }
 
 const ascii = (s: string) => Buffer.from(s, 'latin1');
+const NO_BYTES = new Uint8Array(0);
 const CANON_EXEC = ascii('{"executable":true,"kind":"file","path":"');
 const CANON_NOEXEC = ascii('{"executable":false,"kind":"file","path":"');
 const CANON_SHA = ascii('","sha256":"');
@@ -384,8 +421,7 @@ export function manifestDigest(entries: readonly ManifestEntry[]): Buffer {
   const h = createHash('sha256');
   const compact = compactOf(entries);
   if (compact) {
-    for (const bytes of compact.jsonChunks('canonical')) h.update(bytes);
-    return h.digest();
+    return compact.jsonDigests([{ style: 'canonical' }])[0]!;
   }
   let chunk = '[';
   for (let i = 0; i < entries.length; i++) {

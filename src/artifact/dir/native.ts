@@ -32,6 +32,15 @@ interface Addon {
   addThreads(handle: object, count: number): number;
   stop(handle: object): void;
   address(view: ArrayBufferView): bigint;
+  jsonDigest(
+    names: Uint8Array,
+    offsets: Uint32Array,
+    digests: Uint8Array,
+    sizes: Float64Array,
+    flags: Uint8Array,
+    order: Int32Array,
+    ...jobs: (0 | 1 | Uint8Array | Uint32Array)[]
+  ): (Buffer | null)[];
 }
 
 /** A running native job. */
@@ -126,4 +135,47 @@ export function startNativeHash(root: string, job: NativeJob, threads: number): 
     addThreads: (count) => a.addThreads(handle, count),
     stop: () => a.stop(handle),
   };
+}
+
+/** A walk's entry columns, as CompactEntries keeps them. */
+export interface JsonColumns {
+  names: Uint8Array;
+  offsets: Uint32Array;
+  digests: Uint8Array;
+  sizes: Float64Array;
+  flags: Uint8Array;
+  order: Int32Array;
+}
+
+/**
+ * One JSON digest to make: the entry array written in `style`, between `prefix` and `suffix`; the entries that are
+ * not files come written in that style, one after another in `othersText`, entry j at othersOffsets[j].
+ */
+export interface JsonDigestJob {
+  style: 'canonical' | 'plain';
+  prefix: Uint8Array;
+  suffix: Uint8Array;
+  othersText: Uint8Array;
+  othersOffsets: Uint32Array;
+}
+
+/**
+ * SHA-256 of prefix + the entries' JSON array (CompactEntries.jsonChunks in the job's style) + suffix, for one or
+ * two jobs (two run on two threads at once), written and hashed in C. Undefined when the core is not used
+ * (VOUCH_NATIVE=0, not built); a job's result is undefined when C cannot write some entry exactly as the JS writer
+ * does (a path JSON escapes): the caller then writes and hashes that one in JS.
+ */
+export function nativeJsonDigests(c: JsonColumns, jobs: JsonDigestJob[]): (Buffer | undefined)[] | undefined {
+  if (!nativeHashWanted() || jobs.length < 1 || jobs.length > 2) return undefined;
+  const a = load();
+  if (typeof a?.jsonDigest !== 'function') return undefined;
+  const args = jobs.flatMap((j) => [
+    j.style === 'canonical' ? (0 as const) : (1 as const),
+    j.prefix,
+    j.suffix,
+    j.othersText,
+    j.othersOffsets,
+  ]);
+  const r = a.jsonDigest(c.names, c.offsets, c.digests, c.sizes, c.flags, c.order, ...args);
+  return r.map((d) => d ?? undefined);
 }

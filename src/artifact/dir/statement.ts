@@ -61,42 +61,8 @@ export function defaultRules(format: DirectoryFormat): DirectoryRules {
 /** The statement to sign for a walked directory. `name` is informative (renaming the directory keeps it valid). */
 export function buildStatement(manifest: Manifest, name: string, format: DirectoryFormat): InTotoStatement {
   if (format === 'vouch') {
-    const unsignable = (e: ManifestEntry) => {
-      if (e.kind === 'file' && e.setid !== undefined) {
-        throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is setuid/setgid`);
-      }
-      if (e.kind === 'other') throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or dir`);
-    };
-    // A walk's columnar entries are checked column-wise and signed as they are: JSON.stringify builds each entry
-    // object only while writing it (no million live objects). Walks made for signing never carry `setid`.
-    const compact = compactOf(manifest.entries);
-    let entries: ManifestEntry[];
-    if (compact) {
-      for (let i = 0; i < compact.length; i++) {
-        const e = compact.unsignable(i);
-        if (e) unsignable(e);
-      }
-      entries = manifest.entries;
-    } else {
-      entries = manifest.entries.map((e) => {
-        unsignable(e);
-        return e;
-      });
-    }
-    return {
-      _type: IN_TOTO_STATEMENT_V1,
-      subject: [{ name, digest: { sha256: manifestDigest(manifest.entries).toString('hex') } }],
-      predicateType: VOUCH_DIRECTORY_PREDICATE,
-      predicate: {
-        hashAlgorithm: manifest.hashAlgorithm,
-        rules: {
-          excludeNames: [...new Set(manifest.rules.excludeNames)].sort(comparePaths),
-          excludePaths: [...new Set(manifest.rules.excludePaths)].sort(comparePaths),
-          allowExternalSymlinks: manifest.rules.allowExternalSymlinks,
-        },
-        entries,
-      },
-    };
+    assertSignable(manifest);
+    return vouchStatement(manifest, name, manifestDigest(manifest.entries));
   }
   if (manifest.rules.excludeNames.length > 0) {
     throw new VouchError(
@@ -127,6 +93,48 @@ export function buildStatement(manifest: Manifest, name: string, format: Directo
     predicate: {
       serialization,
       resources: files.map((f) => ({ name: f.path, algorithm: 'sha256', digest: f.sha256 })),
+    },
+  };
+}
+
+/**
+ * Refuse entries the vouch format does not sign (DIRECTORY_UNSUPPORTED): setuid/setgid files and special files,
+ * which only a verify walk records.
+ */
+export function assertSignable(manifest: Manifest): void {
+  const unsignable = (e: ManifestEntry) => {
+    if (e.kind === 'file' && e.setid !== undefined) {
+      throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is setuid/setgid`);
+    }
+    if (e.kind === 'other') throw new VouchError('DIRECTORY_UNSUPPORTED', `${e.path} is not a file, symlink or dir`);
+  };
+  // A walk's columnar entries are checked column-wise and signed as they are: JSON.stringify builds each entry
+  // object only while writing it (no million live objects). Walks made for signing never carry `setid`.
+  const compact = compactOf(manifest.entries);
+  if (compact) {
+    for (let i = 0; i < compact.length; i++) {
+      const e = compact.unsignable(i);
+      if (e) unsignable(e);
+    }
+  } else {
+    for (const e of manifest.entries) unsignable(e);
+  }
+}
+
+/** The vouch-format statement of a signable manifest whose canonical manifest digest is `digest`. */
+export function vouchStatement(manifest: Manifest, name: string, digest: Buffer): InTotoStatement {
+  return {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name, digest: { sha256: digest.toString('hex') } }],
+    predicateType: VOUCH_DIRECTORY_PREDICATE,
+    predicate: {
+      hashAlgorithm: manifest.hashAlgorithm,
+      rules: {
+        excludeNames: [...new Set(manifest.rules.excludeNames)].sort(comparePaths),
+        excludePaths: [...new Set(manifest.rules.excludePaths)].sort(comparePaths),
+        allowExternalSymlinks: manifest.rules.allowExternalSymlinks,
+      },
+      entries: manifest.entries,
     },
   };
 }

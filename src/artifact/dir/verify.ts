@@ -7,28 +7,31 @@
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { statementJsonParts } from '../../core/chunked.ts';
+import { statementFrame, statementJsonParts } from '../../core/chunked.ts';
 import { hashFile } from '../../core/digest.ts';
 import { thousands } from '../../core/encoding.ts';
 import { isVouchError, VouchError } from '../../errors.ts';
 import { hashFiles, M_MODE, M_SIZE, ST_CACHED, ST_MISSING, ST_OK } from './hash.ts';
 import {
+  compactOf,
   compareManifest,
   countEntries,
   type Difference,
   ManifestComparer,
   type ManifestCounts,
   type ManifestEntry,
+  manifestDigest,
 } from './manifest.ts';
 import { assertCanonicalPath, comparePaths, type DirectoryLimits } from './paths.ts';
 import {
-  buildStatement,
+  assertSignable,
   type CheckedDirectory,
   type DirectoryFormat,
   type DirectoryHeader,
   entryChecker,
   parseDirectoryHeader,
   parseDirectoryStatement,
+  vouchStatement,
 } from './statement.ts';
 import { type WalkResult, walkDirectory } from './walk.ts';
 
@@ -202,17 +205,29 @@ function result(header: DirectoryHeader, counts: ManifestCounts, bytes: number):
  */
 export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader, payloadSha256: Buffer): boolean {
   if (header.format !== 'vouch' || walked.unsignable !== undefined) return false;
-  let statement: ReturnType<typeof buildStatement>;
   try {
-    statement = buildStatement(walked, header.name, 'vouch');
+    assertSignable(walked);
   } catch (e) {
     // An entry the signer refuses: not comparable byte for byte.
     if (isVouchError(e) && e.code === 'DIRECTORY_UNSUPPORTED') return false;
     throw e;
   }
-  const h = createHash('sha256');
-  for (const part of statementJsonParts(statement)) h.update(part);
-  return h.digest().equals(payloadSha256);
+  // The statement with the digest it claims for its manifest, split around its one entry list; the manifest digest
+  // of the walk and the statement's digest are then made side by side, and both must match.
+  const statement = vouchStatement(walked, header.name, header.digest);
+  const { parts, arrays } = statementFrame(statement);
+  const compact = arrays.length === 1 ? compactOf(arrays[0] as ManifestEntry[]) : undefined;
+  if (!compact) {
+    if (!manifestDigest(walked.entries).equals(header.digest)) return false;
+    const h = createHash('sha256');
+    for (const part of statementJsonParts(statement)) h.update(part);
+    return h.digest().equals(payloadSha256);
+  }
+  const [manifest, payload] = compact.jsonDigests([
+    { style: 'canonical' },
+    { style: 'plain', prefix: Buffer.from(parts[0]!), suffix: Buffer.from(parts[1]!) },
+  ]);
+  return manifest!.equals(header.digest) && payload!.equals(payloadSha256);
 }
 
 /** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
