@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,6 +115,7 @@ napi_status napi_create_string_utf8(napi_env env, const char *str, size_t length
 napi_status napi_create_buffer_copy(napi_env env, size_t length, const void *data, void **result_data,
                                     napi_value *result);
 napi_status napi_create_array(napi_env env, napi_value *result);
+napi_status napi_create_double(napi_env env, double value, napi_value *result);
 napi_status napi_set_element(napi_env env, napi_value object, uint32_t index, napi_value value);
 napi_status napi_add_env_cleanup_hook(napi_env env, napi_cleanup_hook fun, void *arg);
 napi_status napi_remove_env_cleanup_hook(napi_env env, napi_cleanup_hook fun, void *arg);
@@ -698,14 +700,35 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
  * it cannot write an entry byte for byte as JS would (a path byte JSON escapes, a size that is not a safe integer)
  * its result is null and the caller uses the JS writer.
  */
+/* Where written JSON goes: a SHA-256 (ctx), or a file descriptor (fd >= 0), through a 64 KiB buffer. */
 typedef struct {
   EVP_MD_CTX *ctx;
+  int fd;
+  int err; /* the first write error (errno), after which nothing more is written */
+  uint64_t written;
   size_t at;
   unsigned char buf[1 << 16];
 } sink_t;
 
+static void sink_bytes(sink_t *s, const unsigned char *p, size_t n) {
+  if (s->fd < 0) {
+    EVP_DigestUpdate(s->ctx, p, n);
+    return;
+  }
+  while (n > 0 && s->err == 0) {
+    ssize_t w = write(s->fd, p, n);
+    if (w < 0) {
+      if (errno != EINTR) s->err = errno;
+      continue;
+    }
+    p += w;
+    n -= (size_t)w;
+    s->written += (uint64_t)w;
+  }
+}
+
 static void sink_flush(sink_t *s) {
-  if (s->at > 0) EVP_DigestUpdate(s->ctx, s->buf, s->at);
+  if (s->at > 0) sink_bytes(s, s->buf, s->at);
   s->at = 0;
 }
 
@@ -713,7 +736,7 @@ static void sink_put(sink_t *s, const void *p, size_t n) {
   if (n > sizeof s->buf - s->at) {
     sink_flush(s);
     if (n > sizeof s->buf) {
-      EVP_DigestUpdate(s->ctx, p, n);
+      sink_bytes(s, p, n);
       return;
     }
   }
@@ -797,22 +820,48 @@ typedef struct {
   size_t prefix_len;
   const unsigned char *suffix;
   size_t suffix_len;
-  /* Result: 1 digest made, 0 not exact (JS writes it), -1 failed. */
+  /* Write to this descriptor instead of hashing (fd >= 0). */
+  int fd;
+  /* Result: 1 digest made (or JSON written), 0 not exact (JS writes it), -1 failed (errno in err). */
   int result;
+  int err;
+  uint64_t written;
   unsigned char md[32];
 } json_job_t;
+
+/* Whether every file entry can be written exactly as JS writes it (checked before a byte goes to a file). */
+static bool json_exact(const json_job_t *j) {
+  for (size_t i = 0; i < j->n_order; i++) {
+    int32_t k = j->ord[i];
+    if (k < 0) continue;
+    double v = j->sz[k];
+    if (!(v >= 0 && v <= 9007199254740991.0) || v != (double)(uint64_t)v) return false;
+    if (!json_safe(j->blob + j->off[k], j->off[k + 1] - j->off[k])) return false;
+  }
+  return true;
+}
 
 static void *write_json(void *arg) {
   json_job_t *j = arg;
   j->result = -1;
+  if (j->fd >= 0 && !json_exact(j)) {
+    j->result = 0;
+    return NULL;
+  }
   sink_t *s = malloc(sizeof *s);
   if (s == NULL) return NULL;
   s->at = 0;
-  s->ctx = EVP_MD_CTX_new();
-  if (s->ctx == NULL || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
-    if (s->ctx != NULL) EVP_MD_CTX_free(s->ctx);
-    free(s);
-    return NULL;
+  s->fd = j->fd;
+  s->err = 0;
+  s->written = 0;
+  s->ctx = NULL;
+  if (j->fd < 0) {
+    s->ctx = EVP_MD_CTX_new();
+    if (s->ctx == NULL || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
+      if (s->ctx != NULL) EVP_MD_CTX_free(s->ctx);
+      free(s);
+      return NULL;
+    }
   }
   bool exact = true;
   sink_put(s, j->prefix, j->prefix_len);
@@ -857,9 +906,16 @@ static void *write_json(void *arg) {
   PUT_LIT(s, "]");
   sink_put(s, j->suffix, j->suffix_len);
   sink_flush(s);
-  unsigned int md_len = 0;
-  bool ok = EVP_DigestFinal_ex(s->ctx, j->md, &md_len) == 1 && md_len == 32;
-  EVP_MD_CTX_free(s->ctx);
+  bool ok;
+  if (s->fd >= 0) {
+    ok = s->err == 0;
+    j->err = s->err;
+    j->written = s->written;
+  } else {
+    unsigned int md_len = 0;
+    ok = EVP_DigestFinal_ex(s->ctx, j->md, &md_len) == 1 && md_len == 32;
+    EVP_MD_CTX_free(s->ctx);
+  }
   free(s);
   j->result = !ok ? -1 : exact ? 1 : 0;
   return NULL;
@@ -939,6 +995,7 @@ static napi_value js_json_digest(napi_env env, napi_callback_info info) {
         .prefix_len = prefix.length,
         .suffix = suffix.data,
         .suffix_len = suffix.length,
+        .fd = -1,
     };
   }
   /* The second on its own thread (signals blocked, as the hashing threads), the first here; JS waits for both. */
@@ -976,6 +1033,80 @@ static napi_value js_json_digest(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * jsonWrite(names, offsets, digests, sizes, flags, order, fd, othersText, othersOffsets) -> bytes written | null
+ * The plain JSON array (what jsonChunks('plain') writes) written to `fd` at its current offset. Every entry is
+ * checked first: null (nothing written) when some entry cannot be written exactly as JS writes it. A write error
+ * throws, with the errno in the message.
+ */
+static napi_value js_json_write(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9], out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite takes 9 arguments");
+    return NULL;
+  }
+  view_t names, offsets, digests, sizes, flags, order, others, other_offsets;
+  double fd;
+  napi_valuetype t;
+  if (!get_view(env, argv[0], napi_uint8_array, &names) || !get_view(env, argv[1], napi_uint32_array, &offsets) ||
+      !get_view(env, argv[2], napi_uint8_array, &digests) || !get_view(env, argv[3], napi_float64_array, &sizes) ||
+      !get_view(env, argv[4], napi_uint8_array, &flags) || !get_view(env, argv[5], napi_int32_array, &order) ||
+      !get_view(env, argv[7], napi_uint8_array, &others) || !get_view(env, argv[8], napi_uint32_array, &other_offsets)) {
+    return NULL;
+  }
+  if (napi_typeof(env, argv[6], &t) != napi_ok || t != napi_number || napi_get_value_double(env, argv[6], &fd) != napi_ok ||
+      !(fd >= 0 && fd <= INT_MAX) || fd != (double)(int)fd) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: fd must be a file descriptor");
+    return NULL;
+  }
+  size_t files = sizes.length;
+  size_t n_others = other_offsets.length == 0 ? 0 : other_offsets.length - 1;
+  const uint32_t *off = offsets.data;
+  const uint32_t *ooff = other_offsets.data;
+  const int32_t *ord = order.data;
+  if (flags.length < files || offsets.length < files + 1 || digests.length / 32 < files ||
+      !offsets_ok(off, files, names.length) || (other_offsets.length > 0 && !offsets_ok(ooff, n_others, others.length))) {
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: the columns do not fit together");
+    return NULL;
+  }
+  for (size_t i = 0; i < order.length; i++) {
+    int32_t k = ord[i];
+    if (k >= 0 ? (size_t)k >= files : (size_t)~k >= n_others) {
+      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: an entry index is out of range");
+      return NULL;
+    }
+  }
+  static const unsigned char none[1];
+  json_job_t job = {
+      .canonical = false,
+      .blob = names.data,
+      .off = off,
+      .dig = digests.data,
+      .sz = sizes.data,
+      .fl = flags.data,
+      .ord = ord,
+      .n_order = order.length,
+      .text = others.data,
+      .ooff = ooff,
+      .prefix = none,
+      .prefix_len = 0,
+      .suffix = none,
+      .suffix_len = 0,
+      .fd = (int)fd,
+  };
+  write_json(&job);
+  if (job.result < 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "jsonWrite: write failed (errno %d)", job.err);
+    napi_throw_error(env, "ERR_VOUCH_NATIVE", msg);
+    return NULL;
+  }
+  if (job.result == 0) napi_get_null(env, &out);
+  else napi_create_double(env, (double)job.written, &out);
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok) {
@@ -989,5 +1120,6 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   export_fn(env, exports, "stop", js_stop);
   export_fn(env, exports, "address", js_address);
   export_fn(env, exports, "jsonDigest", js_json_digest);
+  export_fn(env, exports, "jsonWrite", js_json_write);
   return exports;
 }

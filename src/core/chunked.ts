@@ -10,6 +10,21 @@ export const JSON_CHUNKS: unique symbol = Symbol('vouch.jsonChunks');
 
 export type JsonChunks = (chunkBytes?: number) => Iterable<Buffer>;
 
+/**
+ * A value that can also write its JSON (what its JSON_CHUNKS give) straight to a file descriptor, at the file's
+ * current offset: returns the bytes written, or undefined having written nothing (then its chunks serve).
+ */
+export const JSON_WRITE: unique symbol = Symbol('vouch.jsonWrite');
+
+export type JsonWrite = (fd: number) => number | undefined;
+
+/** The value's file writer, if it has one. */
+export function jsonWriteOf(value: unknown): JsonWrite | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const f = (value as { [JSON_WRITE]?: unknown })[JSON_WRITE];
+  return typeof f === 'function' ? (f as JsonWrite) : undefined;
+}
+
 /** The value's chunked JSON writer, if it has one. */
 export function jsonChunksOf(value: unknown): JsonChunks | undefined {
   if (value === null || typeof value !== 'object') return undefined;
@@ -30,31 +45,31 @@ export function* statementJsonParts(
   chunkChars = 1 << 18,
 ): Generator<string | Buffer> {
   const { parts, arrays } = statementFrame(statement);
-  let out = '';
   for (let a = 0; a < parts.length; a++) {
-    out += parts[a];
+    yield parts[a]!;
     const array = arrays[a];
-    if (!array) continue;
-    const chunks = jsonChunksOf(array);
-    if (chunks) {
+    if (array) yield* arrayJsonParts(array, chunkChars);
+  }
+}
+
+/** `JSON.stringify(array)` in parts: its own chunks for an array that writes its JSON, else element by element. */
+export function* arrayJsonParts(array: unknown[], chunkChars = 1 << 18): Generator<string | Buffer> {
+  const chunks = jsonChunksOf(array);
+  if (chunks) {
+    yield* chunks(chunkChars);
+    return;
+  }
+  let out = '[';
+  for (let i = 0; i < array.length; i++) {
+    if (i > 0) out += ',';
+    // As inside an array, JSON.stringify writes a member it cannot represent as null.
+    out += JSON.stringify(array[i]) ?? 'null';
+    if (out.length >= chunkChars) {
       yield out;
       out = '';
-      yield* chunks(chunkChars);
-      continue;
     }
-    out += '[';
-    for (let i = 0; i < array.length; i++) {
-      if (i > 0) out += ',';
-      // As inside an array, JSON.stringify writes a member it cannot represent as null.
-      out += JSON.stringify(array[i]) ?? 'null';
-      if (out.length >= chunkChars) {
-        yield out;
-        out = '';
-      }
-    }
-    out += ']';
   }
-  if (out) yield out;
+  yield `${out}]`;
 }
 
 /**

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
-import { statementJsonParts } from '../core/chunked.ts';
+import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
@@ -68,11 +68,24 @@ export async function signStatementToFile(
 async function writePayload(statement: InTotoStatement, path: string): Promise<number> {
   const fh = await open(path, 'wx', 0o600);
   let length = 0;
+  const put = async (bytes: Buffer) => {
+    length += bytes.length;
+    await fh.write(bytes);
+  };
   try {
-    for (const chunk of statementJsonParts(statement)) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-      length += bytes.length;
-      await fh.write(bytes);
+    const { parts, arrays } = statementFrame(statement);
+    for (let a = 0; a < parts.length; a++) {
+      await put(Buffer.from(parts[a]!, 'utf8'));
+      const array = arrays[a];
+      if (!array) continue;
+      // An array that writes its own JSON to the file (a walk's entries, written natively) does; else in chunks,
+      // byte-identical either way (statementJsonParts).
+      const written = jsonWriteOf(array)?.(fh.fd);
+      if (written !== undefined) {
+        length += written;
+        continue;
+      }
+      for (const chunk of arrayJsonParts(array)) await put(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     }
   } finally {
     await fh.close();

@@ -7,7 +7,19 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -35,6 +47,7 @@ import {
   nativeHashRuns,
   nativeHashWanted,
   nativeJsonDigests,
+  nativeJsonWrite,
   startNativeHash,
 } from '../../src/artifact/dir/native.ts';
 import { makeTree, type Node, removeTree } from './helpers.ts';
@@ -538,5 +551,77 @@ describe('entry JSON digests: the native writer and the JS writer agree', { skip
       () => nativeJsonDigests(columns, [shortText]),
       (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
     );
+  });
+});
+
+describe('entry JSON written to a file by the native writer', { skip }, () => {
+  const packedTable = (
+    files: { path: string; size: number; flags: number }[],
+    others: ManifestEntry[],
+    order: number[],
+  ) => {
+    const packed = packPaths(files.map((f) => f.path));
+    const digests = new Uint8Array(files.length * 32).map((_, i) => (i * 37 + 1) & 0xff);
+    const parts = {
+      names: packed.names,
+      offsets: packed.offsets,
+      digests,
+      sizes: Float64Array.from(files.map((f) => f.size)),
+      flags: Uint8Array.from(files.map((f) => f.flags)),
+      others,
+      order: Int32Array.from(order),
+    };
+    return { compact: new CompactEntries(parts), columns: parts };
+  };
+  const plainText = (others: ManifestEntry[]) => {
+    const t = others.map((e) => JSON.stringify(e));
+    const offsets = new Uint32Array(t.length + 1);
+    t.forEach((s, j) => {
+      offsets[j + 1] = offsets[j]! + Buffer.byteLength(s);
+    });
+    return [Buffer.from(t.join('')), offsets] as const;
+  };
+
+  it('writes at the file offset exactly what the JS writer writes; nothing when it cannot', () => {
+    const others: ManifestEntry[] = [{ path: 'd', kind: 'dir' }];
+    const { compact, columns } = packedTable(
+      [
+        { path: 'a', size: 3, flags: 1 },
+        { path: '\u00e9t\u00e9', size: 0, flags: 2 },
+      ],
+      others,
+      [0, 1, ~0],
+    );
+    const dir = tree({});
+    const file = join(dir, 'out.json');
+    const fd = openSync(file, 'w');
+    try {
+      writeSync(fd, 'head:');
+      const n = nativeJsonWrite(columns, fd, ...plainText(others));
+      writeSync(fd, ':tail');
+      const js = Buffer.concat([...compact.jsonChunks('plain')].map((b) => Buffer.from(b)));
+      assert.equal(n, js.length);
+      assert.deepEqual(readFileSync(file), Buffer.concat([Buffer.from('head:'), js, Buffer.from(':tail')]));
+    } finally {
+      closeSync(fd);
+    }
+    const odd = packedTable([{ path: 'q"uote', size: 1, flags: 0 }], [], [0]);
+    const fd2 = openSync(file, 'w');
+    try {
+      assert.equal(nativeJsonWrite(odd.columns, fd2, ...plainText([])), undefined);
+      assert.equal(statSync(file).size, 0);
+    } finally {
+      closeSync(fd2);
+    }
+    // A descriptor it cannot write to: an error, not a crash.
+    const ro = openSync(file, 'r');
+    try {
+      assert.throws(
+        () => nativeJsonWrite(columns, ro, ...plainText(others)),
+        (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
+      );
+    } finally {
+      closeSync(ro);
+    }
   });
 });

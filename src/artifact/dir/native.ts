@@ -41,6 +41,17 @@ interface Addon {
     order: Int32Array,
     ...jobs: (0 | 1 | Uint8Array | Uint32Array)[]
   ): (Buffer | null)[];
+  jsonWrite(
+    names: Uint8Array,
+    offsets: Uint32Array,
+    digests: Uint8Array,
+    sizes: Float64Array,
+    flags: Uint8Array,
+    order: Int32Array,
+    fd: number,
+    othersText: Uint8Array,
+    othersOffsets: Uint32Array,
+  ): number | null;
 }
 
 /** A running native job. */
@@ -178,4 +189,22 @@ export function nativeJsonDigests(c: JsonColumns, jobs: JsonDigestJob[]): (Buffe
   ]);
   const r = a.jsonDigest(c.names, c.offsets, c.digests, c.sizes, c.flags, c.order, ...args);
   return r.map((d) => d ?? undefined);
+}
+
+/**
+ * The entries' plain JSON array (CompactEntries.jsonChunks('plain')) written by C to `fd` at its current offset;
+ * the bytes written, or undefined having written nothing (the core is not used, or some entry needs the JS
+ * writer). A write error throws.
+ */
+export function nativeJsonWrite(
+  c: JsonColumns,
+  fd: number,
+  othersText: Uint8Array,
+  othersOffsets: Uint32Array,
+): number | undefined {
+  if (!nativeHashWanted()) return undefined;
+  const a = load();
+  if (typeof a?.jsonWrite !== 'function') return undefined;
+  const n = a.jsonWrite(c.names, c.offsets, c.digests, c.sizes, c.flags, c.order, fd, othersText, othersOffsets);
+  return n ?? undefined;
 }
