@@ -127,7 +127,6 @@ export async function readSplitBundle(path: string): Promise<SplitBundle> {
 }
 
 interface PassResult {
-  sha256: Buffer;
   /** The first error the sink raised; the pass went on hashing so the caller can tell a changed file first. */
   sinkError?: unknown;
 }
@@ -143,11 +142,9 @@ async function streamPayload(
   keep?: Buffer,
 ): Promise<PassResult> {
   const p = split.payload!;
-  const sha = createHash('sha256');
   if ('bytes' in p) {
     // In memory: the same pieces, no file.
     let sinkError: unknown;
-    sha.update(p.bytes);
     for (const h of hashes) h.update(p.bytes);
     keep?.set(p.bytes);
     try {
@@ -156,7 +153,7 @@ async function streamPayload(
     } catch (e) {
       sinkError = e;
     }
-    return sinkError === undefined ? { sha256: sha.digest() } : { sha256: sha.digest(), sinkError };
+    return sinkError === undefined ? {} : { sinkError };
   }
   const fh = await openFile(split.path);
   const decoder = new Base64Decoder('dsseEnvelope.payload');
@@ -165,7 +162,6 @@ async function streamPayload(
   const feed = (bytes: Buffer) => {
     length += bytes.length;
     if (length > p.detached.length) changed(split.path);
-    sha.update(bytes);
     for (const h of hashes) h.update(bytes);
     if (keep) bytes.copy(keep, length - bytes.length);
     if (sinkError !== undefined) return;
@@ -197,7 +193,7 @@ async function streamPayload(
       sinkError = e;
     }
   }
-  return sinkError === undefined ? { sha256: sha.digest() } : { sha256: sha.digest(), sinkError };
+  return sinkError === undefined ? {} : { sinkError };
 }
 
 function changed(path: string): never {
@@ -210,7 +206,12 @@ export interface FirstPass {
   bundle: Bundle;
   /** The statement skeleton and its list counts; an error to raise once the signature has verified. */
   statement: { split: JsonSplit; counts: Record<string, number> } | { error: unknown };
-  sha256: Buffer;
+  /**
+   * Which bytes were read: SHA-256 of `prefix` + the payload. The prefix is the DSSE pre-authentication header
+   * when the PAE's SHA-256 was computed for the signature check anyway (then the payload's own digest is computed
+   * only for log entries, which name it), else empty. Pass 2 and verifyDirectoryEntries compare against it.
+   */
+  identity: { prefix: Buffer; sha256: Buffer };
 }
 
 /**
@@ -226,6 +227,7 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
   const length = 'bytes' in p ? p.bytes.length : p.detached.length;
   const header = Buffer.from(`DSSEv1 ${Buffer.byteLength(content.payloadType)} ${content.payloadType} ${length} `);
   const pae = new Map(needs.pae.map((a) => [a, createHash(a).update(header)] as const));
+  const ownDigest = !pae.has('sha256') || split.bundle.tlogEntries.length > 0 ? createHash('sha256') : undefined;
   const bytes = needs.bytes ? Buffer.allocUnsafe(length) : undefined;
   const counts: Record<string, number> = {};
   const statement = new JsonSplitter({
@@ -254,7 +256,7 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
   // A statement that does not split still has every byte hashed (and kept): the signature decides first.
   const r = await streamPayload(
     split,
-    [...pae.values()],
+    ownDigest ? [ownDigest, ...pae.values()] : [...pae.values()],
     {
       push: (b) => statement.push(b),
       end: () => {
@@ -265,16 +267,22 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
     },
     bytes,
   );
+  const paeDigests = new Map([...pae].map(([a, h]) => [a, h.digest()] as const));
+  const payloadSha256 = ownDigest?.digest();
   let bundle: Bundle;
   if (bytes) bundle = { ...split.bundle, content: { ...content, payload: bytes } };
   else if ('bytes' in p) bundle = split.bundle;
   else {
-    p.detached.payload.set('sha256', r.sha256);
-    for (const [a, h] of pae) p.detached.pae.set(a, h.digest());
+    // A digest not computed here is refused by the verifier if it asks for it (src/verify/verifier.ts).
+    if (payloadSha256) p.detached.payload.set('sha256', payloadSha256);
+    for (const [a, d] of paeDigests) p.detached.pae.set(a, d);
     bundle = split.bundle;
   }
   const st = r.sinkError !== undefined || !split1 ? { error: r.sinkError } : { split: split1, counts };
-  return { bundle, statement: st, sha256: r.sha256 };
+  const identity = payloadSha256
+    ? { prefix: Buffer.alloc(0), sha256: payloadSha256 }
+    : { prefix: header, sha256: paeDigests.get('sha256')! };
+  return { bundle, statement: st, identity };
 }
 
 /**
@@ -339,7 +347,8 @@ async function entriesPass(
       onElement(bytes, shape);
     },
   });
-  const r = await streamPayload(split, [], {
+  const same = createHash('sha256').update(first.identity.prefix);
+  const r = await streamPayload(split, [same], {
     push: (b) => splitter.push(b),
     end: () => {
       // The whole statement must have the header the walk used (read in pass 1, maybe before the list).
@@ -350,7 +359,7 @@ async function entriesPass(
       }
     },
   });
-  if (!r.sha256.equals(first.sha256)) changed(split.path);
+  if (!same.digest().equals(first.identity.sha256)) changed(split.path);
   if (r.sinkError !== undefined) throw r.sinkError;
 }
 

@@ -93,7 +93,7 @@ async function verifyDirectory(
   const directory = await verifyDirectoryEntries(v.header, root, d.streamEntries(v.split, v.first, v.header), {
     bundlePath,
     // Verified in pass 1: a walk that re-creates these exact bytes needs no second pass over the entries.
-    payloadSha256: v.first.sha256,
+    payloadDigest: v.first.identity,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };

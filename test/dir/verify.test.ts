@@ -11,6 +11,7 @@ import {
   describeDifference,
   describeDirectory,
   type EntryStream,
+  type PayloadDigest,
   parseDirectoryHeader,
   signedPayloadMatches,
   verifyDirectoryEntries,
@@ -184,7 +185,7 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       // Given the signed payload's digest, the walk no longer re-creates it: the entries are read and the same
       // differences named.
       const byPayload = await rejectsWith(
-        () => verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement) }),
+        () => verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement) }),
         'DIRECTORY_MISMATCH',
       );
       assert.deepEqual(byPayload.details, details);
@@ -223,9 +224,13 @@ describe('verifyDirectoryStatement (vouch format)', () => {
   });
 });
 
-/** The SHA-256 of a statement's payload as vouch signs it. */
-function payloadSha256(statement: unknown): Buffer {
-  return createHash('sha256').update(JSON.stringify(statement)).digest();
+/**
+ * A statement's payload as vouch signs it, digested with a prefix as the CLI does (the DSSE pre-authentication
+ * header) or without.
+ */
+function payloadSha256(statement: unknown, prefix = ''): PayloadDigest {
+  const p = Buffer.from(prefix);
+  return { prefix: p, sha256: createHash('sha256').update(p).update(JSON.stringify(statement)).digest() };
 }
 
 const unread: EntryStream = async () => {
@@ -236,23 +241,40 @@ describe('verifying by the signed payload digest', () => {
   it('an untouched tree verifies without reading the entries', async () => {
     const { root, statement } = await signedRelease();
     const header = parseDirectoryHeader(statement);
-    const r = await verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(statement) });
+    const r = await verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement) });
+    // Digested after the DSSE pre-authentication header, as the CLI's pass 1 leaves it: the same, and the prefix
+    // counts (another one is another digest).
+    const pae = 'DSSEv1 28 application/vnd.in-toto+json 700 ';
+    assert.deepEqual(
+      await verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement, pae) }),
+      r,
+    );
+    await assert.rejects(
+      () =>
+        verifyDirectoryEntries(header, root, unread, {
+          payloadDigest: { ...payloadSha256(statement, pae), prefix: Buffer.from('DSSEv1 ') },
+        }),
+      { message: 'the entries were read' },
+    );
     assert.deepEqual([r.files, r.symlinks, r.emptyDirectories, r.bytes], [4, 1, 1, 21]);
     assert.deepEqual(r, await verifyDirectoryStatement(statement, root));
     // Another digest, or the statement in another layout (same meaning, other bytes): the entries are read.
     const other = createHash('sha256').update('other').digest();
-    await assert.rejects(() => verifyDirectoryEntries(header, root, unread, { payloadSha256: other }), {
-      message: 'the entries were read',
-    });
+    await assert.rejects(
+      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: { prefix: Buffer.alloc(0), sha256: other } }),
+      {
+        message: 'the entries were read',
+      },
+    );
     const reordered = JSON.parse(JSON.stringify(statement), (_k, v) =>
       v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
     );
     assert.equal(
-      (await verifyDirectoryStatement(reordered, root, { payloadSha256: payloadSha256(reordered) })).files,
+      (await verifyDirectoryStatement(reordered, root, { payloadDigest: payloadSha256(reordered) })).files,
       4,
     );
     await assert.rejects(
-      () => verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(reordered) }),
+      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(reordered) }),
       { message: 'the entries were read' },
     );
   });
@@ -263,10 +285,10 @@ describe('verifying by the signed payload digest', () => {
     writeFileSync(bundlePath, '{}');
     const header = parseDirectoryHeader(statement);
     await assert.rejects(
-      () => verifyDirectoryEntries(header, root, unread, { payloadSha256: payloadSha256(statement), bundlePath }),
+      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement), bundlePath }),
       { message: 'the entries were read' },
     );
-    await verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement), bundlePath });
+    await verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement), bundlePath });
   });
 
   // A dishonest signer can sign exactly what a verify walk records: the digests then match, but a sign walk would
@@ -284,7 +306,7 @@ describe('verifying by the signed payload digest', () => {
       const statement: unknown = JSON.parse(JSON.stringify(buildStatement(walked, 'evil', 'vouch')));
       assert.equal(signedPayloadMatches(walked, parseDirectoryHeader(statement), payloadSha256(statement)), false);
       await rejectsWith(
-        () => verifyDirectoryStatement(statement, root, { payloadSha256: payloadSha256(statement) }),
+        () => verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement) }),
         code,
       );
       await rejectsWith(() => verifyDirectoryStatement(statement, root), code);
@@ -298,7 +320,7 @@ describe('verifying by the signed payload digest', () => {
     const walked = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
     assert.match(walked.unsignable ?? '', /setuid/);
     await rejectsWith(
-      () => verifyDirectoryStatement(signed, root, { payloadSha256: payloadSha256(signed) }),
+      () => verifyDirectoryStatement(signed, root, { payloadDigest: payloadSha256(signed) }),
       'DIRECTORY_MISMATCH',
     );
   });

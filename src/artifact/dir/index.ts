@@ -43,6 +43,7 @@ export {
   type EntryStream,
   type FileInDirectoryVerification,
   fileInDirectoryPath,
+  type PayloadDigest,
   signedPayloadMatches,
   type VerifyDirectoryOptions,
   verifyDirectoryEntries,

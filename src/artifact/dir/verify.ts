@@ -51,11 +51,12 @@ export interface VerifyDirectoryOptions {
    */
   bundlePath?: string;
   /**
-   * SHA-256 of the signed payload (the statement's exact bytes), whose signature is already verified. When the walk,
-   * written as `vouch sign` writes a statement, has this digest, the tree is exactly the signed one and the entries
-   * are not read (`signedPayloadMatches`); otherwise they are read, checked and compared as usual.
+   * The signed payload (the statement's exact bytes, whose signature is already verified) as SHA-256 of `prefix` +
+   * the payload (the DSSE pre-authentication header, whose digest the signature check computed anyway, or nothing).
+   * When the walk, written as `vouch sign` writes a statement, has this digest, the tree is exactly the signed one
+   * and the entries are not read (`signedPayloadMatches`); otherwise they are read, checked and compared as usual.
    */
-  payloadSha256?: Buffer;
+  payloadDigest?: PayloadDigest;
 }
 
 /** What a verified directory contains, for "Verified OK: 1,204 files, 3 symlinks, 2 empty directories, ...". */
@@ -153,9 +154,9 @@ export async function verifyDirectoryEntries(
   } else {
     const walked = await walk();
     if (
-      options.payloadSha256 !== undefined &&
+      options.payloadDigest !== undefined &&
       ignore === undefined &&
-      signedPayloadMatches(walked, header, options.payloadSha256)
+      signedPayloadMatches(walked, header, options.payloadDigest)
     ) {
       options.onProgress?.({ filesDone: walked.entries.length, filesTotal: walked.entries.length, phase: 'checking' });
       return result(header, countEntries(walked.entries), walked.stats.bytes);
@@ -203,7 +204,13 @@ function result(header: DirectoryHeader, counts: ManifestCounts, bytes: number):
  * or any difference at all, gives other bytes, and the entries are then read and compared one by one, which also
  * names each difference.
  */
-export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader, payloadSha256: Buffer): boolean {
+/** SHA-256 of `prefix` followed by a payload. */
+export interface PayloadDigest {
+  prefix: Uint8Array;
+  sha256: Buffer;
+}
+
+export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader, signed: PayloadDigest): boolean {
   if (header.format !== 'vouch' || walked.unsignable !== undefined) return false;
   try {
     assertSignable(walked);
@@ -219,15 +226,15 @@ export function signedPayloadMatches(walked: WalkResult, header: DirectoryHeader
   const compact = arrays.length === 1 ? compactOf(arrays[0] as ManifestEntry[]) : undefined;
   if (!compact) {
     if (!manifestDigest(walked.entries).equals(header.digest)) return false;
-    const h = createHash('sha256');
+    const h = createHash('sha256').update(signed.prefix);
     for (const part of statementJsonParts(statement)) h.update(part);
-    return h.digest().equals(payloadSha256);
+    return h.digest().equals(signed.sha256);
   }
   const [manifest, payload] = compact.jsonDigests([
     { style: 'canonical' },
-    { style: 'plain', prefix: Buffer.from(parts[0]!), suffix: Buffer.from(parts[1]!) },
+    { style: 'plain', prefix: Buffer.concat([signed.prefix, Buffer.from(parts[0]!)]), suffix: Buffer.from(parts[1]!) },
   ]);
-  return manifest!.equals(header.digest) && payload!.equals(payloadSha256);
+  return manifest!.equals(header.digest) && payload!.equals(signed.sha256);
 }
 
 /** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
