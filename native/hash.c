@@ -922,6 +922,57 @@ static void *write_json(void *arg) {
 }
 
 /*
+ * A json_job_t from JS values: the six columns (names, offsets, digests, sizes, flags, order), the other entries'
+ * text and offsets, and prefix and suffix (NULL: none). Every offset and index is checked here, before any thread
+ * reads them; false with a JS error thrown when they do not fit together.
+ */
+static bool json_job_from(napi_env env, const napi_value *cols, napi_value others_v, napi_value other_offsets_v,
+                          napi_value prefix_v, napi_value suffix_v, bool canonical, int fd, json_job_t *job) {
+  static const unsigned char none[1];
+  view_t names, offsets, digests, sizes, flags, order, others, other_offsets, prefix = {none, 0}, suffix = {none, 0};
+  if (!get_view(env, cols[0], napi_uint8_array, &names) || !get_view(env, cols[1], napi_uint32_array, &offsets) ||
+      !get_view(env, cols[2], napi_uint8_array, &digests) || !get_view(env, cols[3], napi_float64_array, &sizes) ||
+      !get_view(env, cols[4], napi_uint8_array, &flags) || !get_view(env, cols[5], napi_int32_array, &order) ||
+      !get_view(env, others_v, napi_uint8_array, &others) ||
+      !get_view(env, other_offsets_v, napi_uint32_array, &other_offsets) ||
+      (prefix_v != NULL && !get_view(env, prefix_v, napi_uint8_array, &prefix)) ||
+      (suffix_v != NULL && !get_view(env, suffix_v, napi_uint8_array, &suffix))) {
+    return false;
+  }
+  size_t files = sizes.length;
+  size_t n_others = other_offsets.length == 0 ? 0 : other_offsets.length - 1;
+  const uint32_t *off = offsets.data;
+  const uint32_t *ooff = other_offsets.data;
+  const int32_t *ord = order.data;
+  if (flags.length < files || offsets.length < files + 1 || digests.length / 32 < files ||
+      !offsets_ok(off, files, names.length) || (other_offsets.length > 0 && !offsets_ok(ooff, n_others, others.length))) {
+    THROW("entry JSON: the columns do not fit together");
+  }
+  for (size_t i = 0; i < order.length; i++) {
+    int32_t k = ord[i];
+    if (k >= 0 ? (size_t)k >= files : (size_t)~k >= n_others) THROW("entry JSON: an entry index is out of range");
+  }
+  *job = (json_job_t){
+      .canonical = canonical,
+      .blob = names.data,
+      .off = off,
+      .dig = digests.data,
+      .sz = sizes.data,
+      .fl = flags.data,
+      .ord = ord,
+      .n_order = order.length,
+      .text = others.data,
+      .ooff = ooff,
+      .prefix = prefix.data,
+      .prefix_len = prefix.length,
+      .suffix = suffix.data,
+      .suffix_len = suffix.length,
+      .fd = fd,
+  };
+  return true;
+}
+
+/*
  * jsonDigest(names, offsets, digests, sizes, flags, order,
  *            style, prefix, suffix, othersText, othersOffsets[, style2, prefix2, suffix2, othersText2, othersOffsets2])
  *   -> [digest | null, (digest | null)]
@@ -936,67 +987,18 @@ static napi_value js_json_digest(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest takes 11 or 16 arguments");
     return NULL;
   }
-  view_t names, offsets, digests, sizes, flags, order;
-  if (!get_view(env, argv[0], napi_uint8_array, &names) || !get_view(env, argv[1], napi_uint32_array, &offsets) ||
-      !get_view(env, argv[2], napi_uint8_array, &digests) || !get_view(env, argv[3], napi_float64_array, &sizes) ||
-      !get_view(env, argv[4], napi_uint8_array, &flags) || !get_view(env, argv[5], napi_int32_array, &order)) {
-    return NULL;
-  }
-  /* Every index and offset is checked before anything is read. */
-  size_t files = sizes.length;
-  const uint32_t *off = offsets.data;
-  const int32_t *ord = order.data;
-  if (flags.length < files || offsets.length < files + 1 || digests.length / 32 < files ||
-      !offsets_ok(off, files, names.length)) {
-    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: the columns do not fit together");
-    return NULL;
-  }
   int jobs = argc == 16 ? 2 : 1;
   json_job_t job[2];
   for (int w = 0; w < jobs; w++) {
     double style;
     napi_valuetype t;
-    view_t prefix, suffix, others, other_offsets;
     napi_value *a = argv + 6 + 5 * w;
     if (napi_typeof(env, a[0], &t) != napi_ok || t != napi_number || napi_get_value_double(env, a[0], &style) != napi_ok ||
         !(style == 0 || style == 1)) {
       napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: a style is 0 (canonical) or 1 (plain)");
       return NULL;
     }
-    if (!get_view(env, a[1], napi_uint8_array, &prefix) || !get_view(env, a[2], napi_uint8_array, &suffix) ||
-        !get_view(env, a[3], napi_uint8_array, &others) || !get_view(env, a[4], napi_uint32_array, &other_offsets)) {
-      return NULL;
-    }
-    size_t n_others = other_offsets.length == 0 ? 0 : other_offsets.length - 1;
-    const uint32_t *ooff = other_offsets.data;
-    if (other_offsets.length > 0 && !offsets_ok(ooff, n_others, others.length)) {
-      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: the other entries do not fit their text");
-      return NULL;
-    }
-    for (size_t i = 0; i < order.length; i++) {
-      int32_t k = ord[i];
-      if (k >= 0 ? (size_t)k >= files : (size_t)~k >= n_others) {
-        napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonDigest: an entry index is out of range");
-        return NULL;
-      }
-    }
-    job[w] = (json_job_t){
-        .canonical = style == 0,
-        .blob = names.data,
-        .off = off,
-        .dig = digests.data,
-        .sz = sizes.data,
-        .fl = flags.data,
-        .ord = ord,
-        .n_order = order.length,
-        .text = others.data,
-        .ooff = ooff,
-        .prefix = prefix.data,
-        .prefix_len = prefix.length,
-        .suffix = suffix.data,
-        .suffix_len = suffix.length,
-        .fd = -1,
-    };
+    if (!json_job_from(env, argv, a[3], a[4], a[1], a[2], style == 0, -1, &job[w])) return NULL;
   }
   /* The second on its own thread (signals blocked, as the hashing threads), the first here; JS waits for both. */
   pthread_t helper;
@@ -1046,55 +1048,15 @@ static napi_value js_json_write(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite takes 9 arguments");
     return NULL;
   }
-  view_t names, offsets, digests, sizes, flags, order, others, other_offsets;
   double fd;
   napi_valuetype t;
-  if (!get_view(env, argv[0], napi_uint8_array, &names) || !get_view(env, argv[1], napi_uint32_array, &offsets) ||
-      !get_view(env, argv[2], napi_uint8_array, &digests) || !get_view(env, argv[3], napi_float64_array, &sizes) ||
-      !get_view(env, argv[4], napi_uint8_array, &flags) || !get_view(env, argv[5], napi_int32_array, &order) ||
-      !get_view(env, argv[7], napi_uint8_array, &others) || !get_view(env, argv[8], napi_uint32_array, &other_offsets)) {
-    return NULL;
-  }
   if (napi_typeof(env, argv[6], &t) != napi_ok || t != napi_number || napi_get_value_double(env, argv[6], &fd) != napi_ok ||
       !(fd >= 0 && fd <= INT_MAX) || fd != (double)(int)fd) {
     napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: fd must be a file descriptor");
     return NULL;
   }
-  size_t files = sizes.length;
-  size_t n_others = other_offsets.length == 0 ? 0 : other_offsets.length - 1;
-  const uint32_t *off = offsets.data;
-  const uint32_t *ooff = other_offsets.data;
-  const int32_t *ord = order.data;
-  if (flags.length < files || offsets.length < files + 1 || digests.length / 32 < files ||
-      !offsets_ok(off, files, names.length) || (other_offsets.length > 0 && !offsets_ok(ooff, n_others, others.length))) {
-    napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: the columns do not fit together");
-    return NULL;
-  }
-  for (size_t i = 0; i < order.length; i++) {
-    int32_t k = ord[i];
-    if (k >= 0 ? (size_t)k >= files : (size_t)~k >= n_others) {
-      napi_throw_error(env, "ERR_VOUCH_NATIVE", "jsonWrite: an entry index is out of range");
-      return NULL;
-    }
-  }
-  static const unsigned char none[1];
-  json_job_t job = {
-      .canonical = false,
-      .blob = names.data,
-      .off = off,
-      .dig = digests.data,
-      .sz = sizes.data,
-      .fl = flags.data,
-      .ord = ord,
-      .n_order = order.length,
-      .text = others.data,
-      .ooff = ooff,
-      .prefix = none,
-      .prefix_len = 0,
-      .suffix = none,
-      .suffix_len = 0,
-      .fd = (int)fd,
-  };
+  json_job_t job;
+  if (!json_job_from(env, argv, argv[7], argv[8], NULL, NULL, false, (int)fd, &job)) return NULL;
   write_json(&job);
   if (job.result < 0) {
     char msg[96];

@@ -441,45 +441,48 @@ it('building the core never fails the build: no compiler, a failing one, then a 
   assert.deepEqual(readdirSync(join(dir, 'build')), ['vouch-hash.node']);
 });
 
+/** A walk-shaped table: files from `files`, other entries from `others`, merged in the order given. */
+function columnsTable(
+  files: { path: string; size: number; flags: number }[],
+  others: ManifestEntry[],
+  order: number[],
+): { compact: CompactEntries; columns: Parameters<typeof nativeJsonDigests>[0] } {
+  const packed = packPaths(files.map((f) => f.path));
+  const digests = new Uint8Array(files.length * 32);
+  for (let i = 0; i < digests.length; i++) digests[i] = (i * 131 + 7) & 0xff;
+  const parts = {
+    names: packed.names,
+    offsets: packed.offsets,
+    digests,
+    sizes: Float64Array.from(files.map((f) => f.size)),
+    flags: Uint8Array.from(files.map((f) => f.flags)),
+    others,
+    order: Int32Array.from(order),
+  };
+  return { compact: new CompactEntries(parts), columns: parts };
+}
+
+/** The other entries written in `style`, one after another, with their offsets (what the native writer takes). */
+function othersJson(others: ManifestEntry[], style: 'canonical' | 'plain') {
+  const t = others.map((e) => (style === 'canonical' ? canonicalEntry(e) : JSON.stringify(e)));
+  const offsets = new Uint32Array(t.length + 1);
+  t.forEach((text, j) => {
+    offsets[j + 1] = offsets[j]! + Buffer.byteLength(text);
+  });
+  return { othersText: Buffer.from(t.join('')), othersOffsets: offsets };
+}
+
 describe('entry JSON digests: the native writer and the JS writer agree', { skip }, () => {
-  /** A walk-shaped table: files from `paths`, other entries from `others`, merged in the order given. */
-  function table(
-    files: { path: string; size: number; flags: number }[],
-    others: ManifestEntry[],
-    order: number[],
-  ): { compact: CompactEntries; columns: Parameters<typeof nativeJsonDigests>[0] } {
-    const packed = packPaths(files.map((f) => f.path));
-    const digests = new Uint8Array(files.length * 32);
-    for (let i = 0; i < digests.length; i++) digests[i] = (i * 131 + 7) & 0xff;
-    const parts = {
-      names: packed.names,
-      offsets: packed.offsets,
-      digests,
-      sizes: Float64Array.from(files.map((f) => f.size)),
-      flags: Uint8Array.from(files.map((f) => f.flags)),
-      others,
-      order: Int32Array.from(order),
-    };
-    return { compact: new CompactEntries(parts), columns: parts };
-  }
   const jsDigest = (c: CompactEntries, style: 'canonical' | 'plain', prefix = '', suffix = '') => {
     const h = createHash('sha256').update(prefix);
     for (const b of c.jsonChunks(style)) h.update(b);
     return h.update(suffix).digest();
   };
-  const texts = (others: ManifestEntry[], style: 'canonical' | 'plain') => {
-    const t = others.map((e) => (style === 'canonical' ? canonicalEntry(e) : JSON.stringify(e)));
-    const offsets = new Uint32Array(t.length + 1);
-    t.forEach((s, j) => {
-      offsets[j + 1] = offsets[j]! + Buffer.byteLength(s);
-    });
-    return { othersText: Buffer.from(t.join('')), othersOffsets: offsets };
-  };
   const job = (others: ManifestEntry[], style: 'canonical' | 'plain', prefix = '', suffix = '') => ({
     style,
     prefix: Buffer.from(prefix),
     suffix: Buffer.from(suffix),
-    ...texts(others, style),
+    ...othersJson(others, style),
   });
 
   const files = [
@@ -496,7 +499,7 @@ describe('entry JSON digests: the native writer and the JS writer agree', { skip
   const order = [0, 1, 2, ~0, 3, ~1, 4];
 
   it('canonical and plain, with prefixes and suffixes, one job or two at once', () => {
-    const { compact, columns } = table(files, others, order);
+    const { compact, columns } = columnsTable(files, others, order);
     const one = nativeJsonDigests(columns, [job(others, 'canonical')]);
     assert.deepEqual(one, [jsDigest(compact, 'canonical')]);
     const two = nativeJsonDigests(columns, [job(others, 'canonical'), job(others, 'plain', '{"p":', ',"s":1}')]);
@@ -511,7 +514,7 @@ describe('entry JSON digests: the native writer and the JS writer agree', { skip
     } finally {
       delete process.env.VOUCH_NATIVE;
     }
-    const empty = table([], [], []);
+    const empty = columnsTable([], [], []);
     assert.deepEqual(nativeJsonDigests(empty.columns, [job([], 'plain')]), [jsDigest(empty.compact, 'plain')]);
   });
 
@@ -522,14 +525,14 @@ describe('entry JSON digests: the native writer and the JS writer agree', { skip
       { path: 'a', size: 2 ** 53, flags: 0 },
       { path: 'a', size: 1.5, flags: 0 },
     ]) {
-      const { compact, columns } = table([odd], [], [0]);
+      const { compact, columns } = columnsTable([odd], [], [0]);
       assert.deepEqual(nativeJsonDigests(columns, [job([], 'plain')]), [undefined], odd.path);
       assert.deepEqual(compact.jsonDigests([{ style: 'plain' }]), [jsDigest(compact, 'plain')]);
     }
   });
 
   it('columns that do not fit together are refused before anything is read', () => {
-    const { columns } = table(files, others, order);
+    const { columns } = columnsTable(files, others, order);
     const bad: [string, Partial<typeof columns>, ManifestEntry[]?][] = [
       ['an order index past the files', { order: Int32Array.from([5]) }],
       ['an order index past the others', { order: Int32Array.from([~2]) }],
@@ -555,36 +558,14 @@ describe('entry JSON digests: the native writer and the JS writer agree', { skip
 });
 
 describe('entry JSON written to a file by the native writer', { skip }, () => {
-  const packedTable = (
-    files: { path: string; size: number; flags: number }[],
-    others: ManifestEntry[],
-    order: number[],
-  ) => {
-    const packed = packPaths(files.map((f) => f.path));
-    const digests = new Uint8Array(files.length * 32).map((_, i) => (i * 37 + 1) & 0xff);
-    const parts = {
-      names: packed.names,
-      offsets: packed.offsets,
-      digests,
-      sizes: Float64Array.from(files.map((f) => f.size)),
-      flags: Uint8Array.from(files.map((f) => f.flags)),
-      others,
-      order: Int32Array.from(order),
-    };
-    return { compact: new CompactEntries(parts), columns: parts };
-  };
-  const plainText = (others: ManifestEntry[]) => {
-    const t = others.map((e) => JSON.stringify(e));
-    const offsets = new Uint32Array(t.length + 1);
-    t.forEach((s, j) => {
-      offsets[j + 1] = offsets[j]! + Buffer.byteLength(s);
-    });
-    return [Buffer.from(t.join('')), offsets] as const;
+  const plainArgs = (others: ManifestEntry[]) => {
+    const o = othersJson(others, 'plain');
+    return [o.othersText, o.othersOffsets] as const;
   };
 
   it('writes at the file offset exactly what the JS writer writes; nothing when it cannot', () => {
     const others: ManifestEntry[] = [{ path: 'd', kind: 'dir' }];
-    const { compact, columns } = packedTable(
+    const { compact, columns } = columnsTable(
       [
         { path: 'a', size: 3, flags: 1 },
         { path: '\u00e9t\u00e9', size: 0, flags: 2 },
@@ -597,7 +578,7 @@ describe('entry JSON written to a file by the native writer', { skip }, () => {
     const fd = openSync(file, 'w');
     try {
       writeSync(fd, 'head:');
-      const n = nativeJsonWrite(columns, fd, ...plainText(others));
+      const n = nativeJsonWrite(columns, fd, ...plainArgs(others));
       writeSync(fd, ':tail');
       const js = Buffer.concat([...compact.jsonChunks('plain')].map((b) => Buffer.from(b)));
       assert.equal(n, js.length);
@@ -605,10 +586,10 @@ describe('entry JSON written to a file by the native writer', { skip }, () => {
     } finally {
       closeSync(fd);
     }
-    const odd = packedTable([{ path: 'q"uote', size: 1, flags: 0 }], [], [0]);
+    const odd = columnsTable([{ path: 'q"uote', size: 1, flags: 0 }], [], [0]);
     const fd2 = openSync(file, 'w');
     try {
-      assert.equal(nativeJsonWrite(odd.columns, fd2, ...plainText([])), undefined);
+      assert.equal(nativeJsonWrite(odd.columns, fd2, ...plainArgs([])), undefined);
       assert.equal(statSync(file).size, 0);
     } finally {
       closeSync(fd2);
@@ -617,7 +598,7 @@ describe('entry JSON written to a file by the native writer', { skip }, () => {
     const ro = openSync(file, 'r');
     try {
       assert.throws(
-        () => nativeJsonWrite(columns, ro, ...plainText(others)),
+        () => nativeJsonWrite(columns, ro, ...plainArgs(others)),
         (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
       );
     } finally {

@@ -32,26 +32,22 @@ interface Addon {
   addThreads(handle: object, count: number): number;
   stop(handle: object): void;
   address(view: ArrayBufferView): bigint;
-  jsonDigest(
-    names: Uint8Array,
-    offsets: Uint32Array,
-    digests: Uint8Array,
-    sizes: Float64Array,
-    flags: Uint8Array,
-    order: Int32Array,
-    ...jobs: (0 | 1 | Uint8Array | Uint32Array)[]
-  ): (Buffer | null)[];
-  jsonWrite(
-    names: Uint8Array,
-    offsets: Uint32Array,
-    digests: Uint8Array,
-    sizes: Float64Array,
-    flags: Uint8Array,
-    order: Int32Array,
-    fd: number,
-    othersText: Uint8Array,
-    othersOffsets: Uint32Array,
-  ): number | null;
+  jsonDigest(...args: [...ColumnArgs, ...(0 | 1 | Uint8Array | Uint32Array)[]]): (Buffer | null)[];
+  jsonWrite(...args: [...ColumnArgs, fd: number, othersText: Uint8Array, othersOffsets: Uint32Array]): number | null;
+}
+
+/** The six columns, in the order the addon's JSON functions take them. */
+type ColumnArgs = [
+  names: Uint8Array,
+  offsets: Uint32Array,
+  digests: Uint8Array,
+  sizes: Float64Array,
+  flags: Uint8Array,
+  order: Int32Array,
+];
+
+function columnArgs(c: JsonColumns): ColumnArgs {
+  return [c.names, c.offsets, c.digests, c.sizes, c.flags, c.order];
 }
 
 /** A running native job. */
@@ -187,7 +183,7 @@ export function nativeJsonDigests(c: JsonColumns, jobs: JsonDigestJob[]): (Buffe
     j.othersText,
     j.othersOffsets,
   ]);
-  const r = a.jsonDigest(c.names, c.offsets, c.digests, c.sizes, c.flags, c.order, ...args);
+  const r = a.jsonDigest(...columnArgs(c), ...args);
   return r.map((d) => d ?? undefined);
 }
 
@@ -205,6 +201,6 @@ export function nativeJsonWrite(
   if (!nativeHashWanted()) return undefined;
   const a = load();
   if (typeof a?.jsonWrite !== 'function') return undefined;
-  const n = a.jsonWrite(c.names, c.offsets, c.digests, c.sizes, c.flags, c.order, fd, othersText, othersOffsets);
+  const n = a.jsonWrite(...columnArgs(c), fd, othersText, othersOffsets);
   return n ?? undefined;
 }
