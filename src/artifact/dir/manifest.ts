@@ -405,7 +405,8 @@ const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, b) => {
 
 /** A non-negative safe integer in decimal, as JSON.stringify writes it. */
 function writeInt(out: Buffer, at: number, n: number): number {
-  if (n < 10) {
+  // Only a digit: a fraction, a negative number or NaN below 10 is written by JSON.stringify below.
+  if (n < 10 && n >= 0 && Number.isInteger(n)) {
     out[at] = 0x30 + n;
     return at + 1;
   }

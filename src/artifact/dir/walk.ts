@@ -254,9 +254,12 @@ export async function walkDirectory(
           }
           if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
             unsigned(path, 'symlink target is empty or too long');
-          } else if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) {
-            // readlink decodes invalid UTF-8 as U+FFFD: the recorded target would not be the link's real one.
+          } else if (!decodedTarget(target)) {
+            // readlink decodes invalid UTF-8 as U+FFFD: the recorded target would not be the link's real one, and
+            // would equal a signed "\ufffd" target whatever bytes the link holds. Recorded as `other`: never equal.
             unsigned(path, 'symlink target is not valid UTF-8');
+            entries.push({ path, kind: 'other' });
+            break;
           } else if (!rules.allowExternalSymlinks && symlinkEscapes(path, target)) {
             unsigned(path, `symlink leads outside the directory (-> ${JSON.stringify(target)})`);
           }
@@ -323,7 +326,8 @@ export async function walkDirectory(
     unsigned(path, 'changed while the directory was read; sign a tree nothing else is writing to');
     if (st === ST_SYMLINK) {
       try {
-        entries.push({ path, kind: 'symlink', target: readlinkSync(`${rootAbs}/${path}`) });
+        const target = readlinkSync(`${rootAbs}/${path}`);
+        entries.push(decodedTarget(target) ? { path, kind: 'symlink', target } : { path, kind: 'other' });
       } catch {
         entries.push({ path, kind: 'other' });
       }
@@ -369,6 +373,11 @@ export async function walkDirectory(
   const result: WalkResult = { hashAlgorithm: 'sha256', rules: { ...rules }, entries: table.entries(), stats };
   if (unsignable !== undefined) result.unsignable = unsignable;
   return result;
+}
+
+/** Whether a target read by readlink is the link's own (valid UTF-8: no U+FFFD or lone surrogate decoded). */
+function decodedTarget(target: string): boolean {
+  return !target.includes('\ufffd') && !LONE_SURROGATE.test(target);
 }
 
 /** Paths appended one by one into a growing UTF-8 blob, then copied once into shared memory for the threads. */
