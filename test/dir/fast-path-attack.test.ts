@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   DEFAULT_RULES,
   type DirectoryLimits,
@@ -24,15 +24,9 @@ import {
 import { CompactEntries } from '../../src/artifact/dir/manifest.ts';
 import { nativeHashWanted, nativeJsonDigests } from '../../src/artifact/dir/native.ts';
 import { vouchStatement } from '../../src/artifact/dir/statement.ts';
-import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
+import { rejectsWith, testTrees } from './helpers.ts';
 
-const roots: string[] = [];
-after(() => roots.forEach(removeTree));
-function tree(spec: Record<string, Node>): string {
-  const r = makeTree(spec);
-  roots.push(r);
-  return r;
-}
+const { tree, keep } = testTrees();
 
 const PAE = 'DSSEv1 28 application/vnd.in-toto+json 1234 ';
 function payload(statement: unknown, prefix = PAE): PayloadDigest {
@@ -73,8 +67,7 @@ interface Attack {
 }
 
 function linkTree(target: Buffer): string {
-  const r = mkdtempSync(join(tmpdir(), 'vouch-fp-'));
-  roots.push(r);
+  const r = keep(mkdtempSync(join(tmpdir(), 'vouch-fp-')));
   writeFileSync(join(r, 'ok'), 'x');
   symlinkSync(target, join(r, 'l'));
   return r;

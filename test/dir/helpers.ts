@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after } from 'node:test';
 import { VouchError } from '../../src/errors.ts';
 
 /** One node of a test tree: file content, `{link}`, `{dir: true}` (empty), `{fifo: true}`, `{mode}` for files. */
@@ -46,4 +47,18 @@ export async function rejectsWith(fn: () => Promise<unknown> | unknown, code: st
     return e;
   }
   assert.fail(`expected ${code}, but it succeeded`);
+}
+
+/**
+ * Trees for one test file, removed once its tests are done: `tree(spec)` builds one, `keep(root)` adopts one made
+ * another way. Call it at the top level of the file.
+ */
+export function testTrees(): { tree: (spec: Record<string, Node>) => string; keep: (root: string) => string } {
+  const roots: string[] = [];
+  after(() => roots.forEach(removeTree));
+  const keep = (root: string) => {
+    roots.push(root);
+    return root;
+  };
+  return { tree: (spec) => keep(makeTree(spec)), keep };
 }

@@ -50,7 +50,7 @@ import {
   nativeJsonWrite,
   startNativeHash,
 } from '../../src/artifact/dir/native.ts';
-import { makeTree, type Node, removeTree } from './helpers.ts';
+import { type Node, testTrees } from './helpers.ts';
 
 // This file picks the loop itself (HashOptions.native, or VOUCH_NATIVE per walk): a VOUCH_NATIVE=0 run of the
 // whole suite must not turn its native side into a second JS one.
@@ -59,17 +59,11 @@ const REPO = join(import.meta.dirname, '..', '..');
 const available = nativeHashAvailable();
 const skip = available ? false : 'the native core is not built here (no C compiler?)';
 const BUFFER = 1 << 20; // HashJob.bufferSize
-const roots: string[] = [];
+const { tree } = testTrees();
 const servers: Server[] = [];
 after(() => {
   for (const s of servers) s.close();
-  roots.forEach(removeTree);
 });
-function tree(spec: Record<string, Node>): string {
-  const r = makeTree(spec);
-  roots.push(r);
-  return r;
-}
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 /** Both loops on the same list: identical arrays, and the native one did run. */

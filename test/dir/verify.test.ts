@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   buildStatement,
   DEFAULT_RULES,
@@ -19,15 +19,9 @@ import {
   verifyFileInDirectory,
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
-import { makeTree, type Node, rejectsWith, removeTree, writeNode } from './helpers.ts';
+import { type Node, rejectsWith, testTrees, writeNode } from './helpers.ts';
 
-const roots: string[] = [];
-after(() => roots.forEach(removeTree));
-function tree(spec: Record<string, Node>): string {
-  const r = makeTree(spec);
-  roots.push(r);
-  return r;
-}
+const { tree } = testTrees();
 
 const RELEASE: Record<string, Node> = {
   'bin/app.exe': { content: 'MZ app', mode: 0o755 },

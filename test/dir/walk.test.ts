@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   hashFiles,
   idleHashWorkers,
@@ -24,16 +24,10 @@ import {
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
 import { canonicalEntry, compactOf } from '../../src/artifact/dir/manifest.ts';
-import { makeTree, type Node, rejectsWith, removeTree } from './helpers.ts';
+import { type Node, rejectsWith, removeTree, testTrees } from './helpers.ts';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
-const roots: string[] = [];
-after(() => roots.forEach(removeTree));
-function tree(spec: Record<string, Node>): string {
-  const r = makeTree(spec);
-  roots.push(r);
-  return r;
-}
+const { tree } = testTrees();
 
 describe('walkDirectory records every entry', () => {
   it('files, executables, symlinks, empty directories; .git excluded; sorted bytewise', async () => {
