@@ -76,7 +76,8 @@ export function fileStatement(name: string, sha256: Buffer): InTotoStatement {
   };
 }
 
-function keyOptions(signature: Signature): { certificate?: Buffer; keyHint?: string; certificateChain: false } {
+/** The key material of a bundle made by `signature`'s signer (the streamed writer, src/sign/stream.ts, uses it too). */
+export function keyOptions(signature: Signature): { certificate?: Buffer; keyHint?: string; certificateChain: false } {
   switch (signature.key.$case) {
     case 'publicKey':
       return { keyHint: signature.key.hint ?? '', certificateChain: false };

@@ -18,7 +18,7 @@ import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
-import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SigningContext } from './bundle.ts';
+import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, keyOptions, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
 
 /**
@@ -155,10 +155,6 @@ async function signPayloadFile(ctx: SigningContext, path: string, length: number
  * the in-memory path), split where the base64 payload goes.
  */
 function bundleFrame(signature: Signature): [string, string] {
-  const key =
-    signature.key.$case === 'publicKey'
-      ? { keyHint: signature.key.hint ?? '' }
-      : { certificate: pemToDer(signature.key.certificate) };
   const json = JSON.stringify(
     bundleToJSON(
       toDSSEBundle({
@@ -166,8 +162,7 @@ function bundleFrame(signature: Signature): [string, string] {
         artifact: Buffer.from([0]),
         artifactType: IN_TOTO_PAYLOAD_TYPE,
         signature: signature.signature,
-        certificateChain: false,
-        ...key,
+        ...keyOptions(signature),
       }),
     ),
   );
@@ -175,10 +170,6 @@ function bundleFrame(signature: Signature): [string, string] {
   const at = json.indexOf(`${marker}AA=="`);
   if (at < 0 || json.indexOf(marker, at + 1) >= 0) throw new VouchError('INTERNAL', 'unexpected bundle layout');
   return [json.slice(0, at + marker.length), `${json.slice(at + marker.length + 4)}\n`];
-}
-
-function pemToDer(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
 
 async function writeBundle(payloadPath: string, signature: Signature, path: string): Promise<void> {
