@@ -35,8 +35,13 @@ export interface InTotoStatement {
 
 /** DSSE pre-authentication encoding (DSSE v1 protocol): what is actually signed for an envelope. */
 export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+  return Buffer.concat([preAuthPrefix(payloadType, payload.length), payload]);
+}
+
+/** The pre-authentication encoding before the payload, for a payload of `length` bytes (streamed signing). */
+export function preAuthPrefix(payloadType: string, length: number): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${length} `)]);
 }
 
 /**

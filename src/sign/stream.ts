@@ -18,7 +18,13 @@ import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
-import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, keyOptions, type SigningContext } from './bundle.ts';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  type InTotoStatement,
+  keyOptions,
+  preAuthPrefix,
+  type SigningContext,
+} from './bundle.ts';
 import type { Signature } from './signer.ts';
 
 /**
@@ -113,13 +119,8 @@ async function* readChunks(path: string, size = CHUNK): AsyncGenerator<Buffer> {
   }
 }
 
-function paePrefix(length: number): Buffer {
-  const type = Buffer.from(IN_TOTO_PAYLOAD_TYPE, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${length} `)]);
-}
-
 async function signPayloadFile(ctx: SigningContext, path: string, length: number): Promise<Signature> {
-  const prefix = paePrefix(length);
+  const prefix = preAuthPrefix(IN_TOTO_PAYLOAD_TYPE, length);
   switch (ctx.signer.keyType) {
     case 'ecdsa-p256': {
       // OpenSSL hashes and signs the PAE as it streams (ECDSA signs the message's SHA-256).
