@@ -830,7 +830,6 @@ export class StreamingHash {
         hashShare(fs, crypto, { open: OPEN_FLAGS }, job);
       }
     }
-    onProgress?.(n, n);
     const packed: PackedPaths = {
       count: n,
       names: new Uint8Array(this.#names, 0, this.#length),
@@ -843,9 +842,7 @@ export class StreamingHash {
       wide: new Float64Array(this.#digests, 0, n * 4),
       digests: new Uint8Array(this.#digests, 0, n * 32),
     };
-    for (let i = 0; i < n; i++) {
-      if (fixed.status[i] === ST_LARGE) await hashLarge(`${this.#root}/${packedPath(packed, i)}`, i, fixed);
-    }
-    return { packed, hashed: { status: fixed.status, meta: fixed.meta, digests: fixed.digests } };
+    const hashed = await finishHashing(fixed, n, (i) => `${this.#root}/${packedPath(packed, i)}`, this.#options);
+    return { packed, hashed };
   }
 }
