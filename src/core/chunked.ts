@@ -26,7 +26,7 @@ export function jsonWriteOf(value: unknown): JsonWrite | undefined {
 }
 
 /** The value's chunked JSON writer, if it has one. */
-export function jsonChunksOf(value: unknown): JsonChunks | undefined {
+function jsonChunksOf(value: unknown): JsonChunks | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const f = (value as { [JSON_CHUNKS]?: unknown })[JSON_CHUNKS];
   return typeof f === 'function' ? (f as JsonChunks) : undefined;

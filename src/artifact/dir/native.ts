@@ -60,7 +60,7 @@ export interface NativeRun {
   stop(): void;
 }
 
-export const ADDON_FILE = 'vouch-hash.node';
+const ADDON_FILE = 'vouch-hash.node';
 
 let addon: Addon | null | undefined;
 let runs = 0;
