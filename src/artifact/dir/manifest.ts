@@ -378,7 +378,7 @@ const PLAIN_EXEC = ascii('","executable":true');
 const PLAIN_NOEXEC = ascii('","executable":false');
 const PLAIN_SETID = ascii(',"setid":true');
 
-/** Copy a short constant (a byte loop: cheaper than a native copy call for a few bytes). */
+/** Copy a short constant into `out` at `at`; returns the offset after it. */
 function put(out: Buffer, at: number, bytes: Buffer): number {
   out.set(bytes, at);
   return at + bytes.length;
