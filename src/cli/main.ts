@@ -2,8 +2,6 @@
  * The only module that knows about argv, output formats and exit statuses. Commands are plain functions
  * (commands/*.ts) loaded lazily so a cold `vouch verify` pays only for what it runs.
  */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, VouchError } from '../errors.ts';
 import { formatError, formatSign } from './format.ts';
@@ -24,31 +22,6 @@ function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean 
   if (!o.json && process.stderr.isTTY) out.onProgress = progressBar();
   return out;
 }
-
-/**
- * Verifying a large directory parses its bundle (~1 s for 80,000 entries) before the walk hashes on worker threads:
- * start them now, so their start-up (~40-100 ms of CPU each) overlaps the parsing instead of the walk
- * (src/artifact/dir/hash.ts, prestartHashWorkers). Only when the bundle is large (a bundle holds ~240 bytes per
- * entry): a worker that is never used still costs ~15 ms at exit. Best effort: the walk starts its own otherwise.
- */
-function prestartForLargeDirectory(target: string, bundle: string | undefined): void {
-  if (!target.startsWith('dir:')) return;
-  const root = target.slice(4).replace(/(?<=.)\/+$/, '');
-  let size = 0;
-  try {
-    size = statSync(bundle ?? `${resolve(root)}.sigstore.json`).size;
-  } catch {
-    // Unreadable or missing: the verification reports it; nothing to start early.
-  }
-  if (size < LARGE_DIRECTORY_BUNDLE) return;
-  void import('../artifact/dir/hash.ts').then(
-    (m) => m.prestartHashWorkers(),
-    () => {},
-  );
-}
-
-/** About 4,000 entries: above MIN_FILES_PER_WORKER (2,000), where a walk starts a worker anyway. */
-const LARGE_DIRECTORY_BUNDLE = 1 << 20;
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let json = false;
@@ -158,7 +131,6 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
-        if (o.path === undefined) prestartForLargeDirectory(target, o.bundle);
         const [{ verify }, { formatVerify }] = await Promise.all([
           import('./commands/verify.ts'),
           import('./format-verify.ts'),

@@ -24,6 +24,7 @@ import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
 import { type JsonSplit, JsonSplitter, parseElement } from '../core/json-stream.ts';
 import { isVouchError, VouchError } from '../errors.ts';
+import { preAuthPrefix } from '../sign/bundle.ts';
 import {
   type Bundle,
   bundleFromJson,
@@ -225,7 +226,7 @@ export async function firstPass(split: SplitBundle, policy: Policy): Promise<Fir
   // A payload in memory is verified over its bytes: no digests to prepare.
   const needs = 'bytes' in p ? { bytes: false, pae: [] } : payloadNeeds(split.bundle, policy);
   const length = 'bytes' in p ? p.bytes.length : p.detached.length;
-  const header = Buffer.from(`DSSEv1 ${Buffer.byteLength(content.payloadType)} ${content.payloadType} ${length} `);
+  const header = preAuthPrefix(content.payloadType, length);
   const pae = new Map(needs.pae.map((a) => [a, createHash(a).update(header)] as const));
   const ownDigest = !pae.has('sha256') || split.bundle.tlogEntries.length > 0 ? createHash('sha256') : undefined;
   const bytes = needs.bytes ? Buffer.allocUnsafe(length) : undefined;

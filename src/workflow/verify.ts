@@ -87,8 +87,18 @@ async function verifyDirectory(
   if (options.path !== undefined) throw new VouchError('USAGE', '--path takes the file to check, not its directory');
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const d = await import('./dir-bundle.ts');
-  const { verifyDirectoryEntries } = await import('../artifact/dir/index.ts');
+  const [d, { prestartHashWorkers, verifyDirectoryEntries }] = await Promise.all([
+    import('./dir-bundle.ts'),
+    import('../artifact/dir/index.ts'),
+  ]);
+  // A large bundle takes a while to read before the walk: the JS loop's hashing workers start meanwhile (nothing to
+  // start when the native core hashes). A worker never used still costs ~15 ms at exit, hence only above 1 MiB
+  // (~4,000 entries, where a walk starts workers anyway).
+  const size = await stat(bundlePath).then(
+    (st) => st.size,
+    () => 0,
+  );
+  if (size >= LARGE_DIRECTORY_BUNDLE) prestartHashWorkers();
   const v = await verifiedDirectoryBundle(bundlePath, policy, options);
   const directory = await verifyDirectoryEntries(v.header, root, d.streamEntries(v.split, v.first, v.header), {
     bundlePath,
@@ -98,6 +108,8 @@ async function verifyDirectory(
   });
   return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
 }
+
+const LARGE_DIRECTORY_BUNDLE = 1 << 20;
 
 /**
  * A directory bundle read in passes up to its verified signature: the bundle without its payload, then the payload

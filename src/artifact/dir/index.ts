@@ -1,4 +1,6 @@
 /** Directory signing: walk + manifest + statement (sign side), parse + re-walk + compare (verify side). */
+
+export { prestartHashWorkers } from './hash.ts';
 export {
   compareManifest,
   countEntries,
