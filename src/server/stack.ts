@@ -32,6 +32,8 @@ export interface StackOptions {
   services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
+  /** Let the CA discover issuers over plain HTTP on a loopback address (tests and development only). */
+  allowInsecureLoopbackIssuers?: boolean;
   storage?: StorageOptions;
   /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
   tlog?: { maxBatch?: number };
@@ -151,7 +153,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       (signingConfig.oidcUrls as unknown[]).push(service(urls.oidc));
     }
     if (enabled.ca) {
-      const ca = new CertificateAuthority({ material, tokens: new TokenVerifier(issuers, { clock }), clock });
+      const ca = new CertificateAuthority({
+        material,
+        tokens: new TokenVerifier(issuers, {
+          clock,
+          allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        }),
+        clock,
+      });
       stack.ca = ca;
       mounts.push({ prefix: '/ca', router: new Router(caRoutes(ca)) });
       (trustedRoot.certificateAuthorities as unknown[]).push(

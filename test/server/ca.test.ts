@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
-import { CertificateAuthority, identityOf } from '../../src/server/ca/ca.ts';
+import { CertificateAuthority } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { caRoutes } from '../../src/server/ca/routes.ts';
 import { LocalIssuer } from '../../src/server/oidc/issuer.ts';
@@ -150,7 +150,7 @@ describe('CA (Fulcio v2 routes)', () => {
       ['wrong content type', JSON.stringify(body(token)), { 'content-type': 'text/plain' }, 400],
       ['array', [], undefined, 400],
       ['no publicKeyRequest', { credentials: { oidcIdentityToken: token } }, undefined, 400],
-      ['CSR', { ...body(token), certificateSigningRequest: 'x' }, undefined, 400],
+      ['CSR and public key both', { ...body(token), certificateSigningRequest: 'x' }, undefined, 400],
       ['bad PEM', body(token, pop('dev@example.test'), 'not a key'), undefined, 400],
       ['PEM number', body(token, pop('dev@example.test'), 7), undefined, 400],
       [
@@ -170,35 +170,6 @@ describe('CA (Fulcio v2 routes)', () => {
       const res = await post(b, headers);
       assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
     }
-  });
-
-  it('maps GitHub workflow claims to the Fulcio extensions', () => {
-    const id = identityOf({
-      issuer: 'https://token.actions.githubusercontent.com',
-      type: 'github-workflow',
-      claims: {
-        sub: 'repo:o/r:ref:refs/heads/main',
-        job_workflow_ref: 'o/r/.github/workflows/release.yml@refs/heads/main',
-        repository: 'o/r',
-        repository_owner: 'o',
-        sha: 'abc',
-        ref: 'refs/heads/main',
-        event_name: 'push',
-        run_id: '7',
-        run_attempt: '1',
-        runner_environment: 'github-hosted',
-      },
-    });
-    assert.deepEqual(id.san, {
-      type: 'url',
-      value: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main',
-    });
-    assert.equal(id.challenge, 'repo:o/r:ref:refs/heads/main');
-    const ext = Object.fromEntries(id.extensions.map((e) => [e.oid, e.value]));
-    assert.equal(ext['1.3.6.1.4.1.57264.1.9'], 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.12'], 'https://github.com/o/r');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.21'], 'https://github.com/o/r/actions/runs/7/attempts/1');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.11'], 'github-hosted');
   });
 
   it('serves trust bundle and configuration', async () => {
