@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
-import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
+import { arrayJsonParts, statementFrame, statementJsonParts } from '../core/chunked.ts';
 import { VouchError } from '../errors.ts';
 import {
   IN_TOTO_PAYLOAD_TYPE,
@@ -84,13 +84,6 @@ async function writePayload(statement: InTotoStatement, path: string): Promise<n
       await put(Buffer.from(parts[a]!, 'utf8'));
       const array = arrays[a];
       if (!array) continue;
-      // An array that writes its own JSON to the file (a walk's entries, written natively) does; else in chunks,
-      // byte-identical either way (statementJsonParts).
-      const written = jsonWriteOf(array)?.(fh.fd);
-      if (written !== undefined) {
-        length += written;
-        continue;
-      }
       for (const chunk of arrayJsonParts(array)) await put(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     }
   } finally {
