@@ -12,8 +12,6 @@ import { comparePaths, sortByPath } from './paths.ts';
 
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v1';
 export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
-export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 /**
  * What is left out of a walk. Names are matched at any depth (`.git` also inside vendored submodules); paths are
