@@ -48,6 +48,8 @@ const FULCIO_EXTENSIONS: Record<string, [name: string, raw: boolean]> = {
   '1.3.6.1.4.1.57264.1.20': ['buildTrigger', false],
   '1.3.6.1.4.1.57264.1.21': ['runInvocationURI', false],
   '1.3.6.1.4.1.57264.1.22': ['sourceRepositoryVisibilityAtSigning', false],
+  '1.3.6.1.4.1.57264.1.23': ['deploymentEnvironment', false],
+  '1.3.6.1.4.1.57264.1.24': ['tokenSubject', false],
 };
 
 /** Extensions we understand; an unknown *critical* extension makes a certificate unusable (RFC 5280 §4.2). */

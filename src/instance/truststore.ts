@@ -10,13 +10,13 @@
  * person; the verifier reports "local development identity" instead of hiding the difference.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
 import { VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
-import { paths } from './home.ts';
+import { paths, writeAtomic } from './home.ts';
 
 /** A Sigstore trusted root as JSON (protobuf-specs TrustedRoot, media type trustedroot+json;version=0.1 or 0.2). */
 export interface TrustedRootJSON {
@@ -325,12 +325,4 @@ function readMeta(dir: string, name: string): Meta {
 
 function writeMeta(dir: string, name: string, meta: Meta): void {
   writeAtomic(join(dir, `${name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
-}
-
-/** Write through a temporary file and rename, so a crash never leaves a half-written root that verify would read. */
-function writeAtomic(file: string, text: string): void {
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, file);
 }
