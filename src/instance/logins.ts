@@ -5,11 +5,12 @@
  * unreadable, malformed, for another instance or expired is ignored; `vouch logout` removes them.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
 import { decodeIdentityToken } from '../identity/token.ts';
-import { paths, writeAtomic } from './home.ts';
+import { paths } from './home.ts';
 
 export interface StoredLogin {
   /** The instance the login is for (`public-good`, a URL). */
@@ -37,7 +38,8 @@ export function saveLogin(home: string, login: StoredLogin): string {
     expiresAt: login.expiresAt.toISOString(),
     idToken: login.idToken,
   };
-  writeAtomic(file, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  mkdirSync(paths.logins(home), { recursive: true, mode: 0o700 });
+  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
 

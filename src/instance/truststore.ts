@@ -10,13 +10,14 @@
  * person; the verifier reports "local development identity" instead of hiding the difference.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
 import { VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
-import { paths, writeAtomic } from './home.ts';
+import { paths } from './home.ts';
 
 /** A Sigstore trusted root as JSON (protobuf-specs TrustedRoot, media type trustedroot+json;version=0.1 or 0.2). */
 export interface TrustedRootJSON {
@@ -325,4 +326,10 @@ function readMeta(dir: string, name: string): Meta {
 
 function writeMeta(dir: string, name: string, meta: Meta): void {
   writeAtomic(join(dir, `${name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+/** Written atomically and durably, so a crash never leaves a half-written root that verify would read. */
+function writeAtomic(file: string, text: string): void {
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  writeFileAtomic(file, text, { fsync: true });
 }
