@@ -1,5 +1,5 @@
 /** Run the built CLI (dist) as a user would: a child process with its own environment, stdout, stderr and status. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,4 +42,30 @@ export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => 
 /** The error code printed on the one-line error (`vouch: ... (CODE): message`). */
 export function errorCode(stderr: string): string | undefined {
   return /^vouch: (?:NOT VERIFIED|error) \(([A-Z_]+)\)/m.exec(stderr)?.[1];
+}
+
+/**
+ * `vouch` without blocking the event loop: for tests whose fakes (identity providers, issuers) answer from this
+ * process while the CLI runs.
+ */
+export function vouchAsync(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; input?: string } = {},
+): Promise<CliRun> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdin.end(options.input ?? '');
+    child.on('close', (code) => resolveRun({ status: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+  });
 }
