@@ -213,6 +213,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--public-url <url>', 'the URL clients use, when it differs from the listening address')
     .option('--issuer <url...>', 'OIDC issuers the CA accepts tokens from (discovery + JWKS), besides the dev issuer')
     .option('--audience <aud>', 'audience the CA requires in tokens of --issuer', 'sigstore')
+    .option(
+      '--config <file>',
+      'YAML: the issuers the CA accepts and how each maps to a certificate (docs/identities.md)',
+    )
+    .option('--allow-insecure-loopback-issuers', 'accept issuers over plain HTTP on 127.0.0.1 (tests, development)')
     .option('--postgres <url>', 'keep the log in PostgreSQL instead of SQLite')
     .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
     .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
@@ -221,6 +226,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       json = Boolean(o.json);
       const { serve } = await import('./commands/serve.ts');
       const { serving, summary } = await serve(o);
+      if (summary.insecureLoopbackIssuers)
+        io.err('vouch serve: warning: plain-HTTP loopback issuers are accepted (a test or development setup)\n');
       io.out(
         o.json
           ? `${JSON.stringify(summary)}\n`

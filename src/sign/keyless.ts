@@ -136,8 +136,8 @@ export function readIdentity(certificate: IssuedCertificate): Omit<CertifiedIden
   } catch (e) {
     throw new VouchError('SERVICE_ERROR', 'the certificate authority answered an unreadable certificate', { cause: e });
   }
-  const name = cert.san.find((n) => n.type === 'email' || n.type === 'uri');
-  if (!name) throw new VouchError('SERVICE_ERROR', 'the certificate names no email or URI identity');
+  const name = cert.san.find((n) => n.type === 'email' || n.type === 'uri' || n.type === 'username');
+  if (!name) throw new VouchError('SERVICE_ERROR', 'the certificate names no email, URI or username identity');
   if (issuer === undefined) throw new VouchError('SERVICE_ERROR', 'the certificate names no OIDC issuer');
   return {
     identity: name.value,

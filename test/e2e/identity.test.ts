@@ -55,6 +55,7 @@ describe('identities end to end through vouch serve', () => {
         '0',
         '--services',
         'ca,tlog,tsa',
+        '--allow-insecure-loopback-issuers',
         '--issuer',
         gcp.issuer,
         dex.issuer,

@@ -33,6 +33,36 @@ export function vouch(
   };
 }
 
+/**
+ * `vouch()` without blocking this process: for tests whose servers (a fake identity provider, say) run in the test
+ * process and must answer the CLI while it runs.
+ */
+export function vouchAsync(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {},
+): Promise<CliRun> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  // A CLI that exits before reading its input closes the pipe: that is its answer, not the test's failure.
+  child.stdin.on('error', () => {});
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+  });
+}
+
 /** A temporary folder removed when the returned disposer runs (use in `after`). */
 export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
