@@ -39,11 +39,11 @@ export function vouch(
  */
 export function vouchAsync(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {},
+  options: { cwd?: string; env?: Record<string, string | undefined>; input?: Buffer | string } = {},
 ): Promise<CliRun> {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -72,30 +72,4 @@ export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => 
 /** The error code printed on the one-line error (`vouch: ... (CODE): message`). */
 export function errorCode(stderr: string): string | undefined {
   return /^vouch: (?:NOT VERIFIED|error) \(([A-Z_]+)\)/m.exec(stderr)?.[1];
-}
-
-/**
- * `vouch` without blocking the event loop: for tests whose fakes (identity providers, issuers) answer from this
- * process while the CLI runs.
- */
-export function vouchAsync(
-  args: string[],
-  options: { env?: Record<string, string | undefined>; input?: string } = {},
-): Promise<CliRun> {
-  return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdin.end(options.input ?? '');
-    child.on('close', (code) => resolveRun({ status: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
-  });
 }
