@@ -39,12 +39,13 @@ function trustOf(c: RealCase): TrustMaterial {
 
 function keylessPolicy(
   c: RealCase,
-  over: { identity?: string; identityRegexp?: string; issuer?: string } = {},
+  over: { identity?: string; identityRegexp?: string; issuer?: string; issuerRegexp?: string } = {},
 ): Policy {
   const id: Json = {};
   if (over.identityRegexp !== undefined) id.identityRegexp = over.identityRegexp;
   else id.identity = over.identity ?? c.identity;
-  id.issuer = over.issuer ?? c.issuer;
+  if (over.issuerRegexp !== undefined) id.issuerRegexp = over.issuerRegexp;
+  else id.issuer = over.issuer ?? c.issuer;
   return buildPolicy({ identities: [id] });
 }
 
@@ -562,6 +563,11 @@ describe('identity near-misses', () => {
     ],
     ['regexp is anchored at the start', { identityRegexp: 'refs/heads/main' }, 'IDENTITY_MISMATCH'],
     ['alternation cannot escape the anchors', { identityRegexp: 'nomatch|.*heads/mai' }, 'IDENTITY_MISMATCH'],
+    // The pattern closes the anchoring group and opens one outside it: `^(?:x)|(.*)$` would match anything.
+    ['a pattern that closes the anchoring group', { identityRegexp: 'alice@example\\.com)|(.*' }, 'POLICY_INVALID'],
+    ['the same in the issuer', { issuerRegexp: 'https://accounts\\.google\\.com)|(.*' }, 'POLICY_INVALID'],
+    ['a pattern that closes the group and opens an empty one', { identityRegexp: '.*)|(?:' }, 'POLICY_INVALID'],
+    ['a trailing escape that eats the closing parenthesis', { identityRegexp: 'x\\' }, 'POLICY_INVALID'],
     ['issuer with a trailing slash', { issuer: `${v03.issuer}/` }, 'ISSUER_MISMATCH'],
     ['issuer of another provider', { issuer: 'https://accounts.google.com' }, 'ISSUER_MISMATCH'],
   ];
@@ -570,6 +576,16 @@ describe('identity near-misses', () => {
       expectCode(code, () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03, over), trustOf(v03))),
     );
   }
+  it('patterns that compile on their own stay inside the anchors', () => {
+    // Each is a valid expression by itself; wrapped, none may reach beyond the whole SAN.
+    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(a)|\\1.*heads']) {
+      expectCode('IDENTITY_MISMATCH', () =>
+        verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
+      );
+    }
+    const p = keylessPolicy(v03, { identityRegexp: '.*', issuerRegexp: 'https://token\\.actions\\..*' });
+    assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
   it('an anchored regexp that does match', () => {
     const p = keylessPolicy(v03, { identityRegexp: 'https://github\\.com/sigstore-conformance/.*@refs/heads/main' });
     assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
@@ -609,6 +625,31 @@ describe('another instance', () => {
     assert.throws(
       () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), trustOf(staging)),
       (e: unknown) => e instanceof VouchError && codes.includes(e.code),
+    );
+  });
+  it('several roots: a swapped log entry is reported by the root that lists its log, in any order', () => {
+    // The store's first root does not list the log and fails as early as the one that does; the claimed root's
+    // verdict is the one `--trusted-root` with that root gives.
+    const swapped = mutated(v03, (b) => {
+      b.verificationMaterial.tlogEntries = JSON.parse(v02.bundleText).verificationMaterial.tlogEntries;
+    });
+    expectCode('TLOG_INVALID', swapped);
+    const b = JSON.parse(v03.bundleText) as Json;
+    b.verificationMaterial.tlogEntries = JSON.parse(v02.bundleText).verificationMaterial.tlogEntries;
+    const text = JSON.stringify(b);
+    for (const roots of [
+      [trustOf(staging), trustOf(v03)],
+      [trustOf(v03), trustOf(staging)],
+      [trustOf(staging), trustOf(v03), trustOf(staging)],
+    ]) {
+      expectCode('TLOG_INVALID', () => verify(text, v03.artifact, keylessPolicy(v03), roots));
+    }
+  });
+  it('several roots: an entry of no listed log is a mismatch of every root', () => {
+    const b = JSON.parse(v03.bundleText) as Json;
+    b.verificationMaterial.tlogEntries[0].logId.keyId = flipB64(b.verificationMaterial.tlogEntries[0].logId.keyId);
+    expectCode('TRUST_ROOT_MISMATCH', () =>
+      verify(JSON.stringify(b), v03.artifact, keylessPolicy(v03), [trustOf(staging), trustOf(v03)]),
     );
   });
   it('a trusted root whose CA has expired before the signing time', () => {
