@@ -10,6 +10,7 @@ import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import { buildPolicy, loadTrustedRoot, type Policy, type TrustMaterial, verify } from '../../src/verify/index.ts';
 import {
   type Instance,
+  type InstanceOptions,
   type LeafOptions,
   makeInstance,
   oid,
@@ -219,4 +220,121 @@ describe('certificates from a test CA', () => {
       (e: unknown) => e instanceof VouchError && e.code === 'CHAIN_INVALID',
     );
   });
+});
+
+/** Verify a fresh leaf of a fresh instance; the verdict, or 'valid'. */
+async function verdict(o: InstanceOptions, leaf: LeafOptions = {}, edit?: (root: Json) => void) {
+  const i = await makeInstance(o);
+  const text = await i.bundle(artifact, leaf);
+  const root = JSON.parse(i.trustedRootJson) as Json;
+  edit?.(root);
+  const rootJson = JSON.stringify(root);
+  let ours: string;
+  try {
+    verify(text, input, policy(), loadTrustedRoot(rootJson));
+    ours = 'valid';
+  } catch (e) {
+    assert.ok(e instanceof VouchError, `not a VouchError: ${(e as Error)?.stack}`);
+    ours = e.code;
+  }
+  // The official verifier makes each of these checks too: it must agree on valid / invalid.
+  const theirs = sigstoreJsVerify({
+    trustedRootJson: rootJson,
+    bundleJson: text,
+    artifact,
+    identity: new RegExp(`^${escapeRegExp(APP)}$`),
+    issuer: GH,
+    ctlogThreshold: o.ctlog ? 1 : 0,
+  });
+  assert.equal(theirs.ok === true, ours === 'valid', `ours ${ours}, sigstore-js ${JSON.stringify(theirs)}`);
+  return ours;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: trusted root JSON edited in place
+type Json = Record<string, any>;
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+/** The signing time the fixture's log vouches for. */
+const SIGNED_AT = T0 + 60_000;
+
+describe('the trusted CA at the signing time', () => {
+  const rows: [string, InstanceOptions, string][] = [
+    ['a CA whose validity starts after signing', { caValidFor: { start: iso(SIGNED_AT + 1000) } }, 'CHAIN_INVALID'],
+    ['a CA whose validity starts at the signing time', { caValidFor: { start: iso(SIGNED_AT) } }, 'valid'],
+    [
+      'a CA whose validity ended before signing',
+      { caValidFor: { start: '2024-01-01T00:00:00Z', end: iso(SIGNED_AT - 1000) } },
+      'CHAIN_INVALID',
+    ],
+    [
+      'a CA whose validity ends at the signing time',
+      { caValidFor: { start: '2024-01-01T00:00:00Z', end: iso(SIGNED_AT) } },
+      'valid',
+    ],
+    ['a root certificate expired at signing', { root: { notAfter: T0 - 3600_000 } }, 'CHAIN_INVALID'],
+    ['a root certificate not yet valid at signing', { root: { notBefore: SIGNED_AT + 1000 } }, 'CHAIN_INVALID'],
+    ['a root certificate valid from the signing time', { root: { notBefore: SIGNED_AT } }, 'valid'],
+    ['a root certificate valid until the signing time', { root: { notAfter: SIGNED_AT } }, 'valid'],
+    ['an intermediate under the root', { intermediate: {} }, 'valid'],
+    [
+      'an intermediate whose root expired at signing',
+      { intermediate: {}, root: { notAfter: T0 - 3600_000 } },
+      'CHAIN_INVALID',
+    ],
+    ['an intermediate expired at signing', { intermediate: { notAfter: T0 - 3600_000 } }, 'CHAIN_INVALID'],
+    ['an issuing root without the CA flag', { root: { ca: false } }, 'CHAIN_INVALID'],
+    ['an issuing root without keyCertSign', { root: { keyUsage: 1 << 6 } }, 'CHAIN_INVALID'],
+    ['an issuing root with no key usage bit', { root: { keyUsage: 0 } }, 'CHAIN_INVALID'],
+    ['an issuing intermediate without the CA flag', { intermediate: { ca: false } }, 'CHAIN_INVALID'],
+    ['an issuing intermediate without keyCertSign', { intermediate: { keyUsage: 1 } }, 'CHAIN_INVALID'],
+  ];
+  for (const [name, o, want] of rows) it(name, async () => assert.equal(await verdict(o), want));
+
+  it('a CA listed twice: the window that contains the signing time is used', async () => {
+    const edit = (root: Json) => {
+      const ca = root.certificateAuthorities[0];
+      const renewed = structuredClone(ca);
+      ca.validFor = { start: '2024-01-01T00:00:00Z', end: '2024-06-01T00:00:00Z' };
+      renewed.validFor = { start: '2024-06-01T00:00:00Z' };
+      root.certificateAuthorities.push(renewed);
+    };
+    assert.equal(await verdict({}, {}, edit), 'valid');
+    const closed = (root: Json) => {
+      edit(root);
+      root.certificateAuthorities[1].validFor = { start: '2024-06-01T00:00:00Z', end: '2024-12-01T00:00:00Z' };
+    };
+    assert.equal(await verdict({}, {}, closed), 'CHAIN_INVALID');
+  });
+  it('a CA that cannot issue is skipped for another of the same name that can', async () => {
+    const other = await makeInstance({ root: { ca: false } });
+    const good = await makeInstance();
+    const text = await good.bundle(artifact, {});
+    const root = JSON.parse(good.trustedRootJson) as Json;
+    root.certificateAuthorities.unshift(JSON.parse(other.trustedRootJson).certificateAuthorities[0]);
+    const r = verify(text, input, policy(), loadTrustedRoot(JSON.stringify(root)));
+    assert.equal(r.verified, true);
+  });
+  it('a leaf without the Fulcio issuer extension names no issuer', async () => {
+    assert.equal(await verdict({}, { noIssuer: true }), 'ISSUER_MISMATCH');
+  });
+});
+
+describe('embedded SCTs from a CT log of the trusted root', () => {
+  const open = { start: '2024-01-01T00:00:00Z' };
+  const rows: [string, InstanceOptions, LeafOptions, string][] = [
+    ['an SCT from the log', { ctlog: open }, {}, 'valid'],
+    ['an SCT from the log, with an intermediate', { ctlog: open, intermediate: {} }, {}, 'valid'],
+    ['a forged SCT (another key under the log ID)', { ctlog: open }, { sct: 'forged' }, 'SCT_INVALID'],
+    ['no SCT', { ctlog: open }, { sct: 'none' }, 'SCT_INVALID'],
+    ["the log's SCT for another certificate", { ctlog: open }, { sct: 'another-certificate' }, 'SCT_INVALID'],
+    [
+      'an SCT outside the log window (the log closed before)',
+      { ctlog: { start: '2024-01-01T00:00:00Z', end: iso(T0 - 1000) } },
+      {},
+      'SCT_INVALID',
+    ],
+    ['an SCT before the log window', { ctlog: { start: iso(T0 + 1000) } }, {}, 'SCT_INVALID'],
+    ['an SCT at the start of the log window', { ctlog: { start: iso(T0) } }, {}, 'valid'],
+    ['an SCT at the end of the log window', { ctlog: { start: '2024-01-01T00:00:00Z', end: iso(T0) } }, {}, 'valid'],
+  ];
+  for (const [name, o, leaf, want] of rows) it(name, async () => assert.equal(await verdict(o, leaf), want));
 });
