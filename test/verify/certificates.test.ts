@@ -315,6 +315,13 @@ describe('the trusted CA at the signing time', () => {
   });
   it('a leaf without the Fulcio issuer extension names no issuer', async () => {
     assert.equal(await verdict({}, { noIssuer: true }), 'ISSUER_MISMATCH');
+    // Not even to a policy that accepts any issuer: there is none to accept.
+    const text = await inst.bundle(artifact, { noIssuer: true });
+    const any = buildPolicy({ identities: [{ identity: APP, issuerRegexp: '.*' }] });
+    assert.throws(
+      () => verify(text, input, any, trust),
+      (e: unknown) => e instanceof VouchError && e.code === 'ISSUER_MISMATCH',
+    );
   });
 });
 

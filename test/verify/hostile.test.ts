@@ -15,6 +15,7 @@ import {
   verify,
 } from '../../src/verify/index.ts';
 import { loadCase, type RealCase } from '../helpers/realbundles.ts';
+import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at arbitrary JSON shapes
 type Json = Record<string, any>;
@@ -825,18 +826,47 @@ function fingerprint(k: KeyObject): Buffer {
     .digest();
 }
 
+type KeyType = 'ec' | 'ed25519' | 'rsa' | 'p384' | 'p521' | 'secp256k1' | 'ed448';
+const rsaKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+function keyPairOf(type: KeyType) {
+  switch (type) {
+    case 'ec':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'p521':
+      return generateKeyPairSync('ec', { namedCurve: 'P-521' });
+    case 'secp256k1':
+      return generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    case 'rsa':
+      return rsaKeys;
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+    case 'ed448':
+      return generateKeyPairSync('ed448');
+  }
+}
+/** The digest a DSSE signature by this key type is made with: the curve's size (as the verifier expects). */
+const DSSE_HASH: Record<KeyType, string | null> = {
+  ec: 'sha256',
+  p384: 'sha384',
+  p521: 'sha512',
+  secp256k1: 'sha256',
+  rsa: 'sha256',
+  ed25519: null,
+  ed448: null,
+};
+
 function keyBundle(
-  type: 'ec' | 'ed25519' | 'rsa',
+  type: KeyType,
   artifact: Buffer,
-  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string } = {},
+  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string; junk?: boolean } = {},
 ) {
-  const { privateKey, publicKey } =
-    type === 'ec'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : type === 'rsa'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : generateKeyPairSync('ed25519');
-  const hash = type === 'ed25519' ? null : 'sha256';
+  const { privateKey, publicKey } = keyPairOf(type);
+  const hash = opts.dsse ? DSSE_HASH[type] : type === 'ed25519' || type === 'ed448' ? null : 'sha256';
+  // A junk signature of the length a real one has (an RSA one is as long as the modulus).
+  const signed = (data: Buffer) =>
+    opts.junk ? Buffer.alloc(sign(hash, data, privateKey).length, 0x5a) : sign(hash, data, privateKey);
   const vm: Json = { publicKey: {}, tlogEntries: [] };
   if (opts.hint !== 'none') vm.publicKey.hint = fingerprint(publicKey).toString('base64');
   const b: Json = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: vm };
@@ -856,12 +886,12 @@ function keyBundle(
     b.dsseEnvelope = {
       payload: payload.toString('base64'),
       payloadType: type,
-      signatures: [{ sig: sign(hash, pae, privateKey).toString('base64'), keyid: '' }],
+      signatures: [{ sig: signed(pae).toString('base64'), keyid: '' }],
     };
   } else {
     b.messageSignature = {
       messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(artifact).digest('base64') },
-      signature: sign(hash, artifact, privateKey).toString('base64'),
+      signature: signed(artifact).toString('base64'),
     };
   }
   return { text: JSON.stringify(b), json: b, publicKey, privateKey };
@@ -1022,6 +1052,67 @@ describe('key-pair bundles', () => {
     ],
   ];
   for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
+});
+
+describe('key pairs of every type: junk signatures never verify', () => {
+  // Each row: a hinted key of this type, the bundle's signature replaced by junk of the right length. Where the
+  // verifier cannot check a signature (Ed25519 and Ed448 over a digest alone) it says so; where it cannot check a
+  // key type at all (Ed448, secp256k1 over a digest) the signature does not verify. Junk must never pass, through
+  // a library that throws on it or a curve the prehashed path does not know.
+  const artifact = Buffer.from('junk signatures\n');
+  const digest = createHash('sha256').update(artifact).digest();
+  const withBytes: ArtifactInput = { kind: 'digest', algorithm: 'sha256', digest, bytes: artifact };
+  const digestOnly: ArtifactInput = { kind: 'digest', algorithm: 'sha256', digest };
+  const types: KeyType[] = ['rsa', 'secp256k1', 'ed448', 'ec', 'p384', 'p521', 'ed25519'];
+  const policyOf = (k: KeyObject) => buildPolicy({ keys: [{ spki: spkiPem(k) }] });
+  const verdict = (text: string, input: ArtifactInput, k: KeyObject) => {
+    try {
+      verify(text, input, policyOf(k), trustOf(v03));
+      return 'valid';
+    } catch (e) {
+      assert.ok(e instanceof VouchError, String((e as Error)?.stack));
+      return e.code;
+    }
+  };
+  for (const type of types) {
+    for (const dsse of [false, true]) {
+      for (const [how, input] of [
+        ['with the bytes', withBytes],
+        ['digest only', digestOnly],
+      ] as const) {
+        const name = `${type}, ${dsse ? 'DSSE' : 'message'}, ${how}`;
+        it(`${name}: junk signature`, () => {
+          const kb = keyBundle(type, artifact, { dsse, junk: true });
+          const cannotCheck = !dsse && how === 'digest only' && (type === 'ed25519' || type === 'ed448');
+          assert.equal(verdict(kb.text, input, kb.publicKey), cannotCheck ? 'BUNDLE_UNSUPPORTED' : 'SIGNATURE_INVALID');
+          if (how === 'with the bytes') {
+            const v = sigstoreJsVerify({
+              trustedRootJson: EMPTY_ROOT,
+              bundleJson: kb.text,
+              artifact,
+              keyPem: spkiPem(kb.publicKey),
+            });
+            assert.notEqual(v.ok, true);
+          }
+        });
+        it(`${name}: a real signature`, () => {
+          const kb = keyBundle(type, artifact, { dsse });
+          const prehashable = type === 'rsa' || type === 'ec' || type === 'p384' || type === 'p521';
+          const want =
+            type === 'ed448'
+              ? dsse || how === 'with the bytes'
+                ? 'SIGNATURE_INVALID'
+                : 'BUNDLE_UNSUPPORTED'
+              : dsse || how === 'with the bytes' || prehashable
+                ? 'valid'
+                : type === 'ed25519'
+                  ? 'BUNDLE_UNSUPPORTED'
+                  : 'SIGNATURE_INVALID';
+          assert.equal(verdict(kb.text, input, kb.publicKey), want);
+        });
+      }
+    }
+  }
 });
 
 describe('thresholds count distinct witnesses', () => {

@@ -1,0 +1,736 @@
+/**
+ * Log entry bodies, timestamps and log key windows, attacked one field at a time. Every bundle here is made by an
+ * in-memory Rekor v2 instance (test/helpers/fixture-rekor2.ts) that logs and proves whatever body it is given, so
+ * a changed body is still a proven entry of a trusted log: the only thing wrong with it is the change. Each kind
+ * of body the verifier reads is covered, keyless and with a key pair.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { type ErrorCode, VouchError } from '../../src/errors.ts';
+import { buildPolicy, loadTrustedRoot, type Policy, type TrustMaterial, verify } from '../../src/verify/index.ts';
+import { p256, T0 } from '../helpers/fixture-pki.ts';
+import { type EntryKind, type Json, makeRekorV2Instance, type V2BundleOptions } from '../helpers/fixture-rekor2.ts';
+import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
+
+const APP = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+const GH = 'https://token.actions.githubusercontent.com';
+const artifact = Buffer.from('log entry artifact\n');
+const input = {
+  kind: 'digest' as const,
+  algorithm: 'sha256' as const,
+  digest: createHash('sha256').update(artifact).digest(),
+  bytes: artifact,
+};
+const inst = makeRekorV2Instance();
+const trust = loadTrustedRoot(inst.trustedRootJson);
+const keyless = buildPolicy({ identities: [{ identity: APP, issuer: GH }] });
+const keyPair = p256();
+const keyPem = keyPair.publicKey.export({ format: 'pem', type: 'spki' }) as string;
+const byKey = buildPolicy({ keys: [{ spki: keyPem }] });
+const TSA_TIME = T0 + 60_000;
+
+type Outcome = 'valid' | ErrorCode;
+
+function outcome(o: Partial<V2BundleOptions>, t: TrustMaterial = trust): Outcome {
+  const text = inst.bundle({ artifact, ...o });
+  return verdict(text, o.keyPair ? byKey : keyless, t);
+}
+
+function verdict(text: string, policy: Policy, t: TrustMaterial = trust): Outcome {
+  try {
+    verify(text, input, policy, t);
+    return 'valid';
+  } catch (e) {
+    assert.ok(e instanceof VouchError, `not a VouchError: ${(e as Error)?.stack}`);
+    return e.code;
+  }
+}
+
+/** sigstore-js on the same bundle: true when it accepts it. */
+function theirs(text: string, keyed: boolean, trustedRootJson = inst.trustedRootJson): boolean {
+  const v = sigstoreJsVerify({
+    trustedRootJson,
+    bundleJson: text,
+    artifact,
+    ...(keyed ? { keyPem, tlogThreshold: 1, timestampThreshold: 1 } : { identity: new RegExp(`^${APP}$`), issuer: GH }),
+    ctlogThreshold: 0,
+  });
+  return v.ok === true;
+}
+
+interface Shape {
+  name: string;
+  kind: EntryKind;
+  dsse: boolean;
+  keyed: boolean;
+}
+const SHAPES: Shape[] = [];
+for (const keyed of [false, true]) {
+  SHAPES.push(
+    { name: 'hashedrekord/0.0.1', kind: 'hashedrekord/0.0.1', dsse: false, keyed },
+    { name: 'hashedrekord/0.0.2', kind: 'hashedrekord/0.0.2', dsse: false, keyed },
+    { name: 'hashedrekord/0.0.2 of a DSSE envelope', kind: 'hashedrekord/0.0.2', dsse: true, keyed },
+    { name: 'dsse/0.0.1', kind: 'dsse/0.0.1', dsse: true, keyed },
+    { name: 'dsse/0.0.2', kind: 'dsse/0.0.2', dsse: true, keyed },
+    { name: 'intoto/0.0.2', kind: 'intoto/0.0.2', dsse: true, keyed },
+  );
+}
+const optionsOf = (s: Shape): Partial<V2BundleOptions> => ({
+  entryKind: s.kind,
+  dsse: s.dsse,
+  ...(s.keyed ? { keyPair } : {}),
+});
+const label = (s: Shape) => `${s.name}, ${s.keyed ? 'key pair' : 'keyless'}`;
+
+/** Paths of every scalar in a body. */
+function* leaves(x: unknown, path: string[] = []): Generator<string[]> {
+  if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) yield* leaves(v, [...path, k]);
+  else yield path;
+}
+function at(body: Json, path: string[]): [Json, string] {
+  let o = body;
+  for (const k of path.slice(0, -1)) o = o[k];
+  return [o, path[path.length - 1]!];
+}
+/** Another value of the same type, still well-formed (canonical base64 stays canonical base64). */
+function changed(v: unknown): unknown {
+  if (typeof v !== 'string') return typeof v === 'number' ? v + 1 : v;
+  if (/^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v) && v.length >= 8) {
+    const b = Buffer.from(v, 'base64');
+    b[b.length >> 1]! ^= 1;
+    return b.toString('base64');
+  }
+  if (/^[0-9a-f]{64}$/.test(v)) return `${v.slice(0, -1)}${v.endsWith('0') ? '1' : '0'}`;
+  return `${v}x`;
+}
+/** Fields that describe rather than bind (the verifier compares the key itself, not its declared details). */
+const DESCRIPTIVE = new Set(['keyDetails']);
+
+describe('every field of every log entry body is checked, each on its own', () => {
+  for (const s of SHAPES) {
+    const fields: string[][] = [];
+    inst.bundle({ artifact, ...optionsOf(s), editBody: (b) => fields.push(...leaves(b)) });
+    it(`${label(s)}: the unchanged body verifies, for sigstore-js too`, () => {
+      const text = inst.bundle({ artifact, ...optionsOf(s) });
+      assert.equal(verdict(text, s.keyed ? byKey : keyless), 'valid');
+      // sigstore-js does not read a DSSE envelope logged as hashedrekord/0.0.2 (Rekor v2 only logs dsse/0.0.2).
+      if (!(s.dsse && s.kind === 'hashedrekord/0.0.2')) assert.equal(theirs(text, s.keyed), true);
+    });
+    for (const path of fields) {
+      if (DESCRIPTIVE.has(path[path.length - 1]!)) continue;
+      const name = path.join('.');
+      it(`${label(s)}: ${name} changed`, () => {
+        const editBody = (b: Json) => {
+          const [o, k] = at(b, path);
+          o[k] = changed(o[k]);
+        };
+        const text = inst.bundle({ artifact, ...optionsOf(s), editBody });
+        assert.equal(verdict(text, s.keyed ? byKey : keyless), 'TLOG_INVALID');
+        // sigstore-js compares the logged signature and digest, not the logged key, algorithm names or payload type.
+        if (!(s.dsse && s.kind === 'hashedrekord/0.0.2') && !/algorithm|publicKey|verifier|payloadType/.test(name)) {
+          assert.equal(theirs(text, s.keyed), false);
+        }
+      });
+      it(`${label(s)}: ${name} removed`, () => {
+        const editBody = (b: Json) => {
+          const [o, k] = at(b, path);
+          delete o[k];
+        };
+        const want = name === 'spec.content.envelope.payloadType' ? 'valid' : 'TLOG_INVALID';
+        assert.equal(outcome({ ...optionsOf(s), editBody }), want);
+      });
+      it(`${label(s)}: ${name} of another type`, () => {
+        const editBody = (b: Json) => {
+          const [o, k] = at(b, path);
+          o[k] = typeof o[k] === 'string' ? 7 : String(o[k]);
+        };
+        assert.equal(outcome({ ...optionsOf(s), editBody }), 'TLOG_INVALID');
+      });
+    }
+    it(`${label(s)}: keyDetails are descriptive`, () => {
+      const editBody = (b: Json) => {
+        for (const path of leaves(b)) {
+          const [o, k] = at(b, path);
+          if (k === 'keyDetails') o[k] = 'PKIX_RSA_PKCS1V15_2048_SHA256';
+        }
+      };
+      assert.equal(outcome({ ...optionsOf(s), editBody }), 'valid');
+    });
+  }
+});
+
+/** Edit the first object in `b` that holds `key`. */
+function withKey(b: Json, key: string, fn: (o: Json) => void): void {
+  const walk = (x: unknown): boolean => {
+    if (!x || typeof x !== 'object') return false;
+    if (key in (x as Json)) {
+      fn(x as Json);
+      return true;
+    }
+    return Object.values(x as Json).some(walk);
+  };
+  assert.ok(walk(b), `no ${key} in the body`);
+}
+const sha = (alg: string, data: Buffer) => createHash(alg).update(data).digest();
+
+describe('log entry bodies: values that look right but bind something else', () => {
+  const other = p256();
+  const otherSpki = other.publicKey.export({ format: 'der', type: 'spki' });
+  const pemOf = (label: string, der: Buffer) =>
+    `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
+  const rows: [string, Partial<V2BundleOptions>, Outcome][] = [
+    // hashedrekord/0.0.2
+    [
+      'hashedrekord/0.0.2: the digest named SHA2_384',
+      {
+        editBody: (b) =>
+          withKey(b, 'data', (o) => {
+            o.data.algorithm = 'SHA2_384';
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.2: an unknown digest algorithm',
+      {
+        editBody: (b) =>
+          withKey(b, 'data', (o) => {
+            o.data.algorithm = 'MD5';
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.2 of a DSSE envelope: the digest of the payload instead of the PAE',
+      {
+        dsse: true,
+        entryKind: 'hashedrekord/0.0.2',
+        editBody: (b) =>
+          withKey(b, 'data', (o) => {
+            o.data.digest = sha('sha256', Buffer.from('not the PAE')).toString('base64');
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.2 of a DSSE envelope: an unknown digest algorithm',
+      {
+        dsse: true,
+        entryKind: 'hashedrekord/0.0.2',
+        editBody: (b) =>
+          withKey(b, 'data', (o) => {
+            o.data.algorithm = 'X';
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a verifier with both a certificate and a key',
+      {
+        editBody: (b) =>
+          withKey(b, 'verifier', (o) => {
+            o.verifier.publicKey = { rawBytes: otherSpki.toString('base64') };
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a verifier with neither a certificate nor a key',
+      {
+        editBody: (b) =>
+          withKey(b, 'verifier', (o) => {
+            o.verifier = { keyDetails: 'PKIX_ECDSA_P256_SHA_256' };
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      "a verifier naming the certificate's bytes as a public key",
+      {
+        editBody: (b) =>
+          withKey(b, 'verifier', (o) => {
+            o.verifier = { publicKey: o.verifier.x509Certificate };
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      "a verifier naming the key's bytes as a certificate",
+      {
+        keyPair,
+        editBody: (b) =>
+          withKey(b, 'verifier', (o) => {
+            o.verifier = { x509Certificate: o.verifier.publicKey };
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a verifier holding another key',
+      {
+        keyPair,
+        editBody: (b) =>
+          withKey(b, 'verifier', (o) => {
+            o.verifier.publicKey.rawBytes = otherSpki.toString('base64');
+          }),
+      },
+      'TLOG_INVALID',
+    ],
+    // hashedrekord/0.0.1
+    [
+      'hashedrekord/0.0.1: the digest named sha512',
+      {
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          b.spec.data.hash.algorithm = 'sha512';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: the digest in upper-case hex',
+      {
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          b.spec.data.hash.value = b.spec.data.hash.value.toUpperCase();
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: the certificate PEM labelled PUBLIC KEY',
+      {
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(p.replace(/CERTIFICATE/g, 'PUBLIC KEY')).toString('base64');
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: the public key PEM labelled CERTIFICATE',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(p.replace(/PUBLIC KEY/g, 'CERTIFICATE')).toString('base64');
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: another public key',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          b.spec.signature.publicKey.content = Buffer.from(pemOf('PUBLIC KEY', otherSpki)).toString('base64');
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: mismatched PEM labels',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(p.replace('END PUBLIC KEY', 'END CERTIFICATE')).toString(
+            'base64',
+          );
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: text before the PEM',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(`x${p}`).toString('base64');
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: text after the PEM',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(`${p}x`).toString('base64');
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'hashedrekord/0.0.1: a PEM with CRLF line ends and trailing whitespace is the same key',
+      {
+        keyPair,
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          b.spec.signature.publicKey.content = Buffer.from(`${p.replace(/\n/g, '\r\n')} \n`).toString('base64');
+        },
+      },
+      'valid',
+    ],
+    [
+      'hashedrekord/0.0.1: a PEM without line breaks in the base64 is the same key',
+      {
+        entryKind: 'hashedrekord/0.0.1',
+        editBody: (b) => {
+          const p = Buffer.from(b.spec.signature.publicKey.content, 'base64').toString();
+          const lines = p.split('\n');
+          const joined = `${lines[0]}\n${lines.slice(1, -2).join('')}\n${lines[lines.length - 2]}\n`;
+          b.spec.signature.publicKey.content = Buffer.from(joined).toString('base64');
+        },
+      },
+      'valid',
+    ],
+    [
+      'hashedrekord/0.0.1 logging a DSSE envelope',
+      {
+        dsse: true,
+        entryKind: 'hashedrekord/0.0.2',
+        editBody: (b) => {
+          b.apiVersion = '0.0.1';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    // dsse and intoto
+    [
+      'dsse/0.0.1: a sha384 payload hash that is not the digest',
+      {
+        dsse: true,
+        entryKind: 'dsse/0.0.1',
+        editBody: (b) => {
+          b.spec.payloadHash = { algorithm: 'sha384', value: 'x' };
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'dsse/0.0.1: the payload hash named sha1',
+      {
+        dsse: true,
+        entryKind: 'dsse/0.0.1',
+        editBody: (b) => {
+          b.spec.payloadHash.algorithm = 'sha1';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'dsse/0.0.2: the payload hash named SHA2_512',
+      {
+        dsse: true,
+        entryKind: 'dsse/0.0.2',
+        editBody: (b) => {
+          b.spec.dsseV002.payloadHash.algorithm = 'SHA2_512';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'dsse/0.0.2: the payload hash with a hex name',
+      {
+        dsse: true,
+        entryKind: 'dsse/0.0.2',
+        editBody: (b) => {
+          b.spec.dsseV002.payloadHash.algorithm = 'sha256';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'dsse/0.0.1: the signature logged twice',
+      { dsse: true, entryKind: 'dsse/0.0.1', duplicateLoggedSignature: true },
+      'TLOG_INVALID',
+    ],
+    ['dsse/0.0.2: the signature logged twice', { dsse: true, duplicateLoggedSignature: true }, 'TLOG_INVALID'],
+    [
+      'intoto/0.0.2: the signature logged twice',
+      { dsse: true, entryKind: 'intoto/0.0.2', duplicateLoggedSignature: true },
+      'TLOG_INVALID',
+    ],
+    [
+      'dsse/0.0.2: no signature logged',
+      {
+        dsse: true,
+        editBody: (b) => {
+          b.spec.dsseV002.signatures = [];
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'intoto/0.0.2: the signature base64-encoded once, not twice',
+      {
+        dsse: true,
+        entryKind: 'intoto/0.0.2',
+        editBody: (b) => {
+          const s = b.spec.content.envelope.signatures[0];
+          s.sig = Buffer.from(s.sig, 'base64').toString();
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'intoto/0.0.2: another payload type',
+      {
+        dsse: true,
+        entryKind: 'intoto/0.0.2',
+        editBody: (b) => {
+          b.spec.content.envelope.payloadType = 'text/plain';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'intoto/0.0.2: no payload type (optional in the body)',
+      { dsse: true, entryKind: 'intoto/0.0.2', editBody: (b) => delete b.spec.content.envelope.payloadType },
+      'valid',
+    ],
+    [
+      'intoto/0.0.2: the payload hash named SHA2_256',
+      {
+        dsse: true,
+        entryKind: 'intoto/0.0.2',
+        editBody: (b) => {
+          b.spec.content.payloadHash.algorithm = 'SHA2_256';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    // kinds
+    [
+      'a body of another kind than its entry',
+      {
+        editBody: (b) => {
+          b.kind = 'dsse';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a body of another version than its entry',
+      {
+        editBody: (b) => {
+          b.apiVersion = '0.0.1';
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a body whose spec is an array',
+      {
+        editBody: (b) => {
+          b.spec = [b.spec];
+        },
+      },
+      'TLOG_INVALID',
+    ],
+    [
+      'a message signature logged as dsse/0.0.2',
+      {
+        editBody: (b) => {
+          b.kind = 'dsse';
+          b.spec = { dsseV002: {} };
+        },
+      },
+      'TLOG_INVALID',
+    ],
+  ];
+  for (const [name, o, want] of rows) it(name, () => assert.equal(outcome(o), want));
+
+  it('a payload hash in sha384 or sha512, correctly computed, is accepted', () => {
+    for (const [entryKind, field, alg, name, hex] of [
+      ['dsse/0.0.1', 'spec.payloadHash', 'sha384', 'sha384', true],
+      ['dsse/0.0.1', 'spec.payloadHash', 'sha512', 'sha512', true],
+      ['dsse/0.0.2', 'spec.dsseV002.payloadHash', 'sha384', 'SHA2_384', false],
+      ['intoto/0.0.2', 'spec.content.payloadHash', 'sha512', 'sha512', true],
+    ] as const) {
+      const editBody = (b: Json) => {
+        const text = inst.bundle({ artifact, dsse: true });
+        const payload = Buffer.from(JSON.parse(text).dsseEnvelope.payload, 'base64');
+        const [o, k] = at(b, field.split('.'));
+        const d = sha(alg, payload);
+        o[k] = hex ? { algorithm: name, value: d.toString('hex') } : { algorithm: name, digest: d.toString('base64') };
+      };
+      assert.equal(outcome({ dsse: true, entryKind, editBody }), 'valid', `${entryKind} ${alg}`);
+    }
+  });
+});
+
+describe('proven entries transplanted from another bundle', () => {
+  // An entry of the trusted log, with its inclusion proof and signed checkpoint intact, for another signature:
+  // only the body comparison can tell.
+  for (const s of SHAPES) {
+    it(label(s), () => {
+      const donor = JSON.parse(inst.bundle({ artifact: Buffer.from('another artifact'), ...optionsOf(s) }));
+      const host = JSON.parse(inst.bundle({ artifact, ...optionsOf(s) }));
+      host.verificationMaterial.tlogEntries = donor.verificationMaterial.tlogEntries;
+      const text = JSON.stringify(host);
+      assert.equal(verdict(text, s.keyed ? byKey : keyless), 'TLOG_INVALID');
+      assert.equal(theirs(text, s.keyed), false);
+    });
+  }
+  it('from a bundle of the same artifact by the same key (another signature)', () => {
+    const donor = JSON.parse(inst.bundle({ artifact, keyPair, dsse: true }));
+    const host = JSON.parse(inst.bundle({ artifact, keyPair, dsse: true }));
+    host.dsseEnvelope.payload = donor.dsseEnvelope.payload;
+    host.verificationMaterial.tlogEntries = donor.verificationMaterial.tlogEntries;
+    // ECDSA signatures differ for the same message: the host's signature is not the logged one.
+    assert.notEqual(host.dsseEnvelope.signatures[0].sig, donor.dsseEnvelope.signatures[0].sig);
+    assert.equal(verdict(JSON.stringify(host), byKey), 'TLOG_INVALID');
+  });
+});
+
+describe('RFC 3161 timestamps and the log key window', () => {
+  const root = (edit: (r: Json) => void) => {
+    const r = JSON.parse(inst.trustedRootJson) as Json;
+    edit(r);
+    return JSON.stringify(r);
+  };
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+  it('a token whose TSTInfo was re-aimed at this signature, with the signed attributes of the original', () => {
+    const text = inst.bundle({ artifact, editTstInfo: 'imprint' });
+    assert.equal(verdict(text, keyless), 'TIMESTAMP_INVALID');
+    assert.equal(theirs(text, false), false);
+  });
+  it('a token whose time was moved, with the signed attributes of the original', () => {
+    const text = inst.bundle({ artifact, editTstInfo: 'genTime' });
+    assert.equal(verdict(text, keyless), 'TIMESTAMP_INVALID');
+    assert.equal(theirs(text, false), false);
+  });
+
+  // The last column: whether sigstore-js makes that check (it does not hold a Rekor v2 log key to its window).
+  const rows: [string, (r: Json) => void, Partial<V2BundleOptions>, Outcome, boolean][] = [
+    [
+      'a TSA whose window starts after the token',
+      (r) => {
+        r.timestampAuthorities[0].validFor.start = iso(TSA_TIME + 1000);
+      },
+      {},
+      'TIMESTAMP_INVALID',
+      true,
+    ],
+    [
+      'a TSA whose window starts at the token',
+      (r) => {
+        r.timestampAuthorities[0].validFor.start = iso(TSA_TIME);
+      },
+      {},
+      'valid',
+      true,
+    ],
+    [
+      'a TSA whose window ends at the token',
+      (r) => {
+        r.timestampAuthorities[0].validFor.end = iso(TSA_TIME);
+      },
+      {},
+      'valid',
+      true,
+    ],
+    [
+      'a TSA whose window ended before the token',
+      (r) => {
+        r.timestampAuthorities[0].validFor.end = iso(TSA_TIME - 1000);
+      },
+      {},
+      'TIMESTAMP_INVALID',
+      true,
+    ],
+    [
+      'a Rekor v2 log key expired at the token time',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = iso(TSA_TIME - 1000);
+      },
+      {},
+      'TLOG_INVALID',
+      false,
+    ],
+    [
+      'a Rekor v2 log key valid until the token time',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = iso(TSA_TIME);
+      },
+      {},
+      'valid',
+      true,
+    ],
+    [
+      'a Rekor v2 log key valid from after the token time',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = iso(TSA_TIME + 1000);
+      },
+      {},
+      'TLOG_INVALID',
+      false,
+    ],
+    [
+      'a Rekor v2 log key valid from the token time',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = iso(TSA_TIME);
+      },
+      {},
+      'valid',
+      true,
+    ],
+    [
+      'a Rekor v2 log key valid at one token time but not at the other',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = iso(TSA_TIME + 1000);
+      },
+      { moreTsaTimes: [TSA_TIME + 5000] },
+      'TLOG_INVALID',
+      false,
+    ],
+    ['two tokens inside the log key window', () => {}, { moreTsaTimes: [TSA_TIME + 5000] }, 'valid', true],
+    [
+      'a Rekor v2 log key expired at the token time, key-pair bundle',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = iso(TSA_TIME - 1000);
+      },
+      { keyPair },
+      'TLOG_INVALID',
+      false,
+    ],
+  ];
+  for (const [name, edit, o, want, oracle] of rows) {
+    it(name, () => {
+      const json = root(edit);
+      const text = inst.bundle({ artifact, ...o });
+      assert.equal(verdict(text, o.keyPair ? byKey : keyless, loadTrustedRoot(json)), want);
+      if (oracle || want === 'valid') assert.equal(theirs(text, !!o.keyPair, json), want === 'valid');
+    });
+  }
+
+  it('tokens before the TSA certificate, or its root, was valid', () => {
+    const leafEarly = makeRekorV2Instance({ tsaLeafNotBefore: TSA_TIME + 1000 });
+    const rootEarly = makeRekorV2Instance({ tsaLeafNotBefore: T0 - 7200_000, tsaRoot: { notBefore: TSA_TIME + 1000 } });
+    const rootLate = makeRekorV2Instance({ tsaRoot: { notAfter: TSA_TIME - 1000 } });
+    const atEdge = makeRekorV2Instance({ tsaLeafNotBefore: TSA_TIME });
+    for (const [i, want] of [
+      [leafEarly, 'TIMESTAMP_INVALID'],
+      [rootEarly, 'TIMESTAMP_INVALID'],
+      [rootLate, 'TIMESTAMP_INVALID'],
+      [atEdge, 'valid'],
+    ] as const) {
+      const text = i.bundle({ artifact });
+      assert.equal(verdict(text, keyless, loadTrustedRoot(i.trustedRootJson)), want);
+      assert.equal(theirs(text, false, i.trustedRootJson), want === 'valid');
+    }
+  });
+});
