@@ -6,6 +6,7 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { derEncode } from '../../src/core/der.ts';
+import { trustedRootJson as trustedRoot } from '../../src/core/trustroot.ts';
 import { parseCertificate, sctSignedData } from '../../src/core/x509.ts';
 
 export const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -188,44 +189,33 @@ export async function makeInstance(options: InstanceOptions = {}): Promise<Insta
   const logPriv = logKeys.privateKey;
   const logSpki = logKeys.publicKey.export({ format: 'der', type: 'spki' });
   const logId = createHash('sha256').update(logSpki).digest();
-  const trustedRootJson = JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [
-      {
-        baseUrl: 'https://log.test',
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: logSpki.toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start: '2024-01-01T00:00:00Z' },
+  const start = new Date('2024-01-01T00:00:00Z');
+  const window = (w: { start: string; end?: string }) =>
+    w.end === undefined ? { start: new Date(w.start) } : { start: new Date(w.start), end: new Date(w.end) };
+  const trustedRootJson = JSON.stringify(
+    trustedRoot({
+      tlogs: [{ baseUrl: 'https://log.test', publicKey: logSpki, keyDetails: 'PKIX_ECDSA_P256_SHA_256', logId, start }],
+      certificateAuthorities: [
+        {
+          subject: { organization: 'vouch-test', commonName: 'test-root' },
+          uri: 'https://ca.test',
+          chain,
+          ...(options.caValidFor ? window(options.caValidFor) : { start }),
         },
-        logId: { keyId: logId.toString('base64') },
-      },
-    ],
-    certificateAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'test-root' },
-        uri: 'https://ca.test',
-        certChain: { certificates: chain.map((c) => ({ rawBytes: c.toString('base64') })) },
-        validFor: options.caValidFor ?? { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-    ctlogs: options.ctlog
-      ? [
-          {
-            baseUrl: 'https://ct.test',
-            hashAlgorithm: 'SHA2_256',
-            publicKey: {
-              rawBytes: ctSpki.toString('base64'),
+      ],
+      ctlogs: options.ctlog
+        ? [
+            {
+              baseUrl: 'https://ct.test',
+              publicKey: ctSpki,
               keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-              validFor: options.ctlog,
+              logId: ctLogId,
+              ...window(options.ctlog),
             },
-            logId: { keyId: ctLogId.toString('base64') },
-          },
-        ]
-      : [],
-    timestampAuthorities: [],
-  });
+          ]
+        : [],
+    }),
+  );
 
   let serial = 2;
   async function bundle(artifact: Buffer, o: LeafOptions = {}, opts: { integratedTime?: number } = {}) {

@@ -6,7 +6,9 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { derEncode } from '../../src/core/der.ts';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { hashLeaf, inclusionRanges, rootFromLeafHashes } from '../../src/core/merkle.ts';
+import { trustedRootJson as trustedRoot } from '../../src/core/trustroot.ts';
 import {
   certificate,
   ext,
@@ -117,40 +119,31 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
     .digest();
   const filler = Array.from({ length: 5 }, (_, i) => hashLeaf(Buffer.from(`earlier entry ${i}`)));
 
-  const trustedRootJson = JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [
-      {
-        baseUrl: `https://${logName}`,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: log.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  const start = new Date('2024-01-01T00:00:00Z');
+  const trustedRootJson = JSON.stringify(
+    trustedRoot({
+      tlogs: [
+        {
+          baseUrl: `https://${logName}`,
+          publicKey: log.publicKey.export({ format: 'der', type: 'spki' }),
           keyDetails: 'PKIX_ED25519',
-          validFor: { start: '2024-01-01T00:00:00Z' },
+          logId,
+          start,
         },
-        logId: { keyId: logId.toString('base64') },
-      },
-    ],
-    certificateAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'v2-root' },
-        uri: 'https://ca.test',
-        certChain: { certificates: [{ rawBytes: ca.toString('base64') }] },
-        validFor: { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-    ctlogs: [],
-    timestampAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'tsa' },
-        uri: 'https://tsa.test',
-        certChain: {
-          certificates: [{ rawBytes: tsaLeaf.toString('base64') }, { rawBytes: tsaRoot.toString('base64') }],
+      ],
+      certificateAuthorities: [
+        { subject: { organization: 'vouch-test', commonName: 'v2-root' }, uri: 'https://ca.test', chain: [ca], start },
+      ],
+      timestampAuthorities: [
+        {
+          subject: { organization: 'vouch-test', commonName: 'tsa' },
+          uri: 'https://tsa.test',
+          chain: [tsaLeaf, tsaRoot],
+          start,
         },
-        validFor: { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-  });
+      ],
+    }),
+  );
 
   function timestamp(
     signature: Buffer,
@@ -251,7 +244,7 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
         }),
       );
       const type = 'application/vnd.in-toto+json';
-      const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
+      const pae = preAuthEncoding(type, payload);
       signature = sign('sha256', pae, key);
       content = {
         dsseEnvelope: {
