@@ -44,6 +44,8 @@ export interface V2BundleOptions {
   duplicateLoggedSignature?: boolean;
   /** Omit the timestamp. */
   noTimestamp?: boolean;
+  /** Make the token otherwise than a TSA would. */
+  token?: TokenOptions;
   /** The log entry's kind/version (default dsse/0.0.2 for DSSE, hashedrekord/0.0.2 otherwise). */
   entryKind?: EntryKind;
   /** Change the entry body before it is logged: the log proves the edited body (so only the edit can fail). */
@@ -65,8 +67,38 @@ const pem = (label: string, der: Buffer) =>
   `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
-const SHA256 = seq(oid('2.16.840.1.101.3.4.2.1'));
-const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
+const SHA256_OID = '2.16.840.1.101.3.4.2.1';
+const ECDSA_SHA256_OID = '1.2.840.10045.4.3.2';
+
+/** How to make a token other than a TSA would (RFC 3161 §2.4.2, RFC 5652 §5): one knob per field. */
+export interface TokenOptions {
+  /** TimeStampResp status value bytes (default 0, granted). */
+  status?: Buffer;
+  /** A bare ContentInfo, without the TimeStampResp around it. */
+  bare?: boolean;
+  /** An element after the token in the TimeStampResp. */
+  responseExtra?: boolean;
+  /** ContentInfo content type (default signedData). */
+  contentType?: string;
+  /** SignedData digestAlgorithms (default SHA-256). */
+  digestAlgorithms?: string[];
+  eContentType?: string;
+  encapExtra?: boolean;
+  noCertificates?: boolean;
+  crls?: boolean;
+  twoSigners?: boolean;
+  signerDigest?: string;
+  /** The signed attributes, given the two a TSA writes. */
+  attributes?: (a: { contentType: Buffer; messageDigest: Buffer }) => Buffer[];
+  signatureAlgorithm?: string;
+  unsignedAttributes?: boolean;
+  tstVersion?: number;
+  imprintAlgorithm?: string;
+  /** Serial in the issuer-and-serial signer identifier (default the TSA certificate's, 7). */
+  serial?: number;
+  /** Key identifier in the subjectKeyIdentifier signer identifier. */
+  keyId?: Buffer;
+}
 
 function generalizedTime(ms: number): Buffer {
   const d = new Date(ms).toISOString();
@@ -150,12 +182,14 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
     at: number,
     sid: 'issuerSerial' | 'keyId',
     edit?: V2BundleOptions['editTstInfo'],
+    t: TokenOptions = {},
   ): Buffer {
+    const imprintAlg = seq(oid(t.imprintAlgorithm ?? SHA256_OID));
     const info = (over: Buffer, time: number) =>
       seq(
-        int(1),
+        int(t.tstVersion ?? 1),
         oid('1.2.3.4.1'),
-        seq(SHA256, octets(createHash('sha256').update(over).digest())),
+        seq(imprintAlg, octets(createHash('sha256').update(over).digest())),
         int(9),
         generalizedTime(time),
       );
@@ -167,28 +201,41 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
         : edit === 'genTime'
           ? info(signature, at + 86400_000)
           : tstInfo;
-    const attrs = Buffer.concat([
-      seq(oid('1.2.840.113549.1.9.3'), set(oid('1.2.840.113549.1.9.16.1.4'))),
-      seq(oid('1.2.840.113549.1.9.4'), set(octets(createHash('sha256').update(signedInfo).digest()))),
-    ]);
+    const contentType = seq(oid('1.2.840.113549.1.9.3'), set(oid('1.2.840.113549.1.9.16.1.4')));
+    const messageDigest = seq(
+      oid('1.2.840.113549.1.9.4'),
+      set(octets(createHash('sha256').update(signedInfo).digest())),
+    );
+    const attrs = Buffer.concat(
+      t.attributes ? t.attributes({ contentType, messageDigest }) : [contentType, messageDigest],
+    );
     const sig = sign('sha256', derEncode(0x31, attrs), tsaKeys.privateKey);
-    const signerId = sid === 'keyId' ? derEncode(0x80, tsaKeyId) : seq(tsaRootName, int(7));
+    const signerId = sid === 'keyId' ? derEncode(0x80, t.keyId ?? tsaKeyId) : seq(tsaRootName, int(t.serial ?? 7));
     const signerInfo = seq(
       int(sid === 'keyId' ? 3 : 1),
       signerId,
-      SHA256,
+      seq(oid(t.signerDigest ?? SHA256_OID)),
       derEncode(0xa0, attrs),
-      ECDSA_SHA256,
+      seq(oid(t.signatureAlgorithm ?? ECDSA_SHA256_OID)),
       octets(sig),
+      ...(t.unsignedAttributes ? [derEncode(0xa1, seq(oid('1.2.3.4.5'), set(int(1))))] : []),
     );
     const signedData = seq(
       int(3),
-      set(SHA256),
-      seq(oid('1.2.840.113549.1.9.16.1.4'), derEncode(0xa0, octets(tstInfo))),
-      derEncode(0xa0, tsaLeaf),
-      set(signerInfo),
+      set(...(t.digestAlgorithms ?? [SHA256_OID]).map((o) => seq(oid(o)))),
+      seq(
+        oid(t.eContentType ?? '1.2.840.113549.1.9.16.1.4'),
+        derEncode(0xa0, octets(tstInfo)),
+        ...(t.encapExtra ? [int(0)] : []),
+      ),
+      ...(t.noCertificates ? [] : [derEncode(0xa0, tsaLeaf)]),
+      ...(t.crls ? [derEncode(0xa1, Buffer.alloc(0))] : []),
+      set(signerInfo, ...(t.twoSigners ? [signerInfo] : [])),
     );
-    return seq(seq(int(0)), seq(oid('1.2.840.113549.1.7.2'), derEncode(0xa0, signedData)));
+    const contentInfo = seq(oid(t.contentType ?? '1.2.840.113549.1.7.2'), derEncode(0xa0, signedData));
+    if (t.bare) return contentInfo;
+    const status = t.status === undefined ? int(0) : derEncode(0x02, t.status);
+    return seq(seq(status), contentInfo, ...(t.responseExtra ? [int(0)] : []));
   }
 
   let serial = 2;
@@ -372,7 +419,7 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
       ],
     };
     if (!o.noTimestamp) {
-      const token = timestamp(signature, o.tsaTime ?? T0 + 60_000, o.sid ?? 'issuerSerial', o.editTstInfo);
+      const token = timestamp(signature, o.tsaTime ?? T0 + 60_000, o.sid ?? 'issuerSerial', o.editTstInfo, o.token);
       const more = (o.moreTsaTimes ?? []).map((t) => timestamp(signature, t, o.sid ?? 'issuerSerial'));
       vm.timestampVerificationData = {
         rfc3161Timestamps: [token, ...more].map((t) => ({ signedTimestamp: t.toString('base64') })),

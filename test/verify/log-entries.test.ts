@@ -7,10 +7,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { derEncode } from '../../src/core/der.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import { buildPolicy, loadTrustedRoot, type Policy, type TrustMaterial, verify } from '../../src/verify/index.ts';
-import { p256, T0 } from '../helpers/fixture-pki.ts';
-import { type EntryKind, type Json, makeRekorV2Instance, type V2BundleOptions } from '../helpers/fixture-rekor2.ts';
+import { int, octets, oid, p256, seq, set, T0 } from '../helpers/fixture-pki.ts';
+import {
+  type EntryKind,
+  type Json,
+  makeRekorV2Instance,
+  type TokenOptions,
+  type V2BundleOptions,
+} from '../helpers/fixture-rekor2.ts';
 import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 const APP = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
@@ -732,5 +739,133 @@ describe('RFC 3161 timestamps and the log key window', () => {
       assert.equal(verdict(text, keyless, loadTrustedRoot(i.trustedRootJson)), want);
       assert.equal(theirs(text, false, i.trustedRootJson), want === 'valid');
     }
+  });
+});
+
+describe('RFC 3161 tokens made otherwise than a TSA would', () => {
+  const SHA256 = '2.16.840.1.101.3.4.2.1';
+  const SHA384 = '2.16.840.1.101.3.4.2.2';
+  const SHA1 = '1.3.14.3.2.26';
+  const CONTENT_TYPE = '1.2.840.113549.1.9.3';
+  const MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
+  const attr = (type: string, ...values: Buffer[]) => seq(oid(type), set(...values));
+  const rows: [string, TokenOptions, Outcome, ('issuerSerial' | 'keyId')?][] = [
+    ['a bare ContentInfo (no TimeStampResp)', { bare: true }, 'valid'],
+    ['status grantedWithMods', { status: Buffer.from([1]) }, 'valid'],
+    ['status rejection', { status: Buffer.from([2]) }, 'TIMESTAMP_INVALID'],
+    ['status on two bytes', { status: Buffer.from([0, 0]) }, 'TIMESTAMP_INVALID'],
+    ['an element after the token in the response', { responseExtra: true }, 'TIMESTAMP_INVALID'],
+    ['not SignedData', { contentType: '1.2.840.113549.1.7.1' }, 'TIMESTAMP_INVALID'],
+    ['SignedData over something else than a TSTInfo', { eContentType: '1.2.840.113549.1.7.1' }, 'TIMESTAMP_INVALID'],
+    ['an element after the encapsulated content', { encapExtra: true }, 'TIMESTAMP_INVALID'],
+    ['no certificates in the token (trust comes from the root)', { noCertificates: true }, 'valid'],
+    ['an empty CRL set', { crls: true }, 'valid'],
+    ['two signers', { twoSigners: true }, 'TIMESTAMP_INVALID'],
+    ['the signer digest not listed in digestAlgorithms', { digestAlgorithms: [SHA384] }, 'TIMESTAMP_INVALID'],
+    ['digestAlgorithms with an unknown one beside SHA-256', { digestAlgorithms: [SHA1, SHA256] }, 'valid'],
+    ['a SHA-1 signer digest', { signerDigest: SHA1, digestAlgorithms: [SHA1, SHA256] }, 'TIMESTAMP_INVALID'],
+    [
+      'a SHA-384 signer digest over a SHA-256 signature',
+      { signerDigest: SHA384, digestAlgorithms: [SHA384] },
+      'TIMESTAMP_INVALID',
+    ],
+    ['the signature algorithm named by the key type alone', { signatureAlgorithm: '1.2.840.10045.2.1' }, 'valid'],
+    ['an unknown signature algorithm', { signatureAlgorithm: '1.2.3.4' }, 'TIMESTAMP_INVALID'],
+    // The signature is checked with the trusted key and the named hash; the key type in the OID adds nothing.
+    ['the signature algorithm of another key type', { signatureAlgorithm: '1.2.840.113549.1.1.11' }, 'valid'],
+    ['unsigned attributes', { unsignedAttributes: true }, 'valid'],
+    ['TSTInfo version 2', { tstVersion: 2 }, 'TIMESTAMP_INVALID'],
+    ['a SHA-1 message imprint', { imprintAlgorithm: SHA1 }, 'TIMESTAMP_INVALID'],
+    ['a message imprint named SHA-384 over a SHA-256 digest', { imprintAlgorithm: SHA384 }, 'TIMESTAMP_INVALID'],
+    ['another serial in the signer identifier', { serial: 8 }, 'TIMESTAMP_INVALID'],
+    ['another key identifier', { keyId: Buffer.alloc(20, 1) }, 'TIMESTAMP_INVALID', 'keyId'],
+    ['no content type attribute', { attributes: (a) => [a.messageDigest] }, 'TIMESTAMP_INVALID'],
+    ['no message digest attribute', { attributes: (a) => [a.contentType] }, 'TIMESTAMP_INVALID'],
+    [
+      'a content type attribute naming other content',
+      { attributes: (a) => [attr(CONTENT_TYPE, oid('1.2.840.113549.1.7.1')), a.messageDigest] },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'a content type attribute that is not an OID',
+      { attributes: (a) => [attr(CONTENT_TYPE, octets(Buffer.from('x'))), a.messageDigest] },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'the content type attribute twice',
+      { attributes: (a) => [a.contentType, a.contentType, a.messageDigest] },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'the message digest attribute twice',
+      { attributes: (a) => [a.contentType, a.messageDigest, a.messageDigest] },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'a message digest attribute that is not an OCTET STRING',
+      { attributes: (a) => [a.contentType, attr(MESSAGE_DIGEST, int(1))] },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'a message digest attribute with two values',
+      {
+        attributes: (a) => {
+          const value = a.messageDigest.subarray(a.messageDigest.length - 34);
+          return [a.contentType, attr(MESSAGE_DIGEST, value, value)];
+        },
+      },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'another attribute beside the two (a signing time)',
+      {
+        attributes: (a) => [
+          a.contentType,
+          attr('1.2.840.113549.1.9.5', derEncode(0x17, Buffer.from('250101000000Z'))),
+          a.messageDigest,
+        ],
+      },
+      'valid',
+    ],
+  ];
+  // sigstore-js reads tokens more loosely: it accepts these (they still carry a valid signature over a TSTInfo
+  // for this signature), so it cannot serve as the oracle for them. It is stricter on two: it takes only a
+  // TimeStampResp (vouch also reads the bare token inside it), and it refuses a signature algorithm naming another
+  // key type than the TSA's (vouch checks with the trusted key and the named hash).
+  const laxer = new Set([
+    'the signature algorithm of another key type',
+    'a bare ContentInfo (no TimeStampResp)',
+    'status rejection',
+    'status on two bytes',
+    'an element after the token in the response',
+    'an element after the encapsulated content',
+    'two signers',
+    'the signer digest not listed in digestAlgorithms',
+    'an unknown signature algorithm',
+    'TSTInfo version 2',
+    'no content type attribute',
+    'a content type attribute naming other content',
+    'a content type attribute that is not an OID',
+    'the content type attribute twice',
+    'the message digest attribute twice',
+    'a message digest attribute with two values',
+  ]);
+  for (const [name, token, want, sid] of rows) {
+    it(name, () => {
+      const text = inst.bundle({ artifact, token, ...(sid ? { sid } : {}) });
+      assert.equal(verdict(text, keyless), want);
+      if (!laxer.has(name)) assert.equal(theirs(text, false), want === 'valid');
+    });
+  }
+  it('a token of a TSA listed after another one of the root', () => {
+    const other = makeRekorV2Instance();
+    const r = JSON.parse(inst.trustedRootJson) as Json;
+    r.timestampAuthorities.unshift(...(JSON.parse(other.trustedRootJson) as Json).timestampAuthorities);
+    const text = inst.bundle({ artifact });
+    assert.equal(verdict(text, keyless, loadTrustedRoot(JSON.stringify(r))), 'valid');
+    assert.equal(
+      verdict(inst.bundle({ artifact, sid: 'keyId' }), keyless, loadTrustedRoot(JSON.stringify(r))),
+      'valid',
+    );
   });
 });
