@@ -15,6 +15,7 @@ import {
   type TrustMaterial,
   verify,
 } from '../../src/verify/index.ts';
+import { certificate, p256, name as pkiName, selfSignedRoot, T0 } from '../helpers/fixture-pki.ts';
 import { loadCase, type RealCase } from '../helpers/realbundles.ts';
 import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
@@ -769,6 +770,181 @@ describe('trusted root parsing', () => {
       loadTrustedRoot(v03.trustedRootText.replace('"mediaType":', '"mediaType": "x", "mediaType":')),
     );
   });
+
+  const more: [string, (r: Json) => void][] = [
+    [
+      'media type version 0.0',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot+json;version=0.0';
+      },
+    ],
+    [
+      'media type with a suffix',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot.v0.1+json; x';
+      },
+    ],
+    [
+      'tlogs is not a list',
+      (r) => {
+        r.tlogs = { 0: r.tlogs[0] };
+      },
+    ],
+    [
+      'a log base URL that is not a URL',
+      (r) => {
+        r.tlogs[0].baseUrl = 'rekor.sigstore.dev';
+      },
+    ],
+    ['a log key without its details', (r) => delete r.tlogs[0].publicKey.keyDetails],
+    [
+      'a log key labelled PKCS#1 RSA that is not',
+      (r) => {
+        r.tlogs[0].publicKey.keyDetails = 'PKCS1_RSA_PKCS1V5';
+      },
+    ],
+    [
+      'a time with an offset instead of Z',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53:27+01:00';
+      },
+    ],
+    [
+      'a time in month 13',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-13-12T11:53:27Z';
+      },
+    ],
+    [
+      'a time without seconds',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53Z';
+      },
+    ],
+    [
+      'a time with text before it',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = 'x2021-01-12T11:53:27Z';
+      },
+    ],
+    [
+      'a time with text after it',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53:27Zx';
+      },
+    ],
+    [
+      'two different keys under one log ID',
+      (r) => {
+        const twin = structuredClone(r.tlogs[0]);
+        twin.publicKey.rawBytes = r.tlogs[1].publicKey.rawBytes;
+        r.tlogs.push(twin);
+      },
+    ],
+    [
+      'a CA certificate that is not DER',
+      (r) => {
+        r.certificateAuthorities[1].certChain.certificates = [{ rawBytes: 'AAAA' }];
+      },
+    ],
+  ];
+  for (const [name, mutate] of more) {
+    it(name, () => {
+      const r = structuredClone(base);
+      mutate(r);
+      expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
+    });
+  }
+
+  it('a CA whose chain has a certificate that is not a CA above another', () => {
+    const notCa = selfSignedRoot('not-a-ca', { ca: false });
+    const child = certificate({
+      serial: 9,
+      issuer: notCa.name,
+      subject: pkiName('vouch-test', 'child'),
+      notBefore: T0,
+      notAfter: T0 + 86400_000,
+      publicKey: p256().publicKey,
+      signingKey: notCa.keys.privateKey,
+      extensions: [],
+    });
+    const r = structuredClone(base);
+    r.certificateAuthorities[1].certChain.certificates = [child, notCa.cert].map((c) => ({
+      rawBytes: c.toString('base64'),
+    }));
+    expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
+  });
+
+  const accepted: [string, (r: Json) => void, (t: TrustMaterial) => void][] = [
+    [
+      'the v0.1+json media type spelling',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot.v0.1+json';
+      },
+      (t) => assert.equal(t.mediaType, 'application/vnd.dev.sigstore.trustedroot.v0.1+json'),
+    ],
+    [
+      'lists left out or null',
+      (r) => {
+        delete r.ctlogs;
+        r.timestampAuthorities = null;
+      },
+      (t) => assert.deepEqual([t.ctlogs.length, t.timestampAuthorities.length], [0, 0]),
+    ],
+    [
+      'no validFor: valid at any time',
+      (r) => delete r.tlogs[0].publicKey.validFor,
+      (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [-Infinity, Infinity]),
+    ],
+    [
+      'an end given as null: open',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = null;
+      },
+      (t) => assert.equal(t.tlogs[0]!.end, Infinity),
+    ],
+    [
+      'fractional seconds',
+      (r) => {
+        r.tlogs[0].publicKey.validFor = { start: '2021-01-12T11:53:27.5Z', end: '2021-01-12T11:53:28.25Z' };
+      },
+      (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [1610452407500, 1610452408250]),
+    ],
+    [
+      'a window of one instant',
+      (r) => {
+        r.tlogs[0].publicKey.validFor = { start: '2021-01-12T11:53:27Z', end: '2021-01-12T11:53:27Z' };
+      },
+      (t) => assert.equal(t.tlogs[0]!.start, t.tlogs[0]!.end),
+    ],
+    [
+      'a CA without a URI',
+      (r) => delete r.certificateAuthorities[0].uri,
+      (t) => assert.equal(t.certificateAuthorities[0]!.uri, ''),
+    ],
+    [
+      'the log host is the base URL host',
+      () => {},
+      (t) => assert.equal(t.tlogs.find((l) => l.baseUrl === 'https://rekor.sigstore.dev')!.host, 'rekor.sigstore.dev'),
+    ],
+  ];
+  for (const [name, mutate, check] of accepted) {
+    it(`accepted: ${name}`, () => {
+      const r = structuredClone(base);
+      mutate(r);
+      check(loadTrustedRoot(JSON.stringify(r)));
+    });
+  }
+  it('accepted: a PKCS#1 RSA log key, used with SHA-256', () => {
+    const { publicKey } = rsaKeys;
+    const r = structuredClone(base);
+    r.tlogs[0].publicKey.rawBytes = publicKey.export({ format: 'der', type: 'pkcs1' }).toString('base64');
+    r.tlogs[0].publicKey.keyDetails = 'PKCS1_RSA_PKCS1V5';
+    const t = loadTrustedRoot(JSON.stringify(r));
+    assert.equal(t.tlogs[0]!.hash, 'sha256');
+    assert.ok(t.tlogs[0]!.spki.equals(publicKey.export({ format: 'der', type: 'spki' })));
+    assert.equal(t.tlogs[0]!.key.asymmetricKeyType, 'rsa');
+  });
 });
 
 describe('every field of a valid bundle is load-bearing', () => {
@@ -1114,6 +1290,109 @@ describe('key pairs of every type: junk signatures never verify', () => {
       }
     }
   }
+});
+
+describe('key hints are read in every spelling, and never trusted', () => {
+  const artifact = Buffer.from('hinted\n');
+  const input: ArtifactInput = {
+    kind: 'digest',
+    algorithm: 'sha256',
+    digest: createHash('sha256').update(artifact).digest(),
+    bytes: artifact,
+  };
+  const trust = trustOf(v03);
+  const other = keyPairOf('ec');
+  const spellings: [string, (fp: Buffer) => string][] = [
+    ['lowercase hex', (fp) => fp.toString('hex')],
+    ['sha256:hex', (fp) => `sha256:${fp.toString('hex')}`],
+    ['base64', (fp) => fp.toString('base64')],
+    ['SHA256: unpadded base64', (fp) => `SHA256:${fp.toString('base64').replace(/=+$/, '')}`],
+  ];
+  const run = (kb: { json: Json; publicKey: KeyObject }, hint: string | undefined, policyKeys: KeyObject[]) => {
+    if (hint === undefined) delete kb.json.verificationMaterial.publicKey.hint;
+    else kb.json.verificationMaterial.publicKey.hint = hint;
+    try {
+      verify(
+        JSON.stringify(kb.json),
+        input,
+        buildPolicy({ keys: policyKeys.map((k) => ({ spki: spkiPem(k) })) }),
+        trust,
+      );
+      return 'valid';
+    } catch (e) {
+      assert.ok(e instanceof VouchError, String(e));
+      return e.code;
+    }
+  };
+  for (const [name, spell] of spellings) {
+    it(`${name}: names the key, so a bad signature is that key's failure`, () => {
+      const good = keyBundle('ec', artifact);
+      assert.equal(run(good, spell(fingerprint(good.publicKey)), [other.publicKey, good.publicKey]), 'valid');
+      const junk = keyBundle('ec', artifact, { junk: true });
+      assert.equal(
+        run(junk, spell(fingerprint(junk.publicKey)), [other.publicKey, junk.publicKey]),
+        'SIGNATURE_INVALID',
+      );
+    });
+  }
+  const rows: [string, () => string][] = [
+    [
+      'a hint naming another policy key: the signing key is still found',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return run(kb, fingerprint(other.publicKey).toString('hex'), [other.publicKey, kb.publicKey]);
+      },
+    ],
+    [
+      'a hint naming no policy key, junk signature',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, 'not-a-fingerprint', [kb.publicKey]);
+      },
+    ],
+    [
+      'no hint, junk signature',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, undefined, [other.publicKey, kb.publicKey]);
+      },
+    ],
+    [
+      'a hint in upper-case hex is another string',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, fingerprint(kb.publicKey).toString('hex').toUpperCase(), [kb.publicKey]);
+      },
+    ],
+    [
+      'a base64 hint without its padding is another string',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, fingerprint(kb.publicKey).toString('base64').replace(/=+$/, ''), [kb.publicKey]);
+      },
+    ],
+  ];
+  const want = ['valid', 'KEY_MISMATCH', 'KEY_MISMATCH', 'KEY_MISMATCH', 'KEY_MISMATCH'];
+  rows.forEach(([name, fn], i) => {
+    it(name, () => assert.equal(fn(), want[i]));
+  });
+  it('a DSSE keyid equal to the hint, or empty, is accepted', () => {
+    const kb = keyBundle('ec', artifact, { dsse: true });
+    const hint = fingerprint(kb.publicKey).toString('hex');
+    kb.json.dsseEnvelope.signatures[0].keyid = hint;
+    assert.equal(run(kb, hint, [kb.publicKey]), 'valid');
+    kb.json.dsseEnvelope.signatures[0].keyid = 'something else';
+    assert.equal(run(kb, undefined, [kb.publicKey]), 'valid');
+    assert.equal(run(kb, hint, [kb.publicKey]), 'DSSE_INVALID');
+  });
+  it('a policy key given as SPKI DER works as the PEM', () => {
+    const kb = keyBundle('ec', artifact);
+    const der = kb.publicKey.export({ format: 'der', type: 'spki' });
+    const r = verify(kb.text, input, buildPolicy({ keys: [{ spki: der }] }), trust);
+    assert.deepEqual(r.signer, { type: 'key', fingerprint: fingerprint(kb.publicKey).toString('hex') });
+    const priv = kb.privateKey.export({ format: 'der', type: 'pkcs8' });
+    expectCode('KEY_INVALID', () => verify(kb.text, input, buildPolicy({ keys: [{ spki: priv }] }), trust));
+  });
 });
 
 describe('thresholds count distinct witnesses', () => {
