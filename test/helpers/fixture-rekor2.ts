@@ -46,6 +46,11 @@ export interface V2BundleOptions {
   noTimestamp?: boolean;
   /** Make the token otherwise than a TSA would. */
   token?: TokenOptions;
+  /** Where the entry sits in the log (default 5, the last of a tree of 6), and the tree's size. */
+  entryIndex?: number;
+  treeSize?: number;
+  /** Tree size written in the inclusion proof (default: the checkpoint's). */
+  proofTreeSize?: number;
   /** The log entry's kind/version (default dsse/0.0.2 for DSSE, hashedrekord/0.0.2 otherwise). */
   entryKind?: EntryKind;
   /** Change the entry body before it is logged: the log proves the edited body (so only the edit can fail). */
@@ -149,7 +154,8 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
   const logId = createHash('sha256')
     .update(Buffer.concat([Buffer.from(`${logName}\n`), Buffer.from([1]), rawPub]))
     .digest();
-  const filler = Array.from({ length: 5 }, (_, i) => hashLeaf(Buffer.from(`earlier entry ${i}`)));
+  const filler = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => hashLeaf(Buffer.from(`other entry ${from + i}`)));
 
   const start = new Date('2024-01-01T00:00:00Z');
   const trustedRootJson = JSON.stringify(
@@ -393,8 +399,9 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
     }
     o.editBody?.(body);
     const canonicalizedBody = Buffer.from(JSON.stringify(body));
-    const leaves = [...filler, hashLeaf(canonicalizedBody)];
-    const index = leaves.length - 1;
+    const index = o.entryIndex ?? 5;
+    const leaves = [...filler(index, 0), hashLeaf(canonicalizedBody)];
+    leaves.push(...filler(Math.max(0, (o.treeSize ?? leaves.length) - leaves.length), index + 1));
     const root = rootFromLeafHashes(leaves);
     const hashes = inclusionRanges(index, leaves.length).map((r) => rootFromLeafHashes(leaves.slice(r.start, r.end)));
     const text = `${logName}\n${leaves.length}\n${root.toString('base64')}\n`;
@@ -410,7 +417,7 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
           inclusionProof: {
             logIndex: String(index),
             rootHash: root.toString('base64'),
-            treeSize: String(leaves.length),
+            treeSize: String(o.proofTreeSize ?? leaves.length),
             hashes: hashes.map((h) => h.toString('base64')),
             checkpoint: { envelope },
           },

@@ -742,6 +742,28 @@ describe('RFC 3161 timestamps and the log key window', () => {
   });
 });
 
+describe('inclusion proofs and checkpoints', () => {
+  it('an entry anywhere in the tree verifies', () => {
+    for (const [entryIndex, treeSize] of [
+      [0, 1],
+      [0, 6],
+      [3, 6],
+      [6, 7],
+      [7, 16],
+      [10, 21],
+    ] as const) {
+      assert.equal(outcome({ entryIndex, treeSize }), 'valid', `${entryIndex}/${treeSize}`);
+    }
+  });
+  it('a proof whose tree size is not the signed checkpoint size, though its path fits both', () => {
+    // The path of leaf 0 in a tree of 6 also verifies as a tree of 8 (RFC 9162 §2.1.3.2): only the comparison with
+    // the checkpoint's size refuses it.
+    const text = inst.bundle({ artifact, entryIndex: 0, treeSize: 6, proofTreeSize: 8 });
+    // sigstore-js does not compare the two sizes: it accepts this one.
+    assert.equal(verdict(text, keyless), 'TLOG_INVALID');
+  });
+});
+
 describe('RFC 3161 tokens made otherwise than a TSA would', () => {
   const SHA256 = '2.16.840.1.101.3.4.2.1';
   const SHA384 = '2.16.840.1.101.3.4.2.2';
