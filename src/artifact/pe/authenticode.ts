@@ -7,7 +7,7 @@
  * attributes. Chains are checked only against the roots the caller gives (`--authenticode-roots`): vouch ships no
  * Windows trust, so this is a consistency check of the file, not a statement that Windows would run it.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type Hash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VouchError } from '../../errors.ts';
@@ -87,6 +87,8 @@ export interface AuthenticodeReport {
 export interface AuthenticodeOptions {
   /** CA certificates (DER) a signer and a timestamp authority must chain to; without them chains are not checked. */
   roots?: Buffer[];
+  /** Image digests already computed in the caller's own pass (an `ImageDigester`); else the file is read again. */
+  digests?: Map<string, Buffer>;
 }
 
 interface ParsedSignature {
@@ -115,7 +117,9 @@ export async function verifyAuthenticode(
   const parsed: ParsedSignature[] = [];
   collect(entry.signature.der, entry.signature.offset, '0', 0, parsed, anomalies);
   const algorithms = [...new Set(parsed.flatMap((p) => (p.digestAlgorithm ? [p.digestAlgorithm] : [])))];
-  const digests = await imageDigests(check.layout, source, algorithms);
+  const given = options.digests;
+  const digests =
+    given && algorithms.every((a) => given.has(a)) ? given : await imageDigests(check.layout, source, algorithms);
   const roots = (options.roots ?? []).map((der) => pkijs.Certificate.fromBER(new Uint8Array(der)));
   const signatures: SignatureReport[] = [];
   for (const p of parsed) signatures.push(await verifyOne(p, digests, roots, options.roots !== undefined));
@@ -207,30 +211,66 @@ function spcIndirectData(sd: pkijs.SignedData): { algorithm: string; digest: Buf
   return { algorithm, digest: Buffer.from(digest.valueBlock.valueHexView) };
 }
 
-const CHUNK = 1 << 20;
+const CHUNK = 4 << 20;
 
-/** The image digest in each algorithm, in one bounded pass over the file with the excluded ranges skipped. */
+/**
+ * The image digest computed from a file's bytes as they stream past, in any chunking, skipping the excluded ranges:
+ * a hasher that already reads every byte of a PE file (the directory signer) feeds it the same chunks and gets the
+ * Authenticode digests without a second read.
+ */
+export class ImageDigester {
+  private readonly hashes: Array<[string, Hash]>;
+  private readonly ranges: Array<[number, number]>;
+  private next = 0;
+
+  constructor(layout: PeLayout, algorithms: string[]) {
+    this.hashes = algorithms.map((a) => [a, createHash(a)]);
+    this.ranges = excludedRanges(layout);
+  }
+
+  /** The bytes of the file at `offset`; chunks must come in order, without gaps. */
+  update(chunk: Buffer, offset: number): void {
+    if (offset !== this.next) throw new VouchError('INTERNAL', `image digest fed at ${offset}, expected ${this.next}`);
+    this.next += chunk.length;
+    let pos = offset;
+    const end = offset + chunk.length;
+    for (const [start, stop] of this.ranges) {
+      if (stop <= pos || start >= end) continue;
+      if (start > pos) this.feed(chunk.subarray(pos - offset, start - offset));
+      pos = Math.min(stop, end);
+    }
+    if (pos < end) this.feed(chunk.subarray(pos - offset));
+  }
+
+  private feed(bytes: Buffer): void {
+    for (const [, h] of this.hashes) h.update(bytes);
+  }
+
+  digests(): Map<string, Buffer> {
+    return new Map(this.hashes.map(([a, h]) => [a, h.digest()]));
+  }
+}
+
+/** The image digest in each algorithm, in one bounded pass over the file. */
 export async function imageDigests(
   layout: PeLayout,
   source: PeSource,
   algorithms: string[],
 ): Promise<Map<string, Buffer>> {
-  const hashes = algorithms.map((a) => createHash(a));
-  let pos = 0;
-  const hashUpTo = async (end: number) => {
-    while (pos < end) {
-      const n = Math.min(CHUNK, end - pos);
-      const chunk = await source.read(pos, n);
-      for (const h of hashes) h.update(chunk);
-      pos += n;
-    }
-  };
-  for (const [start, end] of excludedRanges(layout)) {
-    await hashUpTo(start);
-    pos = Math.max(pos, end);
+  const d = new ImageDigester(layout, algorithms);
+  for (let pos = 0; pos < layout.fileSize; pos += CHUNK) {
+    d.update(await source.read(pos, Math.min(CHUNK, layout.fileSize - pos)), pos);
   }
-  await hashUpTo(layout.fileSize);
-  return new Map(algorithms.map((a, i) => [a, hashes[i]!.digest()]));
+  return d.digests();
+}
+
+/** The digest algorithms a checked file's signatures name (what an `ImageDigester` must compute). */
+export function signatureAlgorithms(check: PeCheck & { kind: 'pe' }): string[] {
+  const der = check.entries[0]?.signature;
+  if (!der) return [];
+  const parsed: ParsedSignature[] = [];
+  collect(der.der, der.offset, '0', 0, parsed, []);
+  return [...new Set(parsed.flatMap((p) => (p.digestAlgorithm ? [p.digestAlgorithm] : [])))];
 }
 
 function summary(cert: pkijs.Certificate): CertificateSummary {

@@ -20,8 +20,10 @@ import { handleSource, type PeLayout, type PeSource } from './layout.ts';
 export {
   type AuthenticodeReport,
   type CertificateSummary,
+  ImageDigester,
   imageDigests,
   type SignatureReport,
+  signatureAlgorithms,
   type TimestampReport,
   verifyAuthenticode,
 } from './authenticode.ts';
