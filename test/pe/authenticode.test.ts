@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pkijs from 'pkijs';
+import { signatureAlgorithms, verifyAuthenticode } from '../../src/artifact/pe/authenticode.ts';
 import {
   bytesSource,
   checkPe,
@@ -17,8 +18,6 @@ import {
   inspectPeFile,
   type PeSource,
   peFailure,
-  signatureAlgorithms,
-  verifyAuthenticode,
 } from '../../src/artifact/pe/index.ts';
 import { pemCertificates } from '../../src/core/encoding.ts';
 import { authenticodeRows, osslsigncodeVersion, parseTable, renderTable } from '../helpers/authenticode-table.ts';

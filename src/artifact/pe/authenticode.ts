@@ -7,12 +7,12 @@
  * attributes. Chains are checked only against the roots the caller gives (`--authenticode-roots`): vouch ships no
  * Windows trust, so this is a consistency check of the file, not a statement that Windows would run it.
  */
-import { createHash, type Hash, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { VouchError } from '../../errors.ts';
 import type { CertificateEntry, PeAnomaly, PeCheck } from './check.ts';
-import { excludedRanges, type PeLayout, type PeSource } from './layout.ts';
+import { imageDigests } from './digest.ts';
+import type { PeSource } from './layout.ts';
 
 const OID = {
   signedData: '1.2.840.113549.1.7.2',
@@ -209,59 +209,6 @@ function spcIndirectData(sd: pkijs.SignedData): { algorithm: string; digest: Buf
   const algorithm = DIGESTS[oid.valueBlock.toString()];
   if (!algorithm) throw new Error(`unknown image digest algorithm ${oid.valueBlock.toString()}`);
   return { algorithm, digest: Buffer.from(digest.valueBlock.valueHexView) };
-}
-
-const CHUNK = 4 << 20;
-
-/**
- * The image digest computed from a file's bytes as they stream past, in any chunking, skipping the excluded ranges:
- * a hasher that already reads every byte of a PE file (the directory signer) feeds it the same chunks and gets the
- * Authenticode digests without a second read.
- */
-export class ImageDigester {
-  private readonly hashes: Array<[string, Hash]>;
-  private readonly ranges: Array<[number, number]>;
-  private next = 0;
-
-  constructor(layout: PeLayout, algorithms: string[]) {
-    this.hashes = algorithms.map((a) => [a, createHash(a)]);
-    this.ranges = excludedRanges(layout);
-  }
-
-  /** The bytes of the file at `offset`; chunks must come in order, without gaps. */
-  update(chunk: Buffer, offset: number): void {
-    if (offset !== this.next) throw new VouchError('INTERNAL', `image digest fed at ${offset}, expected ${this.next}`);
-    this.next += chunk.length;
-    let pos = offset;
-    const end = offset + chunk.length;
-    for (const [start, stop] of this.ranges) {
-      if (stop <= pos || start >= end) continue;
-      if (start > pos) this.feed(chunk.subarray(pos - offset, start - offset));
-      pos = Math.min(stop, end);
-    }
-    if (pos < end) this.feed(chunk.subarray(pos - offset));
-  }
-
-  private feed(bytes: Buffer): void {
-    for (const [, h] of this.hashes) h.update(bytes);
-  }
-
-  digests(): Map<string, Buffer> {
-    return new Map(this.hashes.map(([a, h]) => [a, h.digest()]));
-  }
-}
-
-/** The image digest in each algorithm, in one bounded pass over the file. */
-export async function imageDigests(
-  layout: PeLayout,
-  source: PeSource,
-  algorithms: string[],
-): Promise<Map<string, Buffer>> {
-  const d = new ImageDigester(layout, algorithms);
-  for (let pos = 0; pos < layout.fileSize; pos += CHUNK) {
-    d.update(await source.read(pos, Math.min(CHUNK, layout.fileSize - pos)), pos);
-  }
-  return d.digests();
 }
 
 /** The digest algorithms a checked file's signatures name (what an `ImageDigester` must compute). */
@@ -467,29 +414,4 @@ async function countersignature(
     out.problem = `the countersignature does not verify: ${(e as Error).message}`;
   }
   return out;
-}
-
-/**
- * What makes a checked file fail (signing, `verify --pe-strict`): the first failing signature, as the error of its
- * kind. Chains and timestamps fail only when roots were given; without them they are reported, not judged.
- */
-export function authenticodeError(path: string, report: AuthenticodeReport): VouchError | undefined {
-  for (const s of report.signatures) {
-    const where = `${path}: Authenticode signature ${s.path}`;
-    if (s.signedDigest !== undefined && !s.digestMatches) {
-      return new VouchError(
-        'AUTHENTICODE_DIGEST_MISMATCH',
-        `${where}: image digest ${s.imageDigest} (${s.digestAlgorithm}), signed ${s.signedDigest}`,
-      );
-    }
-    if (!s.signatureValid) {
-      return new VouchError('AUTHENTICODE_SIGNATURE_INVALID', `${where}: ${s.problems[0] ?? 'does not verify'}`);
-    }
-    if (s.chainStatus === 'failed') {
-      return new VouchError('AUTHENTICODE_CHAIN_INVALID', `${where}: ${s.problems.at(-1) ?? 'chain invalid'}`);
-    }
-    const t = s.timestamps.find((t) => !t.valid || t.chain === 'failed');
-    if (t) return new VouchError('AUTHENTICODE_TIMESTAMP_INVALID', `${where}: ${t.problem ?? 'timestamp invalid'}`);
-  }
-  return undefined;
 }
