@@ -1,4 +1,4 @@
-/** Terminal I/O for the CLI only: passphrase prompts and atomic output files. The library never prints. */
+/** Terminal I/O for the CLI only: passphrase prompts and the progress bar. The library never prints. */
 import { thousands } from '../core/encoding.ts';
 import { VouchError } from '../errors.ts';
 
@@ -42,9 +42,6 @@ function readHidden(prompt: string): Promise<string> {
     stdin.on('data', onData);
   });
 }
-
-/** Write a whole file or nothing: a crash mid-write never leaves a truncated bundle under the final name. */
-export { writeFileAtomic } from '../core/atomic.ts';
 
 /** Progress of a directory: files hashed, then (verify) signed entries checked against the walk. */
 export type ProgressFn = (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;

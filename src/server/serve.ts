@@ -55,7 +55,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   // Recorded once, or replaced when --public-url deliberately names another one.
   if (recorded === undefined || (given !== undefined && given !== recorded)) {
     try {
-      writeFileAtomic(publicUrlFile, `${given ?? stack.url}\n`);
+      writeFileAtomic(publicUrlFile, `${given ?? stack.url}\n`, { fsync: true });
     } catch (e) {
       await stack.close();
       throw e;

@@ -1,5 +1,6 @@
 /** Shared helpers for the server tests: real signed entries, signed-note parsing. */
 import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 
 export interface Signer {
   privateKey: KeyObject;
@@ -27,13 +28,9 @@ export function hashedRekord(s: Signer, data: Buffer | string, sigOverride?: Buf
   };
 }
 
-export function pae(type: string, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
-}
-
 export function dsseEntry(s: Signer, payload: Buffer, badSig = false): Record<string, unknown> {
   const type = 'application/vnd.in-toto+json';
-  const sig = sign('sha256', pae(type, badSig ? Buffer.from('other') : payload), s.privateKey);
+  const sig = sign('sha256', preAuthEncoding(type, badSig ? Buffer.from('other') : payload), s.privateKey);
   const envelope = JSON.stringify({
     payloadType: type,
     payload: payload.toString('base64'),
@@ -63,7 +60,7 @@ export function verifyCheckpoint(
 /** A valid intoto 0.0.2 proposed entry, as sigstore-js sends one: payload and signature base64-encoded twice. */
 export function intotoEntry(s: Signer, payload: Buffer, badSig = false, publicKey = s.pemB64): Record<string, unknown> {
   const type = 'application/vnd.in-toto+json';
-  const sig = sign('sha256', pae(type, badSig ? Buffer.from('other') : payload), s.privateKey);
+  const sig = sign('sha256', preAuthEncoding(type, badSig ? Buffer.from('other') : payload), s.privateKey);
   const twice = (b: Buffer) => Buffer.from(b.toString('base64')).toString('base64');
   return {
     apiVersion: '0.0.2',

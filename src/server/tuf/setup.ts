@@ -43,7 +43,7 @@ export async function openDataTuf(
     clock,
   });
   const rootPath = join(dir, 'root.json');
-  if (!existsSync(rootPath)) writeFileAtomic(rootPath, repository.initialRoot());
+  if (!existsSync(rootPath)) writeFileAtomic(rootPath, repository.initialRoot(), { fsync: true });
   const timer = setInterval(() => {
     try {
       repository.refreshIfDue();

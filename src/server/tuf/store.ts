@@ -3,7 +3,7 @@
  * `timestamp.json`) at the top and target files (`targets/<sha256>.<name>`) below, the layout clients fetch. The
  * directory is a plain static mirror: it can be copied to any web server as is.
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic.ts';
 import { VouchError } from '../../errors.ts';
@@ -57,7 +57,7 @@ export class DirectoryTufStore implements TufStore {
     if (!METADATA_NAME.test(name) && !TARGET_NAME.test(name)) throw new Error(`not a repository file name: ${name}`);
     const path = join(this.dir, name);
     if (name === 'timestamp.json') {
-      writeFileAtomic(path, data);
+      writeFileAtomic(path, data, { fsync: true });
       return;
     }
     // Written whole under a temporary name, then linked to its final name: link() fails if the name exists, so a
@@ -65,7 +65,7 @@ export class DirectoryTufStore implements TufStore {
     // truncated file under a published name.
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
     try {
-      writeFileSync(tmp, data, { mode: 0o644 });
+      writeFileAtomic(tmp, data, { fsync: true });
       try {
         linkSync(tmp, path);
       } catch (e) {
