@@ -61,6 +61,24 @@ describe('official clients against vouch serve, through TUF alone', () => {
     });
   }
 
+  /** `sigstore verify` of the attestation, its trust from the TUF mirror `mirror` and the pinned root only. */
+  const cliVerify = (mirror: string, cache: string) => [
+    'verify',
+    at('attest.sigstore.json'),
+    '--certificate-issuer',
+    summary.issuer,
+    '--certificate-identity-email',
+    email,
+    '--ctlog-threshold',
+    '0',
+    '--tuf-mirror-url',
+    mirror,
+    '--tuf-root-path',
+    at('pinned-root.json'),
+    '--tuf-cache-path',
+    at(cache),
+  ];
+
   before(async () => {
     child = spawn(
       process.execPath,
@@ -155,22 +173,7 @@ describe('official clients against vouch serve, through TUF alone', () => {
     );
     assert.equal(signed.status, 0, signed.stderr);
 
-    const verified = await sigstoreCli([
-      'verify',
-      at('attest.sigstore.json'),
-      '--certificate-issuer',
-      summary.issuer,
-      '--certificate-identity-email',
-      email,
-      '--ctlog-threshold',
-      '0',
-      '--tuf-mirror-url',
-      summary.tuf.mirror,
-      '--tuf-root-path',
-      at('pinned-root.json'),
-      '--tuf-cache-path',
-      at('cli-cache'),
-    ]);
+    const verified = await sigstoreCli(cliVerify(summary.tuf.mirror, 'cli-cache'));
     assert.equal(verified.status, 0, verified.stderr);
 
     const r = vouch(
@@ -253,28 +256,12 @@ describe('official clients against vouch serve, through TUF alone', () => {
     });
     await new Promise<void>((resolve) => proxy!.listen(0, '127.0.0.1', resolve));
     const mirror = `http://127.0.0.1:${(proxy.address() as { port: number }).port}/tuf`;
-    const args = (m: string, cache: string) => [
-      'verify',
-      at('attest.sigstore.json'),
-      '--certificate-issuer',
-      summary.issuer,
-      '--certificate-identity-email',
-      email,
-      '--ctlog-threshold',
-      '0',
-      '--tuf-mirror-url',
-      m,
-      '--tuf-root-path',
-      at('pinned-root.json'),
-      '--tuf-cache-path',
-      at(cache),
-    ];
-    const r = await sigstoreCli(args(mirror, 'tampered-cache'));
+    const r = await sigstoreCli(cliVerify(mirror, 'tampered-cache'));
     assert.notEqual(r.status, 0, 'the official client accepted a tampered timestamp.json');
     // tuf-js: the timestamp's signature does not verify with the timestamp key of the pinned root.
     assert.match(r.stderr, /UnsignedMetadataError/);
     // The same command on the real mirror still verifies: the refusal came from the one altered byte.
-    const ok = await sigstoreCli(args(summary.tuf.mirror, 'fresh-cache'));
+    const ok = await sigstoreCli(cliVerify(summary.tuf.mirror, 'fresh-cache'));
     assert.equal(ok.status, 0, ok.stderr);
   });
 });
