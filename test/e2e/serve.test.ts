@@ -247,6 +247,8 @@ describe('vouch serve --services', () => {
       trustedRoot: '/d/trusted_root.json',
       signingConfig: '/d/signing_config.json',
       storage: 'sqlite',
+      issuers: [],
+      insecureLoopbackIssuers: false,
     });
     assert.match(text, /CA +http:\/\/127\.0\.0\.1:1\/ca/);
     assert.match(text, /TSA +http:\/\/127\.0\.0\.1:1\/tsa\/api\/v1\/timestamp/);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { VouchError } from '../../errors.ts';
 import { vouchHome } from '../../instance/home.ts';
 import type { IssuerConfig } from '../../server/ca/oidc.ts';
+import { loadServeConfig } from '../../server/config.ts';
 import { type Serving, serve as startServing } from '../../server/serve.ts';
 import type { StackOptions } from '../../server/stack.ts';
 
@@ -20,6 +21,9 @@ export interface ServeCommandOptions {
   postgres?: string;
   services?: string;
   localEmail?: string;
+  /** YAML file: issuers, presets, login connectors (docs/identities.md). */
+  config?: string;
+  allowInsecureLoopbackIssuers?: boolean;
 }
 
 export interface ServeSummary {
@@ -34,6 +38,10 @@ export interface ServeSummary {
   /** The TUF repository: its mirror URL and the root clients pin, with that file's SHA-256. */
   tuf?: { mirror: string; root: string; rootSha256: string };
   storage: 'sqlite' | 'postgres';
+  /** Issuer URLs (and wildcard patterns) the CA accepts, besides the stack's own. */
+  issuers: string[];
+  /** Plain-HTTP loopback issuers are accepted: a test or development configuration. */
+  insecureLoopbackIssuers: boolean;
 }
 
 const SERVICES = ['ca', 'tlog', 'tsa', 'oidc', 'tuf'] as const;
@@ -50,11 +58,14 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
     options.publicUrl = o.publicUrl;
   }
   if (o.localEmail) options.localEmail = o.localEmail;
-  if (o.issuer?.length) {
-    options.issuers = o.issuer.map(
-      (issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer }),
-    );
-  }
+  const config = o.config ? loadServeConfig(o.config) : undefined;
+  options.issuers = [
+    ...(config?.issuers ?? []),
+    ...(o.issuer ?? []).map((issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer })),
+  ];
+  options.allowInsecureLoopbackIssuers = Boolean(
+    o.allowInsecureLoopbackIssuers || config?.allowInsecureLoopbackIssuers,
+  );
   if (o.postgres) options.storage = { kind: 'postgres', url: o.postgres };
   if (o.services) {
     const names = o.services.split(',').map((s) => s.trim());
@@ -91,6 +102,8 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
     trustedRoot: join(dataDir, 'trusted_root.json'),
     signingConfig: join(dataDir, 'signing_config.json'),
     storage: o.postgres ? 'postgres' : 'sqlite',
+    issuers: options.issuers.map((i) => i.issuer),
+    insecureLoopbackIssuers: options.allowInsecureLoopbackIssuers,
   };
   if (stack.issuer) summary.issuer = stack.issuer.issuer;
   if (stack.tuf) {
