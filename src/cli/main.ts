@@ -191,7 +191,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.out(
         o.json
           ? `${JSON.stringify(summary)}\n`
-          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}\n`,
+          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}${summary.urls.login ? `  login ${summary.urls.login}` : ''}\n`,
       );
       await serving.stopped;
     });

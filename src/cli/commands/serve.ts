@@ -50,6 +50,7 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
     ...(config?.issuers ?? []),
     ...(o.issuer ?? []).map((issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer })),
   ];
+  if (config?.login) options.login = config.login;
   options.allowInsecureLoopbackIssuers = Boolean(
     o.allowInsecureLoopbackIssuers || config?.allowInsecureLoopbackIssuers,
   );
