@@ -39,11 +39,11 @@ export function vouch(
  */
 export function vouchAsync(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {},
+  options: { cwd?: string; env?: Record<string, string | undefined>; input?: Buffer | string } = {},
 ): Promise<CliRun> {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
