@@ -13,8 +13,10 @@ import { type ServiceInput, signingConfigJson, type TrustedRootInput, trustedRoo
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
 import { caRoutes } from './ca/routes.ts';
+import type { LoginConfig } from './config.ts';
 import { createHttpServer, type Mount } from './http.ts';
 import { LocalIssuer } from './oidc/issuer.ts';
+import { LoginIssuer } from './oidc/login.ts';
 import { certDer, loadOrCreateAuthorities, loadOrCreateKey } from './pki.ts';
 import { Router } from './routes.ts';
 import { SqliteLogStore } from './store/sqlite.ts';
@@ -52,6 +54,8 @@ export interface StackOptions {
   issuerUrl?: string;
   /** Email of the local user in dev tokens; default `<login>@localhost`. */
   localEmail?: string;
+  /** Run the login connector at /login (people sign in through GitHub or an OIDC provider); the CA trusts it. */
+  login?: LoginConfig;
   clock?: () => Date;
 }
 
@@ -62,6 +66,8 @@ export interface StackUrls {
   oidc: string;
   /** TUF mirror URL (metadata at its root, targets under `targets/`). */
   tuf: string;
+  /** The login connector's issuer, when it runs. */
+  login?: string;
 }
 
 export interface Stack {
@@ -77,6 +83,7 @@ export interface Stack {
   tsa?: TimestampAuthority;
   issuer?: LocalIssuer;
   tuf?: TufRepository;
+  login?: LoginIssuer;
   close(): Promise<void>;
 }
 
@@ -141,6 +148,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const services: Record<'ca' | 'oidc' | 'tlog' | 'tsa', ServiceInput[]> = { ca: [], oidc: [], tlog: [], tsa: [] };
 
     const issuers = [...(options.issuers ?? [])];
+    if (options.login) {
+      const login = new LoginIssuer({
+        issuer: `${url}/login`,
+        key: await loadOrCreateKey(join(dataDir, 'keys'), 'login'),
+        config: options.login,
+        allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        clock,
+      });
+      stack.login = login;
+      urls.login = login.issuer;
+      mounts.push({ prefix: '/login', router: new Router(login.routes()) });
+      // As public Sigstore does for its Dex, the certificate names the upstream the person logged in through.
+      issuers.push({
+        issuer: login.issuer,
+        type: 'email',
+        audience: options.login.clientId,
+        issuerClaim: '$.federated_claims.connector_id',
+        jwks: await login.jwks(),
+      });
+      // Listed first: where there is a real login, signers should use it rather than the development issuer.
+      services.oidc.push(service(login.issuer));
+    }
     if (enabled.oidc) {
       const issuer = new LocalIssuer({
         issuer: issuerUrl,

@@ -29,7 +29,7 @@ export interface ServeCommandOptions {
 export interface ServeSummary {
   url: string;
   /** The services running, each at the URL a client calls (the TSA's is the full RFC 3161 endpoint). */
-  urls: Partial<Record<(typeof SERVICES)[number], string>>;
+  urls: Partial<Record<(typeof SERVICES)[number] | 'login', string>>;
   /** The dev issuer's URL, the issuer its identities carry (fixed at first start, see `DATA/public_url`). */
   issuer?: string;
   dataDir: string;
@@ -63,6 +63,7 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
     ...(config?.issuers ?? []),
     ...(o.issuer ?? []).map((issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer })),
   ];
+  if (config?.login) options.login = config.login;
   options.allowInsecureLoopbackIssuers = Boolean(
     o.allowInsecureLoopbackIssuers || config?.allowInsecureLoopbackIssuers,
   );
@@ -95,6 +96,7 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
   const urls: ServeSummary['urls'] = {};
   for (const k of SERVICES)
     if (running[k]) urls[k] = k === 'tsa' ? `${stack.urls.tsa}/api/v1/timestamp` : stack.urls[k];
+  if (stack.urls.login !== undefined) urls.login = stack.urls.login;
   const summary: ServeSummary = {
     url: stack.url,
     urls,
@@ -136,6 +138,7 @@ export function formatServe(s: ServeSummary): string {
     if (k === 'tuf' && s.tuf) line += `  (pin ${s.tuf.root}, sha256 ${s.tuf.rootSha256})`;
     lines.push(line);
   }
+  if (s.urls.login !== undefined) lines.push(`  login ${s.urls.login}  (people sign in here)`);
   lines.push(`  trusted root   ${s.trustedRoot}`, `  signing config ${s.signingConfig}`);
   return `${lines.join('\n')}\n`;
 }
