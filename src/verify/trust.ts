@@ -186,6 +186,7 @@ export function hashFor(key: KeyObject): string | null {
   // Asking a KeyObject for its type and curve crosses into native code each time; trust keys are asked on every
   // verification, so the answer is kept per key object.
   let h = hashCache.get(key);
+  // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (h === undefined) {
     h = hashOf(key);
     hashCache.set(key, h);
@@ -251,6 +252,7 @@ const chainChecked = new WeakMap<CertificateAuthority, true>();
  * Raises TRUST_ROOT_INVALID: a broken chain is a broken trusted root, whatever the bundle.
  */
 export function ensureChain(ca: CertificateAuthority): void {
+  // Stryker disable next-line ConditionalExpression,BlockStatement: a cache; checking the chain again gives the same verdict
   if (chainChecked.has(ca)) return;
   for (let i = 0; i + 1 < ca.certificates.length; i++) {
     if (!isIssuedBy(ca.certificates[i]!, ca.certificates[i + 1]!, ca.keys[i + 1]!)) {

@@ -648,6 +648,18 @@ describe('another instance', () => {
       expectCode('TLOG_INVALID', () => verify(text, v03.artifact, keylessPolicy(v03), roots));
     }
   });
+  it('no trusted root at all', () => {
+    expectCode('TRUST_ROOT_INVALID', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), []));
+  });
+  it('an exception that is not a VouchError is INTERNAL, never a verdict', () => {
+    class Hostile extends RegExp {
+      override get source(): string {
+        throw new TypeError('hostile matcher');
+      }
+    }
+    const p: Policy = { identities: [{ subject: { regexp: new Hostile('x') }, issuer: { exact: v03.issuer! } }] };
+    expectCode('INTERNAL', () => verify(v03.bundleText, v03.artifact, p, trustOf(v03)));
+  });
   it('several roots: an entry of no listed log is a mismatch of every root', () => {
     const b = JSON.parse(v03.bundleText) as Json;
     b.verificationMaterial.tlogEntries[0].logId.keyId = flipB64(b.verificationMaterial.tlogEntries[0].logId.keyId);
