@@ -517,6 +517,13 @@ describe('hostile signatures and artifacts', () => {
       'DSSE_INVALID',
     ],
     [
+      'DSSE with its signature twice (bundles carry exactly one)',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.signatures.push(b.dsseEnvelope.signatures[0]);
+      }),
+      'DSSE_INVALID',
+    ],
+    [
       'DSSE for another artifact',
       () =>
         verify(
