@@ -136,6 +136,7 @@ export function validAt(logs: readonly LogAuthority[], t: number): boolean {
 function timeRange(v: unknown, what: string): { start: number; end: number } {
   if (v === undefined || v === null) return { start: -Infinity, end: Infinity };
   const o = asObject(v, what, 'TRUST_ROOT_INVALID');
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,BlockStatement: parseTime refuses a missing start too; this names the problem
   if (o.start === undefined || o.start === null) invalid(`${what} has no start`);
   const start = parseTime(o.start, `${what}.start`);
   const end = o.end === undefined || o.end === null ? Infinity : parseTime(o.end, `${what}.end`);
