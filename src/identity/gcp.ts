@@ -80,7 +80,12 @@ async function impersonate(ctx: ProviderContext, account: string): Promise<strin
   };
   const endpoint = ctx.env.VOUCH_GCP_IAM_CREDENTIALS_URL?.replace(/\/+$/, '');
   try {
+    // The account is named as `projects/-/serviceAccounts/EMAIL` (IAM Credentials API: "-" is the wildcard, the
+    // project is the account's own), so no project id is needed. Given one, ADC does not go looking for it: that
+    // search runs `gcloud config config-helper` (a Python start, ~3.5 s where gcloud is installed) and then asks the
+    // metadata server, for a value nothing here reads. Which credentials ADC picks is unchanged.
     const auth = new GoogleAuth({
+      projectId: '-',
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
       clientOptions: { transporterOptions },
     });
