@@ -73,7 +73,9 @@ async function impersonate(ctx: ProviderContext, account: string): Promise<strin
   if (!/^[^@\s/]+@[^@\s/]+$/.test(account) && !/^\d+$/.test(account)) {
     throw new VouchError('TOKEN_INVALID', 'GOOGLE_SERVICE_ACCOUNT_NAME is not a service account email or id');
   }
-  const { GoogleAuth, Impersonated } = await import('google-auth-library');
+  // A CommonJS package: its module.exports is the namespace's `default`, both under Node and in the CLI bundle
+  // (esbuild gives a lazily loaded CommonJS chunk a default export only, so named imports would be undefined there).
+  const { GoogleAuth, Impersonated } = (await import('google-auth-library')).default;
   const transporterOptions = {
     fetchImplementation: boundedFetch('Google Cloud IAM', { timeoutMs: ctx.timeoutMs }),
     timeout: ctx.timeoutMs,
