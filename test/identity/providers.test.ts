@@ -150,7 +150,7 @@ describe('Azure Pipelines', () => {
     try {
       const claims = decodeJwt(await azurePipelines.getToken(ctx(ap.env)));
       assert.equal(claims.aud, AZURE_EXCHANGE_AUDIENCE);
-      assert.equal(claims.sub, 'p://acme/app/release');
+      assert.equal(claims.sub, 'p://acme/Release Tools/app-release');
       const e = await rejectsWith(
         azurePipelines.getToken(ctx({ TF_BUILD: 'True', SYSTEM_OIDCREQUESTURI: ap.env.SYSTEM_OIDCREQUESTURI! })),
         'TOKEN_INVALID',

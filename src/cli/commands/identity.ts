@@ -7,6 +7,7 @@ import { browserLogin, deviceLogin, type LoginUi } from '../../identity/login.ts
 import type { ProviderName } from '../../identity/provider.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { certificateIssuer, decodeIdentityToken, proofSubject } from '../../identity/token.ts';
+import { expectedCertificate } from '../../instance/ca-issuers.ts';
 import { readConfig } from '../../instance/config.ts';
 import { vouchHome } from '../../instance/home.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
@@ -132,6 +133,8 @@ export interface WhoamiSummary {
   identity: string;
   /** The issuer the certificate will name: what `--certificate-oidc-issuer` must say. */
   issuer: string;
+  /** The identity extensions the certificate will carry, by name (as `vouch sign --json` and `vouch verify --json`). */
+  extensions: Record<string, string>;
   tokenIssuer: string;
   subject: string;
   audience: string[];
@@ -153,11 +156,15 @@ export async function whoami(o: WhoamiOptions): Promise<WhoamiSummary> {
     });
     const token = await selected.provider.getToken();
     const claims = decodeIdentityToken(token);
+    const certificate = await expectedCertificate(instance, claims, {
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    });
     const summary: WhoamiSummary = {
       identitySource: selected.source,
       instance: instance?.name ?? EMBEDDED,
-      identity: await expectedIdentity(claims),
-      issuer: certificateIssuer(claims),
+      identity: certificate.san.value,
+      issuer: certificate.issuer,
+      extensions: Object.fromEntries(certificate.extensions.map((e) => [e.name, e.value])),
       tokenIssuer: claims.issuer,
       subject: claims.subject,
       audience: claims.audience,
@@ -167,24 +174,6 @@ export async function whoami(o: WhoamiOptions): Promise<WhoamiSummary> {
     return summary;
   } finally {
     await instance?.close();
-  }
-}
-
-/**
- * The SAN the CA will write, from the CA's own claim mapping (src/server/ca), so `whoami` and the certificate cannot
- * disagree. Issuers the mapping does not know as a CI type are read as email identities; a token without a verified
- * email then names its subject.
- */
-async function expectedIdentity(claims: ReturnType<typeof decodeIdentityToken>): Promise<string> {
-  const [{ mapIdentity }, { issuerType }] = await Promise.all([
-    import('../../core/identity-map.ts'),
-    import('../../server/ca/oidc.ts'),
-  ]);
-  const issuer = claims.issuer;
-  try {
-    return mapIdentity(issuer, claims.raw, { type: issuerType({ issuer }) }).san.value;
-  } catch {
-    return proofSubject(claims);
   }
 }
 
