@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -628,6 +628,18 @@ describe('identities end to end through vouch serve --config', () => {
     assert.equal((out.json() as { removed: number }).removed, 1);
     const afterLogout = await vouchAsync(['whoami', '--instance', url, '--json'], { env });
     assert.equal((afterLogout.json() as { identitySource: string }).identitySource, 'local-issuer');
+  });
+
+  it('a login at an issuer this CA does not accept is refused and not kept', async () => {
+    const elsewhere = await startDex();
+    try {
+      const env = jobEnv('home-bob', { BROWSER: at('browser.mjs') });
+      const login = await vouchAsync(['login', '--instance', url, '--oidc-issuer', elsewhere.issuer], { env });
+      assert.deepEqual([login.status, errorCode(login.stderr)], [2, 'TOKEN_INVALID'], login.stderr);
+      assert.deepEqual(existsSync(at('home-bob/logins')) ? readdirSync(at('home-bob/logins')) : [], []);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('whoami refuses a token where signing would, for the same reason', async () => {
