@@ -1,46 +1,17 @@
 /**
- * The only module that knows about argv, output formats and exit statuses. Commands are plain functions
- * (commands/*.ts) loaded lazily so a cold `vouch verify` pays only for what it runs.
+ * The command line, declared: every command with its arguments and flags, and the module that runs it. A command
+ * module (src/cli/commands/NAME.ts) returns a value; its formatter (src/cli/format/) renders it for people, `--json`
+ * prints it as JSON; src/cli/run.ts does the printing, exit statuses and errors. Adding a command is one declaration
+ * here, one command module and one formatter.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { EXIT, VouchError } from '../errors.ts';
-import { formatError, formatSign } from './format.ts';
-import { type ProgressFn, progressBar } from './io.ts';
+import { type Command, Option } from 'commander';
+import { type ActionFactory, type Io, runCli } from './run.ts';
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
+export function main(argv: string[], io?: Io): Promise<number> {
+  return runCli(argv, declareCommands, io);
 }
 
-const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
-/** Directory options shared by sign and verify: a progress bar when a person watches a terminal. */
-function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean | string }) {
-  const out: { format?: 'vouch' | 'model-signing'; incremental?: boolean | string; onProgress?: ProgressFn } = {};
-  if (o.format === 'vouch' || o.format === 'model-signing') out.format = o.format;
-  if (o.incremental !== undefined) out.incremental = o.incremental;
-  if (!o.json && process.stderr.isTTY) out.onProgress = progressBar();
-  return out;
-}
-
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
-  let json = false;
-  const verifying = argv[0] === 'verify';
-  let status: number = EXIT.ok;
-  const run = async (asJson: boolean | undefined, fn: () => Promise<string | object>) => {
-    json = Boolean(asJson);
-    const result = await fn();
-    if (typeof result === 'string') io.out(result);
-    else io.out(`${JSON.stringify(result, null, 2)}\n`);
-  };
-
-  const program = new Command('vouch')
-    .description('Sign releases with the identity you already have; verify who signed them, offline.')
-    .version('0.1.0')
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: () => {} })
-    .showHelpAfterError(false);
-
+function declareCommands(program: Command, command: ActionFactory): void {
   program
     .command('keygen')
     .description('generate a key pair: PREFIX.key (encrypted PKCS#8, mode 0600) and PREFIX.pub (SPKI PEM)')
@@ -48,15 +19,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .addOption(new Option('--type <type>', 'key type').choices(['ecdsa-p256', 'ed25519']).default('ecdsa-p256'))
     .option('--force', 'overwrite existing key files')
     .option('--json', 'print the result as JSON')
-    .action(async (o) =>
-      run(o.json, async () => {
-        const { keygen } = await import('./commands/keygen.ts');
-        const r = await keygen({ out: o.out, type: o.type, force: o.force });
-        return o.json
-          ? r
-          : `Wrote ${r.privateKey} and ${r.publicKey}\nfingerprint sha256:${r.fingerprint} (${r.type})\n`;
-      }),
-    );
+    .action(command(() => import('./commands/keygen.ts')));
 
   program
     .command('sign')
@@ -81,35 +44,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
     .option('--json', 'print the result as JSON')
-    .action(async (target: string, o) =>
-      run(o.json, async () => {
-        if (!o.key) {
-          const { signKeyless } = await import('./commands/keyless.ts');
-          const r = await signKeyless(target, {
-            ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
-            ...(o.instance !== undefined ? { instance: o.instance } : {}),
-            ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
-            ...(o.repository !== undefined ? { repository: o.repository } : {}),
-            ...(o.recursive ? { recursive: true } : {}),
-            ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
-            ...dirOptions(o),
-            // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
-            ...(process.stdin.isTTY && process.stderr.isTTY
-              ? {
-                  prompt: (p: { verificationUri: string; verificationUriComplete?: string; userCode: string }) =>
-                    io.err(
-                      `To sign, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
-                    ),
-                }
-              : {}),
-          });
-          return o.json ? r : formatSign(r);
-        }
-        const { sign } = await import('./commands/sign.ts');
-        const r = await sign(target, { ...o, ...dirOptions(o) });
-        return o.json ? r : formatSign(r);
-      }),
-    );
+    .action(command(() => import('./commands/sign.ts')));
 
   program
     .command('verify')
@@ -129,18 +64,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
     .option('--json', 'print the result as JSON')
-    .action(async (target: string, o) =>
-      run(o.json, async () => {
-        const [{ verify }, { formatVerify }] = await Promise.all([
-          import('./commands/verify.ts'),
-          import('./format-verify.ts'),
-        ]);
-        if (o.unsafeAllowAnyRepository)
-          io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
-        const r = await verify(target, { ...o, ...dirOptions(o) });
-        return o.json ? r : formatVerify(r);
-      }),
-    );
+    .action(command(() => import('./commands/verify.ts')));
 
   program
     .command('serve')
@@ -158,30 +82,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
     .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
     .option('--json', 'print the listening summary as JSON')
-    .action(async (o) => {
-      json = Boolean(o.json);
-      const { serve } = await import('./commands/serve.ts');
-      const { serving, summary } = await serve(o);
-      io.out(
-        o.json
-          ? `${JSON.stringify(summary)}\n`
-          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}\n`,
-      );
-      await serving.stopped;
-    });
+    .action(command(() => import('./commands/serve.ts')));
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
     .command('show')
     .description('list the trusted roots: names, CA subjects, log ids, validity')
     .option('--json', 'print the result as JSON')
-    .action(async (o) =>
-      run(o.json, async () => {
-        const { trustShow, formatTrustShow } = await import('./commands/trust.ts');
-        const r = trustShow();
-        return o.json ? r : formatTrustShow(r);
-      }),
-    );
+    .action(command(() => import('./commands/trust-show.ts')));
   trust
     .command('import')
     .description('add a trusted root (a Sigstore trusted_root.json) under a name')
@@ -189,51 +97,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .requiredOption('--name <name>', 'name to store it under')
     .option('--force', 'replace a root of the same name')
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, o) =>
-      run(o.json, async () => {
-        const { trustImport, formatTrustShow } = await import('./commands/trust.ts');
-        const r = await trustImport(file, { name: o.name, force: Boolean(o.force) });
-        return o.json ? r : `Imported\n${formatTrustShow([r])}`;
-      }),
-    );
+    .action(command(() => import('./commands/trust-import.ts')));
   trust
     .command('export')
     .description('print a stored trusted root, as imported')
     .argument('<name>', 'name of the root (see `vouch trust show`)')
-    .action(async (name: string) =>
-      run(false, async () => {
-        const { trustExport } = await import('./commands/trust.ts');
-        return trustExport(name);
-      }),
-    );
-
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (caught) {
-    let e = caught;
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return EXIT.ok;
-      if (e.code === 'commander.help') {
-        // `vouch` alone: the help, on stderr, and a usage status.
-        io.err(program.helpInformation());
-        return EXIT.usage;
-      }
-      e = new VouchError('USAGE', e.message.replace(/^error: /, ''));
-    }
-    const err =
-      e instanceof VouchError
-        ? e
-        : new VouchError('INTERNAL', `unexpected error: ${(e as Error)?.message ?? e}`, { cause: e });
-    if (json) {
-      const failure = verifying ? { verified: false, error: err.toJSON() } : { error: err.toJSON() };
-      io.out(`${JSON.stringify(failure, null, 2)}\n`);
-    }
-    // Loaded only when needed: the directory module is not part of a plain file verification.
-    const describe =
-      err.code === 'DIRECTORY_MISMATCH' ? (await import('../artifact/dir/verify.ts')).describeDifference : undefined;
-    io.err(formatError(err, describe as ((d: never) => string) | undefined));
-    if (process.env.VOUCH_DEBUG && err.cause) io.err(`${String((err.cause as Error).stack ?? err.cause)}\n`);
-    status = err.exitStatus;
-  }
-  return status;
+    .action(command(() => import('./commands/trust-export.ts')));
 }

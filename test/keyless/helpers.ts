@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
+import type { KeylessOptions } from '../../src/instance/session.ts';
+import { signTarget } from '../../src/workflow/sign.ts';
 
 const keys = await generateKeyPair('ES256');
 
@@ -46,4 +48,21 @@ export function tempHome(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-home-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * Keyless `sign()` of the public API (the workflow opens and closes the session and writes the bundle), with the
+ * certified identity and the session's facts lifted to the top for short assertions.
+ */
+export async function signKeyless(target: string, o: KeylessOptions & { bundle?: string } = {}) {
+  const { bundle, ...keyless } = o;
+  const r = await signTarget(target, { keyless, ...(bundle !== undefined ? { bundle } : {}) });
+  assert.ok(r.signer.type === 'certificate' && r.keyless, 'a keyless result');
+  return {
+    ...r,
+    ...r.keyless,
+    identity: r.signer.identity,
+    issuer: r.signer.issuer,
+    localDevelopmentIdentity: r.signer.localDevelopmentIdentity,
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * `vouch serve`: the embedded trust stack as a server a team shares. Returns once listening; the CLI then waits for
- * `stopped` (SIGTERM/SIGINT flush the log and close the store).
+ * `vouch serve`: the embedded trust stack as a server a team shares. Returns once listening; the CLI prints where,
+ * then waits for `stopped` (SIGTERM/SIGINT flush the log and close the store).
  */
 import { join } from 'node:path';
 import { VouchError } from '../../errors.ts';
@@ -8,8 +8,10 @@ import { vouchHome } from '../../instance/home.ts';
 import type { IssuerConfig } from '../../server/ca/oidc.ts';
 import { type Serving, serve as startServing } from '../../server/serve.ts';
 import type { StackOptions } from '../../server/stack.ts';
+import { formatServe } from '../format/serve.ts';
+import { defineCommand } from '../run.ts';
 
-export interface ServeCommandOptions {
+interface ServeFlags {
   data?: string;
   host?: string;
   port?: string;
@@ -30,7 +32,7 @@ export interface ServeSummary {
   storage: 'sqlite' | 'postgres';
 }
 
-export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving; summary: ServeSummary }> {
+async function serve(o: ServeFlags): Promise<{ serving: Serving; summary: ServeSummary }> {
   const dataDir = o.data ?? join(vouchHome(), 'serve');
   const port = o.port === undefined ? 8080 : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VouchError('USAGE', `invalid --port ${o.port}`);
@@ -78,3 +80,11 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
     },
   };
 }
+
+export default defineCommand({
+  run: (_args: [], flags: ServeFlags) => serve(flags),
+  human: (r) => formatServe(r.summary),
+  json: (r) => r.summary,
+  wait: (r) => r.serving.stopped,
+  jsonLine: true,
+});

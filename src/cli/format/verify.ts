@@ -1,14 +1,16 @@
-import { describeDirectory } from '../artifact/dir/verify.ts';
-import type { VerifyOutcome } from '../workflow/verify.ts';
+/** `vouch verify`, for people: "Verified OK", what was verified (its digest), who signed, and when. */
+import { describeDirectory } from '../../artifact/dir/verify.ts';
+import type { VerifyOutcome } from '../../workflow/verify.ts';
 
-export function formatVerify(r: VerifyOutcome): string {
+export function formatVerify(r: VerifyOutcome): string[] {
   const lines = [
     r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
   ];
-  if (r.file)
+  if (r.file) {
     lines.push(
       `  file       ${JSON.stringify(r.file.path)} of the signed directory (manifest ${r.file.manifestDigest})`,
     );
+  }
   if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
   if (r.signer.type === 'key') lines.push(`  signer     key sha256:${r.signer.fingerprint}`);
   else {
@@ -18,9 +20,10 @@ export function formatVerify(r: VerifyOutcome): string {
   for (const t of r.tlogEntries) {
     lines.push(`  log entry  index ${t.logIndex}${t.integratedTime ? ` integrated ${t.integratedTime}` : ''}`);
   }
-  for (const t of r.timestamps)
+  for (const t of r.timestamps) {
     lines.push(`  signed at  ${t.time} (${t.source === 'tsa' ? 'timestamp authority' : 'log'})`);
+  }
   if (r.tlogEntries.length === 0 && r.timestamps.length === 0)
     lines.push('  signed at  unknown (no timestamp in bundle)');
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
