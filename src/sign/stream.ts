@@ -18,7 +18,7 @@ import { open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
+import { arrayJsonParts, statementFrame, statementJsonParts } from '../core/chunked.ts';
 import { preAuthPrefix } from '../core/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
@@ -81,13 +81,6 @@ async function writePayload(statement: InTotoStatement, path: string): Promise<n
       await put(Buffer.from(parts[a]!, 'utf8'));
       const array = arrays[a];
       if (!array) continue;
-      // An array that writes its own JSON to the file (a walk's entries, written natively) does; else in chunks,
-      // byte-identical either way (statementJsonParts).
-      const written = jsonWriteOf(array)?.(fh.fd);
-      if (written !== undefined) {
-        length += written;
-        continue;
-      }
       for (const chunk of arrayJsonParts(array)) await put(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     }
   } finally {

@@ -91,9 +91,8 @@ async function verifyDirectory(
     import('./dir-bundle.ts'),
     import('../artifact/dir/index.ts'),
   ]);
-  // A large bundle takes a while to read before the walk: the JS loop's hashing workers start meanwhile (nothing to
-  // start when the native core hashes). A worker never used still costs ~15 ms at exit, hence only above 1 MiB
-  // (~4,000 entries, where a walk starts workers anyway).
+  // A large bundle takes a while to read before the walk: the hashing workers start meanwhile. A worker never used
+  // still costs ~15 ms at exit, hence only above 1 MiB (~4,000 entries, where a walk starts workers anyway).
   const size = await stat(bundlePath).then(
     (st) => st.size,
     () => 0,
