@@ -3,25 +3,17 @@
  */
 
 // Container images (docs/formats/oci.md).
+export { attachSignature } from './artifact/oci/attach.ts';
 export {
-  attachSignature,
-  type BundleVerifier,
   buildImageStatement,
   checkImageStatement,
   checkSimpleSigning,
-  type FoundSignature,
-  findSignatures,
   type ImageCheckOptions,
-  type ImageVerification,
-  imagesToSign,
-  type ResolvedImage,
-  resolveImage,
-  selectPlatform,
-  verifyImage,
-  verifyImageSignatures,
-} from './artifact/oci/image.ts';
+} from './artifact/oci/binding.ts';
+export { type FoundSignature, findSignatures } from './artifact/oci/discover.ts';
 export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
 export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
+export { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from './artifact/oci/resolve.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
@@ -40,4 +32,13 @@ export {
   type VerifyOutcome,
   verifyTarget as verify,
 } from './workflow/verify.ts';
-export { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './workflow/verify-image.ts';
+export {
+  type BundleVerifier,
+  type ImageVerification,
+  type ImageVerifyOptions,
+  type ImageVerifyResult,
+  type RejectedSignature,
+  verifyImage,
+  verifyImageSignatures,
+  verifyImageTarget,
+} from './workflow/verify-image.ts';

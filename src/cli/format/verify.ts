@@ -1,4 +1,4 @@
-/** `vouch verify`, for people: "Verified OK", what was verified (its digest), who signed, and when. */
+/** `vouch verify`, for people: "Verified OK", what was verified (its digest first), who signed, and when. */
 import { describeDirectory } from '../../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
 
@@ -6,6 +6,11 @@ export function formatVerify(r: VerifyOutcome): string[] {
   const lines = [
     r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
   ];
+  // An image is verified by digest: that (not the tag, which may move) is what to deploy, so it comes first.
+  if (r.image) {
+    lines.push(`  image      ${r.image.repository}@${r.image.digest}`);
+    if (r.image.viaIndex) lines.push(`  signed as  index ${r.image.viaIndex}, which lists it`);
+  }
   if (r.file) {
     lines.push(
       `  file       ${JSON.stringify(r.file.path)} of the signed directory (manifest ${r.file.manifestDigest})`,
