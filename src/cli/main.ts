@@ -43,6 +43,7 @@ function declareCommands(program: Command, command: ActionFactory): void {
         .default('vouch'),
     )
     .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
+    .option('--allow-pe-anomaly <path...>', 'PE files: sign this file despite an Authenticode anomaly (recorded)')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/sign.ts')));
 
@@ -63,8 +64,19 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
     .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
+    .option('--pe-strict', 'PE files: also refuse data hidden around the Authenticode signature or a broken one')
+    .option('--authenticode-roots <file>', 'PE files (--pe-strict): PEM CA certificates Authenticode must chain to')
+    .option('--allow-pe-anomaly <path...>', 'PE files (--pe-strict): accept this file despite an anomaly (recorded)')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/verify.ts')));
+
+  program
+    .command('inspect')
+    .description('what a file carries: PE files (kind, Authenticode digest, signer, chain, timestamp, anomalies)')
+    .argument('<file>', 'the file to inspect (its kind is read from its content)')
+    .option('--authenticode-roots <file>', 'PEM CA certificates Authenticode chains and timestamps are checked against')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/inspect.ts')));
 
   program
     .command('serve')

@@ -34,6 +34,8 @@ export interface StackOptions {
   services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
+  /** Let the CA discover issuers over plain HTTP on a loopback address (tests and development only). */
+  allowInsecureLoopbackIssuers?: boolean;
   storage?: StorageOptions;
   /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
   tlog?: { maxBatch?: number };
@@ -133,7 +135,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       services.oidc.push(service(urls.oidc));
     }
     if (enabled.ca) {
-      const ca = new CertificateAuthority({ material, tokens: new TokenVerifier(issuers, { clock }), clock });
+      const ca = new CertificateAuthority({
+        material,
+        tokens: new TokenVerifier(issuers, {
+          clock,
+          allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        }),
+        clock,
+      });
       stack.ca = ca;
       mounts.push({ prefix: '/ca', router: new Router(caRoutes(ca)) });
       trust.certificateAuthorities.push(

@@ -5,6 +5,7 @@
  * closed afterwards) and writes the bundle file, so the library's `sign()` and `vouch sign` do the same thing.
  */
 import { basename, resolve } from 'node:path';
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
@@ -57,6 +58,11 @@ export interface SignOptions {
   incremental?: boolean | string;
   /** Directories: progress of hashing, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+  /**
+   * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
+   * installer tagged after signing). The exception is recorded in the result.
+   */
+  allowPeAnomaly?: string[];
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -109,6 +115,8 @@ export interface SignResult {
   images?: Omit<SignedImage, 'bundle'>[];
   /** Directories: what the manifest covers. */
   directory?: SignedDirectorySummary;
+  /** A PE file: what the check before signing found (and an anomaly let through by `allowPeAnomaly`). */
+  pe?: PeRecord;
   /** Keyless signatures only. */
   keyless?: KeylessSummary;
 }
@@ -145,6 +153,9 @@ export async function signTarget(input: string | Target, options: SignOptions = 
 }
 
 async function signWith(target: Target, options: SignOptions, context: ContextSource): Promise<SignResult> {
+  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin') {
+    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
+  }
   const result = await signKind(target, options, context);
   if (result.bundlePath && result.bundle) {
     writeFileAtomic(result.bundlePath, `${JSON.stringify(result.bundle)}\n`, { fsync: true });
@@ -252,6 +263,11 @@ async function signFile(
     throw new VouchError('USAGE', 'signing stdin needs --bundle PATH');
   }
   const bundlePath = options.bundle ?? `${(target as { path: string }).path}.sigstore.json`;
+  const allowed = new Set((options.allowPeAnomaly ?? []).map((p) => resolve(p)));
+  if (target.kind === 'stdin' && allowed.size > 0) {
+    throw new VouchError('USAGE', '--allow-pe-anomaly names files; stdin is not checked');
+  }
+  const pe = target.kind === 'file' ? await checkBeforeSigning(target.path, allowed) : undefined;
   // Small files keep their bytes, which are signed natively (no pre-hashed signing library to load).
   const digest =
     target.kind === 'stdin'
@@ -270,7 +286,20 @@ async function signFile(
     bundle,
     signer: signerSummary(context),
     ...proofsOf(bundle),
+    ...(pe ? { pe } : {}),
   };
+}
+
+/**
+ * The 3CX trick is stopped here: a PE file (by its magic bytes, whatever its name) with data hidden around its
+ * Authenticode signature, or whose signature no longer matches it, is not signed unless named in `allowed`.
+ */
+async function checkBeforeSigning(path: string, allowed: Set<string>): Promise<PeRecord | undefined> {
+  for (const a of allowed) {
+    if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being signed`);
+  }
+  const { enforcePe } = await import('../artifact/pe/index.ts');
+  return enforcePe(path, { allow: allowed.has(resolve(path)) });
 }
 
 async function signImageTarget(target: Target, options: SignOptions, contextOf: ContextSource): Promise<SignResult> {

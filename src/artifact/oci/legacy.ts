@@ -5,7 +5,7 @@
  * (src/artifact/oci/binding.ts) then binds the payload to the image.
  */
 import { createHash } from 'node:crypto';
-import { decodeBase64 } from '../../core/encoding.ts';
+import { decodeBase64, pemCertificates } from '../../core/encoding.ts';
 import { asInt, asObject, asString, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import type { FoundSignature } from './discover.ts';
@@ -48,12 +48,6 @@ export async function findLegacySignatures(
   return out;
 }
 
-function pemToDer(pem: string, what: string): Buffer[] {
-  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g)];
-  if (blocks.length === 0) throw new VouchError('BUNDLE_MALFORMED', `${what} holds no PEM certificate`);
-  return blocks.map((b) => decodeBase64(b[1]!.replace(/\s+/g, ''), what));
-}
-
 /**
  * Convert one legacy cosign signature layer into a Sigstore bundle (protobuf-specs JSON):
  * signature -> messageSignature over SHA-256(payload); certificate (+chain) -> x509CertificateChain, or
@@ -72,7 +66,7 @@ export function legacyToBundle(layer: Descriptor, payload: Buffer): string {
   decodeBase64(sig, 'legacy signature');
   const material: Record<string, unknown> = {};
   if (cert) {
-    const certs = [...pemToDer(cert, 'certificate'), ...(chain ? pemToDer(chain, 'chain') : [])];
+    const certs = [...pemCertificates(cert, 'certificate'), ...(chain ? pemCertificates(chain, 'chain') : [])];
     material.x509CertificateChain = { certificates: certs.map((c) => ({ rawBytes: c.toString('base64') })) };
   } else {
     material.publicKey = { hint: '' };

@@ -20,6 +20,7 @@ interface SignFlags {
   allowInsecureRegistry?: boolean;
   format?: 'vouch' | 'model-signing';
   incremental?: boolean | string;
+  allowPeAnomaly?: string[];
 }
 
 export default defineCommand({
@@ -48,6 +49,7 @@ export default defineCommand({
       ...(f.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
       ...(f.format !== undefined ? { format: f.format } : {}),
       ...(f.incremental !== undefined ? { incremental: f.incremental } : {}),
+      ...(f.allowPeAnomaly ? { allowPeAnomaly: f.allowPeAnomaly } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
     return summary;

@@ -1,4 +1,6 @@
 /** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair with --key, else keyless. */
+import { loadAuthenticodeRoots } from '../../artifact/pe/index.ts';
+import { VouchError } from '../../errors.ts';
 import { readKeyFile } from '../../sign/keys.ts';
 import type { IdentityOptions } from '../../verify/policy.ts';
 import { loadTrust, type VerifyOptions, type VerifyOutcome, verifyTarget } from '../../workflow/verify.ts';
@@ -19,6 +21,9 @@ interface VerifyFlags {
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
   path?: string;
+  peStrict?: boolean;
+  authenticodeRoots?: string;
+  allowPeAnomaly?: string[];
 }
 
 export default defineCommand({
@@ -45,6 +50,14 @@ export default defineCommand({
     else if (o.allowRepository) image.allowRepositories = o.allowRepository;
     if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
     options.image = image;
+    if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
+      throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
+    }
+    if (o.peStrict) {
+      options.pe = { strict: true };
+      if (o.authenticodeRoots !== undefined) options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+      if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
+    }
     return verifyTarget(target, options);
   },
   human: formatVerify,

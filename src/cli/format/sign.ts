@@ -1,6 +1,7 @@
 /** `vouch sign`, for people: what was signed, by whom, with which proofs, and where the bundle is. */
 import { thousands } from '../../core/encoding.ts';
 import type { SignSummary } from '../commands/sign.ts';
+import { formatPeRecord } from './pe.ts';
 
 export function formatSign(r: SignSummary): string[] {
   const lines = [`Signed ${r.target}`, `  digest   ${r.digest}`];
@@ -25,6 +26,7 @@ export function formatSign(r: SignSummary): string[] {
     if (d.cached > 0)
       lines.push(`  hashed   ${thousands(d.hashed)} files, ${thousands(d.cached)} unchanged (incremental)`);
   }
+  if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   return lines;
 }

@@ -1,6 +1,7 @@
 /** `vouch verify`, for people: "Verified OK", what was verified (its digest first), who signed, and when. */
 import { describeDirectory } from '../../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
+import { formatPeRecord } from './pe.ts';
 
 export function formatVerify(r: VerifyOutcome): string[] {
   const lines = [
@@ -30,5 +31,6 @@ export function formatVerify(r: VerifyOutcome): string[] {
   }
   if (r.tlogEntries.length === 0 && r.timestamps.length === 0)
     lines.push('  signed at  unknown (no timestamp in bundle)');
+  if (r.pe) lines.push(`  pe         ${formatPeRecord(r.pe)}`);
   return lines;
 }
