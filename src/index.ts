@@ -17,13 +17,20 @@ export { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from '
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
-export { type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
+export type { KeylessOptions } from './instance/session.ts';
+export { type SigningContext, signDigest, signStatement, type Witness } from './sign/bundle.ts';
 export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
-export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
+export { KeyPairSigner, type Signature, type Signer, type SignPayload } from './sign/signer.ts';
 export { buildPolicy, type PolicyOptions } from './verify/policy.ts';
 export { loadTrustedRoot, type TrustMaterial } from './verify/trust.ts';
-export type { ArtifactInput, Policy, VerificationResult } from './verify/types.ts';
-export { type SignOptions, type SignResult, signTarget as sign } from './workflow/sign.ts';
+export type { ArtifactInput, Policy, PublicKeyInput, VerificationResult } from './verify/types.ts';
+export {
+  type KeylessSummary,
+  type SignerSummary,
+  type SignOptions,
+  type SignResult,
+  signTarget as sign,
+} from './workflow/sign.ts';
 export { type ImageSignOptions, type SignedImage, signImage } from './workflow/sign-image.ts';
 export {
   loadDefaultTrust,

@@ -4,6 +4,7 @@
  * library prints nothing.
  */
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -40,6 +41,15 @@ describe('library API', () => {
     assert.deepEqual(JSON.parse(readFileSync(at('b.json'), 'utf8')), signed.bundle);
     const result = await verify(at('b.bin'), { keys: [{ spki: pair.publicKeyPem }], bundle: at('b.json'), home });
     assert.deepEqual(result.signer, { type: 'key', fingerprint: pair.fingerprint });
+    // The key as a file's bytes (PEM in a Buffer), as `PublicKeyInput` says, and as DER.
+    writeFileSync(at('k.pub'), pair.publicKeyPem);
+    for (const spki of [
+      readFileSync(at('k.pub')),
+      createPublicKey(pair.publicKeyPem).export({ format: 'der', type: 'spki' }),
+    ]) {
+      const again = await verify(at('b.bin'), { keys: [{ spki }], bundle: at('b.json'), home });
+      assert.deepEqual(again.signer, { type: 'key', fingerprint: pair.fingerprint });
+    }
     writeFileSync(at('b.bin'), 'key-signed artifacT');
     await assert.rejects(
       verify(at('b.bin'), { keys: [{ spki: pair.publicKeyPem }], bundle: at('b.json'), home }),
