@@ -59,7 +59,7 @@ async function main(): Promise<string> {
       const t = performance.now();
       const r = await signTarget(file, { keyless: { home, env: {} }, bundle: join(dir, `a${i}.json`) });
       a.total.push(performance.now() - t);
-      const timings = r.keyless?.timings ?? {};
+      const timings = r.timings ?? {};
       a.token.push(timings.token ?? 0);
       a.ca.push(timings.ca ?? 0);
       a.tlog.push(timings.tlog ?? 0);

@@ -36,8 +36,8 @@ try {
   let issuer = '';
   try {
     const out = JSON.parse(signed.stdout);
-    identity = out.signer.identity;
-    issuer = out.signer.issuer;
+    identity = out.identity;
+    issuer = out.issuer;
     process.stdout.write(
       `  signed by ${identity} (issuer ${issuer}), log index ${out.logIndex}, bundle ${out.bundlePath}\n`,
     );

@@ -5,10 +5,18 @@
  * here, one command module and one formatter.
  */
 import { type Command, Option } from 'commander';
+import { PROVIDER_NAMES } from '../identity/provider.ts';
 import { type ActionFactory, type Io, runCli } from './run.ts';
 
 export function main(argv: string[], io?: Io): Promise<number> {
   return runCli(argv, declareCommands, io);
+}
+
+/** `--identity-provider`: force one token source (names of src/identity/provider.ts). */
+function identityProviderOption(): Option {
+  return new Option('--identity-provider <name>', 'keyless: take the token from this provider only').choices([
+    ...PROVIDER_NAMES,
+  ]);
 }
 
 function declareCommands(program: Command, command: ActionFactory): void {
@@ -34,6 +42,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
       'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
     )
     .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
+    .option('--identity-token-file <file>', 'keyless: read the identity token from this file')
+    .addOption(identityProviderOption())
+    .option('--identity-audience <aud>', 'keyless: token audience to ask providers for (default sigstore)')
+    .option('--device', 'keyless: sign in with the device flow if a login is needed')
     .option('--repository <name>', 'images: the repository a local image is signed for (REGISTRY/NAME)')
     .option('--recursive', 'images: also sign every platform manifest of an index')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
@@ -90,11 +102,49 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--public-url <url>', 'the URL clients use, when it differs from the listening address')
     .option('--issuer <url...>', 'OIDC issuers the CA accepts tokens from (discovery + JWKS), besides the dev issuer')
     .option('--audience <aud>', 'audience the CA requires in tokens of --issuer', 'sigstore')
+    .option(
+      '--config <file>',
+      'YAML: the issuers the CA accepts and how each maps to a certificate (docs/identities.md)',
+    )
+    .option('--allow-insecure-loopback-issuers', 'accept issuers over plain HTTP on 127.0.0.1 (tests, development)')
     .option('--postgres <url>', 'keep the log in PostgreSQL instead of SQLite')
     .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
     .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
     .option('--json', 'print the listening summary as JSON')
     .action(command(() => import('./commands/serve.ts')));
+
+  program
+    .command('login')
+    .description("sign in at the instance's OIDC issuer (browser, or --device); kept until the token expires")
+    .option(
+      '--instance <url|name>',
+      'the instance to sign in for: `public-good` or a `vouch serve` URL (default: config)',
+    )
+    .option('--device', 'device flow (RFC 8628): for SSH sessions and machines without a browser')
+    .option('--oidc-issuer <url>', 'sign in at this issuer instead of the one the instance names')
+    .option('--client-id <id>', 'OAuth client id at the issuer', 'sigstore')
+    .option('--connector <name>', 'Sigstore public issuer: github, google or microsoft (skips the chooser)')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/login.ts')));
+
+  program
+    .command('logout')
+    .description('forget the login kept for an instance (or every login with --all)')
+    .option('--instance <url|name>', 'the instance to log out of (default: config)')
+    .option('--all', 'every instance')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/logout.ts')));
+
+  program
+    .command('whoami')
+    .description('the identity, issuer and claims the next keyless signature would carry (never signs in)')
+    .option('--instance <url|name>', 'the instance whose login to use (default: config)')
+    .option('--identity-token <jwt>', 'a token to describe')
+    .option('--identity-token-file <file>', 'read the token from this file')
+    .addOption(identityProviderOption())
+    .option('--identity-audience <aud>', 'token audience to ask providers for (default sigstore)')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/whoami.ts')));
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust

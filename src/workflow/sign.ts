@@ -79,25 +79,28 @@ export interface SignedDirectorySummary {
 /** Who signed: a key (by fingerprint), or the identity a CA certified for a keyless signature. */
 export type SignerSummary =
   | { type: 'key'; fingerprint: string }
-  | {
-      type: 'certificate';
-      identity: string;
-      issuer: string;
-      /** From a development issuer that mints tokens for anyone: proves nothing about a person elsewhere. */
-      localDevelopmentIdentity?: boolean;
-      certificate?: { notBefore: string; notAfter: string };
-    };
+  | { type: 'certificate'; identity: string; issuer: string };
 
-/** A keyless session's facts: which instance certified and logged, where the token came from, how long it took. */
+/**
+ * What a keyless signature adds to its result (`vouch sign --json` prints them at the top level): who the CA
+ * certified, as read back from the certificate, and the session's instance, identity source and timings.
+ */
 export interface KeylessSummary {
+  identity: string;
+  issuer: string;
+  identitySource: IdentitySource;
+  /** From a development issuer that mints tokens for anyone: proves nothing about a person elsewhere. */
+  localDevelopmentIdentity: boolean;
   /** `embedded`, `public-good` or the instance URL. */
   instance: string;
-  identitySource: IdentitySource;
+  /** The certificate's validity and its Fulcio extensions by name (what verifier policies match on). */
+  certificate: { notBefore: string; notAfter: string; extensions: Record<string, string> };
   /** Milliseconds per service call: token, ca, tlog, tsa. */
   timings: KeylessTimings;
 }
 
-export interface SignResult {
+/** A signature made; the members of `KeylessSummary` are there exactly when it was keyless (a session on an instance). */
+export interface SignResult extends Partial<KeylessSummary> {
   target: string;
   /** `sha256:<hex>` of what was signed (the file, or the manifest/statement subject). */
   digest: string;
@@ -117,8 +120,6 @@ export interface SignResult {
   directory?: SignedDirectorySummary;
   /** A PE file: what the check before signing found (and an anomaly let through by `allowPeAnomaly`). */
   pe?: PeRecord;
-  /** Keyless signatures only. */
-  keyless?: KeylessSummary;
 }
 
 /** A signing context made on first use: a target that fails its own checks never opens a session or asks a passphrase. */
@@ -355,20 +356,21 @@ function proofsOf(
 /** A keyless result: the certified identity's details and the session's instance, identity source and timings. */
 function withSession(result: SignResult, session: KeylessSession): SignResult {
   const certified = session.context.signer.certified;
-  if (!certified || result.signer.type !== 'certificate') return result;
+  if (!certified) return result;
   return {
     ...result,
-    signer: {
-      ...result.signer,
-      localDevelopmentIdentity: session.localDevelopmentIdentity,
-      certificate: { notBefore: certified.notBefore.toISOString(), notAfter: certified.notAfter.toISOString() },
+    identity: certified.identity,
+    issuer: certified.issuer,
+    identitySource: session.identitySource,
+    localDevelopmentIdentity: session.localDevelopmentIdentity,
+    instance: session.instance.name,
+    certificate: {
+      notBefore: certified.notBefore.toISOString(),
+      notAfter: certified.notAfter.toISOString(),
+      extensions: certified.extensions,
     },
-    keyless: {
-      instance: session.instance.name,
-      identitySource: session.identitySource,
-      timings: Object.fromEntries(
-        Object.entries(session.context.timings).map(([k, v]) => [k, Math.round((v as number) * 10) / 10]),
-      ),
-    },
+    timings: Object.fromEntries(
+      Object.entries(session.context.timings).map(([k, v]) => [k, Math.round((v as number) * 10) / 10]),
+    ),
   };
 }

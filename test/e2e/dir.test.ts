@@ -30,13 +30,14 @@ describe('vouch sign/verify dir: (keyless)', () => {
     const r = vouch(['sign', `dir:${at('release')}`, '--json'], { env });
     assert.equal(r.status, 0, r.stderr);
     const out = r.json() as {
-      signer: { identity: string; issuer: string };
+      identity: string;
+      issuer: string;
       bundlePath: string;
       directory: { files: number; symlinks: number; emptyDirectories: number };
     };
     assert.equal(out.bundlePath, at('release.sigstore.json'));
     assert.deepEqual([out.directory.files, out.directory.symlinks, out.directory.emptyDirectories], [3, 1, 1]);
-    policy = ['--certificate-identity', out.signer.identity, '--certificate-oidc-issuer', out.signer.issuer];
+    policy = ['--certificate-identity', out.identity, '--certificate-oidc-issuer', out.issuer];
   });
 
   it('verifies it, and one file of it with --path', () => {

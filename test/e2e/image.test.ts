@@ -34,11 +34,11 @@ describe(
     it('signs the digest the tag resolves to and attaches the signature', () => {
       const r = vouch(['sign', `oci:${REG}/${repo}:1.4.2`, '--json'], { env });
       assert.equal(r.status, 0, r.stderr);
-      const out = r.json() as { signer: { identity: string; issuer: string }; digest: string; bundlePath: string };
+      const out = r.json() as { identity: string; issuer: string; digest: string; bundlePath: string };
       assert.match(out.digest, /^sha256:[0-9a-f]{64}$/);
       assert.equal(out.bundlePath, '');
-      identity = out.signer.identity;
-      issuer = out.signer.issuer;
+      identity = out.identity;
+      issuer = out.issuer;
     });
 
     it('verifies by identity, and refuses another identity', () => {

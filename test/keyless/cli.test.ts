@@ -17,13 +17,9 @@ describe('vouch sign (keyless) and vouch trust', () => {
   it('signs keyless with no key and no config, on the embedded instance', () => {
     const r = vouch(['sign', at('app.exe'), '--json'], { env });
     assert.equal(r.status, 0, r.stderr);
-    const out = r.json() as {
-      keyless: { instance: string };
-      signer: { localDevelopmentIdentity: boolean };
-      logIndex: string;
-    };
-    assert.equal(out.keyless.instance, 'embedded');
-    assert.equal(out.signer.localDevelopmentIdentity, true);
+    const out = r.json() as Record<string, unknown>;
+    assert.equal(out.instance, 'embedded');
+    assert.equal(out.localDevelopmentIdentity, true);
     assert.equal(out.logIndex, '0');
     const bundle = JSON.parse(readFileSync(at('app.exe.sigstore.json'), 'utf8'));
     assert.equal(bundle.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
@@ -50,9 +46,7 @@ describe('vouch sign (keyless) and vouch trust', () => {
   });
 
   it('vouch verify checks who signed with the trust store alone, and catches another identity or a change', () => {
-    const { signer: signed } = vouch(['sign', at('app.exe'), '--json'], { env }).json() as {
-      signer: { identity: string; issuer: string };
-    };
+    const signed = vouch(['sign', at('app.exe'), '--json'], { env }).json() as { identity: string; issuer: string };
     const ok = vouch(
       [
         'verify',

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { VouchError } from '../../errors.ts';
 import { vouchHome } from '../../instance/home.ts';
 import type { IssuerConfig } from '../../server/ca/oidc.ts';
+import { loadServeConfig } from '../../server/config.ts';
 import { type Serving, serve as startServing } from '../../server/serve.ts';
 import type { StackOptions } from '../../server/stack.ts';
 import { formatServe } from '../format/serve.ts';
-import { defineCommand } from '../run.ts';
+import { type CommandContext, defineCommand } from '../run.ts';
 
 interface ServeFlags {
   data?: string;
@@ -21,6 +22,9 @@ interface ServeFlags {
   postgres?: string;
   services?: string;
   localEmail?: string;
+  /** YAML file: issuers, presets, login connectors (docs/identities.md). */
+  config?: string;
+  allowInsecureLoopbackIssuers?: boolean;
 }
 
 export interface ServeSummary {
@@ -30,6 +34,10 @@ export interface ServeSummary {
   trustedRoot: string;
   signingConfig: string;
   storage: 'sqlite' | 'postgres';
+  /** Issuer URLs (and wildcard patterns) the CA accepts, besides the stack's own. */
+  issuers: string[];
+  /** Plain-HTTP loopback issuers are accepted: a test or development configuration. */
+  insecureLoopbackIssuers: boolean;
 }
 
 async function serve(o: ServeFlags): Promise<{ serving: Serving; summary: ServeSummary }> {
@@ -39,11 +47,14 @@ async function serve(o: ServeFlags): Promise<{ serving: Serving; summary: ServeS
   const options: StackOptions = { dataDir, host: o.host ?? '127.0.0.1', port };
   if (o.publicUrl) options.publicUrl = o.publicUrl;
   if (o.localEmail) options.localEmail = o.localEmail;
-  if (o.issuer?.length) {
-    options.issuers = o.issuer.map(
-      (issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer }),
-    );
-  }
+  const config = o.config ? loadServeConfig(o.config) : undefined;
+  options.issuers = [
+    ...(config?.issuers ?? []),
+    ...(o.issuer ?? []).map((issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer })),
+  ];
+  options.allowInsecureLoopbackIssuers = Boolean(
+    o.allowInsecureLoopbackIssuers || config?.allowInsecureLoopbackIssuers,
+  );
   if (o.postgres) options.storage = { kind: 'postgres', url: o.postgres };
   if (o.services) {
     const names = o.services.split(',').map((s) => s.trim());
@@ -77,12 +88,20 @@ async function serve(o: ServeFlags): Promise<{ serving: Serving; summary: ServeS
       trustedRoot: join(dataDir, 'trusted_root.json'),
       signingConfig: join(dataDir, 'signing_config.json'),
       storage: o.postgres ? 'postgres' : 'sqlite',
+      issuers: options.issuers.map((i) => i.issuer),
+      insecureLoopbackIssuers: options.allowInsecureLoopbackIssuers,
     },
   };
 }
 
 export default defineCommand({
-  run: (_args: [], flags: ServeFlags) => serve(flags),
+  async run(_args: [], flags: ServeFlags, ctx: CommandContext) {
+    const r = await serve(flags);
+    if (r.summary.insecureLoopbackIssuers) {
+      ctx.warn('plain-HTTP loopback issuers are accepted (a test or development setup)');
+    }
+    return r;
+  },
   human: (r) => formatServe(r.summary),
   json: (r) => r.summary,
   wait: (r) => r.serving.stopped,

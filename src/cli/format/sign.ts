@@ -8,7 +8,7 @@ export function formatSign(r: SignSummary): string[] {
   if (r.signer.type === 'key') lines.push(`  signer   key sha256:${r.signer.fingerprint}`);
   else {
     lines.push(`  signer   ${r.signer.identity} (issuer ${r.signer.issuer})`);
-    if (r.signer.localDevelopmentIdentity) {
+    if (r.localDevelopmentIdentity) {
       lines.push('           local development identity: proves nothing about a person outside this machine');
     }
   }
@@ -28,5 +28,11 @@ export function formatSign(r: SignSummary): string[] {
   }
   if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
+  const v = r.verifyCommands;
+  if (v) {
+    lines.push('Verify it as this identity with:', `  ${v.vouch}`);
+    if (v.cosign) lines.push(`  ${v.cosign}`);
+    if (v.trustedRoot) lines.push(`  (customers first need this instance's trusted root: ${v.trustedRoot})`);
+  }
   return lines;
 }
