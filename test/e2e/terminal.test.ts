@@ -104,50 +104,30 @@ describe('hostile names and identities through the CLI', () => {
   });
 
   it("a certificate's identity and issuer are escaped when verified, and when they do not match", () => {
-    const ok = vouch([
-      'verify',
-      at('artifact'),
-      '--bundle',
-      at('id.sigstore.json'),
-      '--trusted-root',
-      at('root.json'),
-      '--certificate-identity',
-      identity,
-      '--certificate-oidc-issuer',
-      issuer,
-    ]);
+    const verifyAs = (who: string, ...more: string[]) =>
+      vouch([
+        'verify',
+        at('artifact'),
+        '--bundle',
+        at('id.sigstore.json'),
+        '--trusted-root',
+        at('root.json'),
+        '--certificate-identity',
+        who,
+        '--certificate-oidc-issuer',
+        issuer,
+        ...more,
+      ]);
+    const ok = verifyAs(identity);
     assert.equal(ok.status, 0, ok.stderr);
     assertTerminalSafe(ok.stdout, 'verify output');
     assert.ok(ok.stdout.includes('\\x1b]8;;https://evil\\x07x'), ok.stdout);
     assert.ok(ok.stdout.includes('\\u202egro.live\\x9b'), ok.stdout);
-    const json = vouch([
-      'verify',
-      at('artifact'),
-      '--bundle',
-      at('id.sigstore.json'),
-      '--trusted-root',
-      at('root.json'),
-      '--certificate-identity',
-      identity,
-      '--certificate-oidc-issuer',
-      issuer,
-      '--json',
-    ]);
+    const json = verifyAs(identity, '--json');
     const signer = (json.json() as { signer: { identity: string; issuer: string } }).signer;
     assert.deepEqual([signer.identity, signer.issuer], [identity, issuer]);
     assertTerminalSafe(json.stdout.replaceAll('\n', ''), 'JSON output');
-    const other = vouch([
-      'verify',
-      at('artifact'),
-      '--bundle',
-      at('id.sigstore.json'),
-      '--trusted-root',
-      at('root.json'),
-      '--certificate-identity',
-      'https://github.com/acme/app/other',
-      '--certificate-oidc-issuer',
-      issuer,
-    ]);
+    const other = verifyAs('https://github.com/acme/app/other');
     assert.equal(other.status, 1);
     assert.equal(errorCode(other.stderr), 'IDENTITY_MISMATCH');
     assertTerminalSafe(other.stderr, 'mismatch error');

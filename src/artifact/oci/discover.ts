@@ -54,14 +54,7 @@ export async function findSignatures(image: ResolvedImage, options: FindOptions 
   }
   const found: FoundSignature[] = [];
   for (const d of descriptors) {
-    if (d.mediaType !== MEDIA.ociManifest) continue;
-    // An artifact manifest is a few hundred bytes; 32 listed 4 MiB "manifests" would be 128 MiB read for nothing.
-    if (d.size > REFERRER_MANIFEST_MAX) {
-      throw new VouchError(
-        'IMAGE_INVALID',
-        `referrer ${d.digest} claims ${d.size} bytes (cap ${REFERRER_MANIFEST_MAX})`,
-      );
-    }
+    if (!isReferrerCandidate(d)) continue;
     const got = await client.getManifest(repository, d.digest, { ...d, annotations: undefined } as Descriptor);
     if (!got) continue; // listed but deleted since: not a signature
     const m = got.manifest;
@@ -81,6 +74,19 @@ export async function findSignatures(image: ResolvedImage, options: FindOptions 
   if (options.legacy !== false)
     found.push(...(await findLegacySignatures(image, client, repository, max - found.length)));
   return found;
+}
+
+/**
+ * Whether a listed descriptor may be a signature referrer: an image manifest (others are skipped) of a sane size. An
+ * artifact manifest is a few hundred bytes; 32 listed 4 MiB "manifests" would be 128 MiB read for nothing, so a
+ * larger claim is refused before anything is fetched.
+ */
+function isReferrerCandidate(d: Descriptor): boolean {
+  if (d.mediaType !== MEDIA.ociManifest) return false;
+  if (d.size > REFERRER_MANIFEST_MAX) {
+    throw new VouchError('IMAGE_INVALID', `referrer ${d.digest} claims ${d.size} bytes (cap ${REFERRER_MANIFEST_MAX})`);
+  }
+  return true;
 }
 
 /** Most signature entries a layout's index.json may list (as for a registry's referrers listing). */
@@ -108,13 +114,7 @@ async function findLayoutSignatures(
   }
   const found: FoundSignature[] = [];
   for (const d of candidates) {
-    if (d.mediaType !== MEDIA.ociManifest) continue;
-    if (d.size > REFERRER_MANIFEST_MAX) {
-      throw new VouchError(
-        'IMAGE_INVALID',
-        `referrer ${d.digest} claims ${d.size} bytes (cap ${REFERRER_MANIFEST_MAX})`,
-      );
-    }
+    if (!isReferrerCandidate(d)) continue;
     const bytes = await readBlob(d, REFERRER_MANIFEST_MAX);
     const m = parseManifest(bytes, d.mediaType, `referrer ${d.digest}`);
     if (m.kind !== 'image' || m.mediaType !== d.mediaType) {

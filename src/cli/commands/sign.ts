@@ -3,10 +3,10 @@
  * keyless on the resolved instance, with an interactive login offered when a person is at the terminal. A keyless
  * result also says how a customer verifies it (`verifyCommands`).
  */
-import type { ProviderName } from '../../identity/provider.ts';
 import type { KeylessOptions } from '../../instance/session.ts';
 import { type SignResult, signTarget } from '../../workflow/sign.ts';
 import { formatSign } from '../format/sign.ts';
+import { type IdentityFlags, identityOptions } from '../identity-flags.ts';
 import { getPassphrase } from '../io.ts';
 import { loginUi } from '../login-ui.ts';
 import { type CommandContext, defineCommand } from '../run.ts';
@@ -14,14 +14,9 @@ import { type CommandContext, defineCommand } from '../run.ts';
 /** What `vouch sign` prints: the result without the bundle itself (it is in its file or the registry). */
 export type SignSummary = Omit<SignResult, 'bundle'> & { verifyCommands?: VerifyCommands };
 
-interface SignFlags {
+interface SignFlags extends IdentityFlags {
   key?: string;
   bundle?: string;
-  instance?: string;
-  identityToken?: string;
-  identityTokenFile?: string;
-  identityProvider?: ProviderName;
-  identityAudience?: string;
   device?: boolean;
   repository?: string;
   recursive?: boolean;
@@ -35,11 +30,7 @@ export default defineCommand({
   async run([target]: [string], f: SignFlags, ctx: CommandContext): Promise<SignSummary> {
     const onProgress = ctx.progress();
     const keyless: KeylessOptions = {
-      ...(f.instance !== undefined ? { instance: f.instance } : {}),
-      ...(f.identityToken !== undefined ? { identityToken: f.identityToken } : {}),
-      ...(f.identityTokenFile !== undefined ? { identityTokenFile: f.identityTokenFile } : {}),
-      ...(f.identityProvider !== undefined ? { identityProvider: f.identityProvider } : {}),
-      ...(f.identityAudience !== undefined ? { audience: f.identityAudience } : {}),
+      ...identityOptions(f),
       // A person at a terminal may sign in interactively; scripts and CI jobs never wait for one.
       ...(ctx.interactive ? { interactive: { ui: loginUi(ctx), device: Boolean(f.device) } } : {}),
     };

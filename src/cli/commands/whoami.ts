@@ -2,27 +2,22 @@
  * `vouch whoami`: the identity, issuer and claims the next keyless signature would carry, and where its token comes
  * from. Never signs in interactively.
  */
-import type { ProviderName } from '../../identity/provider.ts';
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
 import { certificateIssuer, decodeIdentityToken, proofSubject } from '../../identity/token.ts';
 import { readConfig } from '../../instance/config.ts';
 import { vouchHome } from '../../instance/home.ts';
 import { resolveInstance } from '../../instance/instance.ts';
 import { loadLogin } from '../../instance/logins.ts';
-import { identityChoice } from '../../instance/session.ts';
+import { identityChoice, type KeylessOptions } from '../../instance/session.ts';
 import { EMBEDDED } from '../../instance/truststore.ts';
 import { formatWhoami } from '../format/identity.ts';
+import { type IdentityFlags, identityOptions } from '../identity-flags.ts';
 import { defineCommand } from '../run.ts';
 
-interface WhoamiOptions {
-  instance?: string;
-  identityToken?: string;
-  identityTokenFile?: string;
-  identityProvider?: ProviderName;
-  audience?: string;
-  home?: string;
-  timeoutMs?: number;
-}
+type WhoamiOptions = Pick<
+  KeylessOptions,
+  'instance' | 'identityToken' | 'identityTokenFile' | 'identityProvider' | 'audience' | 'home' | 'timeoutMs'
+>;
 
 export interface WhoamiSummary {
   identitySource: IdentitySource;
@@ -87,22 +82,7 @@ async function expectedIdentity(claims: ReturnType<typeof decodeIdentityToken>):
   }
 }
 
-interface WhoamiFlags {
-  instance?: string;
-  identityToken?: string;
-  identityTokenFile?: string;
-  identityProvider?: ProviderName;
-  identityAudience?: string;
-}
-
 export default defineCommand({
-  run: (_args: [], f: WhoamiFlags) =>
-    whoami({
-      ...(f.instance !== undefined ? { instance: f.instance } : {}),
-      ...(f.identityToken !== undefined ? { identityToken: f.identityToken } : {}),
-      ...(f.identityTokenFile !== undefined ? { identityTokenFile: f.identityTokenFile } : {}),
-      ...(f.identityProvider !== undefined ? { identityProvider: f.identityProvider } : {}),
-      ...(f.identityAudience !== undefined ? { audience: f.identityAudience } : {}),
-    }),
+  run: (_args: [], f: IdentityFlags) => whoami(identityOptions(f)),
   human: formatWhoami,
 });
