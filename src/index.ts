@@ -14,6 +14,22 @@ export { type FoundSignature, findSignatures } from './artifact/oci/discover.ts'
 export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
 export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
 export { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from './artifact/oci/resolve.ts';
+// PE files and Authenticode (docs/authenticode.md).
+export {
+  type AuthenticodeReport,
+  checkPe,
+  handleSource,
+  hasMzMagic,
+  ImageDigester,
+  inspectPeFile,
+  PE_ANOMALIES,
+  type PeAnomaly,
+  type PeCheck,
+  type PeInspection,
+  type PeSource,
+  peFailure,
+  refusals,
+} from './artifact/pe/index.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
