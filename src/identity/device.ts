@@ -6,8 +6,9 @@
  *
  * The library never prints: the CLI passes `prompt`, which shows the URL and code.
  */
+
+import { fetchJson, httpRequest, parseJsonAnswer } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson, httpRequest } from './http.ts';
 import type { IdentityProvider } from './providers.ts';
 
 export interface DeviceCodePrompt {
@@ -44,7 +45,7 @@ export class DeviceFlowProvider implements IdentityProvider {
     const http = o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
     // OpenID Connect Discovery 1.0 section 4; RFC 8628 section 4 adds device_authorization_endpoint.
     const discovery = obj(
-      await fetchJson(`${o.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {}, 'the OIDC issuer', http),
+      await fetchJson(`${o.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, 'the OIDC issuer', http),
     );
     const deviceEndpoint = discovery.device_authorization_endpoint;
     const tokenEndpoint = discovery.token_endpoint;
@@ -100,16 +101,7 @@ export class DeviceFlowProvider implements IdentityProvider {
 }
 
 async function postForm(url: string, form: Record<string, string>, http: { timeoutMs?: number }): Promise<unknown> {
-  return fetchJson(
-    url,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
-    },
-    'the OIDC issuer',
-    http,
-  );
+  return fetchJson(url, 'the OIDC issuer', { ...http, method: 'POST', body: new URLSearchParams(form) });
 }
 
 /** Token polls answer 400 with an `error` while pending (RFC 8628 section 3.5): an answer, not a failure. */
@@ -118,25 +110,13 @@ async function pollToken(
   form: Record<string, string>,
   http: { timeoutMs?: number },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const { status, body } = await httpRequest(
-    url,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
-    },
-    'the OIDC issuer',
-    { ...http, allowStatus: [400] },
-  );
-  return { status, body: obj(parse(body)) };
-}
-
-function parse(b: Buffer): unknown {
-  try {
-    return JSON.parse(b.toString('utf8'));
-  } catch (e) {
-    throw new VouchError('SERVICE_ERROR', 'the OIDC issuer answered something that is not JSON', { cause: e });
-  }
+  const { status, body } = await httpRequest(url, 'the OIDC issuer', {
+    ...http,
+    method: 'POST',
+    body: new URLSearchParams(form),
+    allowStatus: [400],
+  });
+  return { status, body: obj(parseJsonAnswer(body, 'the OIDC issuer')) };
 }
 
 function obj(v: unknown): Record<string, unknown> {

@@ -9,9 +9,10 @@
  *   4. the local development issuer of the instance being used (embedded stack or `vouch serve`), when it has one;
  *   5. at a terminal, an interactive sign-in with the instance's OIDC issuer (device flow, identity/device.ts).
  */
+
+import { fetchJson } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
 import { type DeviceCodePrompt, DeviceFlowProvider } from './device.ts';
-import { fetchJson } from './http.ts';
 
 /** Returns an OIDC identity token (a compact JWT). */
 export interface IdentityProvider {
@@ -55,7 +56,7 @@ export class GitHubActionsProvider implements IdentityProvider {
       throw new VouchError('TOKEN_INVALID', 'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL', { cause: e });
     }
     url.searchParams.set('audience', SIGSTORE_AUDIENCE);
-    const body = await fetchJson(url.href, { headers: { authorization: `Bearer ${this.#bearer}` } }, 'GitHub Actions');
+    const body = await fetchJson(url.href, 'GitHub Actions', { headers: { authorization: `Bearer ${this.#bearer}` } });
     if (typeof body !== 'object' || body === null || typeof (body as { value?: unknown }).value !== 'string') {
       throw new VouchError('SERVICE_ERROR', 'the GitHub Actions token service answered without a token');
     }
@@ -75,11 +76,11 @@ export class LocalIssuerProvider implements IdentityProvider {
   }
   async getToken(): Promise<string> {
     const request = { audience: SIGSTORE_AUDIENCE };
-    const body = await fetchJson(
-      this.#tokenUrl,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
-      'local issuer',
-    );
+    const body = await fetchJson(this.#tokenUrl, 'local issuer', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const token = b.id_token ?? b.token ?? b.access_token;
     if (typeof token !== 'string') throw new VouchError('SERVICE_ERROR', 'the local issuer answered without a token');

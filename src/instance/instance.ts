@@ -10,8 +10,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fetchJson } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson } from '../identity/http.ts';
 import { assetPath } from './assets.ts';
 import { readConfig } from './config.ts';
 import { paths, vouchHome } from './home.ts';
@@ -86,8 +86,8 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
   const base = checkUrl(url, '--instance').href.replace(/\/+$/, '');
   const opts = timeoutMs === undefined ? {} : { timeoutMs };
   const [rootJson, signingConfig] = await Promise.all([
-    fetchJson(base + WELL_KNOWN.trustedRoot, {}, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
-    fetchJson(base + WELL_KNOWN.signingConfig, {}, `instance ${base}`, opts),
+    fetchJson(base + WELL_KNOWN.trustedRoot, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
+    fetchJson(base + WELL_KNOWN.signingConfig, `instance ${base}`, opts),
   ]);
   // What the instance serves is its answer, not the user's input: a bad document is the service's error (exit 3).
   let trustedRoot: TrustedRootJSON;

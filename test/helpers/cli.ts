@@ -1,8 +1,9 @@
 /** Run the built CLI (dist) as a user would: a child process with its own environment, stdout, stderr and status. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 'vouch.mjs');
@@ -42,4 +43,52 @@ export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => 
 /** The error code printed on the one-line error (`vouch: ... (CODE): message`). */
 export function errorCode(stderr: string): string | undefined {
   return /^vouch: (?:NOT VERIFIED|error) \(([A-Z_]+)\)/m.exec(stderr)?.[1];
+}
+
+export interface AsyncCliRun extends CliRun {
+  /** Wall time from spawn to exit, in ms. */
+  ms: number;
+  /** Peak resident set size of the CLI process (kB), from its own `process.resourceUsage()` at exit. */
+  maxRssKb: number | undefined;
+}
+
+const RSS_PRELOAD = join(REPO, 'test', 'helpers', 'rss-preload.mjs');
+
+/**
+ * Run the built CLI without blocking this process (a test's own servers keep answering meanwhile), reporting its
+ * wall time and peak RSS. `stdin` may be a stream piped to the child (e.g. an endless one).
+ */
+export function vouchAsync(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string; stdin?: NodeJS.ReadableStream } = {},
+): Promise<AsyncCliRun> {
+  const start = Date.now();
+  const child = spawn(process.execPath, ['--import', pathToFileURL(RSS_PRELOAD).href, BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const rss: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => rss.push(c));
+  child.stdin!.on('error', () => {});
+  if (options.stdin) options.stdin.pipe(child.stdin!);
+  else child.stdin!.end(options.input ?? '');
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const kb = Number.parseInt(Buffer.concat(rss).toString('utf8'), 10);
+      resolve({
+        status: code ?? -1,
+        stdout,
+        stderr: Buffer.concat(err).toString('utf8'),
+        json: () => JSON.parse(stdout),
+        ms: Date.now() - start,
+        maxRssKb: Number.isFinite(kb) ? kb : undefined,
+      });
+    });
+  });
 }

@@ -6,6 +6,7 @@
  * within a small clock skew. Any failure is TOKEN_INVALID (HTTP 401) with the reason.
  */
 import * as jose from 'jose';
+import { cappedFetch, fetchJson, timeoutMs } from '../../core/http.ts';
 import { VouchError } from '../../errors.ts';
 
 export type IssuerType = 'email' | 'github-workflow' | 'gitlab-pipeline' | 'uri';
@@ -30,6 +31,12 @@ export interface VerifiedToken {
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 const MAX_TOKEN = 16 * 1024;
 const DISCOVERY_TTL_MS = 10 * 60_000;
+/**
+ * Discovery and JWKS requests of the CA: shorter than a client's deadline, so a CA whose issuer hangs answers 503
+ * before the client signing through it gives up; a discovery document or key set is a few KiB.
+ */
+const ISSUER_TIMEOUT_MS = 10_000;
+const MAX_ISSUER_ANSWER = 256 << 10;
 
 export function issuerType(c: IssuerConfig): IssuerType {
   if (c.type) return c.type;
@@ -47,16 +54,14 @@ export class TokenVerifier {
   private readonly clock: () => Date;
   private readonly skewSeconds: number;
   private readonly keySets = new Map<string, { at: number; keys: ReturnType<typeof jose.createRemoteJWKSet> }>();
-  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number | undefined;
 
-  constructor(
-    issuers: IssuerConfig[],
-    options: { clock?: () => Date; skewSeconds?: number; fetch?: typeof fetch } = {},
-  ) {
+  /** `timeoutMs`: deadline of each discovery and JWKS request (default VOUCH_HTTP_TIMEOUT, else 10 s). */
+  constructor(issuers: IssuerConfig[], options: { clock?: () => Date; skewSeconds?: number; timeoutMs?: number } = {}) {
     this.issuers = new Map(issuers.map((i) => [i.issuer, i]));
     this.clock = options.clock ?? (() => new Date());
     this.skewSeconds = options.skewSeconds ?? 30;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs;
   }
 
   listIssuers(): IssuerConfig[] {
@@ -120,17 +125,25 @@ export class TokenVerifier {
     if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.keys;
     // OpenID Connect Discovery 1.0 §4: the configuration lives under the issuer URL, and its `issuer` must match.
     const url = `${c.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    let jwksUri: string;
+    const deadline = timeoutMs(this.timeoutMs, ISSUER_TIMEOUT_MS);
+    const what = `the OIDC issuer ${c.issuer}`;
+    let jwksUri: URL;
     try {
-      const res = await this.fetchImpl(url, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
-      if (doc.issuer !== c.issuer || typeof doc.jwks_uri !== 'string') throw new Error('discovery document mismatch');
-      jwksUri = doc.jwks_uri;
+      const doc = (await fetchJson(url, what, { timeoutMs: deadline, maxBytes: MAX_ISSUER_ANSWER })) as {
+        issuer?: unknown;
+        jwks_uri?: unknown;
+      };
+      if (doc?.issuer !== c.issuer || typeof doc.jwks_uri !== 'string') throw new Error('discovery document mismatch');
+      jwksUri = new URL(doc.jwks_uri);
     } catch (e) {
       throw new VouchError('SERVICE_UNAVAILABLE', `OIDC discovery failed for ${c.issuer}`, { cause: e });
     }
-    const keys = jose.createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+    // jose's own fetch has a timeout but no cap on the key set; ours has both.
+    const keys = jose.createRemoteJWKSet(jwksUri, {
+      timeoutDuration: deadline,
+      cooldownDuration: 30_000,
+      [jose.customFetch]: cappedFetch({ what, timeoutMs: deadline, maxBytes: MAX_ISSUER_ANSWER }),
+    });
     this.keySets.set(c.issuer, { at: Date.now(), keys });
     return keys;
   }
