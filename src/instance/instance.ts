@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchJson } from '../core/http.ts';
+import { readCappedSync } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
 import { readConfig } from './config.ts';
@@ -173,7 +174,7 @@ async function startEmbedded(home: string): Promise<Instance> {
 
 function readPort(file: string): number | undefined {
   try {
-    const n = Number(readFileSync(file, 'utf8').trim());
+    const n = Number(readCappedSync(file, { maxBytes: 16, code: 'CONFIG_INVALID' }).toString('utf8').trim());
     return Number.isInteger(n) && n >= 1024 && n <= 65535 ? n : undefined;
   } catch {
     return undefined;

@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
-import { VouchError } from '../errors.ts';
+import { readCappedSync } from '../core/read.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
 import { paths } from './home.ts';
 
@@ -62,13 +63,15 @@ export interface TrustStoreEntry {
 export const PUBLIC_GOOD = 'public-good';
 export const EMBEDDED = 'embedded';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const MAX_ROOT_BYTES = 1 << 20;
+/** Largest trusted root the store takes (the public-good root is ~10 KiB). */
+export const MAX_TRUSTED_ROOT_BYTES = 1 << 20;
+const MAX_META_BYTES = 64 << 10;
 const TRUSTED_ROOT_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.2)?\+json(;version=0\.[12])?$/;
 
 /** Parse and check a trusted root document: structure, base64, certificates and keys all readable. */
 export function parseTrustedRoot(text: string, what = 'trusted root'): TrustedRootJSON {
   const code = 'TRUST_ROOT_INVALID';
-  const root = asObject(parseStrictJson(text, { code, what, maxBytes: MAX_ROOT_BYTES }), what, code);
+  const root = asObject(parseStrictJson(text, { code, what, maxBytes: MAX_TRUSTED_ROOT_BYTES }), what, code);
   if (typeof root.mediaType !== 'string' || !TRUSTED_ROOT_MEDIA_TYPE.test(root.mediaType)) {
     throw new VouchError(code, `${what}: not a Sigstore trusted root (mediaType ${String(root.mediaType)})`);
   }
@@ -144,7 +147,7 @@ export function listTrustStore(home: string): TrustStoreEntry[] {
     entries.push({
       name,
       source: name === EMBEDDED ? 'embedded' : 'imported',
-      root: parseTrustedRoot(readFileSync(file, 'utf8'), file),
+      root: parseTrustedRoot(readStoreFile(file), file),
       ...readMeta(dir, name),
     });
   }
@@ -196,7 +199,7 @@ export function recordEmbeddedRoot(home: string, root: TrustedRootJSON): void {
   const text = `${JSON.stringify(root, null, 2)}\n`;
   let current: string | undefined;
   try {
-    current = readFileSync(file, 'utf8');
+    current = readStoreFile(file);
   } catch {
     current = undefined;
   }
@@ -242,8 +245,9 @@ export function exportTrustedRoot(home: string, name: string): string {
   if (name === PUBLIC_GOOD) return readFileSync(assetPath('public-good.trusted_root.json'), 'utf8');
   checkName(name);
   try {
-    return readFileSync(join(paths.trust(home), `${name}.json`), 'utf8');
+    return readStoreFile(join(paths.trust(home), `${name}.json`));
   } catch (e) {
+    if (!isVouchError(e, 'FILE_NOT_FOUND')) throw e;
     throw new VouchError('USAGE', `no trusted root named "${name}"`, {
       cause: e,
       hint: 'See `vouch trust show` for the names.',
@@ -308,9 +312,11 @@ function readMeta(dir: string, name: string): Meta {
   const file = join(dir, `${name}.meta.json`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { localIssuers: [], localDevelopment: false };
+    text = readStoreFile(file, MAX_META_BYTES);
+  } catch (e) {
+    // No meta file: an ordinary root. An unreadable one must not silently drop a local development mark.
+    if (isVouchError(e, 'FILE_NOT_FOUND')) return { localIssuers: [], localDevelopment: false };
+    throw e;
   }
   const meta = asObject(parseStrictJson(text, { code: 'TRUST_ROOT_INVALID', what: file }), file, 'TRUST_ROOT_INVALID');
   const issuers = asArray(meta.localIssuers ?? [], `${file} localIssuers`, 'TRUST_ROOT_INVALID');
@@ -321,6 +327,11 @@ function readMeta(dir: string, name: string): Meta {
     throw new VouchError('TRUST_ROOT_INVALID', `${file}: localDevelopment must be a boolean`);
   }
   return { localIssuers: issuers as string[], localDevelopment: meta.localDevelopment === true };
+}
+
+/** A file of the store, read under its cap (an oversize or endless one is TRUST_ROOT_INVALID). */
+function readStoreFile(file: string, maxBytes = MAX_TRUSTED_ROOT_BYTES): string {
+  return readCappedSync(file, { maxBytes, code: 'TRUST_ROOT_INVALID' }).toString('utf8');
 }
 
 function writeMeta(dir: string, name: string, meta: Meta): void {

@@ -12,12 +12,13 @@ import {
   type KeyObject,
   webcrypto,
 } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { VouchError } from '../errors.ts';
+import { readCappedSync } from '../core/read.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -46,11 +47,15 @@ async function toStackKey(privateKey: KeyObject): Promise<StackKey> {
   return { privateKey, publicKey, spki, cryptoKeys };
 }
 
+/** Keys and certificates are PEM files of a few hundred bytes. */
+const MAX_PEM_BYTES = 64 << 10;
+
 function readIfExists(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readCappedSync(path, { maxBytes: MAX_PEM_BYTES, code: 'CONFIG_INVALID' }).toString('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isVouchError(e, 'FILE_NOT_FOUND')) return undefined;
+    if (isVouchError(e, 'CONFIG_INVALID')) throw e;
     throw new VouchError('CONFIG_INVALID', `cannot read ${path}`, { cause: e });
   }
 }
@@ -61,7 +66,10 @@ function writeExclusive(path: string, content: string, mode: number): string {
     writeFileSync(path, content, { mode, flag: 'wx' });
     return content;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8');
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      const theirs = readIfExists(path);
+      if (theirs !== undefined) return theirs;
+    }
     throw new VouchError('CONFIG_INVALID', `cannot write ${path}`, { cause: e });
   }
 }

@@ -55,7 +55,8 @@ export interface LoadTrustOptions {
   localDevelopment?: boolean;
 }
 
-const MAX_TRUST_ROOT = 4 << 20;
+/** Largest trusted root document read (the public-good root is ~10 KiB). */
+export const MAX_TRUST_ROOT_BYTES = 4 << 20;
 const TRUST_MEDIA = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.[1-9]\+json|\+json;version=0\.[1-9])$/;
 
 function invalid(msg: string, cause?: unknown): never {
@@ -69,7 +70,7 @@ function invalid(msg: string, cause?: unknown): never {
 export function loadTrustedRoot(json: string | object, options: LoadTrustOptions = {}): TrustMaterial {
   const doc = asObject(
     typeof json === 'string'
-      ? parseStrictJson(json, { maxBytes: MAX_TRUST_ROOT, code: 'TRUST_ROOT_INVALID', what: 'trusted root' })
+      ? parseStrictJson(json, { maxBytes: MAX_TRUST_ROOT_BYTES, code: 'TRUST_ROOT_INVALID', what: 'trusted root' })
       : json,
     'trusted root',
     'TRUST_ROOT_INVALID',

@@ -56,14 +56,26 @@ const RSS_PRELOAD = join(REPO, 'test', 'helpers', 'rss-preload.mjs');
 
 /**
  * Run the built CLI without blocking this process (a test's own servers keep answering meanwhile), reporting its
- * wall time and peak RSS. `stdin` may be a stream piped to the child (e.g. an endless one).
+ * wall time and peak RSS. With `shell`, the
+ * arguments are bash words, not quoted (`--bundle <(cat /dev/zero)` is a process substitution), and `shell` itself
+ * is put before the command (`cat /dev/zero |` feeds a real pipe to its stdin).
  */
 export function vouchAsync(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: Buffer | string; stdin?: NodeJS.ReadableStream } = {},
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    input?: Buffer | string;
+    shell?: string;
+  } = {},
 ): Promise<AsyncCliRun> {
   const start = Date.now();
-  const child = spawn(process.execPath, ['--import', pathToFileURL(RSS_PRELOAD).href, BIN, ...args], {
+  const command = [process.execPath, '--import', pathToFileURL(RSS_PRELOAD).href, BIN];
+  const [file, argv] =
+    options.shell !== undefined
+      ? ['bash', ['-c', `${options.shell} exec "$0" "$1" "$2" "$3" ${args.join(' ')}`, ...command]]
+      : [process.execPath, [...command.slice(1), ...args]];
+  const child = spawn(file as string, argv as string[], {
     cwd: options.cwd,
     env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
@@ -75,8 +87,7 @@ export function vouchAsync(
   child.stderr!.on('data', (c: Buffer) => err.push(c));
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => rss.push(c));
   child.stdin!.on('error', () => {});
-  if (options.stdin) options.stdin.pipe(child.stdin!);
-  else child.stdin!.end(options.input ?? '');
+  child.stdin!.end(options.input ?? '');
   return new Promise((resolve) => {
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8');

@@ -11,10 +11,10 @@
  * to turn "could not check" into "nothing to check".
  */
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import { deadlineIn, request as httpRequest, timeoutMs } from '../../core/http.ts';
+import { readCappedSync } from '../../core/read.ts';
 import { VouchError } from '../../errors.ts';
 import { type Credentials, dockerCredentials } from './credentials.ts';
 import {
@@ -522,8 +522,9 @@ export function referrersTag(digest: string): string {
 
 function readCa(path: string): Buffer {
   try {
-    return readFileSync(path);
+    return readCappedSync(path, { maxBytes: 1 << 20, code: 'CONFIG_INVALID', what: `registry CA file ${path}` });
   } catch (e) {
+    if (e instanceof VouchError && e.code === 'CONFIG_INVALID') throw e;
     throw new VouchError('CONFIG_INVALID', `cannot read registry CA file ${path}`, { cause: e });
   }
 }

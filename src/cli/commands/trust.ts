@@ -1,11 +1,11 @@
 /** `vouch trust show | import | export`: the trust store (src/instance/truststore.ts) as command functions. */
-import { readFile } from 'node:fs/promises';
-import { fileError } from '../../core/digest.ts';
+import { readCappedText } from '../../core/read.ts';
 import { vouchHome } from '../../instance/home.ts';
 import {
   exportTrustedRoot,
   importTrustedRoot,
   listTrustStore,
+  MAX_TRUSTED_ROOT_BYTES,
   summarize,
   type TrustSummary,
 } from '../../instance/truststore.ts';
@@ -22,9 +22,7 @@ export async function trustImport(
   file: string,
   o: TrustOptions & { name: string; force?: boolean; localIssuer?: string[] },
 ): Promise<TrustSummary> {
-  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw fileError(e, file);
-  });
+  const text = await readCappedText(file, { maxBytes: MAX_TRUSTED_ROOT_BYTES, code: 'TRUST_ROOT_INVALID' });
   return summarize(
     importTrustedRoot(o.home ?? vouchHome(), text, o.name, {
       ...(o.force !== undefined ? { force: o.force } : {}),
