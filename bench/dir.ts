@@ -5,8 +5,7 @@
  *
  *   ./node_modules/.bin/node bench/dir.ts [--files 80000] [--runs 3] [--keep DIR]
  *   ./node_modules/.bin/node bench/dir.ts --commands 15 --keep DIR   (whole `vouch sign dir:` / `vouch verify dir:`
- *   beside the openssl command line, in alternating rounds; VOUCH_BENCH_BASELINE_BIN adds a baseline build's pair,
- *   VOUCH_BENCH_JS=1 this build's pair with VOUCH_NATIVE=0)
+ *   beside the openssl command line, in alternating rounds; VOUCH_BENCH_BASELINE_BIN adds a baseline build's pair)
  *   ./node_modules/.bin/node bench/dir.ts --tiny 1000000 [--keep DIR]   (peak memory: walk, sign side, and the
  *   whole sign and verify commands; VOUCH_BENCH_BASELINE_BIN=OTHER/bin/vouch.mjs runs a baseline build beside)
  *
@@ -228,8 +227,6 @@ function commands(root: string, rounds: number): string[] {
     const builds: [string, string, NodeJS.ProcessEnv][] = [['this build', self, env]];
     if (process.env.VOUCH_BENCH_BASELINE_BIN)
       builds.unshift(['baseline build', process.env.VOUCH_BENCH_BASELINE_BIN, env]);
-    if (process.env.VOUCH_BENCH_JS === '1')
-      builds.push(['this build, VOUCH_NATIVE=0', self, { ...env, VOUCH_NATIVE: '0' }]);
     const list: { name: string; argv: string[]; env: NodeJS.ProcessEnv }[] = [
       {
         name: '`find \\| xargs -0 -P2 -n 2000 openssl dgst -sha256` (baseline)',

@@ -3,10 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
-import { buildNative } from './build-native.mjs';
 
-// The optional native hashing core first: it never fails the build (no compiler: the JS loop hashes).
-buildNative();
 rmSync('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 await build({

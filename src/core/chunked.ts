@@ -10,21 +10,6 @@ export const JSON_CHUNKS: unique symbol = Symbol('vouch.jsonChunks');
 
 export type JsonChunks = (chunkBytes?: number) => Iterable<Buffer>;
 
-/**
- * A value that can also write its JSON (what its JSON_CHUNKS give) straight to a file descriptor, at the file's
- * current offset: returns the bytes written, or undefined having written nothing (then its chunks serve).
- */
-export const JSON_WRITE: unique symbol = Symbol('vouch.jsonWrite');
-
-export type JsonWrite = (fd: number) => number | undefined;
-
-/** The value's file writer, if it has one. */
-export function jsonWriteOf(value: unknown): JsonWrite | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const f = (value as { [JSON_WRITE]?: unknown })[JSON_WRITE];
-  return typeof f === 'function' ? (f as JsonWrite) : undefined;
-}
-
 /** The value's chunked JSON writer, if it has one. */
 function jsonChunksOf(value: unknown): JsonChunks | undefined {
   if (value === null || typeof value !== 'object') return undefined;

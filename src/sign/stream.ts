@@ -8,23 +8,21 @@
  *    streams (OpenSSL's streaming ECDSA: the same signature as over the whole PAE); Ed25519 cannot sign a stream (RFC 8032 hashes the message twice), so for it the PAE is read into one buffer of
  *    its exact size: one copy of the payload, not bounded by this module;
  * 3. the bundle file is written from the same JSON `bundleToJSON` produces, the payload base64-encoded in chunks,
- *    to a temporary file that is fsynced and renamed over the bundle path.
+ *    atomically and durably (src/core/atomic.ts).
  * Only for signing contexts without witnesses: a witness needs the whole envelope (and a log caps an entry at
  * 64 MiB anyway).
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
-import { arrayJsonParts, jsonWriteOf, statementFrame, statementJsonParts } from '../core/chunked.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { arrayJsonParts, statementFrame, statementJsonParts } from '../core/chunked.ts';
+import { preAuthPrefix } from '../core/dsse.ts';
+import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
-import {
-  IN_TOTO_PAYLOAD_TYPE,
-  type InTotoStatement,
-  keyOptions,
-  preAuthPrefix,
-  type SigningContext,
-} from './bundle.ts';
+import { keyOptions, type SigningContext } from './bundle.ts';
 import type { Signature } from './signer.ts';
 
 /**
@@ -52,17 +50,16 @@ export async function signStatementToFile(
   bundlePath: string,
 ): Promise<Signature> {
   if (ctx.witnesses.length > 0) throw new VouchError('INTERNAL', 'a streamed bundle cannot carry witnesses');
-  const base = join(dirname(bundlePath), `.${basename(bundlePath)}.${process.pid}.${randomBytes(4).toString('hex')}`);
-  const payloadPath = `${base}.payload.tmp`;
-  const bundleTmp = `${base}.tmp`;
+  const payloadPath = join(
+    dirname(bundlePath),
+    `.${basename(bundlePath)}.${process.pid}.${randomBytes(4).toString('hex')}.payload.tmp`,
+  );
   try {
     const length = await writePayload(statement, payloadPath);
     const signature = await signPayloadFile(ctx, payloadPath, length);
-    await writeBundle(payloadPath, signature, bundleTmp);
-    await rename(bundleTmp, bundlePath);
+    writeFileAtomic(bundlePath, bundlePieces(payloadPath, signature), { fsync: true });
     return signature;
   } catch (e) {
-    await unlink(bundleTmp).catch(() => {});
     if (e instanceof VouchError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new VouchError('FILE_UNREADABLE', `cannot write ${bundlePath}: ${err.code ?? err.message}`, { cause: e });
@@ -84,13 +81,6 @@ async function writePayload(statement: InTotoStatement, path: string): Promise<n
       await put(Buffer.from(parts[a]!, 'utf8'));
       const array = arrays[a];
       if (!array) continue;
-      // An array that writes its own JSON to the file (a walk's entries, written natively) does; else in chunks,
-      // byte-identical either way (statementJsonParts).
-      const written = jsonWriteOf(array)?.(fh.fd);
-      if (written !== undefined) {
-        length += written;
-        continue;
-      }
       for (const chunk of arrayJsonParts(array)) await put(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     }
   } finally {
@@ -100,14 +90,14 @@ async function writePayload(statement: InTotoStatement, path: string): Promise<n
 }
 
 /** The file in chunks of `size` bytes (the last shorter). One buffer, reused: a chunk is valid until the next. */
-async function* readChunks(path: string, size = CHUNK): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r');
+function* readChunks(path: string, size = CHUNK): Generator<Buffer> {
+  const fd = openSync(path, 'r');
   const buf = Buffer.allocUnsafe(size);
   try {
     for (;;) {
       let filled = 0;
       while (filled < size) {
-        const { bytesRead } = await fh.read(buf, filled, size - filled, null);
+        const bytesRead = readSync(fd, buf, filled, size - filled, null);
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
@@ -115,7 +105,7 @@ async function* readChunks(path: string, size = CHUNK): AsyncGenerator<Buffer> {
       if (filled < size) return;
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -127,7 +117,7 @@ async function signPayloadFile(ctx: SigningContext, path: string, length: number
       let read = 0;
       const pae = async function* () {
         yield prefix;
-        for await (const chunk of readChunks(path)) {
+        for (const chunk of readChunks(path)) {
           read += chunk.length;
           yield chunk;
         }
@@ -141,7 +131,7 @@ async function signPayloadFile(ctx: SigningContext, path: string, length: number
       const message = Buffer.allocUnsafe(prefix.length + length);
       prefix.copy(message);
       let at = prefix.length;
-      for await (const chunk of readChunks(path)) {
+      for (const chunk of readChunks(path)) {
         if (at + chunk.length > message.length) throw new VouchError('INTERNAL', 'the payload file grew');
         at += chunk.copy(message, at);
       }
@@ -173,16 +163,11 @@ function bundleFrame(signature: Signature): [string, string] {
   return [json.slice(0, at + marker.length), `${json.slice(at + marker.length + 4)}\n`];
 }
 
-async function writeBundle(payloadPath: string, signature: Signature, path: string): Promise<void> {
+/** The bundle file's text in pieces: the frame around the payload, the payload base64-encoded chunk by chunk. */
+function* bundlePieces(payloadPath: string, signature: Signature): Generator<string> {
   const [head, tail] = bundleFrame(signature);
-  const fh = await open(path, 'wx', 0o644);
-  try {
-    await fh.write(head);
-    // Every chunk but the last is a multiple of 3 bytes, so the concatenated base64 equals the whole payload's.
-    for await (const chunk of readChunks(payloadPath)) await fh.write(chunk.toString('base64'));
-    await fh.write(tail);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  yield head;
+  // Every chunk but the last is a multiple of 3 bytes, so the concatenated base64 equals the whole payload's.
+  for (const chunk of readChunks(payloadPath)) yield chunk.toString('base64');
+  yield tail;
 }

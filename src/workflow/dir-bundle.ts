@@ -18,14 +18,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { CheckedDirectory, DirectoryHeader, DirectoryLimits, EntryStream } from '../artifact/dir/index.ts';
-import { entryChecker, IN_TOTO_PAYLOAD_TYPE, parseDirectoryHeader } from '../artifact/dir/index.ts';
+import { entryChecker, parseDirectoryHeader } from '../artifact/dir/index.ts';
 import { fileError } from '../core/digest.ts';
+import { preAuthPrefix } from '../core/dsse.ts';
 import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
+import { IN_TOTO_PAYLOAD_TYPE, isInTotoStatementType } from '../core/intoto.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
 import { type JsonSplit, JsonSplitter, parseElement } from '../core/json-stream.ts';
 import { readCapped } from '../core/read.ts';
 import { isVouchError, VouchError } from '../errors.ts';
-import { preAuthPrefix } from '../sign/bundle.ts';
 import {
   type Bundle,
   bundleFromJson,
@@ -35,7 +36,7 @@ import {
   parseBundle,
 } from '../verify/bundle.ts';
 import type { Policy } from '../verify/types.ts';
-import { isInTotoStatement, payloadNeeds } from '../verify/verifier.ts';
+import { payloadNeeds } from '../verify/verifier.ts';
 
 const PIECE = 1 << 20;
 const ENTRY_LISTS = [
@@ -320,7 +321,8 @@ function headerOf(
     'statement',
     'DSSE_INVALID',
   );
-  if (!isInTotoStatement(statement)) throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
+  if (!isInTotoStatementType(statement._type))
+    throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
   return parseDirectoryHeader(statement, { ...options, list: { marker, counts: list.counts } });
 }
 

@@ -10,7 +10,6 @@ import { vouchHome } from '../instance/home.ts';
 import type { KeylessOptions } from '../instance/session.ts';
 import {
   fileStatement,
-  type InTotoStatement,
   type SerializedBundle,
   type SigningContext,
   signDigest,
@@ -171,10 +170,10 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
   const streamed = options.writeBundle === true && context.witnesses.length === 0;
   let signed: { bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true };
   if (streamed) {
-    await signStatementToFile(context, prepared.statement as InTotoStatement, bundlePath);
+    await signStatementToFile(context, prepared.statement, bundlePath);
     signed = { bundleWritten: true };
   } else {
-    signed = { bundle: await signStatement(context, prepared.statement as InTotoStatement) };
+    signed = { bundle: await signStatement(context, prepared.statement) };
   }
   const counts = countEntries(prepared.manifest.entries);
   return {

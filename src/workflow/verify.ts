@@ -14,7 +14,7 @@ import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
 import { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
 import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
-import { loadTrustedRoot, MAX_TRUST_ROOT_BYTES, type TrustMaterial } from '../verify/trust.ts';
+import { loadTrustedRoot, MAX_TRUST_ROOT_BYTES, noAuthorities, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
 import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
@@ -92,9 +92,8 @@ async function verifyDirectory(
     import('./dir-bundle.ts'),
     import('../artifact/dir/index.ts'),
   ]);
-  // A large bundle takes a while to read before the walk: the JS loop's hashing workers start meanwhile (nothing to
-  // start when the native core hashes). A worker never used still costs ~15 ms at exit, hence only above 1 MiB
-  // (~4,000 entries, where a walk starts workers anyway).
+  // A large bundle takes a while to read before the walk: the hashing workers start meanwhile. A worker never used
+  // still costs ~15 ms at exit, hence only above 1 MiB (~4,000 entries, where a walk starts workers anyway).
   const size = await stat(bundlePath).then(
     (st) => st.size,
     () => 0,
@@ -174,18 +173,6 @@ export async function loadTrust(options: { trustedRoot?: string; home?: string }
  */
 function needsAuthorities(bundle: Bundle, policy: Policy): boolean {
   return !policy.keys || bundle.tlogEntries.length > 0 || bundle.rfc3161Timestamps.length > 0;
-}
-
-let emptyRoot: TrustMaterial | undefined;
-function noAuthorities(): TrustMaterial {
-  emptyRoot ??= loadTrustedRoot({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    certificateAuthorities: [],
-    tlogs: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-  return emptyRoot;
 }
 
 /** The trust store's roots, each loaded once per process. */

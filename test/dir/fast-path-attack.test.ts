@@ -2,7 +2,7 @@
  * Attacks on verification by the signed payload digest (`signedPayloadMatches`): every statement here is signed
  * byte for byte as given (its payload digest is handed to the verifier, as pass 1 leaves it), by a signer who is
  * not `vouch sign` or who signs what a verify walk records. Each case is run by the fast path and by the strict
- * path alone, natively and in JS, and must end the same way, never "Verified OK" for a tree that was not signed.
+ * path alone, and must end the same way, never "Verified OK" for a tree that was not signed.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -22,7 +22,6 @@ import {
   walkDirectory,
 } from '../../src/artifact/dir/index.ts';
 import { CompactEntries } from '../../src/artifact/dir/manifest.ts';
-import { nativeHashWanted, nativeJsonDigests } from '../../src/artifact/dir/native.ts';
 import { vouchStatement } from '../../src/artifact/dir/statement.ts';
 import { rejectsWith, testTrees } from './helpers.ts';
 
@@ -32,17 +31,6 @@ const PAE = 'DSSEv1 28 application/vnd.in-toto+json 1234 ';
 function payload(statement: unknown, prefix = PAE): PayloadDigest {
   const p = Buffer.from(prefix);
   return { prefix: p, sha256: createHash('sha256').update(p).update(JSON.stringify(statement)).digest() };
-}
-
-/** Run `fn` with the native core on, then off (VOUCH_NATIVE=0): the JS writers. */
-async function bothWriters(fn: (native: boolean) => Promise<void>): Promise<void> {
-  await fn(true);
-  process.env.VOUCH_NATIVE = '0';
-  try {
-    await fn(false);
-  } finally {
-    delete process.env.VOUCH_NATIVE;
-  }
 }
 
 /** The statement `vouch sign` would write for `entries`, with `digest` as its subject (default: the honest one). */
@@ -145,32 +133,28 @@ describe('the payload-digest fast path never accepts what the strict path refuse
     it(a.name, async () => {
       const root = a.root();
       const statement = await a.statement(root);
-      await bothWriters(async (native) => {
-        const opts = a.limits ? { limits: a.limits } : {};
-        await rejectsWith(() => verifyDirectoryStatement(statement, root, opts), a.code);
-        for (const prefix of ['', PAE]) {
-          await rejectsWith(
-            () => verifyDirectoryStatement(statement, root, { ...opts, payloadDigest: payload(statement, prefix) }),
-            a.code,
-          );
-        }
-        // The header as pass 1 parses it (default limits), then the walk with the caller's: never a match.
-        const header = parseDirectoryHeader(statement);
-        const w = await walkDirectory(root, header.rules, { mode: 'verify', ...opts }).catch(() => undefined);
-        if (w) assert.equal(signedPayloadMatches(w, header, payload(statement)), false, `native: ${native}`);
-      });
+      const opts = a.limits ? { limits: a.limits } : {};
+      await rejectsWith(() => verifyDirectoryStatement(statement, root, opts), a.code);
+      for (const prefix of ['', PAE]) {
+        await rejectsWith(
+          () => verifyDirectoryStatement(statement, root, { ...opts, payloadDigest: payload(statement, prefix) }),
+          a.code,
+        );
+      }
+      // The header as pass 1 parses it (default limits), then the walk with the caller's: never a match.
+      const header = parseDirectoryHeader(statement);
+      const w = await walkDirectory(root, header.rules, { mode: 'verify', ...opts }).catch(() => undefined);
+      if (w) assert.equal(signedPayloadMatches(w, header, payload(statement)), false);
     });
   }
 
   it('the honest statement of each shape does take the fast path (the cases above are not vacuous)', async () => {
     const root = tree({ a: 'a', 'd/b': 'b', 'e/f': { dir: true }, l: { link: 'a' }, 'caf\u00e9/x': 'x' });
     const statement = statementOf(await walked(root));
-    await bothWriters(async () => {
-      const header = parseDirectoryHeader(statement);
-      const w = await walkDirectory(root, header.rules, { mode: 'verify' });
-      assert.equal(signedPayloadMatches(w, header, payload(statement)), true);
-      assert.equal((await verifyDirectoryStatement(statement, root, { payloadDigest: payload(statement) })).files, 3);
-    });
+    const header = parseDirectoryHeader(statement);
+    const w = await walkDirectory(root, header.rules, { mode: 'verify' });
+    assert.equal(signedPayloadMatches(w, header, payload(statement)), true);
+    assert.equal((await verifyDirectoryStatement(statement, root, { payloadDigest: payload(statement) })).files, 3);
   });
 });
 
@@ -205,12 +189,12 @@ const writerCases: [string, { name: Buffer; size: number }, boolean][] = [
   ['DEL and U+2028', { name: utf8('a\u007f\u2028b'), size: 1 }, true],
   ['a supplementary character', { name: utf8('\u{1f600}'), size: 1 }, true],
   ['a long path with a control byte at its end', { name: utf8(`${'x'.repeat(5000)}\u0001`), size: 3 }, true],
-  // Not UTF-8 (never in a walk's blob, which is written from strings): C and JS need only agree.
+  // Not UTF-8 (never in a walk's blob, which is written from strings): written without failing.
   ['an encoded lone surrogate (CESU-8)', { name: Buffer.from([0x61, 0xed, 0xa0, 0x80]), size: 1 }, false],
   ['a byte that is not UTF-8', { name: Buffer.from([0x61, 0xff]), size: 1 }, false],
 ];
 
-describe('the native and JS entry writers agree, and write what JSON.stringify writes', () => {
+describe('the entry writer writes what JSON.stringify writes', () => {
   for (const [name, file, exact] of writerCases) {
     it(name, () => {
       const others: ManifestEntry[] = [{ path: 'zz', kind: 'symlink', target: '\u0001\ud800' }];
@@ -225,43 +209,7 @@ describe('the native and JS entry writers agree, and write what JSON.stringify w
         const want = createHash('sha256').update('P').update(js).update('S').digest();
         const jobs = [{ style, prefix: utf8('P'), suffix: utf8('S') }];
         assert.deepEqual(compact.jsonDigests(jobs), [want]);
-        process.env.VOUCH_NATIVE = '0';
-        try {
-          assert.deepEqual(compact.jsonDigests(jobs), [want]);
-        } finally {
-          delete process.env.VOUCH_NATIVE;
-        }
       }
     });
   }
-
-  it('hostile columns are refused by the native core, never read out of bounds', { skip: !nativeHashWanted() }, () => {
-    const { columns } = table([{ name: utf8('ab'), size: 1 }]);
-    const job = (o: Partial<{ othersText: Uint8Array; othersOffsets: Uint32Array }> = {}) => ({
-      style: 'plain' as const,
-      prefix: utf8(''),
-      suffix: utf8(''),
-      othersText: utf8('{}'),
-      othersOffsets: Uint32Array.from([0, 2]),
-      ...o,
-    });
-    const bad: [string, Partial<typeof columns>, ReturnType<typeof job>?][] = [
-      ['order -2^31 (no others past 0)', { order: Int32Array.from([-(2 ** 31)]) }],
-      ['order 2^31 - 1', { order: Int32Array.from([2 ** 31 - 1]) }],
-      ['a second offset past the blob', { offsets: Uint32Array.from([0, 3]) }],
-      ['one offset for one file', { offsets: Uint32Array.from([0]) }],
-      ['digests 31 bytes', { digests: new Uint8Array(31) }],
-      ['names of the wrong type', { names: new Int8Array(2) as unknown as Uint8Array<ArrayBuffer> }],
-      ['others offsets past the text', {}, job({ othersOffsets: Uint32Array.from([0, 3]) })],
-      ['others offsets decreasing', {}, job({ othersOffsets: Uint32Array.from([2, 1]) })],
-      ['an other with no others offsets', { order: Int32Array.from([~0]) }, job({ othersOffsets: new Uint32Array(0) })],
-    ];
-    for (const [why, change, j] of bad) {
-      assert.throws(
-        () => nativeJsonDigests({ ...columns, ...change }, [j ?? job()]),
-        (e: NodeJS.ErrnoException) => e.code === 'ERR_VOUCH_NATIVE',
-        why,
-      );
-    }
-  });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { verifyDirectoryStatement } from '../../src/artifact/dir/index.ts';
 import { directoryStatement } from '../../src/artifact/dir/prepare.ts';
 import { parseTarget } from '../../src/artifact/target.ts';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { canonicalJson } from '../../src/core/json.ts';
 import { isVouchError } from '../../src/errors.ts';
 import { signStatement } from '../../src/sign/bundle.ts';
@@ -340,8 +341,7 @@ type Statement = Record<string, unknown> & { predicate: Record<string, unknown> 
 async function signRaw(signer: KeyPairSigner, payloadText: string): Promise<string> {
   const payload = Buffer.from(payloadText);
   const type = 'application/vnd.in-toto+json';
-  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
-  const sig = await signer.sign({ message: pae });
+  const sig = await signer.sign({ message: preAuthEncoding(type, payload) });
   return JSON.stringify({
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
     verificationMaterial: {

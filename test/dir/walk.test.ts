@@ -115,14 +115,7 @@ describe('walkDirectory records every entry', () => {
     assert.ok(calls > 0);
   });
 
-  it('takes prestarted workers (started before the walk) and gets the same result', async (t) => {
-    // Workers are the JS loop's: the native core (test/dir/native-hash.test.ts) starts none.
-    const saved = process.env.VOUCH_NATIVE;
-    process.env.VOUCH_NATIVE = '0';
-    t.after(() => {
-      if (saved === undefined) delete process.env.VOUCH_NATIVE;
-      else process.env.VOUCH_NATIVE = saved;
-    });
+  it('takes prestarted workers (started before the walk) and gets the same result', async () => {
     const spec: Record<string, Node> = {};
     for (let i = 0; i < 4200; i++) spec[`d${i % 11}/f${i}`] = `content ${i}`;
     const root = tree(spec);

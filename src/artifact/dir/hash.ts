@@ -9,13 +9,6 @@
  * Each file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before any read: a file swapped for a
  * symlink fails with ELOOP instead of being followed, and a FIFO swapped in after the directory listing opens
  * without blocking and is refused by its fstat type, so the walk never hangs.
- *
- * The same loop also exists in C (native/hash.c, loaded by native.ts), ~5 us per file cheaper: where it loads,
- * jobs without an incremental cache run it on N native threads instead of the main thread and workers (the main
- * thread keeps listing, then waits), on the same shared arrays and counter protocol, with the same results. The
- * JS loop below stays the fallback (no C compiler, Windows, VOUCH_NATIVE=0, a job it refuses) and the only loop
- * for the incremental cache. A change to one loop's behaviour must be made to both; test/dir/native-hash.test.ts
- * compares them.
  */
 
 import * as crypto from 'node:crypto';
@@ -23,7 +16,6 @@ import * as fs from 'node:fs';
 import { constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type NativeJob, type NativeRun, nativeHashWanted, startNativeHash } from './native.ts';
 
 export const ST_PENDING = 0;
 export const ST_OK = 1;
@@ -254,8 +246,6 @@ const idleWorkers = new Set<Worker>();
  * takes them instead of starting new ones; ones no walk took are ended when a walk's listing is done.
  */
 export function prestartHashWorkers(count = defaultConcurrency() - 1): void {
-  // The native core hashes on its own threads, which start in microseconds.
-  if (nativeHashWanted()) return;
   while (idleWorkers.size < count) {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
@@ -312,11 +302,6 @@ export interface HashOptions {
   cache?: CacheArrays;
   /** Size above which files are hashed with overlapped reads (default LARGE_FILE; tests lower it). */
   largeFile?: number;
-  /**
-   * false: hash with the JS loop even where the native core is available (tests compare the two). The native core
-   * is also off with VOUCH_NATIVE=0, and never used with a cache.
-   */
-  native?: boolean;
 }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -412,35 +397,6 @@ export async function hashFiles(
     job.stamps = new Float64Array(shared(n * STAMPS * 8));
   }
   const wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
-  if (!options.cache && options.native !== false && nativeHashWanted()) {
-    const packed = packedIn ? paths : packPaths(paths);
-    job.offsets = packed.offsets;
-    job.names = packed.names;
-    // No more threads than chunks: a single file gets one.
-    let threads = Math.min(wanted, Math.max(1, Math.ceil(n / job.chunk)));
-    const run = startNativeHash(root, nativeJob(job, n), threads);
-    if (run) {
-      const ioThreads = options.concurrency === undefined ? Math.max(IO_CONCURRENCY, wanted) : 0;
-      let ioBytes = ioThreads > threads && n >= MIN_FILES_PER_WORKER ? storageReadBytes() : undefined;
-      let last = 0;
-      await settleNative(run, job, n, () => {
-        const now = Date.now();
-        if (options.onProgress && now - last >= 100) {
-          last = now;
-          options.onProgress(Atomics.load(job.counter, 1), n);
-        }
-        if (ioBytes !== undefined && threads < ioThreads) {
-          const b = storageReadBytes() ?? 0;
-          const cold = b - ioBytes >= COLD_BYTES;
-          ioBytes = b;
-          if (cold && n - Atomics.load(job.counter, 0) >= MIN_FILES_PER_WORKER) {
-            threads += run.addThreads(ioThreads - threads);
-          }
-        }
-      });
-      return finishHashing(job, n, (i) => `${root}/${packedPath(packed, i)}`, options);
-    }
-  }
   const workers = Math.min(wanted - 1, Math.floor(n / MIN_FILES_PER_WORKER));
   // More threads when the disk turns out to be the bottleneck (default concurrency only, and only for trees big
   // enough to pay for the extra workers' start-up).
@@ -541,43 +497,6 @@ async function finishHashing(
   };
 }
 
-/** The arrays and numbers of `job` as the native core takes them; `maxFiles` bounds a streamed job. */
-function nativeJob(job: HashJob, maxFiles: number): NativeJob {
-  return {
-    names: job.names!,
-    offsets: job.offsets!,
-    counter: job.counter,
-    status: job.status,
-    meta: job.meta,
-    digests: job.digests,
-    count: job.count,
-    stream: job.stream === true,
-    maxFiles,
-    chunk: job.chunk,
-    bufferSize: job.bufferSize,
-    largeFile: job.largeFile,
-  };
-}
-
-/**
- * Wait for a native run, calling `tick` every 50 ms meanwhile (progress, the cold-tree check). Files it left
- * unhashed (no thread could get its buffer) are hashed here by the JS loop, as a dead worker's are.
- */
-async function settleNative(run: NativeRun, job: HashJob, n: number, tick: () => void): Promise<void> {
-  const timer = setInterval(tick, 50);
-  try {
-    await run.done;
-  } catch {
-    // Rescued below.
-  } finally {
-    clearInterval(timer);
-  }
-  if (new Int32Array(job.status.buffer, job.status.byteOffset, n).includes(ST_PENDING)) {
-    Atomics.store(job.counter, 0, 0);
-    hashShare(fs, crypto, { open: OPEN_FLAGS }, job);
-  }
-}
-
 /**
  * Hash one large file with the next 4 MiB read in flight while the current chunk is hashed. It is opened again with
  * the same flags and must still be the file the synchronous loop saw (same inode and device), or it is reported as
@@ -657,11 +576,8 @@ export class StreamingHash {
   #published = 0;
   readonly #wanted: number;
   #ioWorkers: number;
-  /** Threads started: workers (beside the main thread), or native threads. */
+  /** Workers started beside the main thread. */
   #started = 0;
-  /** Whether the native core hashes this job (until it refuses to start); its run once started. */
-  #native: boolean;
-  #run: NativeRun | undefined;
   readonly #done: Promise<void>[] = [];
   #ioCheck = 0;
   #ioBytes: number | undefined;
@@ -697,10 +613,7 @@ export class StreamingHash {
       largeFile: options.largeFile ?? LARGE_FILE,
     };
     this.#wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
-    this.#native = options.native !== false && nativeHashWanted();
-    // Native threads are all the hashing threads (the main thread lists, then waits); workers join the main thread.
-    const extra = this.#native ? 0 : 1;
-    this.#ioWorkers = options.concurrency === undefined ? Math.max(IO_CONCURRENCY, this.#wanted) - extra : 0;
+    this.#ioWorkers = options.concurrency === undefined ? Math.max(IO_CONCURRENCY, this.#wanted) - 1 : 0;
   }
 
   add(path: string): void {
@@ -730,32 +643,13 @@ export class StreamingHash {
     this.#published = this.#count;
     Atomics.store(counter, 2, this.#count);
     Atomics.notify(counter, 2);
-    if (this.#native && this.#run === undefined) this.#startNative(this.#wanted);
-    if (!this.#native) {
-      const workers = Math.min(this.#wanted - 1, Math.floor(this.#count / MIN_FILES_PER_WORKER));
-      while (this.#started < workers) this.#startWorker();
-    }
+    const workers = Math.min(this.#wanted - 1, Math.floor(this.#count / MIN_FILES_PER_WORKER));
+    while (this.#started < workers) this.#startWorker();
     this.#progress();
-  }
-
-  /** Native threads start at the first published chunk: they cost microseconds, not a worker's ~40-100 ms. */
-  #startNative(threads: number): void {
-    this.#run = startNativeHash(this.#root, nativeJob(this.#job, this.#maxFiles), threads);
-    if (this.#run) this.#started = threads;
-    else {
-      // Refused (not expected): the workers and the main thread hash instead.
-      this.#native = false;
-      this.#ioWorkers = this.#options.concurrency === undefined ? Math.max(IO_CONCURRENCY, this.#wanted) - 1 : 0;
-    }
   }
 
   #startWorker(): void {
     this.#started++;
-    if (this.#run) {
-      // Counted even if the run has just ended, so a caller's `while (started < k)` always ends.
-      this.#run.addThreads(1);
-      return;
-    }
     const worker = hashWorker(this.#job);
     this.#done.push(
       new Promise<void>((resolve, reject) => {
@@ -794,8 +688,6 @@ export class StreamingHash {
     Atomics.store(counter, 0, 1 << 30);
     Atomics.store(counter, 3, 1);
     Atomics.notify(counter, 2);
-    // Native threads are waited for here: none must be left reading when the process exits.
-    this.#run?.stop();
     void Promise.allSettled(this.#done);
   }
 
@@ -810,25 +702,18 @@ export class StreamingHash {
     Atomics.store(job.counter, 3, 1);
     Atomics.notify(job.counter, 2);
     const onProgress = this.#options.onProgress;
-    // A listing of fewer files than a chunk published none: its native threads start now, no more than chunks.
-    if (this.#native && this.#run === undefined && n > 0) {
-      this.#startNative(Math.min(this.#wanted, Math.ceil(n / job.chunk)));
+    hashShare(fs, crypto, { open: OPEN_FLAGS }, job, () => this.#progress());
+    const timer = onProgress ? setInterval(() => onProgress(Atomics.load(job.counter, 1), n), 100) : undefined;
+    let failed = false;
+    try {
+      failed = (await Promise.allSettled(this.#done)).some((r) => r.status === 'rejected');
+    } finally {
+      clearInterval(timer);
     }
-    if (this.#run) await settleNative(this.#run, job, n, () => this.#progress());
-    else {
-      hashShare(fs, crypto, { open: OPEN_FLAGS }, job, () => this.#progress());
-      const timer = onProgress ? setInterval(() => onProgress(Atomics.load(job.counter, 1), n), 100) : undefined;
-      let failed = false;
-      try {
-        failed = (await Promise.allSettled(this.#done)).some((r) => r.status === 'rejected');
-      } finally {
-        clearInterval(timer);
-      }
-      if (failed) {
-        // A worker that died (out of memory, killed) leaves its chunk unhashed: finish it here rather than fail.
-        Atomics.store(job.counter, 0, 0);
-        hashShare(fs, crypto, { open: OPEN_FLAGS }, job);
-      }
+    if (failed) {
+      // A worker that died (out of memory, killed) leaves its chunk unhashed: finish it here rather than fail.
+      Atomics.store(job.counter, 0, 0);
+      hashShare(fs, crypto, { open: OPEN_FLAGS }, job);
     }
     const packed: PackedPaths = {
       count: n,

@@ -9,8 +9,6 @@ export {
   type DirEntry,
   type DirectoryRules,
   type FileEntry,
-  IN_TOTO_PAYLOAD_TYPE,
-  IN_TOTO_STATEMENT_V1,
   type Manifest,
   ManifestComparer,
   type ManifestCounts,

@@ -5,16 +5,13 @@
  * and whose subject digest is the SHA-256 of the canonical manifest bytes (docs/formats/directory-manifest.md).
  */
 import { createHash } from 'node:crypto';
-import { JSON_CHUNKS, JSON_WRITE } from '../../core/chunked.ts';
+import { JSON_CHUNKS } from '../../core/chunked.ts';
 import { canonicalJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
-import { nativeJsonDigests, nativeJsonWrite } from './native.ts';
 import { comparePaths, sortByPath } from './paths.ts';
 
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v1';
 export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
-export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 /**
  * What is left out of a walk. Names are matched at any depth (`.git` also inside vendored submodules); paths are
@@ -279,53 +276,13 @@ export class CompactEntries {
     yield out.subarray(0, at);
   }
 
-  /**
-   * For each job, SHA-256 of its prefix, the entry array's JSON (`jsonChunks(style)`) and its suffix: written and
-   * hashed by the native core when it is there (two jobs on two threads at once), else here.
-   */
+  /** For each job, SHA-256 of its prefix, the entry array's JSON (`jsonChunks(style)`) and its suffix. */
   jsonDigests(jobs: { style: 'canonical' | 'plain'; prefix?: Uint8Array; suffix?: Uint8Array }[]): Buffer[] {
-    const full = jobs.map((j) => ({
-      style: j.style,
-      prefix: j.prefix ?? NO_BYTES,
-      suffix: j.suffix ?? NO_BYTES,
-      ...this.#othersText(j.style),
-    }));
-    const native = nativeJsonDigests(this.#columns(), full);
-    return full.map((job, i) => {
-      const made = native?.[i];
-      if (made) return made;
-      const h = createHash('sha256').update(job.prefix);
+    return jobs.map((job) => {
+      const h = createHash('sha256').update(job.prefix ?? NO_BYTES);
       for (const bytes of this.jsonChunks(job.style)) h.update(bytes);
-      return h.update(job.suffix).digest();
+      return h.update(job.suffix ?? NO_BYTES).digest();
     });
-  }
-
-  /**
-   * The entry array's plain JSON written natively to `fd` at its offset (nativeJsonWrite): the bytes written, or
-   * undefined having written nothing (no native core, or an entry it cannot write exactly).
-   */
-  jsonWrite(fd: number): number | undefined {
-    const others = this.#othersText('plain');
-    return nativeJsonWrite(this.#columns(), fd, others.othersText, others.othersOffsets);
-  }
-
-  #columns() {
-    return {
-      names: this.#names,
-      offsets: this.#offsets,
-      digests: this.#digests,
-      sizes: this.#sizes,
-      flags: this.#flags,
-      order: this.#order,
-    };
-  }
-
-  /** The entries that are not files written in `style`, one after another, entry j at othersOffsets[j]. */
-  #othersText(style: 'canonical' | 'plain'): { othersText: Buffer; othersOffsets: Uint32Array } {
-    const texts = this.#others.map((e) => (style === 'canonical' ? canonicalEntry(e) : JSON.stringify(e)));
-    const othersOffsets = new Uint32Array(texts.length + 1);
-    for (let k = 0; k < texts.length; k++) othersOffsets[k + 1] = othersOffsets[k]! + Buffer.byteLength(texts[k]!);
-    return { othersText: Buffer.from(texts.join('')), othersOffsets };
   }
 
   /** The entries as a read-only array (a Proxy building each element when it is read). */
@@ -345,7 +302,6 @@ export class CompactEntries {
       get: (t, p, receiver) => {
         // The statement writer (src/sign/stream.ts) serializes the entries from the columns.
         if (p === JSON_CHUNKS) return (chunkBytes?: number) => this.jsonChunks('plain', chunkBytes);
-        if (p === JSON_WRITE) return (fd: number) => this.jsonWrite(fd);
         const i = index(p);
         return i >= 0 ? this.at(i) : Reflect.get(t, p, receiver);
       },

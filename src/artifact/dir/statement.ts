@@ -9,6 +9,7 @@
  * MANIFEST_INVALID (or BUNDLE_UNSUPPORTED for model-signing variants vouch does not implement).
  */
 import { createHash } from 'node:crypto';
+import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement } from '../../core/intoto.ts';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import {
@@ -16,7 +17,6 @@ import {
   compactOf,
   type DirectoryRules,
   type FileEntry,
-  IN_TOTO_STATEMENT_V1,
   type Manifest,
   type ManifestCounts,
   type ManifestEntry,
@@ -38,18 +38,8 @@ import {
 
 export type DirectoryFormat = 'vouch' | 'model-signing';
 
-export interface InTotoSubject {
-  name: string;
-  digest: Record<string, string>;
-}
-
-/** An in-toto Statement v1, as signed inside the DSSE envelope (payloadType application/vnd.in-toto+json). */
-export interface InTotoStatement {
-  _type: typeof IN_TOTO_STATEMENT_V1;
-  subject: InTotoSubject[];
-  predicateType: string;
-  predicate: Record<string, unknown>;
-}
+/** A directory's in-toto statement: its predicate is always there. */
+export type InTotoStatement = Statement<Record<string, unknown>> & { predicate: Record<string, unknown> };
 
 /** Default rules per format: model-signing only knows root-relative ignore paths, so `.git` is one of those. */
 export function defaultRules(format: DirectoryFormat): DirectoryRules {

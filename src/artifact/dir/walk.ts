@@ -22,12 +22,11 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
-  renameSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../../core/atomic.ts';
 import { fileError } from '../../core/digest.ts';
 import { parseStrictJson } from '../../core/json.ts';
 import { type ErrorCode, VouchError } from '../../errors.ts';
@@ -503,9 +502,7 @@ function saveCache(
   const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
   try {
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomic(path, JSON.stringify(body), { mode: 0o600 });
   } catch {
     // The cache only saves time; failing to write it must not fail the signature.
   }

@@ -3,11 +3,11 @@
  * session (src/instance/session.ts), the bundle written atomically.
  */
 import type { Target } from '../../artifact/target.ts';
+import { writeFileAtomic } from '../../core/atomic.ts';
 import type { IdentitySource } from '../../identity/providers.ts';
 import { type KeylessOptions, openKeylessSession } from '../../instance/session.ts';
 import type { KeylessTimings } from '../../sign/keyless.ts';
 import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
-import { writeFileAtomic } from '../io.ts';
 
 export { type KeylessOptions, type KeylessSession, openKeylessSession } from '../../instance/session.ts';
 
@@ -40,7 +40,8 @@ export async function signKeyless(
     });
     // Registry images carry their signature as a referrer; a bundle file is written only when asked for. A streamed
     // bundle (a directory signed by a context without witnesses) is already in its file and has no log entry.
-    if (result.bundlePath && !bundleWritten) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+    if (result.bundlePath && !bundleWritten)
+      writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`, { fsync: true });
     const certified = session.context.signer.certified!;
     const entry = bundle?.verificationMaterial.tlogEntries?.[0];
     const summary: KeylessSignSummary = {

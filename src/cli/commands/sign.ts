@@ -1,5 +1,6 @@
+import { writeFileAtomic } from '../../core/atomic.ts';
 import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
-import { getPassphrase, writeFileAtomic } from '../io.ts';
+import { getPassphrase } from '../io.ts';
 
 /** `vouch sign --key`: the workflow's options as the command line gives them (the passphrase is asked for here). */
 export type SignCommandOptions = Omit<SignOptions, 'passphrase' | 'context' | 'keyless'>;
@@ -13,6 +14,7 @@ export async function sign(target: string, o: SignCommandOptions): Promise<SignS
   });
   // Registry images carry their signature as a referrer; a bundle file is written only when asked for. A streamed
   // bundle (large directories) is already in its file.
-  if (result.bundlePath && !bundleWritten) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+  if (result.bundlePath && !bundleWritten)
+    writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`, { fsync: true });
   return result;
 }
