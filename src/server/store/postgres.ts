@@ -28,6 +28,8 @@ function toEntry(r: EntryRow | undefined): StoredEntry | undefined {
     : undefined;
 }
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export class PostgresLogStore implements LogStore {
   private readonly pool: pg.Pool;
   private readonly lock: pg.Client;
@@ -39,7 +41,13 @@ export class PostgresLogStore implements LogStore {
 
   static async connect(url: string, schema = 'vouch_tlog'): Promise<PostgresLogStore> {
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new VouchError('CONFIG_INVALID', 'invalid schema name');
-    const pool = new pg.Pool({ connectionString: url, max: 4, options: `-c search_path=${schema}` });
+    // A server that accepts the connection and never answers must not hold `vouch serve` (pg waits forever by default).
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      options: `-c search_path=${schema}`,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     try {
       await pool.query(`
         CREATE SCHEMA IF NOT EXISTS ${schema};
@@ -57,7 +65,7 @@ export class PostgresLogStore implements LogStore {
     // One writer per log: the log keeps its tree's right edge in memory, so two servers appending to one schema
     // would compute roots from a stale edge. A session advisory lock, held on a dedicated connection for the
     // store's lifetime (and released by the server if this process dies), enforces it.
-    const lock = new pg.Client({ connectionString: url });
+    const lock = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     let locked = false;
     try {
       await lock.connect();
