@@ -129,10 +129,10 @@ async function startEmbedded(home: string): Promise<Instance> {
     const portFile = join(dataDir, 'port');
     const last = readPort(portFile);
     try {
-      stack = await startStack({ dataDir, port: last ?? 0 });
+      stack = await startStack({ dataDir, port: last ?? 0, localDevelopment: true });
     } catch (e) {
       if (last === undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-      stack = await startStack({ dataDir, port: 0 });
+      stack = await startStack({ dataDir, port: 0, localDevelopment: true });
     }
     const port = Number(new URL(stack.url).port);
     if (port !== last) writeFileSync(portFile, `${port}\n`, { mode: 0o600 });

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
 import { readCappedSync } from '../core/read.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
@@ -262,7 +263,14 @@ export interface TrustSummary {
   source: TrustSource;
   localIssuers: string[];
   localDevelopment: boolean;
-  certificateAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
+  certificateAuthorities: {
+    subject: string;
+    uri?: string;
+    validFrom?: string;
+    validTo?: string;
+    /** Marked in the root as a local development CA (src/core/localdev.ts). */
+    localDevelopment?: true;
+  }[];
   tlogs: { baseUrl?: string; logId: string; validFrom?: string; validTo?: string }[];
   timestampAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
   ctlogs: { baseUrl?: string; logId: string }[];
@@ -276,12 +284,14 @@ export function summarize(entry: TrustStoreEntry): TrustSummary {
     return clean({ subject: cert.subject.replace(/\n/g, ', '), uri: a.uri, ...window(a.validFor) });
   };
   const logId = (l: TransparencyLogJSON) => Buffer.from(l.logId.keyId, 'base64').toString('hex');
+  const marked = (a: CertificateAuthorityJSON) => a.subject?.organization === LOCAL_DEVELOPMENT_ORGANIZATION;
+  const cas = r.certificateAuthorities ?? [];
   return {
     name: entry.name,
     source: entry.source,
     localIssuers: entry.localIssuers,
-    localDevelopment: entry.localDevelopment,
-    certificateAuthorities: (r.certificateAuthorities ?? []).map(ca),
+    localDevelopment: entry.localDevelopment || (cas.length > 0 && cas.every(marked)),
+    certificateAuthorities: cas.map((a) => (marked(a) ? { ...ca(a), localDevelopment: true as const } : ca(a))),
     tlogs: (r.tlogs ?? []).map((l) => clean({ baseUrl: l.baseUrl, logId: logId(l), ...window(l.publicKey.validFor) })),
     timestampAuthorities: (r.timestampAuthorities ?? []).map(ca),
     ctlogs: (r.ctlogs ?? []).map((l) => clean({ baseUrl: l.baseUrl, logId: logId(l) })),

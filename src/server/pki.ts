@@ -17,6 +17,7 @@ import { join } from 'node:path';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
 import { readCappedSync } from '../core/read.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 
@@ -104,9 +105,12 @@ export function randomSerial(): string {
 export interface CertificateAuthorityMaterial {
   root: x509.X509Certificate;
   intermediate: x509.X509Certificate;
+  /** Certifies only the stack's own development issuer (src/core/localdev.ts): its subject says so. */
+  localIntermediate: x509.X509Certificate;
   tsa: x509.X509Certificate;
   rootKey: StackKey;
   intermediateKey: StackKey;
+  localIntermediateKey: StackKey;
   tsaKey: StackKey;
 }
 
@@ -123,7 +127,9 @@ async function loadOrCreateCert(
 
 /**
  * Load or create the CA hierarchy. Root (10 years, pathLen 1) -> intermediate (pathLen 0, issues 10-minute
- * code-signing leaves) and root -> TSA leaf (EKU timeStamping, critical, as RFC 3161 §2.3 requires).
+ * code-signing leaves), root -> local development intermediate (the same, for the stack's own development issuer
+ * only, its organization LOCAL_DEVELOPMENT_ORGANIZATION) and root -> TSA leaf (EKU timeStamping, critical, as
+ * RFC 3161 §2.3 requires).
  */
 export async function loadOrCreateAuthorities(
   dataDir: string,
@@ -135,6 +141,7 @@ export async function loadOrCreateAuthorities(
   mkdirSync(certDir, { recursive: true, mode: 0o755 });
   const rootKey = await loadOrCreateKey(keyDir, 'root');
   const intermediateKey = await loadOrCreateKey(keyDir, 'intermediate');
+  const localIntermediateKey = await loadOrCreateKey(keyDir, 'local-intermediate');
   const tsaKey = await loadOrCreateKey(keyDir, 'tsa');
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + 10 * YEAR_MS);
@@ -177,17 +184,29 @@ export async function loadOrCreateAuthorities(
         ],
       }),
     );
-  const intermediate = await issued('intermediate.pem', `CN=${name} intermediate, O=vouch`, intermediateKey, [
+  const intermediateExtensions = () => [
     new x509.BasicConstraintsExtension(true, 0, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-  ]);
+  ];
+  const intermediate = await issued(
+    'intermediate.pem',
+    `CN=${name} intermediate, O=vouch`,
+    intermediateKey,
+    intermediateExtensions(),
+  );
+  const localIntermediate = await issued(
+    'local-intermediate.pem',
+    `CN=${name} local development, O=${LOCAL_DEVELOPMENT_ORGANIZATION}`,
+    localIntermediateKey,
+    intermediateExtensions(),
+  );
   const tsa = await issued('tsa.pem', `CN=${name} timestamping, O=vouch`, tsaKey, [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.timeStamping], true),
   ]);
-  return { root, intermediate, tsa, rootKey, intermediateKey, tsaKey };
+  return { root, intermediate, localIntermediate, tsa, rootKey, intermediateKey, localIntermediateKey, tsaKey };
 }
 
 export function certDer(cert: x509.X509Certificate): Buffer {

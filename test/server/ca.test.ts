@@ -76,6 +76,29 @@ describe('CA (Fulcio v2 routes)', () => {
     assert.ok(der.includes(utf8));
   });
 
+  it("certifies its own development issuer's identities from the local development intermediate only", async () => {
+    const local = new CertificateAuthority({
+      material: ca.material,
+      tokens: ca.tokens,
+      localIssuers: [ISS],
+    });
+    const res = await new Router(caRoutes(local)).dispatch(
+      request('POST', '/api/v2/signingCert', { body: body(await issuer.mint()) }),
+    );
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const chain = (
+      res.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } }
+    ).signedCertificateDetachedSct.chain.certificates.map((c) => new X509Certificate(c));
+    assert.ok(chain[0]!.verify(chain[1]!.publicKey));
+    assert.equal(chain[1]!.raw.equals(Buffer.from(ca.material.localIntermediate.rawData)), true);
+    assert.match(chain[1]!.subject, /O=vouch local development/);
+    // Without the issuer listed as local, the ordinary intermediate (as for every real issuer).
+    const plain = await post(body(await issuer.mint()));
+    const plainChain = (plain.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } })
+      .signedCertificateDetachedSct.chain.certificates;
+    assert.equal(new X509Certificate(plainChain[1]!).raw.equals(Buffer.from(ca.material.intermediate.rawData)), true);
+  });
+
   it('rejects bad tokens with 401 (table)', async () => {
     const oidcKey = await loadOrCreateKey(join(dir, 'keys'), 'oidc');
     const rogueKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

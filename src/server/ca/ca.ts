@@ -180,7 +180,18 @@ function popHash(key: KeyObject): string | null {
 export interface CertificateAuthorityOptions {
   material: CertificateAuthorityMaterial;
   tokens: TokenVerifier;
+  /**
+   * Development issuers (the stack's own `/oidc`): their identities are certified by the local development
+   * intermediate, which the trusted root marks (src/core/localdev.ts), so verifiers anywhere know what they are.
+   */
+  localIssuers?: string[];
   clock?: () => Date;
+}
+
+interface Issuing {
+  cert: x509.X509Certificate;
+  key: CertificateAuthorityMaterial['intermediateKey'];
+  authorityKeyId: string;
 }
 
 export class CertificateAuthority {
@@ -188,18 +199,40 @@ export class CertificateAuthority {
   readonly tokens: TokenVerifier;
   private readonly clock: () => Date;
 
-  private readonly authorityKeyId: string;
+  private readonly issuing: Issuing;
+  private readonly localIssuing: Issuing;
+  private readonly localIssuers: Set<string>;
 
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
-    this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
+    const m = o.material;
+    this.issuing = {
+      cert: m.intermediate,
+      key: m.intermediateKey,
+      authorityKeyId: keyIdentifier(m.intermediateKey.spki),
+    };
+    this.localIssuing = {
+      cert: m.localIntermediate,
+      key: m.localIntermediateKey,
+      authorityKeyId: keyIdentifier(m.localIntermediateKey.spki),
+    };
+    this.localIssuers = new Set(o.localIssuers ?? []);
     this.tokens = o.tokens;
     this.clock = o.clock ?? (() => new Date());
   }
 
-  /** PEM chain of the issuing CA: intermediate, root. */
+  /** PEM chain of the CA that certifies other issuers' identities: intermediate, root. */
   chainPem(): string[] {
     return [this.material.intermediate.toString('pem'), this.material.root.toString('pem')];
+  }
+
+  /** PEM chains of every issuing CA (the trust bundle): the ordinary one, then the local development one. */
+  chainsPem(): string[][] {
+    const chains = [this.chainPem()];
+    if (this.localIssuers.size > 0) {
+      chains.push([this.material.localIntermediate.toString('pem'), this.material.root.toString('pem')]);
+    }
+    return chains;
   }
 
   /**
@@ -220,7 +253,8 @@ export class CertificateAuthority {
     }
     if (!ok) throw new VouchError('PROOF_OF_POSSESSION_INVALID', 'proof of possession does not verify with the key');
     const now = this.clock();
-    const { intermediate, intermediateKey } = this.material;
+    const local = this.localIssuers.has(verified.issuer);
+    const { cert: intermediate, key: intermediateKey, authorityKeyId } = local ? this.localIssuing : this.issuing;
     const spki = key.export({ format: 'der', type: 'spki' });
     const extensions: x509.Extension[] = [
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -228,7 +262,7 @@ export class CertificateAuthority {
       // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
       // async WebCrypto round trips, which dominated issuance time.
       new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
-      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
+      new x509.AuthorityKeyIdentifierExtension(authorityKeyId),
       // RFC 5280 §4.2.1.6: the SAN must be critical when the subject is empty.
       new x509.SubjectAlternativeNameExtension([{ type: identity.san.type, value: identity.san.value }], true),
       ...identity.extensions.map(
@@ -255,6 +289,6 @@ export class CertificateAuthority {
     const nodeLeaf = new NodeX509(Buffer.from(leaf.rawData));
     if (!nodeLeaf.verify(intermediateKey.publicKey))
       throw new VouchError('INTERNAL', 'issued certificate does not verify');
-    return { chain: [leaf.toString('pem'), ...this.chainPem()] };
+    return { chain: [leaf.toString('pem'), intermediate.toString('pem'), this.material.root.toString('pem')] };
   }
 }
