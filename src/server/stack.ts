@@ -35,6 +35,8 @@ export interface StackOptions {
   services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
+  /** Let the CA discover issuers over plain HTTP on a loopback address (tests and development only). */
+  allowInsecureLoopbackIssuers?: boolean;
   storage?: StorageOptions;
   /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
   tlog?: { maxBatch?: number };
@@ -147,7 +149,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (enabled.ca) {
       const ca = new CertificateAuthority({
         material,
-        tokens: new TokenVerifier(issuers, { clock }),
+        tokens: new TokenVerifier(issuers, {
+          clock,
+          allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        }),
         ...(enabled.oidc ? { localIssuers: [urls.oidc] } : {}),
         clock,
       });

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DirectoryVerification, FileInDirectoryVerification } from '../artifact/dir/index.ts';
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
 import { readCappedText } from '../core/read.ts';
@@ -35,6 +36,11 @@ export interface VerifyOptions extends PolicyOptions {
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
+  /**
+   * `--pe-strict`: a verified file that is a PE image must also pass the check a signer runs (src/artifact/pe):
+   * no data hidden around its Authenticode signature, a signature that matches it, chains to `roots` when given.
+   */
+  pe?: { strict: true; roots?: Buffer[]; allow?: string[] };
 }
 
 export type VerifyOutcome = VerificationResult & {
@@ -42,14 +48,22 @@ export type VerifyOutcome = VerificationResult & {
   image?: ImageVerifyResult['image'];
   directory?: DirectoryVerification;
   file?: FileInDirectoryVerification;
+  /** `--pe-strict` on a PE file: what its check found. */
+  pe?: PeRecord;
 };
 
 export async function verifyTarget(input: string | Target, options: VerifyOptions): Promise<VerifyOutcome> {
   const target = typeof input === 'string' ? parseTarget(input) : input;
   // The policy is checked before any work, so a missing identity fails fast as a usage error.
   const policy = buildPolicy(options);
+  if (options.pe && target.kind !== 'file') {
+    throw new VouchError('USAGE', '--pe-strict checks a file target (directories: with the directory integration)');
+  }
   switch (target.kind) {
-    case 'file':
+    case 'file': {
+      const outcome = await verifyBlob(target, policy, options);
+      return options.pe ? { ...outcome, ...(await strictPe(target.path, options.pe)) } : outcome;
+    }
     case 'stdin':
     case 'digest':
       return verifyBlob(target, policy, options);
@@ -70,6 +84,20 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
     case 'dir':
       return verifyDirectory(target, policy, options);
   }
+}
+
+/**
+ * After the signature verified: the same PE check a signer runs, on the file as it is now. A file that is not a PE
+ * image passes; `allow` names files whose anomaly is accepted (and recorded).
+ */
+async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
+  const allowed = new Set((o.allow ?? []).map((p) => resolve(p)));
+  for (const a of allowed) {
+    if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being verified`);
+  }
+  const { enforcePe } = await import('../artifact/pe/index.ts');
+  const pe = await enforcePe(path, { allow: allowed.has(resolve(path)), ...(o.roots ? { roots: o.roots } : {}) });
+  return pe ? { pe } : {};
 }
 
 /**

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fetchJson, request } from '../../src/core/http.ts';
+import { cappedFetch, fetchJson, request } from '../../src/core/http.ts';
 import { VouchError } from '../../src/errors.ts';
 import { DeviceFlowProvider } from '../../src/identity/device.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
@@ -69,6 +69,7 @@ describe('every request has an overall deadline (dripping services, through the 
       port,
       publicUrl: proxy.url,
       issuers: [{ issuer: `${drip.url}/discovery-drips` }, { issuer: `${drip.url}/jwks-drips` }],
+      allowInsecureLoopbackIssuers: true,
     });
   });
   after(async () => {
@@ -210,9 +211,18 @@ describe('every request has an overall deadline (dripping services, through the 
       for (const path of ['/discovery-drips', '/jwks-drips']) {
         const iss = `${drip.url}${path}`;
         const t = Date.now();
-        const verifier = new TokenVerifier([{ issuer: iss }], { timeoutMs: 1000 });
+        const verifier = new TokenVerifier([{ issuer: iss }], { timeoutMs: 1000, allowInsecureLoopback: true });
         await rejectsUnavailable(verifier.verify(await makeToken({ iss })), t);
       }
+    });
+
+    it('cappedFetch (for libraries that take a fetch function): same deadline, cap and codes', async () => {
+      const f = cappedFetch({ timeoutMs: 1000, maxBytes: 4096, what: 'test' });
+      const t = Date.now();
+      await rejectsUnavailable(f(`${drip.url}/body/x`), t);
+      const ok = await f(`${drip.url}/jwks-drips/.well-known/openid-configuration`, { headers: { accept: 'x' } });
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as { issuer: string }).issuer, `${drip.url}/jwks-drips`);
     });
 
     it('fetchJson: an answer over the cap is refused while reading, with or without Content-Length', async () => {

@@ -15,7 +15,7 @@
  * everything afterwards (signature lookup, statement checks) uses that digest.
  */
 import { createHash } from 'node:crypto';
-import { decodeBase64 } from '../../core/encoding.ts';
+import { decodeBase64, pemCertificates } from '../../core/encoding.ts';
 import { IN_TOTO_STATEMENT_V1, type InTotoStatement, isInTotoStatementType } from '../../core/intoto.ts';
 import { asArray, asInt, asObject, asString, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
@@ -492,12 +492,6 @@ async function findLegacySignatures(
   return out;
 }
 
-function pemToDer(pem: string, what: string): Buffer[] {
-  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g)];
-  if (blocks.length === 0) throw new VouchError('BUNDLE_MALFORMED', `${what} holds no PEM certificate`);
-  return blocks.map((b) => decodeBase64(b[1]!.replace(/\s+/g, ''), what));
-}
-
 /**
  * Convert one legacy cosign signature layer into a Sigstore bundle (protobuf-specs JSON):
  * signature -> messageSignature over SHA-256(payload); certificate (+chain) -> x509CertificateChain, or
@@ -516,7 +510,7 @@ export function legacyToBundle(layer: Descriptor, payload: Buffer): string {
   decodeBase64(sig, 'legacy signature');
   const material: Record<string, unknown> = {};
   if (cert) {
-    const certs = [...pemToDer(cert, 'certificate'), ...(chain ? pemToDer(chain, 'chain') : [])];
+    const certs = [...pemCertificates(cert, 'certificate'), ...(chain ? pemCertificates(chain, 'chain') : [])];
     material.x509CertificateChain = { certificates: certs.map((c) => ({ rawBytes: c.toString('base64') })) };
   } else {
     material.publicKey = { hint: '' };
