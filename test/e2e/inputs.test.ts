@@ -37,6 +37,8 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
 
   before(() => {
     writeFileSync(at('a.txt'), 'release');
+    // Enough of a PE file for `inspect` to read its roots (the roots are read before the image is parsed).
+    writeFileSync(at('mz.exe'), Buffer.concat([Buffer.from('MZ'), Buffer.alloc(126)]));
     const k = vouch(['keygen', '--out', at('k')], { env: { VOUCH_HOME: home } });
     assert.equal(k.status, 0, k.stderr);
     const s = vouch(['sign', at('a.txt'), '--key', at('k.key')], { env: { VOUCH_HOME: home } });
@@ -164,6 +166,12 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
       code: 'CONFIG_INVALID',
       status: 2,
       env: { VOUCH_REGISTRY_CA_FILE: '/dev/zero' },
+    },
+    {
+      name: 'Authenticode roots: /dev/zero',
+      args: ['inspect', at('mz.exe'), '--authenticode-roots', '/dev/zero'],
+      code: 'USAGE',
+      status: 2,
     },
     {
       name: 'directory bundle: a FIFO (read in passes, so refused)',
