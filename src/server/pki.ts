@@ -116,13 +116,30 @@ export interface CertificateAuthorityMaterial {
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
+/**
+ * A certificate of the stack, created once for `key`. One found on disk must certify that very key: a key file
+ * lost and created anew beside the old certificate would otherwise sign under a certificate that no longer
+ * matches it, and every signature issued from then on would fail to chain at the customers'.
+ */
 async function loadOrCreateCert(
   path: string,
+  key: StackKey,
   make: () => Promise<x509.X509Certificate>,
 ): Promise<x509.X509Certificate> {
   let pem = readIfExists(path);
   if (pem === undefined) pem = writeExclusive(path, (await make()).toString('pem'), 0o644);
-  return new x509.X509Certificate(pem);
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(pem);
+  } catch (e) {
+    throw new VouchError('CONFIG_INVALID', `${path} is not a certificate`, { cause: e });
+  }
+  if (!Buffer.from(cert.publicKey.rawData).equals(key.spki)) {
+    throw new VouchError('CONFIG_INVALID', `${path} certifies another key than the one in the keys folder`, {
+      hint: 'Restore the key this certificate was made for, or move both aside to start a new instance.',
+    });
+  }
+  return cert;
 }
 
 /**
@@ -146,7 +163,7 @@ export async function loadOrCreateAuthorities(
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + 10 * YEAR_MS);
 
-  const root = await loadOrCreateCert(join(certDir, 'root.pem'), async () =>
+  const root = await loadOrCreateCert(join(certDir, 'root.pem'), rootKey, async () =>
     x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: randomSerial(),
       name: `CN=${name} root, O=vouch`,
@@ -167,7 +184,7 @@ export async function loadOrCreateAuthorities(
     key: StackKey,
     extensions: x509.Extension[],
   ): Promise<x509.X509Certificate> =>
-    loadOrCreateCert(join(certDir, file), async () =>
+    loadOrCreateCert(join(certDir, file), key, async () =>
       x509.X509CertificateGenerator.create({
         serialNumber: randomSerial(),
         subject,

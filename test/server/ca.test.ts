@@ -1,13 +1,14 @@
 /** CA routes called directly (no socket): token rejection table, proof of possession, hostile bodies, profile. */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
+import { isVouchError } from '../../src/errors.ts';
 import { CertificateAuthority } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { caRoutes } from '../../src/server/ca/routes.ts';
@@ -42,6 +43,25 @@ describe('CA (Fulcio v2 routes)', () => {
     router = new Router(caRoutes(ca));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a certificate on disk that certifies another key than its key file (keys lost, certs kept)', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'vouch-ca-keys-'));
+    try {
+      await loadOrCreateAuthorities(other, 'test', new Date());
+      for (const name of ['intermediate', 'root', 'local-intermediate', 'tsa']) {
+        const keyFile = join(other, 'keys', `${name}.key`);
+        const saved = readFileSync(keyFile);
+        rmSync(keyFile);
+        await assert.rejects(loadOrCreateAuthorities(other, 'test', new Date()), (e) =>
+          isVouchError(e, 'CONFIG_INVALID'),
+        );
+        writeFileSync(keyFile, saved, { mode: 0o600 });
+      }
+      await loadOrCreateAuthorities(other, 'test', new Date());
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
 
   it('keeps private keys mode 0600 and reuses them', async () => {
     assert.equal(statSync(join(dir, 'keys', 'root.key')).mode & 0o777, 0o600);
