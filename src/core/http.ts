@@ -182,7 +182,7 @@ export async function httpRequest(
   url: string,
   what: string,
   options: CheckedRequestOptions = {},
-): Promise<{ status: number; body: Buffer }> {
+): Promise<{ status: number; body: Buffer; headers: Headers }> {
   const res = await request(url, { ...options, what });
   if ((res.status < 200 || res.status >= 300) && !options.allowStatus?.includes(res.status)) {
     const text = res.body.toString('utf8').replace(/\s+/g, ' ').slice(0, 200);
@@ -190,7 +190,16 @@ export async function httpRequest(
       details: { status: res.status },
     });
   }
-  return { status: res.status, body: res.body };
+  return { status: res.status, body: res.body, headers: toHeaders(res.headers) };
+}
+
+function toHeaders(h: IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) out.append(k, one);
+  }
+  return out;
 }
 
 /** GET/POST a small JSON document (see httpRequest for the failure codes; not JSON is SERVICE_ERROR). */
@@ -209,37 +218,82 @@ export function parseJsonAnswer(body: Buffer, what: string): unknown {
 }
 
 /**
- * A `fetch`-shaped function over `request`, for libraries that take one (jose's `[customFetch]` for remote JWKS,
- * openid-client's `[customFetch]`): their requests get the same deadline and cap, and fail with the same codes.
- * The answer is buffered (at most `maxBytes`) before the library sees it.
+ * A `fetch`-shaped function over `request`, for libraries that take one (openid-client's `[customFetch]`,
+ * google-auth-library's `fetchImplementation`, jose's `[customFetch]`): their requests get the same deadline and cap,
+ * and fail with the same codes (`vouchCause` digs the VouchError out of a library's wrapping). The answer is
+ * buffered (at most `maxBytes`) before the library sees it. Redirects are never followed (openid-client asks for
+ * `manual` and refuses them).
  */
-export function cappedFetch(
-  defaults: Omit<RequestOptions, 'method' | 'headers' | 'body' | 'signal'>,
-): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+export function boundedFetch(
+  what: string,
+  defaults: Omit<RequestOptions, 'method' | 'headers' | 'body' | 'signal' | 'what'> = {},
+): typeof fetch {
   return async (input, init = {}) => {
     const url = typeof input === 'string' || input instanceof URL ? input : input.url;
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((v, k) => {
       headers[k] = v;
     });
-    const options: RequestOptions = { ...defaults, method: init.method ?? 'GET', headers };
+    const options: RequestOptions = { ...defaults, what, method: init.method ?? 'GET', headers };
     if (init.signal) options.signal = init.signal;
     if (init.body !== undefined && init.body !== null) {
       const b = init.body;
       if (typeof b === 'string' || b instanceof Uint8Array || b instanceof URLSearchParams) options.body = b;
       else if (b instanceof ArrayBuffer) options.body = new Uint8Array(b);
-      else throw new VouchError('INTERNAL', 'cappedFetch: unsupported request body type');
+      else throw new VouchError('INTERNAL', 'boundedFetch: unsupported request body type');
     }
     const res = await request(url, options);
-    const out = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (v === undefined) continue;
-      for (const one of Array.isArray(v) ? v : [v]) out.append(k, one);
-    }
     // A Response cannot carry a body with these statuses (Fetch standard, "null body status").
     const nullBody = [101, 103, 204, 205, 304].includes(res.status);
-    return new Response(nullBody ? null : res.body, { status: res.status, headers: out });
+    return new Response(nullBody ? null : new Uint8Array(res.body), {
+      status: res.status,
+      headers: toHeaders(res.headers),
+    });
   };
+}
+
+const TRIES = 3;
+const FIRST_DELAY_MS = 500;
+
+/**
+ * Retry `fn` on failures that may pass (unreachable, HTTP 5xx or 429), three tries in all, doubling the delay; a
+ * refusal (any other status) is final. For token services that fail now and then, never for the CA or the log.
+ */
+export async function withRetries<T>(
+  ctx: { sleep(ms: number): Promise<void> },
+  fn: () => Promise<T>,
+  tries = TRIES,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= tries || !transient(e)) throw e;
+      await ctx.sleep(FIRST_DELAY_MS * 2 ** (attempt - 1));
+    }
+  }
+}
+
+function transient(e: unknown): boolean {
+  if (!(e instanceof VouchError)) return false;
+  if (e.code === 'SERVICE_UNAVAILABLE') return true;
+  const status = (e.details as { status?: number } | undefined)?.status;
+  return e.code === 'SERVICE_ERROR' && status !== undefined && (status >= 500 || status === 429);
+}
+
+/** Plain HTTP is allowed only to this machine (tests, local emulators, a `vouch serve` on loopback). */
+export function isLoopback(url: URL): boolean {
+  const h = url.hostname;
+  return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Libraries (openid-client, gaxios) wrap what our bounded fetch threw; dig it out so the code stays ours. */
+export function vouchCause(e: unknown): VouchError | undefined {
+  for (let c: unknown = e, i = 0; c !== undefined && c !== null && i < 6; i++) {
+    if (c instanceof VouchError) return c;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 export function errorText(e: unknown): string {

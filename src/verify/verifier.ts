@@ -47,8 +47,10 @@ import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult, Verifie
 
 /**
  * Verify `bundle` (text or parsed) for `artifact` under `policy` with one trusted root or several. With several,
- * the bundle must verify entirely against one of them (CA, logs and TSAs of the same root, never mixed); when all
- * fail, the error of the root that got furthest is raised.
+ * the bundle must verify entirely against one of them (CA, logs and TSAs of the same root, never mixed). When all
+ * fail, the error raised is that of the root the bundle claims (it lists the bundle's log, or the CA named as its
+ * certificate's issuer), so a trust store reports what `--trusted-root` with that root would; among several such
+ * roots, or when none is claimed, that of the root that got furthest.
  */
 export function verify(
   bundle: Bundle | string | Buffer,
@@ -60,7 +62,7 @@ export function verify(
   checkPolicy(policy);
   const roots: readonly TrustMaterial[] = Array.isArray(trust) ? trust : [trust as TrustMaterial];
   if (roots.length === 0) throw new VouchError('TRUST_ROOT_INVALID', 'no trusted root given');
-  let best: { stage: number; error: unknown } | undefined;
+  let best: { claim: number; stage: number; error: unknown } | undefined;
   for (const root of roots) {
     const ctx = { stage: 0 };
     try {
@@ -70,10 +72,30 @@ export function verify(
         // Unexpected exceptions (a bug, or hostile input reaching a library) never mean "verified".
         throw new VouchError('INTERNAL', `verification failed unexpectedly: ${(e as Error)?.message}`, { cause: e });
       }
-      if (!best || ctx.stage > best.stage) best = { stage: ctx.stage, error: e };
+      const claim = claimOf(b, root);
+      if (!best || claim > best.claim || (claim === best.claim && ctx.stage > best.stage)) {
+        best = { claim, stage: ctx.stage, error: e };
+      }
     }
   }
   throw best!.error;
+}
+
+/**
+ * How surely the bundle names `root`: 2 when one of its log entries is from a log of that root (a log ID is the
+ * hash of the log's key), 1 when its certificate's issuer is the subject of one of that root's CAs (names are
+ * not unique: Sigstore's production and staging CAs share theirs), 0 otherwise.
+ */
+function claimOf(b: Bundle, root: TrustMaterial): number {
+  if (b.tlogEntries.some((e) => root.tlogById.has(e.logId.toString('hex')))) return 2;
+  if (b.material.kind !== 'certificate') return 0;
+  let issuer: Buffer;
+  try {
+    issuer = parseCertificate(b.material.certificates[0]!).issuer;
+  } catch {
+    return 0;
+  }
+  return root.certificateAuthorities.some((ca) => ca.certificates[0]!.subject.equals(issuer)) ? 1 : 0;
 }
 
 interface Ctx {
@@ -540,6 +562,11 @@ function checkIdentity(
       'TRUST_ROOT_MISMATCH',
       `a local development root certifies only its own issuer, not ${issuer}`,
     );
+  }
+  // Fulcio certifies exactly one name. With several, verifiers that read a different one (sigstore-js reads the
+  // first URI, else the first e-mail) would disagree on who signed: refuse rather than pick.
+  if (leaf.san.length > 1) {
+    throw new VouchError('CERTIFICATE_INVALID', `the certificate names ${leaf.san.length} subjects, not one`);
   }
   const names = leaf.san.filter((s) => s.type === 'email' || s.type === 'uri' || s.type === 'username');
   if (names.length === 0) throw new VouchError('IDENTITY_MISMATCH', 'the certificate has no identity');

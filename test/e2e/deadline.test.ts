@@ -12,9 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cappedFetch, fetchJson, request } from '../../src/core/http.ts';
+import { boundedFetch, fetchJson, request } from '../../src/core/http.ts';
 import { VouchError } from '../../src/errors.ts';
-import { DeviceFlowProvider } from '../../src/identity/device.ts';
+import { deviceLogin } from '../../src/identity/login.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { type Stack, startStack } from '../../src/server/stack.ts';
 import { errorCode, tempDir, vouchAsync } from '../helpers/cli.ts';
@@ -201,10 +201,10 @@ describe('every request has an overall deadline (dripping services, through the 
       assert.ok(Date.now() - t < 1000 + 3000);
     });
 
-    it('the device flow (RFC 8628) against a dripping issuer', async () => {
+    it('a login (device flow, RFC 8628, through openid-client) against a dripping issuer', async () => {
       const t = Date.now();
-      const p = new DeviceFlowProvider({ issuer: `${drip.url}/all`, prompt: () => {}, timeoutMs: 1000 }).getToken();
-      await rejectsUnavailable(p, t);
+      const ui = { showUrl: () => {}, showDeviceCode: () => {} };
+      await rejectsUnavailable(deviceLogin({ issuer: `${drip.url}/all`, ui, timeoutMs: 1000 }), t);
     });
 
     it("the CA's token verifier against dripping discovery and key set", async () => {
@@ -216,8 +216,8 @@ describe('every request has an overall deadline (dripping services, through the 
       }
     });
 
-    it('cappedFetch (for libraries that take a fetch function): same deadline, cap and codes', async () => {
-      const f = cappedFetch({ timeoutMs: 1000, maxBytes: 4096, what: 'test' });
+    it('boundedFetch (for libraries that take a fetch function): same deadline, cap and codes', async () => {
+      const f = boundedFetch('test', { timeoutMs: 1000, maxBytes: 4096 });
       const t = Date.now();
       await rejectsUnavailable(f(`${drip.url}/body/x`), t);
       const ok = await f(`${drip.url}/jwks-drips/.well-known/openid-configuration`, { headers: { accept: 'x' } });

@@ -55,7 +55,8 @@ export interface AsyncCliRun extends CliRun {
 const RSS_PRELOAD = join(REPO, 'test', 'helpers', 'rss-preload.mjs');
 
 /**
- * Run the built CLI without blocking this process (a test's own servers keep answering meanwhile), reporting its
+ * Run the built CLI without blocking this process (a test's own servers, a fake identity provider say, keep
+ * answering meanwhile), reporting its
  * wall time and peak RSS. With `shell`, the
  * arguments are bash words, not quoted (`--bundle <(cat /dev/zero)` is a process substitution), and `shell` itself
  * is put before the command (`cat /dev/zero |` feeds a real pipe to its stdin).
@@ -64,7 +65,7 @@ export function vouchAsync(
   args: string[],
   options: {
     cwd?: string;
-    env?: Record<string, string>;
+    env?: Record<string, string | undefined>;
     input?: Buffer | string;
     shell?: string;
   } = {},
@@ -77,7 +78,7 @@ export function vouchAsync(
       : [process.execPath, [...command.slice(1), ...args]];
   const child = spawn(file as string, argv as string[], {
     cwd: options.cwd,
-    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env },
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];
@@ -88,7 +89,8 @@ export function vouchAsync(
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => rss.push(c));
   child.stdin!.on('error', () => {});
   child.stdin!.end(options.input ?? '');
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8');
       const kb = Number.parseInt(Buffer.concat(rss).toString('utf8'), 10);

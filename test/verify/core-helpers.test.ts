@@ -172,6 +172,15 @@ describe('policy', () => {
     ['bad regexp', { identities: [{ identityRegexp: '(', issuer: 'b' }] }],
     ['negative threshold', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: -1 }],
     ['fractional threshold', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: 0.5 }],
+    ['a log threshold over 32', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: 33 }],
+    ['a timestamp threshold over 32', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: 33 }],
+    ['a negative timestamp threshold', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: -1 }],
+    ['an infinite threshold', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: Infinity }],
+    ['empty issuer', { identities: [{ identity: 'a', issuer: '' }] }],
+    ['empty identity regexp', { identities: [{ identityRegexp: '', issuer: 'b' }] }],
+    ['empty issuer regexp', { identities: [{ identity: 'a', issuerRegexp: '' }] }],
+    ['issuer and issuer regexp', { identities: [{ identity: 'a', issuer: 'b', issuerRegexp: 'b' }] }],
+    ['a second identity without issuer', { identities: [{ identity: 'a', issuer: 'b' }, { identity: 'c' }] }],
   ];
   for (const [name, opts] of rows)
     it(`refuses ${name}`, () =>
@@ -196,6 +205,41 @@ describe('policy', () => {
         'POLICY_INVALID',
         JSON.stringify(p),
       );
+  });
+
+  it('keeps what it was given', () => {
+    const p = buildPolicy({
+      identities: [{ identity: 'a', issuerRegexp: 'b|c' }],
+      tlogThreshold: 32,
+      timestampThreshold: 0,
+    });
+    assert.equal(p.tlogThreshold, 32);
+    assert.equal(p.timestampThreshold, 0);
+    assert.deepEqual(p.identities![0]!.subject, { exact: 'a' });
+    const issuer = p.identities![0]!.issuer;
+    assert.ok('regexp' in issuer && issuer.regexp.test('c') && !issuer.regexp.test('bc'));
+    const k = buildPolicy({ keys: [{ spki: 'x' }] });
+    assert.deepEqual(k, { keys: [{ spki: 'x' }] });
+    assert.equal('tlogThreshold' in k, false);
+  });
+
+  it('hand-made matchers of the wrong type are refused', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const bad: Policy[] = [
+      { identities: [{ subject: { exact: 1 } as unknown as Matcher, issuer: { exact: 'x' } }] },
+      { identities: [{ subject: { regexp: '.*' } as unknown as Matcher, issuer: { exact: 'x' } }] },
+      { identities: [{ subject: { exact: 'a' }, issuer: undefined as unknown as Matcher }] },
+      { identities: [{ subject: { exact: 'a' }, issuer: { exact: '' } }] },
+      { keys: [] },
+    ];
+    for (const p of bad)
+      assert.equal(
+        code(() => verify(c.bundleText, c.artifact, p, trust)),
+        'POLICY_INVALID',
+      );
+    const good: Policy = { identities: [{ subject: { regexp: /.*/ }, issuer: { regexp: /.*/ } }] };
+    assert.equal(verify(c.bundleText, c.artifact, good, trust).verified, true);
   });
 
   it('anchors regular expressions', () => {
