@@ -45,7 +45,7 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
     assert.equal(s.status, 0, s.stderr);
     mkdirSync(at('tree'));
     writeFileSync(at('tree/f'), 'x');
-    for (const f of ['bundle.fifo', 'key.fifo', 'root.fifo', 'dirbundle.fifo', 'import.fifo']) {
+    for (const f of ['bundle.fifo', 'key.fifo', 'root.fifo', 'dirbundle.fifo', 'import.fifo', 'token.fifo']) {
       execFileSync('mkfifo', [at(f)]);
     }
     // A regular file whose size is over the cap (sparse: costs no disk).
@@ -166,6 +166,19 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
       code: 'CONFIG_INVALID',
       status: 2,
       env: { VOUCH_REGISTRY_CA_FILE: '/dev/zero' },
+    },
+    {
+      name: 'identity token file: /dev/zero',
+      args: ['sign', at('a.txt'), '--identity-token-file', '/dev/zero', '--bundle', at('t.json')],
+      code: 'TOKEN_INVALID',
+      status: 2,
+    },
+    {
+      name: 'identity token file: a FIFO fed without end',
+      args: ['sign', at('a.txt'), '--identity-token-file', at('token.fifo'), '--bundle', at('t.json')],
+      code: 'TOKEN_INVALID',
+      status: 2,
+      fifo: 'token.fifo',
     },
     {
       name: 'Authenticode roots: /dev/zero',
