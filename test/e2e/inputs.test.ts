@@ -11,6 +11,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readLocalFile } from '../../src/identity/provider.ts';
 import { assetPath } from '../../src/instance/assets.ts';
 import { errorCode, tempDir, vouch, vouchAsync } from '../helpers/cli.ts';
 
@@ -214,6 +215,11 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
       assert.ok(r.maxRssKb < MAX_RSS_KB, `peak RSS ${Math.round(r.maxRssKb / 1024)} MB`);
     });
   }
+
+  it("a platform's token file (projected service account, federated token) that is /dev/zero is no token", () => {
+    assert.equal(readLocalFile('/dev/zero'), undefined);
+    assert.equal(readLocalFile(at('a.txt')), 'release');
+  });
 
   it('the shipped trusted root still loads through the same reader (the cap is not too tight)', () => {
     const r = vouch(
