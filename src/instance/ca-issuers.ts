@@ -8,6 +8,8 @@
  * session starts (the embedded stack, which certifies only its own email-type issuer) get the type guessed from the
  * issuer URL, as `vouch serve --issuer` guesses it.
  */
+
+import { fetchJson } from '../core/http.ts';
 import {
   type CertificateIdentity,
   guessIssuerType,
@@ -19,7 +21,6 @@ import {
 } from '../core/identity-map.ts';
 import { asArray, asObject, optString } from '../core/json.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson } from '../identity/http.ts';
 import { SIGSTORE_AUDIENCE } from '../identity/provider.ts';
 import { certificateIssuer, type IdentityClaims, proofSubject } from '../identity/token.ts';
 import type { Instance } from './instance.ts';
@@ -97,7 +98,7 @@ export async function expectedCertificate(
 ): Promise<CertificateIdentity> {
   if (instance?.kind !== 'remote') return guessed(claims);
   const what = `the CA of ${instance.name}`;
-  const body = await fetchJson(`${instance.services.ca.replace(/\/+$/, '')}/api/v2/configuration`, {}, what, {
+  const body = await fetchJson(`${instance.services.ca.replace(/\/+$/, '')}/api/v2/configuration`, what, {
     maxBytes: MAX_LISTING_BYTES,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });

@@ -156,7 +156,37 @@ function sanExtension(san: CertificateIdentity['san']): asnX509.Extension {
 export interface CertificateAuthorityOptions {
   material: CertificateAuthorityMaterial;
   tokens: TokenVerifier;
+  /**
+   * Development issuers (the stack's own `/oidc`): their identities are certified by the local development
+   * intermediate, which the trusted root marks (src/core/localdev.ts), so verifiers anywhere know what they are.
+   */
+  localIssuers?: string[];
   clock?: () => Date;
+}
+
+/** An intermediate that issues leaves, with what every leaf it issues carries. */
+interface Issuing {
+  cert: CertificateAuthorityMaterial['intermediate'];
+  key: CertificateAuthorityMaterial['intermediateKey'];
+  /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
+  issuerName: asnX509.Name;
+  /** Extensions every leaf carries: key usage, extended key usage, authority key identifier. */
+  fixedExtensions: asnX509.Extension[];
+}
+
+function issuingOf(cert: Issuing['cert'], key: Issuing['key']): Issuing {
+  return {
+    cert,
+    key,
+    issuerName: AsnConvert.parse(cert.rawData, asnX509.Certificate).tbsCertificate.subject,
+    fixedExtensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
+      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
+      // async WebCrypto round trips.
+      new x509.AuthorityKeyIdentifierExtension(keyIdentifier(key.spki)),
+    ].map((e) => AsnConvert.parse(e.rawData, asnX509.Extension)),
+  };
 }
 
 export class CertificateAuthority {
@@ -164,25 +194,17 @@ export class CertificateAuthority {
   readonly tokens: TokenVerifier;
   private readonly clock: () => Date;
 
-  private readonly authorityKeyId: string;
-  /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
-  private readonly issuerName: asnX509.Name;
-  /** Extensions every leaf carries: key usage, extended key usage, authority key identifier. */
-  private readonly fixedExtensions: asnX509.Extension[];
+  private readonly issuing: Issuing;
+  private readonly localIssuing: Issuing;
+  private readonly localIssuers: Set<string>;
   /** DER AlgorithmIdentifier ecdsa-with-SHA256 (no parameters, RFC 5758 §3.2). */
   private readonly signatureAlgorithm: Buffer;
 
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
-    this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
-    this.issuerName = AsnConvert.parse(o.material.intermediate.rawData, asnX509.Certificate).tbsCertificate.subject;
-    this.fixedExtensions = [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
-      // async WebCrypto round trips.
-      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
-    ].map((e) => AsnConvert.parse(e.rawData, asnX509.Extension));
+    this.issuing = issuingOf(o.material.intermediate, o.material.intermediateKey);
+    this.localIssuing = issuingOf(o.material.localIntermediate, o.material.localIntermediateKey);
+    this.localIssuers = new Set(o.localIssuers ?? []);
     this.signatureAlgorithm = Buffer.from(
       AsnConvert.serialize(new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })),
     );
@@ -190,9 +212,18 @@ export class CertificateAuthority {
     this.clock = o.clock ?? (() => new Date());
   }
 
-  /** PEM chain of the issuing CA: intermediate, root. */
+  /** PEM chain of the CA that certifies other issuers' identities: intermediate, root. */
   chainPem(): string[] {
     return [this.material.intermediate.toString('pem'), this.material.root.toString('pem')];
+  }
+
+  /** PEM chains of every issuing CA (the trust bundle): the ordinary one, then the local development one. */
+  chainsPem(): string[][] {
+    const chains = [this.chainPem()];
+    if (this.localIssuers.size > 0) {
+      chains.push([this.material.localIntermediate.toString('pem'), this.material.root.toString('pem')]);
+    }
+    return chains;
   }
 
   /**
@@ -202,7 +233,9 @@ export class CertificateAuthority {
    * an unauthenticated caller learns nothing about its request.
    */
   async issue(token: unknown, proof: KeyProof): Promise<IssuedCertificate> {
-    const identity = identityOf(await this.tokens.verify(token));
+    const verified = await this.tokens.verify(token);
+    const identity = identityOf(verified);
+    const issuing = this.localIssuers.has(verified.issuer) ? this.localIssuing : this.issuing;
     const key = proof.kind === 'csr' ? await keyOfCsr(proof.csr) : possessionChecked(proof, identity.challenge);
     const now = this.clock();
     const spki = key.export({ format: 'der', type: 'spki' });
@@ -221,12 +254,12 @@ export class CertificateAuthority {
       version: asnX509.Version.v3,
       serialNumber: new Uint8Array(Buffer.from(randomSerial(), 'hex')).buffer,
       signature: new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-      issuer: this.issuerName,
+      issuer: issuing.issuerName,
       validity: new asnX509.Validity({ notBefore: now, notAfter: new Date(now.getTime() + CERT_VALIDITY_MS) }),
       subject: new asnX509.Name(),
       subjectPublicKeyInfo: AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo),
       extensions: new asnX509.Extensions([
-        ...this.fixedExtensions,
+        ...issuing.fixedExtensions,
         new asnX509.Extension({
           extnID: OID.subjectKeyId,
           critical: false,
@@ -239,7 +272,7 @@ export class CertificateAuthority {
     const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
     // ECDSA signatures from node:crypto are DER Ecdsa-Sig-Value, the form X.509 carries (RFC 5758 §3.2). The
     // Certificate SEQUENCE is put around the TBS bytes just signed rather than serializing the TBS a second time.
-    const signatureValue = sign('sha256', tbsDer, this.material.intermediateKey.privateKey);
+    const signatureValue = sign('sha256', tbsDer, issuing.key.privateKey);
     const der = derEncode(
       TAG.SEQUENCE,
       Buffer.concat([
@@ -250,9 +283,9 @@ export class CertificateAuthority {
     );
     // Cheap self-check with an independent parser: the leaf must chain to the intermediate.
     const leaf = new NodeX509(der);
-    if (!leaf.verify(this.material.intermediateKey.publicKey)) {
+    if (!leaf.verify(issuing.key.publicKey)) {
       throw new VouchError('INTERNAL', 'issued certificate does not verify');
     }
-    return { chain: [leaf.toString(), ...this.chainPem()] };
+    return { chain: [leaf.toString(), issuing.cert.toString('pem'), this.material.root.toString('pem')] };
   }
 }

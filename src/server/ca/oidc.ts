@@ -11,6 +11,7 @@
  * loopback host: a token's keys fetched over plain HTTP from the network could be anyone's.
  */
 import * as jose from 'jose';
+import { request, timeoutMs } from '../../core/http.ts';
 import {
   guessIssuerType,
   type IdentityRules,
@@ -51,7 +52,8 @@ export interface VerifiedToken {
 export interface TokenVerifierOptions {
   clock?: () => Date;
   skewSeconds?: number;
-  fetch?: typeof fetch;
+  /** Deadline of each discovery and JWKS request (default VOUCH_HTTP_TIMEOUT, else 10 s). */
+  timeoutMs?: number;
   /** Accept issuers served over plain HTTP from a loopback address (tests and local development only). */
   allowInsecureLoopback?: boolean;
 }
@@ -63,6 +65,10 @@ const KEYS_TTL_MS = 10 * 60_000;
 const KEYS_REFRESH_MS = 30_000;
 /** Concrete issuers of wildcard patterns whose keys are kept (Fulcio keeps 100 meta-issuer verifiers). */
 const MAX_CACHED_ISSUERS = 100;
+/**
+ * Discovery and JWKS requests of the CA: shorter than a client's deadline (src/core/http.ts), so a CA whose issuer
+ * hangs or drips answers 503 before the client signing through it gives up.
+ */
 const FETCH_TIMEOUT_MS = 10_000;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
@@ -167,7 +173,7 @@ export class TokenVerifier {
   private readonly wildcards: { pattern: RegExp; config: ResolvedIssuer }[] = [];
   private readonly clock: () => Date;
   private readonly skewSeconds: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number | undefined;
   private readonly allowInsecureLoopback: boolean;
   /** Keys per concrete issuer URL, oldest first (Map order), capped at MAX_CACHED_ISSUERS + the exact issuers. */
   private readonly keySets = new Map<string, KeySet>();
@@ -177,7 +183,7 @@ export class TokenVerifier {
   constructor(issuers: IssuerConfig[], options: TokenVerifierOptions = {}) {
     this.clock = options.clock ?? (() => new Date());
     this.skewSeconds = options.skewSeconds ?? 30;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs;
     this.allowInsecureLoopback = options.allowInsecureLoopback ?? false;
     for (const i of issuers) this.addIssuer(i);
   }
@@ -298,25 +304,16 @@ export class TokenVerifier {
     const plainOk = this.allowInsecureLoopback && isLoopbackHost(u.hostname);
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && plainOk))
       throw new Error(`refusing ${u.protocol} ${u.host}`);
-    const res = await this.fetchImpl(u, {
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      redirect: 'error',
+    // One overall deadline and a cap (src/core/http.ts): an issuer that drips its keys cannot hold the CA.
+    const res = await request(u, {
       headers: { accept: 'application/json' },
+      maxBytes,
+      timeoutMs: timeoutMs(this.timeoutMs, FETCH_TIMEOUT_MS),
+      what: `issuer ${u.host}`,
     });
-    if (!res.ok) throw new Error(`${u.host} answered HTTP ${res.status}`);
-    return JSON.parse((await readCapped(res, maxBytes)).toString('utf8'));
+    if (res.status < 200 || res.status >= 300) throw new Error(`${u.host} answered HTTP ${res.status}`);
+    return JSON.parse(res.body.toString('utf8'));
   }
-}
-
-async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > maxBytes) throw new Error(`answer larger than ${maxBytes} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
 }
 
 function reasonOf(code: string, e: unknown): string {
