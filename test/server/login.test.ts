@@ -85,20 +85,22 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     throw new Error('too many redirects');
   }
 
-  async function login(connector: string, over: Record<string, string> = {}) {
+  /** An authorization request as a public client makes it (PKCE S256), with `params` added. */
+  async function authUrl(params: Record<string, string>, verifier = client.randomPKCECodeVerifier()): Promise<URL> {
+    return client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ...params,
+    });
+  }
+
+  async function login(connector: string) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state,
-      nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      connector_id: connector,
-      ...over,
-    });
+    const auth = await authUrl({ state, nonce, connector_id: connector }, verifier);
     return { verifier, state, nonce, result: await browse(auth.toString()) };
   }
 
@@ -149,14 +151,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
   }
 
   it('offers the choice of upstream when the client names none (escaped HTML)', async () => {
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state: 's',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const res = await fetch(auth, { redirect: 'manual' });
+    const res = await fetch(await authUrl({ state: 's' }), { redirect: 'manual' });
     assert.equal(res.status, 200);
     const html = await res.text();
     assert.match(html, /connector_id=http%3A%2F%2F127\.0\.0\.1/);
@@ -307,14 +302,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     assert.equal(await raw('grant_type=password&client_id=sigstore'), 'unsupported_grant_type');
 
     // A login left unfinished past its lifetime is forgotten.
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state: 's',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      connector_id: `${github.url}/login/oauth`,
-    });
+    const auth = await authUrl({ state: 's', connector_id: `${github.url}/login/oauth` });
     const toGitHub = new URL((await fetch(auth, { redirect: 'manual' })).headers.get('location')!);
     const approved = (await fetch(toGitHub, { redirect: 'manual' })).headers.get('location')!;
     offset = 11 * 60_000;
