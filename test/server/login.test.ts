@@ -334,12 +334,36 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
         client_id: 'sigstore',
       });
     const gh = `${github.url}/login/oauth`;
+    /** The person on the /device page: sees the code, presses the GitHub button (a same-origin POST), logs in. */
+    const confirm = async (
+      userCode: string,
+      headers: Record<string, string> = { origin: new URL(stack.url).origin },
+    ) => {
+      const res = await fetch(`${stack.urls.login}/device`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ user_code: userCode.toLowerCase(), connector_id: gh }),
+        redirect: 'manual',
+      });
+      if (res.status !== 302) return { status: res.status, text: await res.text() };
+      return browse(new URL(res.headers.get('location')!, stack.url).toString(), 'never');
+    };
 
     const d = await start();
     assert.match(d.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
     assert.equal((await poll(d)).body.error, 'authorization_pending');
     assert.equal((await poll(d)).body.error, 'slow_down');
-    const visit = await browse(`${d.verification_uri_complete}&connector_id=${encodeURIComponent(gh)}`, 'never');
+    // Arriving by the complete URI shows the code to compare, and logs in only from the page's own form.
+    const shown = await fetch(d.verification_uri_complete);
+    assert.equal(shown.status, 200);
+    assert.ok((await shown.text()).includes(d.user_code));
+    for (const hostile of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Record<
+      string,
+      string
+    >[]) {
+      assert.equal((await confirm(d.user_code, hostile)).status, 403, JSON.stringify(hostile));
+    }
+    const visit = await confirm(d.user_code);
     assert.equal(visit.status, 200, visit.text);
     assert.match(visit.text, /octocat@example\.test/);
     offset = 20_000;
@@ -364,7 +388,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     const refused = await start();
     github.deny = true;
     try {
-      const v = await browse(`${refused.verification_uri_complete}&connector_id=${encodeURIComponent(gh)}`, 'never');
+      const v = await confirm(refused.user_code);
       assert.equal(v.status, 403);
     } finally {
       github.deny = false;
