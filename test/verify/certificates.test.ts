@@ -256,6 +256,33 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 /** The signing time the fixture's log vouches for. */
 const SIGNED_AT = T0 + 60_000;
 
+describe('local development roots and issuers', () => {
+  // A local development root (the embedded instance) vouches only for identities of its own issuers.
+  it('a local development root does not certify a real issuer', async () => {
+    const text = await inst.bundle(artifact, {});
+    const local = loadTrustedRoot(inst.trustedRootJson, { localDevelopment: true });
+    assert.throws(
+      () => verify(text, input, policy(), local),
+      (e: unknown) => e instanceof VouchError && e.code === 'TRUST_ROOT_MISMATCH',
+    );
+  });
+  it('a local development root certifies its own issuer, and says so', async () => {
+    const dev = 'http://127.0.0.1:4567';
+    const text = await inst.bundle(artifact, { issuer: dev });
+    const local = loadTrustedRoot(inst.trustedRootJson, { localDevelopment: true, localIssuers: [dev] });
+    const r = verify(text, input, policy(APP, dev), local);
+    assert.ok(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true);
+  });
+  it('a local issuer of an ordinary root is marked; other issuers are not', async () => {
+    const dev = 'http://127.0.0.1:4567';
+    const marked = loadTrustedRoot(inst.trustedRootJson, { localIssuers: [dev] });
+    const r = verify(await inst.bundle(artifact, { issuer: dev }), input, policy(APP, dev), marked);
+    assert.ok(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true);
+    const q = verify(await inst.bundle(artifact, {}), input, policy(), marked);
+    assert.ok(q.signer.type === 'certificate' && !('localDevelopmentIdentity' in q.signer));
+  });
+});
+
 describe('the trusted CA at the signing time', () => {
   const rows: [string, InstanceOptions, string][] = [
     ['a CA whose validity starts after signing', { caValidFor: { start: iso(SIGNED_AT + 1000) } }, 'CHAIN_INVALID'],

@@ -64,6 +64,26 @@ describe('Merkle inclusion as the verifier uses it (core/merkle, RFC 9162 §2.1.
     assert.ok(!verifyInclusion(tree[5]!, 5, 13, [...proof, proof[0]!], root), 'too long');
     assert.ok(!verifyInclusion(tree[5]!, 5, 13, [Buffer.alloc(31), ...proof.slice(1)], root), 'short hash');
   });
+
+  it('proof shapes RFC 9162 §2.1.3.2 forbids fail even against the root they would compute', () => {
+    // Each root below is what the hashes do lead to: only the shape rules can refuse them.
+    const tree = leaves.slice(0, 13);
+    const proof = proofOf(5, tree);
+    const extra = Buffer.alloc(32, 7);
+    const longer = hashChildren(extra, rootFromLeafHashes(tree));
+    assert.ok(!verifyInclusion(tree[5]!, 5, 13, [...proof, extra], longer), 'a hash past the root');
+    // Without its last hash the path ends at the root of the left subtree of 8 leaves that holds leaf 5.
+    const partial = rootFromLeafHashes(tree.slice(0, 8));
+    assert.ok(verifyInclusion(tree[5]!, 5, 8, proof.slice(0, -1), partial), 'the same path in a tree of 8');
+    assert.ok(!verifyInclusion(tree[5]!, 5, 13, proof.slice(0, -1), partial), 'a path that stops short');
+    // A sibling that is not a hash: the root computed from it is refused.
+    const odd = Buffer.alloc(31, 3);
+    assert.ok(!verifyInclusion(tree[0]!, 0, 2, [odd], hashChildren(tree[0]!, odd)), 'a 31-byte sibling');
+    assert.ok(!verifyInclusion(tree[1]!, 1, 2, [Buffer.alloc(33)], hashChildren(Buffer.alloc(33), tree[1]!)));
+    assert.ok(verifyInclusion(tree[0]!, 0, 2, [tree[1]!], hashChildren(tree[0]!, tree[1]!)), 'the real pair');
+    assert.ok(verifyInclusion(tree[0]!, 0, 1, [], tree[0]!), 'a tree of one leaf');
+    assert.ok(!verifyInclusion(tree[0]!, 0, 1, [extra], hashChildren(extra, tree[0]!)), 'one leaf, one hash');
+  });
 });
 
 describe('signed notes and checkpoints (C2SP)', () => {

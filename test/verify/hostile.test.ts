@@ -78,6 +78,7 @@ const v02 = loadCase('prod-v0.2-hashedrekord');
 const dsse = loadCase('prod-v0.3-dsse-intoto');
 const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
 const staging = loadCase('staging-v0.3-email-identity');
+const v01 = loadCase('prod-v0.1-hashedrekord');
 
 describe('hostile bundle text', () => {
   const rows: [string, string | (() => string), ErrorCode][] = [
@@ -106,7 +107,7 @@ describe('hostile bundle text', () => {
 });
 
 describe('hostile bundle structure (mutated real bundles)', () => {
-  const rows: [string, RealCase, (b: Json) => void, ErrorCode][] = [
+  const rows: [string, RealCase, (b: Json) => void, ErrorCode | 'valid'][] = [
     [
       'wrong media type',
       v03,
@@ -214,6 +215,130 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'CERTIFICATE_INVALID',
     ],
     [
+      'an empty certificate chain',
+      v01,
+      (b) => {
+        b.verificationMaterial.x509CertificateChain.certificates = [];
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a certificate chain of eleven',
+      v01,
+      (b) => {
+        const c = b.verificationMaterial.x509CertificateChain.certificates;
+        while (c.length < 11) c.push(c[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a chain of ten naming no root: the leaf decides',
+      v01,
+      (b) => {
+        const c = b.verificationMaterial.x509CertificateChain.certificates;
+        c.length = 1;
+        while (c.length < 10) c.push(c[0]);
+      },
+      'valid',
+    ],
+    [
+      'v0.1 entry without inclusion promise',
+      v01,
+      (b) => delete b.verificationMaterial.tlogEntries[0].inclusionPromise,
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      '33 log entries',
+      v03,
+      (b) => {
+        const e = b.verificationMaterial.tlogEntries;
+        while (e.length < 33) e.push(e[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      '32 copies of the log entry are one witness',
+      v03,
+      (b) => {
+        const e = b.verificationMaterial.tlogEntries;
+        while (e.length < 32) e.push(e[0]);
+      },
+      'valid',
+    ],
+    [
+      '33 timestamps',
+      rekor2,
+      (b) => {
+        const t = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        while (t.length < 33) t.push(t[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'an inclusion proof of 65 hashes',
+      v03,
+      (b) => {
+        const h = b.verificationMaterial.tlogEntries[0].inclusionProof.hashes;
+        while (h.length < 65) h.push(h[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a negative log index',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries[0].logIndex = '-1';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a negative integrated time',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries[0].integratedTime = '-1';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a message digest of the wrong length',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.digest = Buffer.alloc(31).toString('base64');
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a message digest of an unknown algorithm',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.algorithm = 'MD5';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'an empty signature',
+      v03,
+      (b) => {
+        b.messageSignature.signature = '';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'no message digest: the artifact is checked against the signature alone',
+      v03,
+      (b) => delete b.messageSignature.messageDigest,
+      'valid',
+    ],
+    [
+      'fields set to null are absent',
+      v03,
+      (b) => {
+        b.dsseEnvelope = null;
+        b.verificationMaterial.x509CertificateChain = null;
+      },
+      'valid',
+    ],
+    [
       'no tlog entries (keyless needs one)',
       v03,
       (b) => {
@@ -222,7 +347,12 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'TLOG_MISSING',
     ],
   ];
-  for (const [name, c, mutate, code] of rows) it(name, () => expectCode(code, mutated(c, mutate)));
+  for (const [name, c, mutate, code] of rows) {
+    it(name, () => {
+      if (code === 'valid') assert.equal(mutated(c, mutate)().verified, true);
+      else expectCode(code, mutated(c, mutate));
+    });
+  }
 });
 
 describe('hostile log entries', () => {
@@ -517,6 +647,13 @@ describe('hostile signatures and artifacts', () => {
       'DSSE_INVALID',
     ],
     [
+      'DSSE with its signature twice (bundles carry exactly one)',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.signatures.push(b.dsseEnvelope.signatures[0]);
+      }),
+      'DSSE_INVALID',
+    ],
+    [
       'DSSE for another artifact',
       () =>
         verify(
@@ -647,6 +784,18 @@ describe('another instance', () => {
     ]) {
       expectCode('TLOG_INVALID', () => verify(text, v03.artifact, keylessPolicy(v03), roots));
     }
+  });
+  it('no trusted root at all', () => {
+    expectCode('TRUST_ROOT_INVALID', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), []));
+  });
+  it('an exception that is not a VouchError is INTERNAL, never a verdict', () => {
+    class Hostile extends RegExp {
+      override get source(): string {
+        throw new TypeError('hostile matcher');
+      }
+    }
+    const p: Policy = { identities: [{ subject: { regexp: new Hostile('x') }, issuer: { exact: v03.issuer! } }] };
+    expectCode('INTERNAL', () => verify(v03.bundleText, v03.artifact, p, trustOf(v03)));
   });
   it('several roots: an entry of no listed log is a mismatch of every root', () => {
     const b = JSON.parse(v03.bundleText) as Json;

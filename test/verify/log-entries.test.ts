@@ -615,6 +615,14 @@ describe('RFC 3161 timestamps and the log key window', () => {
     assert.equal(verdict(text, keyless), 'TIMESTAMP_INVALID');
     assert.equal(theirs(text, false), false);
   });
+  it('a genuine token of the TSA, for another signature', () => {
+    const donor = JSON.parse(inst.bundle({ artifact: Buffer.from('another artifact') }));
+    const host = JSON.parse(inst.bundle({ artifact }));
+    host.verificationMaterial.timestampVerificationData = donor.verificationMaterial.timestampVerificationData;
+    const text = JSON.stringify(host);
+    assert.equal(verdict(text, keyless), 'TIMESTAMP_INVALID');
+    assert.equal(theirs(text, false), false);
+  });
   it('a token whose time was moved, with the signed attributes of the original', () => {
     const text = inst.bundle({ artifact, editTstInfo: 'genTime' });
     assert.equal(verdict(text, keyless), 'TIMESTAMP_INVALID');
