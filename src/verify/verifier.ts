@@ -448,16 +448,15 @@ function policyKey(k: PublicKeyInput): PolicyKey {
   // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (!pk) {
     let key: KeyObject;
+    // PEM as text or as the bytes of a .pub file (DER SPKI starts with a SEQUENCE tag, never with "-----").
+    const pem = typeof k.spki === 'string' ? k.spki : isPem(k.spki) ? k.spki.toString('latin1') : undefined;
     // createPublicKey happily derives a public key from a private one; a policy holding a private key is a mistake
     // (and a leak) we refuse to paper over.
-    if (typeof k.spki === 'string' && k.spki.includes('PRIVATE KEY')) {
+    if (pem?.includes('PRIVATE KEY')) {
       throw new VouchError('KEY_INVALID', 'a policy key is a private key; give the public key');
     }
     try {
-      key =
-        typeof k.spki === 'string'
-          ? createPublicKey(k.spki)
-          : createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
+      key = pem !== undefined ? createPublicKey(pem) : createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
     } catch (e) {
       throw new VouchError('KEY_INVALID', 'a policy key is not a public key', { cause: e });
     }
@@ -467,6 +466,10 @@ function policyKey(k: PublicKeyInput): PolicyKey {
     keyCache.set(k, pk);
   }
   return pk;
+}
+
+function isPem(bytes: Buffer): boolean {
+  return bytes.toString('latin1', 0, 64).trimStart().startsWith('-----BEGIN');
 }
 
 /** Whether an unauthenticated key hint names this key: hex, base64 or "SHA256:" unpadded base64 of its digest. */
