@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { VouchError } from '../../errors.ts';
 import { vouchHome } from '../../instance/home.ts';
 import type { IssuerConfig } from '../../server/ca/oidc.ts';
+import { loadServeConfig } from '../../server/config.ts';
 import { type Serving, serve as startServing } from '../../server/serve.ts';
 import type { StackOptions } from '../../server/stack.ts';
 
@@ -19,6 +20,9 @@ export interface ServeCommandOptions {
   postgres?: string;
   services?: string;
   localEmail?: string;
+  /** YAML file: issuers, presets, login connectors (docs/identities.md). */
+  config?: string;
+  allowInsecureLoopbackIssuers?: boolean;
 }
 
 export interface ServeSummary {
@@ -28,6 +32,10 @@ export interface ServeSummary {
   trustedRoot: string;
   signingConfig: string;
   storage: 'sqlite' | 'postgres';
+  /** Issuer URLs (and wildcard patterns) the CA accepts, besides the stack's own. */
+  issuers: string[];
+  /** Plain-HTTP loopback issuers are accepted: a test or development configuration. */
+  insecureLoopbackIssuers: boolean;
 }
 
 export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving; summary: ServeSummary }> {
@@ -37,11 +45,14 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
   const options: StackOptions = { dataDir, host: o.host ?? '127.0.0.1', port };
   if (o.publicUrl) options.publicUrl = o.publicUrl;
   if (o.localEmail) options.localEmail = o.localEmail;
-  if (o.issuer?.length) {
-    options.issuers = o.issuer.map(
-      (issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer }),
-    );
-  }
+  const config = o.config ? loadServeConfig(o.config) : undefined;
+  options.issuers = [
+    ...(config?.issuers ?? []),
+    ...(o.issuer ?? []).map((issuer): IssuerConfig => (o.audience ? { issuer, audience: o.audience } : { issuer })),
+  ];
+  options.allowInsecureLoopbackIssuers = Boolean(
+    o.allowInsecureLoopbackIssuers || config?.allowInsecureLoopbackIssuers,
+  );
   if (o.postgres) options.storage = { kind: 'postgres', url: o.postgres };
   if (o.services) {
     const names = o.services.split(',').map((s) => s.trim());
@@ -75,6 +86,8 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
       trustedRoot: join(dataDir, 'trusted_root.json'),
       signingConfig: join(dataDir, 'signing_config.json'),
       storage: o.postgres ? 'postgres' : 'sqlite',
+      issuers: options.issuers.map((i) => i.issuer),
+      insecureLoopbackIssuers: options.allowInsecureLoopbackIssuers,
     },
   };
 }

@@ -8,7 +8,9 @@
  * possession is either a signature over the issuer type's challenge claim or a self-signed PKCS#10 CSR. No SCT: this
  * CA logs to no CT log, and the trusted root it publishes lists none.
  */
-import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, sign, verify } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import * as asnX509 from '@peculiar/asn1-x509';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -17,10 +19,11 @@ import { decodeBase64 } from '../../core/encoding.ts';
 import { type CertificateIdentity, mapIdentity } from '../../core/identity-map.ts';
 import { extensionDefinition, OID } from '../../core/x509.ts';
 import { VouchError } from '../../errors.ts';
-import { type CertificateAuthorityMaterial, randomSerial, SIGNING_ALG } from '../pki.ts';
+import { type CertificateAuthorityMaterial, randomSerial } from '../pki.ts';
 import type { TokenVerifier, VerifiedToken } from './oidc.ts';
 
 const CERT_VALIDITY_MS = 10 * 60_000;
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const MAX_KEY_PEM = 8192;
 const MAX_CSR = 16 * 1024;
 
@@ -156,10 +159,13 @@ export class CertificateAuthority {
   private readonly clock: () => Date;
 
   private readonly authorityKeyId: string;
+  /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
+  private readonly issuerName: asnX509.Name;
 
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
     this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
+    this.issuerName = AsnConvert.parse(o.material.intermediate.rawData, asnX509.Certificate).tbsCertificate.subject;
     this.tokens = o.tokens;
     this.clock = o.clock ?? (() => new Date());
   }
@@ -179,9 +185,8 @@ export class CertificateAuthority {
     const identity = identityOf(await this.tokens.verify(token));
     const key = proof.kind === 'csr' ? await keyOfCsr(proof.csr) : possessionChecked(proof, identity.challenge);
     const now = this.clock();
-    const { intermediate, intermediateKey } = this.material;
     const spki = key.export({ format: 'der', type: 'spki' });
-    const extensions: x509.Extension[] = [
+    const standard: x509.Extension[] = [
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
       // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
@@ -190,24 +195,41 @@ export class CertificateAuthority {
       new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
       // RFC 5280 §4.2.1.6: the SAN must be critical when the subject is empty.
       sanExtension(identity.san),
-      ...identity.extensions.map((e) => {
-        const d = extensionDefinition(e.name);
-        const value =
-          d.encoding === 'raw' ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER();
-        return new x509.Extension(d.oid, false, value);
-      }),
     ];
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: '',
-      issuer: intermediate.subjectName,
-      notBefore: now,
-      notAfter: new Date(now.getTime() + CERT_VALIDITY_MS),
-      publicKey: spki,
-      signingKey: intermediateKey.cryptoKeys.privateKey,
-      signingAlgorithm: SIGNING_ALG,
-      extensions,
+    // The identity extensions are built as schema objects, not parsed from DER: asn1js reads an OID arc past 2^53
+    // (vouch's UUID arc) back as a hex placeholder that it cannot encode again.
+    const identityExtensions = identity.extensions.map((e) => {
+      const d = extensionDefinition(e.name);
+      const value =
+        d.encoding === 'raw' ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER();
+      return new asnX509.Extension({ extnID: d.oid, critical: false, extnValue: new OctetString(value) });
     });
+    const signatureAlgorithm = new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
+    const tbs = new asnX509.TBSCertificate({
+      version: asnX509.Version.v3,
+      serialNumber: new Uint8Array(Buffer.from(randomSerial(), 'hex')).buffer,
+      signature: signatureAlgorithm,
+      issuer: this.issuerName,
+      validity: new asnX509.Validity({ notBefore: now, notAfter: new Date(now.getTime() + CERT_VALIDITY_MS) }),
+      subject: new asnX509.Name(),
+      subjectPublicKeyInfo: AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo),
+      extensions: new asnX509.Extensions([
+        ...standard.map((e) => AsnConvert.parse(e.rawData, asnX509.Extension)),
+        ...identityExtensions,
+      ]),
+    });
+    const { intermediateKey } = this.material;
+    // ECDSA signatures from node:crypto are DER Ecdsa-Sig-Value, the form X.509 carries (RFC 5758 §3.2).
+    const signatureValue = sign('sha256', Buffer.from(AsnConvert.serialize(tbs)), intermediateKey.privateKey);
+    const leaf = new x509.X509Certificate(
+      AsnConvert.serialize(
+        new asnX509.Certificate({
+          tbsCertificate: tbs,
+          signatureAlgorithm,
+          signatureValue: new Uint8Array(signatureValue).buffer,
+        }),
+      ),
+    );
     // Cheap self-check with an independent parser: the leaf must chain to the intermediate.
     const nodeLeaf = new NodeX509(Buffer.from(leaf.rawData));
     if (!nodeLeaf.verify(intermediateKey.publicKey))
