@@ -70,6 +70,8 @@ const MAX_CACHED_ISSUERS = 100;
  * hangs or drips answers 503 before the client signing through it gives up.
  */
 const FETCH_TIMEOUT_MS = 10_000;
+/** How long a failed discovery is remembered before the issuer is asked again. */
+const FAILURE_TTL_MS = 30_000;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
 
@@ -177,6 +179,10 @@ export class TokenVerifier {
   private readonly allowInsecureLoopback: boolean;
   /** Keys per concrete issuer URL, oldest first (Map order), capped at MAX_CACHED_ISSUERS + the exact issuers. */
   private readonly keySets = new Map<string, KeySet>();
+  /** Issuers whose discovery failed lately, oldest first, capped at MAX_CACHED_ISSUERS. */
+  private readonly failures = new Map<string, { at: number; error: VouchError }>();
+  /** Key sets given directly, imported once. */
+  private readonly localKeys = new WeakMap<jose.JSONWebKeySet, KeySet>();
   /** One discovery at a time per issuer: concurrent first requests share it. */
   private readonly pending = new Map<string, Promise<KeySet>>();
 
@@ -257,15 +263,38 @@ export class TokenVerifier {
   }
 
   private async keysFor(c: ResolvedIssuer, refresh: boolean): Promise<KeySet> {
-    if (c.jwks) return { at: Date.now(), keys: jose.createLocalJWKSet(c.jwks) };
+    if (c.jwks) {
+      let local = this.localKeys.get(c.jwks);
+      if (!local) {
+        local = { at: Date.now(), keys: jose.createLocalJWKSet(c.jwks) };
+        this.localKeys.set(c.jwks, local);
+      }
+      return local;
+    }
     const cached = this.keySets.get(c.issuer);
     if (cached && !refresh && Date.now() - cached.at < KEYS_TTL_MS) return cached;
+    // An issuer that just failed is not asked again at once: tokens naming an unreachable (or made-up, wildcard-
+    // matching) issuer must not turn each request into an outbound fetch.
+    const failed = this.failures.get(c.issuer);
+    if (failed && Date.now() - failed.at < FAILURE_TTL_MS) throw failed.error;
     let p = this.pending.get(c.issuer);
     if (!p) {
       p = this.discover(c.issuer).finally(() => this.pending.delete(c.issuer));
       this.pending.set(c.issuer, p);
     }
-    const keys = await p;
+    let keys: KeySet;
+    try {
+      keys = await p;
+    } catch (e) {
+      this.failures.delete(c.issuer);
+      this.failures.set(c.issuer, { at: Date.now(), error: e as VouchError });
+      for (const k of this.failures.keys()) {
+        if (this.failures.size <= MAX_CACHED_ISSUERS) break;
+        this.failures.delete(k);
+      }
+      throw e;
+    }
+    this.failures.delete(c.issuer);
     this.keySets.delete(c.issuer);
     this.keySets.set(c.issuer, keys);
     const limit = MAX_CACHED_ISSUERS + this.exact.size;
