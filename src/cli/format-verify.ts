@@ -1,10 +1,11 @@
-import { describeDirectory } from '../artifact/dir/verify.ts';
+import { describeDirectory, describeExclusions } from '../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../workflow/verify.ts';
 
 export function formatVerify(r: VerifyOutcome): string {
   const lines = [
     r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
   ];
+  if (r.directory) lines.push(`  excluded   ${describeExclusions(r.directory.excluded)}`);
   if (r.file)
     lines.push(
       `  file       ${JSON.stringify(r.file.path)} of the signed directory (manifest ${r.file.manifestDigest})`,

@@ -18,7 +18,6 @@ import {
 } from '../sign/bundle.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
-import { signStatementToFile } from '../sign/stream.ts';
 import type { SignedImage } from './sign-image.ts';
 
 /** Files up to this size are signed over their bytes (natively), larger ones over their streamed digest. */
@@ -50,13 +49,8 @@ export interface SignOptions {
   incremental?: boolean | string;
   /** Directories: progress of hashing, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
-  /**
-   * Directories signed without witnesses (key pairs): write the bundle file here, streaming (src/sign/stream.ts),
-   * instead of returning it. A million-file manifest is a ~150 MB statement, and the in-memory path holds several
-   * copies of it. The result then has `bundleWritten: true` and no `bundle`. The CLI sets this; library callers
-   * that leave it unset get the bundle object as before and write it themselves.
-   */
-  writeBundle?: boolean;
+  /** Directories: where a manifest too large to embed is written (default: beside the bundle, DIR.manifest.jsonl). */
+  manifest?: string;
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -68,6 +62,16 @@ export interface SignedDirectorySummary {
   bytes: number;
   hashed: number;
   cached: number;
+  /** Where the manifest was written; absent when it is embedded in the bundle (up to 1 MiB). */
+  manifestPath?: string;
+  /** The exclusion rules signed, and how many entries they left out. */
+  excluded: {
+    excludeNames: string[];
+    excludePaths: string[];
+    signatureFiles: string[];
+    found: number;
+    foundPaths: string[];
+  };
 }
 
 export type SignerSummary =
@@ -88,9 +92,8 @@ interface SignResultFields {
   directory?: SignedDirectorySummary;
 }
 
-/** A signature: the bundle itself, or (with `writeBundle`, when it was streamed) the fact that it is at `bundlePath`. */
-export type SignResult = SignResultFields &
-  ({ bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true });
+/** A signature: the bundle itself, with what it covers. */
+export type SignResult = SignResultFields & { bundle: SerializedBundle };
 
 /**
  * Sign a target. With a private key (`key`) or a ready context it signs with that; with neither it signs keyless:
@@ -153,9 +156,10 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
   const context = options.context ?? (await keyContext(options));
-  const { countEntries, directoryStatement } = await import('../artifact/dir/index.ts');
+  const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
     bundlePath,
+    ...(options.manifest !== undefined ? { manifestPath: options.manifest } : {}),
     ...(options.format !== undefined ? { format: options.format } : {}),
     ...(options.incremental
       ? {
@@ -167,21 +171,22 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts).
-  const streamed = options.writeBundle === true && context.witnesses.length === 0;
-  let signed: { bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true };
-  if (streamed) {
-    await signStatementToFile(context, prepared.statement as InTotoStatement, bundlePath);
-    signed = { bundleWritten: true };
-  } else {
-    signed = { bundle: await signStatement(context, prepared.statement as InTotoStatement) };
+  let bundle: SerializedBundle;
+  try {
+    bundle = await signStatement(context, prepared.statement as InTotoStatement);
+    await prepared.commit();
+  } catch (e) {
+    await prepared.discard();
+    throw e;
   }
-  const counts = countEntries(prepared.manifest.entries);
+  const { walk } = prepared;
+  const counts = walk.entries.counts();
+  const rules = prepared.statement.predicate.rules as { excludeNames?: string[]; excludePaths?: string[] } | undefined;
   return {
     target: describeTarget(target),
     digest: prepared.digest,
     bundlePath,
-    ...signed,
+    bundle,
     signer: signerSummary(context),
     directory: {
       format: options.format ?? 'vouch',
@@ -189,10 +194,18 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       symlinks: counts.symlinks,
       emptyDirectories: counts.emptyDirectories,
       bytes: counts.bytes,
-      hashed: prepared.manifest.stats.hashed,
-      cached: prepared.manifest.stats.cached,
+      hashed: walk.stats.hashed,
+      cached: walk.stats.cached,
+      ...(prepared.manifestPath !== undefined ? { manifestPath: prepared.manifestPath } : {}),
+      excluded: {
+        excludeNames: rules?.excludeNames ?? walk.rules.excludeNames,
+        excludePaths: rules?.excludePaths ?? walk.rules.excludePaths,
+        signatureFiles: walk.rules.signatureFiles,
+        found: walk.excluded.count,
+        foundPaths: walk.excluded.paths,
+      },
     },
-    ...(signed.bundle ? logIndexOf(signed.bundle) : {}),
+    ...logIndexOf(bundle),
   };
 }
 

@@ -138,21 +138,3 @@ export function collisionKey(name: string): string {
 }
 const ASCII = /^[\u0000-\u007f]*$/;
 const UPPER = /[A-Z]/;
-
-/**
- * Whether a symlink target, resolved lexically from the link's directory, leaves the tree. Every symlink in the
- * tree is checked this way, so a chain of in-tree links cannot escape without one of them being reported.
- */
-export function symlinkEscapes(linkPath: string, target: string): boolean {
-  if (target.startsWith('/') || target === '') return true;
-  const stack = linkPath.split('/');
-  stack.pop();
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (stack.length === 0) return true;
-      stack.pop();
-    } else stack.push(part);
-  }
-  return false;
-}

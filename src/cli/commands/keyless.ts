@@ -33,16 +33,11 @@ export async function signKeyless(
   const session = await openKeylessSession(o);
   try {
     const { instance: _i, identityToken: _t, home: _h, env: _e, timeoutMs: _m, prompt: _p, ...signOptions } = o;
-    const { bundle, bundleWritten, ...result } = await signTarget(target, {
-      ...signOptions,
-      context: session.context,
-      writeBundle: true,
-    });
-    // Registry images carry their signature as a referrer; a bundle file is written only when asked for. A streamed
-    // bundle (a directory signed by a context without witnesses) is already in its file and has no log entry.
-    if (result.bundlePath && !bundleWritten) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+    const { bundle, ...result } = await signTarget(target, { ...signOptions, context: session.context });
+    // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
+    if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
     const certified = session.context.signer.certified!;
-    const entry = bundle?.verificationMaterial.tlogEntries?.[0];
+    const entry = bundle.verificationMaterial.tlogEntries?.[0];
     const summary: KeylessSignSummary = {
       ...result,
       identity: certified.identity,
@@ -51,7 +46,7 @@ export async function signKeyless(
       localDevelopmentIdentity: session.localDevelopmentIdentity,
       instance: session.instance.name,
       certificate: { notBefore: certified.notBefore.toISOString(), notAfter: certified.notAfter.toISOString() },
-      rfc3161Timestamps: bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
+      rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
       timings: roundTimings(session.context.timings),
     };
     if (entry) summary.logIndex = entry.logIndex;

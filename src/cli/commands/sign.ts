@@ -6,13 +6,11 @@ export type SignCommandOptions = Omit<SignOptions, 'passphrase' | 'context' | 'k
 
 export async function sign(target: string, o: SignCommandOptions): Promise<SignSummary> {
   const passphrase = o.key ? await getPassphrase('Passphrase for the private key: ') : undefined;
-  const { bundle, bundleWritten, ...result } = await signTarget(target, {
+  const { bundle, ...result } = await signTarget(target, {
     ...o,
     ...(passphrase !== undefined ? { passphrase } : {}),
-    writeBundle: true,
   });
-  // Registry images carry their signature as a referrer; a bundle file is written only when asked for. A streamed
-  // bundle (large directories) is already in its file.
-  if (result.bundlePath && !bundleWritten) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+  // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
+  if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
   return result;
 }

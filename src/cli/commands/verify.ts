@@ -16,6 +16,9 @@ export interface VerifyCommandOptions {
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
   path?: string;
+  manifest?: string;
+  ignorePaths?: string[];
+  failOnExcluded?: boolean;
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
 }
 
@@ -33,6 +36,9 @@ export async function verify(target: string, o: VerifyCommandOptions): Promise<V
   if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
   if (o.bundle !== undefined) options.bundle = o.bundle;
   if (o.path !== undefined) options.path = o.path;
+  if (o.manifest !== undefined) options.manifest = o.manifest;
+  if (o.ignorePaths !== undefined) options.ignorePaths = o.ignorePaths;
+  if (o.failOnExcluded) options.failOnExcluded = true;
   if (o.onProgress) options.onProgress = o.onProgress;
   const image: NonNullable<VerifyOptions['image']> = {};
   if (o.platform !== undefined) image.platform = o.platform;
