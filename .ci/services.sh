@@ -3,6 +3,7 @@
 # in the environment, and stops them afterwards whatever the command's status:
 #   - PostgreSQL (the log store's multi-machine backend)      -> VOUCH_TEST_PG_URL
 #   - the CNCF distribution registry (plain HTTP and TLS) + skopeo, by .ci/oci-services.sh -> VOUCH_TEST_REGISTRY*
+#   - binutils (as, ld with its PE emulations) and osslsigncode, which build and sign the PE files of test/pe/
 # Usage: bash .ci/services.sh CMD [ARGS...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+{ command -v as && command -v ld; } >/dev/null 2>&1 || need+=(binutils)
+command -v osslsigncode >/dev/null 2>&1 || need+=(osslsigncode)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}"
   apt-get update -qq

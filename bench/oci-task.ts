@@ -15,18 +15,13 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { type BundleVerifier, resolveImage, verifyImage } from '../src/artifact/oci/image.ts';
 import { RegistryClient } from '../src/artifact/oci/registry.ts';
+import { trustedRootJson } from '../src/core/trustroot.ts';
 import { parsePublicKey } from '../src/sign/keys.ts';
 import type { VerificationResult } from '../src/verify/types.ts';
 
 function keyVerifier(pubPath: string): BundleVerifier {
   const publicKey = parsePublicKey(readFileSync(pubPath));
-  const root = TrustedRoot.fromJSON({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
+  const root = TrustedRoot.fromJSON(trustedRootJson({}));
   const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
   const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
   return (text) => {

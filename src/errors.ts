@@ -50,6 +50,33 @@ export const ERROR_CODES = {
     'verification',
     'The signature was made for this digest in another repository; allow that repository in the policy if intended.',
   ],
+  PE_MALFORMED: [
+    'verification',
+    'The PE file has inconsistent headers or certificate table; it is not signed or shipped as it is.',
+  ],
+  PE_SIGNATURE_PADDING: [
+    'verification',
+    'Data is hidden after the Authenticode signature inside its certificate entry (the 3CX trick, CVE-2013-3900); rebuild or re-sign the file, or name it with --allow-pe-anomaly if it is intended.',
+  ],
+  PE_OVERLAY: [
+    'verification',
+    'Data follows the Authenticode certificate table, outside the signature; name the file with --allow-pe-anomaly if it is intended.',
+  ],
+  PE_CERTIFICATE_TABLE_SIZE: [
+    'verification',
+    'The Authenticode certificate table holds more or fewer bytes than its entries; name the file with --allow-pe-anomaly if it is intended.',
+  ],
+  PE_EXTRA_CERTIFICATE: [
+    'verification',
+    'The certificate table holds an entry besides the Authenticode signature; name the file with --allow-pe-anomaly if it is intended.',
+  ],
+  AUTHENTICODE_DIGEST_MISMATCH: ['verification', 'The PE file was modified after it was Authenticode-signed.'],
+  AUTHENTICODE_SIGNATURE_INVALID: ['verification', 'The Authenticode signature is malformed or does not verify.'],
+  AUTHENTICODE_CHAIN_INVALID: [
+    'verification',
+    'The Authenticode signer does not chain to a certificate of --authenticode-roots.',
+  ],
+  AUTHENTICODE_TIMESTAMP_INVALID: ['verification', 'The Authenticode timestamp does not verify.'],
   // usage and local input (exit 2)
   USAGE: ['usage', 'See `vouch --help`.'],
   TARGET_INVALID: ['usage', 'Targets look like file:PATH, dir:PATH, oci:REF, a bare path, or sha256:HEX.'],

@@ -23,8 +23,9 @@ export {
 export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
 export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
+export type { InTotoStatement } from './core/intoto.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
-export { type InTotoStatement, type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
+export { type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
 export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
 export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
 export { buildPolicy, type PolicyOptions } from './verify/policy.ts';

@@ -1,5 +1,6 @@
 import { describeDirectory, describeExclusions } from '../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../workflow/verify.ts';
+import { formatPeRecord } from './format.ts';
 
 export function formatVerify(r: VerifyOutcome): string {
   const lines = [
@@ -23,5 +24,6 @@ export function formatVerify(r: VerifyOutcome): string {
     lines.push(`  signed at  ${t.time} (${t.source === 'tsa' ? 'timestamp authority' : 'log'})`);
   if (r.tlogEntries.length === 0 && r.timestamps.length === 0)
     lines.push('  signed at  unknown (no timestamp in bundle)');
+  if (r.pe) lines.push(`  pe         ${formatPeRecord(r.pe)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,6 @@
 /** Human-readable output of command results. `--json` bypasses this and prints the result objects as they are. */
+
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { thousands } from '../core/encoding.ts';
 import type { VouchError } from '../errors.ts';
 import type { SignSummary } from '../workflow/sign.ts';
@@ -47,7 +49,16 @@ export function formatSign(r: SignSummary): string {
     const rules = [...x.excludeNames, ...x.excludePaths, ...x.signatureFiles].map((t) => JSON.stringify(t));
     lines.push(`  excluded ${rules.length > 0 ? rules.join(', ') : 'nothing'}; ${thousands(x.found)} found`);
   }
+  if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   if (r.directory?.manifestPath) lines.push(`  manifest ${r.directory.manifestPath} (ship it with the bundle)`);
   return `${lines.join('\n')}\n`;
+}
+
+/** One line for a checked PE file: its kind, its Authenticode state, its anomalies and an allowed failure. */
+export function formatPeRecord(pe: PeRecord): string {
+  const auth = pe.authenticode === 'unsigned' ? 'no Authenticode signature' : `Authenticode ${pe.authenticode}`;
+  const anomalies =
+    pe.anomalies.length === 0 ? 'no anomaly' : pe.anomalies.map((a) => `${a.code} at ${a.offset}`).join(', ');
+  return `${pe.format}, ${auth}, ${anomalies}${pe.allowed ? ` (ALLOWED by --allow-pe-anomaly: ${pe.allowed})` : ''}`;
 }

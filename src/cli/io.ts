@@ -1,6 +1,4 @@
-/** Terminal I/O for the CLI only: passphrase prompts and atomic output files. The library never prints. */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+/** Terminal I/O for the CLI only: passphrase prompts and the progress bar. The library never prints. */
 import { thousands } from '../core/encoding.ts';
 import { VouchError } from '../errors.ts';
 
@@ -43,21 +41,6 @@ function readHidden(prompt: string): Promise<string> {
     };
     stdin.on('data', onData);
   });
-}
-
-/** Write a whole file or nothing: a crash mid-write never leaves a truncated bundle under the final name. */
-export function writeFileAtomic(path: string, data: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data, { mode: 0o644 });
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    const err = e as NodeJS.ErrnoException;
-    throw new VouchError('FILE_UNREADABLE', `cannot write ${path}: ${err.code ?? err.message}`, { cause: e });
-  }
 }
 
 /** Progress of a directory: files hashed, then (verify) signed entries checked against the walk. */

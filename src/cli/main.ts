@@ -81,6 +81,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
     .option('--manifest <path>', 'directories: where a manifest over 1 MiB goes (default: BUNDLE.manifest.jsonl)')
+    .option('--allow-pe-anomaly <path...>', 'PE files: sign this file despite an Authenticode anomaly (recorded)')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
@@ -94,6 +95,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(o.recursive ? { recursive: true } : {}),
             ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
             ...(o.manifest !== undefined ? { manifest: o.manifest } : {}),
+            ...(o.allowPeAnomaly ? { allowPeAnomaly: o.allowPeAnomaly } : {}),
             ...dirOptions(o),
             // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
             ...(process.stdin.isTTY && process.stderr.isTTY
@@ -133,6 +135,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
     .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
+    .option('--pe-strict', 'PE files: also refuse data hidden around the Authenticode signature or a broken one')
+    .option('--authenticode-roots <file>', 'PE files (--pe-strict): PEM CA certificates Authenticode must chain to')
+    .option('--allow-pe-anomaly <path...>', 'PE files (--pe-strict): accept this file despite an anomaly (recorded)')
     .option('--json', 'print the result as JSON')
     .action(async (target: string, o) =>
       run(o.json, async () => {
@@ -144,6 +149,20 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
         const r = await verify(target, { ...o, ...dirOptions(o) });
         return o.json ? r : formatVerify(r);
+      }),
+    );
+
+  program
+    .command('inspect')
+    .description('what a file carries: PE files (kind, Authenticode digest, signer, chain, timestamp, anomalies)')
+    .argument('<file>', 'the file to inspect (its kind is read from its content)')
+    .option('--authenticode-roots <file>', 'PEM CA certificates Authenticode chains and timestamps are checked against')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o) =>
+      run(o.json, async () => {
+        const { inspect, formatInspect } = await import('./commands/inspect.ts');
+        const r = await inspect(file, o);
+        return o.json ? r : formatInspect(r);
       }),
     );
 

@@ -103,17 +103,22 @@ export function children(t: Tlv, code: ErrorCode = 'BUNDLE_MALFORMED'): DerReade
   return new DerReader(t.value, code);
 }
 
+/**
+ * An OBJECT IDENTIFIER's dotted form (X.690 §8.19). Arcs past 2^53 (UUID arcs under 2.25, X.667) are read as
+ * BigInt, so two different OIDs never decode to the same string.
+ */
 export function decodeOid(v: Buffer): string {
   if (v.length === 0) return '';
-  const parts: number[] = [];
-  let acc = 0;
+  const parts: (number | bigint)[] = [];
+  let acc: number | bigint = 0;
   for (let i = 0; i < v.length; i++) {
     const byte = v[i]!;
-    acc = acc * 128 + (byte & 0x7f);
+    if (typeof acc === 'number' && acc >= 2 ** 45) acc = BigInt(acc);
+    acc = typeof acc === 'number' ? acc * 128 + (byte & 0x7f) : acc * 128n + BigInt(byte & 0x7f);
     if ((byte & 0x80) === 0) {
       if (parts.length === 0) {
-        const first = acc < 80 ? Math.floor(acc / 40) : 2;
-        parts.push(first, acc - first * 40);
+        const first = acc < 80 ? Math.floor(Number(acc) / 40) : 2;
+        parts.push(first, typeof acc === 'number' ? acc - first * 40 : acc - BigInt(first * 40));
       } else parts.push(acc);
       acc = 0;
     }

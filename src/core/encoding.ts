@@ -18,6 +18,13 @@ export function decodeBase64(s: unknown, what: string, code: ErrorCode = 'BUNDLE
   return out;
 }
 
+/** The certificates of a PEM text (one or more CERTIFICATE blocks), as DER. */
+export function pemCertificates(pem: string, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): Buffer[] {
+  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g)];
+  if (blocks.length === 0) throw new VouchError(code, `${what} holds no PEM certificate`);
+  return blocks.map((b) => decodeBase64(b[1]!.replace(/\s+/g, ''), what, code));
+}
+
 export function decodeBase64Url(s: unknown, what: string, code: ErrorCode = 'BUNDLE_MALFORMED'): Buffer {
   if (typeof s !== 'string' || !B64URL.test(s) || s.length % 4 === 1) {
     throw new VouchError(code, `${what} is not base64url`);

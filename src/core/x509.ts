@@ -23,32 +23,73 @@ export const OID = {
 } as const;
 
 /**
- * Fulcio certificate extensions by name (Fulcio docs/oid-info.md). .1.1-.1.6 hold raw strings (deprecated);
- * .1.8 onwards are DER UTF8Strings.
+ * vouch's own OID arc, for certificate extensions no Sigstore OID covers (AWS, Azure DevOps and Entra identities): a
+ * UUID OID (ITU-T X.667: 2.25 followed by a random UUID read as one integer, here 3c087d30-7343-42eb-a498-2c624a9bf3f4),
+ * which needs no registration and cannot collide. `.1.n` are certificate extensions; docs/identities.md lists them.
  */
-const FULCIO_EXTENSIONS: Record<string, [name: string, raw: boolean]> = {
-  '1.3.6.1.4.1.57264.1.1': ['issuerV1', true],
-  '1.3.6.1.4.1.57264.1.2': ['githubWorkflowTrigger', true],
-  '1.3.6.1.4.1.57264.1.3': ['githubWorkflowSha', true],
-  '1.3.6.1.4.1.57264.1.4': ['githubWorkflowName', true],
-  '1.3.6.1.4.1.57264.1.5': ['githubWorkflowRepository', true],
-  '1.3.6.1.4.1.57264.1.6': ['githubWorkflowRef', true],
-  '1.3.6.1.4.1.57264.1.8': ['issuer', false],
-  '1.3.6.1.4.1.57264.1.9': ['buildSignerURI', false],
-  '1.3.6.1.4.1.57264.1.10': ['buildSignerDigest', false],
-  '1.3.6.1.4.1.57264.1.11': ['runnerEnvironment', false],
-  '1.3.6.1.4.1.57264.1.12': ['sourceRepositoryURI', false],
-  '1.3.6.1.4.1.57264.1.13': ['sourceRepositoryDigest', false],
-  '1.3.6.1.4.1.57264.1.14': ['sourceRepositoryRef', false],
-  '1.3.6.1.4.1.57264.1.15': ['sourceRepositoryIdentifier', false],
-  '1.3.6.1.4.1.57264.1.16': ['sourceRepositoryOwnerURI', false],
-  '1.3.6.1.4.1.57264.1.17': ['sourceRepositoryOwnerIdentifier', false],
-  '1.3.6.1.4.1.57264.1.18': ['buildConfigURI', false],
-  '1.3.6.1.4.1.57264.1.19': ['buildConfigDigest', false],
-  '1.3.6.1.4.1.57264.1.20': ['buildTrigger', false],
-  '1.3.6.1.4.1.57264.1.21': ['runInvocationURI', false],
-  '1.3.6.1.4.1.57264.1.22': ['sourceRepositoryVisibilityAtSigning', false],
-};
+export const VOUCH_OID_ARC = '2.25.79797757261787578321149733679709025268';
+
+/** One certificate extension that carries identity: its OID, the name results use, and how the value is encoded. */
+export interface ExtensionDefinition {
+  oid: string;
+  name: string;
+  /** `raw`: the UTF-8 bytes themselves (Fulcio's deprecated .1.1-.1.6); `utf8`: a DER UTF8String. */
+  encoding: 'raw' | 'utf8';
+}
+
+const fulcio = (n: number, name: string, encoding: 'raw' | 'utf8' = 'utf8') =>
+  ({ oid: `1.3.6.1.4.1.57264.1.${n}`, name, encoding }) as const;
+const vouch = (n: number, name: string) => ({ oid: `${VOUCH_OID_ARC}.1.${n}`, name, encoding: 'utf8' }) as const;
+
+/**
+ * The one table of identity extensions: the CA encodes with it (src/server/ca/ca.ts) and the verifier decodes with
+ * it (`fulcioExtensions`). Fulcio's from docs/oid-info.md (.1.7 is the username SAN's otherName type, not an
+ * extension); vouch's under VOUCH_OID_ARC.
+ */
+export const CERTIFICATE_EXTENSIONS = [
+  fulcio(1, 'issuerV1', 'raw'),
+  fulcio(2, 'githubWorkflowTrigger', 'raw'),
+  fulcio(3, 'githubWorkflowSha', 'raw'),
+  fulcio(4, 'githubWorkflowName', 'raw'),
+  fulcio(5, 'githubWorkflowRepository', 'raw'),
+  fulcio(6, 'githubWorkflowRef', 'raw'),
+  fulcio(8, 'issuer'),
+  fulcio(9, 'buildSignerURI'),
+  fulcio(10, 'buildSignerDigest'),
+  fulcio(11, 'runnerEnvironment'),
+  fulcio(12, 'sourceRepositoryURI'),
+  fulcio(13, 'sourceRepositoryDigest'),
+  fulcio(14, 'sourceRepositoryRef'),
+  fulcio(15, 'sourceRepositoryIdentifier'),
+  fulcio(16, 'sourceRepositoryOwnerURI'),
+  fulcio(17, 'sourceRepositoryOwnerIdentifier'),
+  fulcio(18, 'buildConfigURI'),
+  fulcio(19, 'buildConfigDigest'),
+  fulcio(20, 'buildTrigger'),
+  fulcio(21, 'runInvocationURI'),
+  fulcio(22, 'sourceRepositoryVisibilityAtSigning'),
+  fulcio(23, 'deploymentEnvironment'),
+  fulcio(24, 'subject'),
+  vouch(1, 'awsAccount'),
+  vouch(2, 'awsOrganizationId'),
+  vouch(3, 'awsOrganizationalUnitPath'),
+  vouch(4, 'awsPrincipalTags'),
+  vouch(5, 'azureDevOpsOrganizationId'),
+  vouch(6, 'azureDevOpsProjectId'),
+  vouch(7, 'azureDevOpsPipelineId'),
+  vouch(8, 'entraTenantId'),
+  vouch(9, 'entraObjectId'),
+  vouch(10, 'entraApplicationId'),
+] as const satisfies readonly ExtensionDefinition[];
+
+export type ExtensionName = (typeof CERTIFICATE_EXTENSIONS)[number]['name'];
+
+const EXTENSION_BY_OID = new Map<string, ExtensionDefinition>(CERTIFICATE_EXTENSIONS.map((e) => [e.oid, e]));
+const EXTENSION_BY_NAME = new Map<string, ExtensionDefinition>(CERTIFICATE_EXTENSIONS.map((e) => [e.name, e]));
+
+export function extensionDefinition(name: ExtensionName): ExtensionDefinition {
+  return EXTENSION_BY_NAME.get(name)!;
+}
 
 /** Extensions we understand; an unknown *critical* extension makes a certificate unusable (RFC 5280 §4.2). */
 const UNDERSTOOD = new Set<string>([
@@ -59,7 +100,7 @@ const UNDERSTOOD = new Set<string>([
   OID.subjectKeyId,
   OID.authorityKeyId,
   OID.sctList,
-  ...Object.keys(FULCIO_EXTENSIONS),
+  ...EXTENSION_BY_OID.keys(),
 ]);
 
 export interface Extension {
@@ -238,21 +279,23 @@ function parseGeneralNames(value: Buffer, code: ErrorCode): SanEntry[] {
   return out;
 }
 
-/** Fulcio extensions by name; also returns the OIDC issuer (.1.8 preferred, .1.1 fallback). */
+/**
+ * The identity extensions of CERTIFICATE_EXTENSIONS present in `c`, by name (Fulcio's and vouch's); also returns the
+ * OIDC issuer (.1.8 preferred, .1.1 fallback).
+ */
 export function fulcioExtensions(c: Certificate): { issuer?: string; extensions: Record<string, string> } {
   const extensions: Record<string, string> = {};
   for (const e of c.extensions) {
-    const known = FULCIO_EXTENSIONS[e.oid];
+    const known = EXTENSION_BY_OID.get(e.oid);
     if (!known) continue;
-    const [name, raw] = known;
     let v: string;
-    if (raw) v = e.value.toString('utf8');
+    if (known.encoding === 'raw') v = e.value.toString('utf8');
     else {
       const t = derOne(e.value, undefined, 'CERTIFICATE_INVALID');
       if (t.tag !== TAG.UTF8_STRING) throw new VouchError('CERTIFICATE_INVALID', `extension ${e.oid} is not UTF8`);
       v = t.value.toString('utf8');
     }
-    extensions[name] = v;
+    extensions[known.name] = v;
   }
   // A certificate naming two different issuers (.1.1 and .1.8) is contradictory: refuse rather than pick one.
   if (

@@ -4,9 +4,8 @@
  * one that started most recently (the spec's order of preference for the ANY selector).
  */
 import { asArray, asObject, asString } from '../core/json.ts';
+import { SIGNING_CONFIG_MEDIA_TYPE } from '../core/trustroot.ts';
 import { VouchError } from '../errors.ts';
-
-export const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';
 
 export interface ServiceUrls {
   /** Fulcio v2 API base URL. */

@@ -10,8 +10,9 @@
  * person; the verifier reports "local development identity" instead of hiding the difference.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
 import { VouchError } from '../errors.ts';
@@ -327,10 +328,8 @@ function writeMeta(dir: string, name: string, meta: Meta): void {
   writeAtomic(join(dir, `${name}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-/** Write through a temporary file and rename, so a crash never leaves a half-written root that verify would read. */
+/** Written atomically and durably, so a crash never leaves a half-written root that verify would read. */
 function writeAtomic(file: string, text: string): void {
   mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, text, { fsync: true });
 }

@@ -5,9 +5,11 @@
  * and reused; `trusted_root.json` and `signing_config.json` are (re)written on every start, since the URL may
  * change while the keys do not.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { type ServiceInput, signingConfigJson, type TrustedRootInput, trustedRootJson } from '../core/trustroot.ts';
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
 import { caRoutes } from './ca/routes.ts';
@@ -32,6 +34,8 @@ export interface StackOptions {
   services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
+  /** Let the CA discover issuers over plain HTTP on a loopback address (tests and development only). */
+  allowInsecureLoopbackIssuers?: boolean;
   storage?: StorageOptions;
   /** Log tuning: largest group-commit batch (default 1000; 1 disables group commit, for the benchmark baseline). */
   tlog?: { maxBatch?: number };
@@ -64,26 +68,15 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, path);
-}
-
 async function openStore(dataDir: string, s: StorageOptions | undefined): Promise<LogStore> {
   if (!s || s.kind === 'sqlite') return new SqliteLogStore(s?.path ?? join(dataDir, 'tlog.sqlite3'));
   const { PostgresLogStore } = await import('./store/postgres.ts');
   return PostgresLogStore.connect(s.url);
 }
 
-/** A certificate authority entry of the TrustedRoot (CA or TSA): its chain, leaf-side first, as DER base64. */
-function authority(commonName: string, uri: string, chain: Parameters<typeof certDer>[0][], start: string) {
-  return {
-    subject: { organization: 'vouch', commonName },
-    uri,
-    certChain: { certificates: chain.map((c) => ({ rawBytes: certDer(c).toString('base64') })) },
-    validFor: { start },
-  };
+/** A certificate authority entry of the TrustedRoot (CA or TSA): its chain, issuing certificate first. */
+function authority(commonName: string, uri: string, chain: Parameters<typeof certDer>[0][], start: Date) {
+  return { subject: { organization: 'vouch', commonName }, uri, chain: chain.map(certDer), start };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -116,25 +109,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const urls: StackUrls = { ca: `${url}/ca`, tlog: `${url}/tlog`, tsa: `${url}/tsa`, oidc: `${url}/oidc` };
 
     const material = await loadOrCreateAuthorities(dataDir, 'vouch', clock());
-    const start = material.root.notBefore.toISOString();
+    const start = material.root.notBefore;
     const stack: Stack = { url, urls, trustedRoot: {}, signingConfig: {}, close: async () => {} };
-    const trustedRoot: Record<string, unknown> = {
-      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-      tlogs: [],
+    const trust: Required<TrustedRootInput> = {
       certificateAuthorities: [],
+      tlogs: [],
       ctlogs: [],
       timestampAuthorities: [],
     };
-    const service = (u: string) => ({ url: u, majorApiVersion: 1, validFor: { start }, operator: 'vouch' });
-    const signingConfig: Record<string, unknown> = {
-      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
-      caUrls: [],
-      oidcUrls: [],
-      rekorTlogUrls: [],
-      tsaUrls: [],
-      rekorTlogConfig: { selector: 'ANY' },
-      tsaConfig: { selector: 'ANY' },
-    };
+    const service = (u: string): ServiceInput => ({ url: u, majorApiVersion: 1, start, operator: 'vouch' });
+    const services: Record<'ca' | 'oidc' | 'tlog' | 'tsa', ServiceInput[]> = { ca: [], oidc: [], tlog: [], tsa: [] };
 
     const issuers = [...(options.issuers ?? [])];
     if (enabled.oidc) {
@@ -148,16 +132,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       mounts.push({ prefix: '/oidc', router: new Router(issuer.routes()) });
       // Only this stack's CA trusts this issuer, with its keys given directly (no discovery round trip).
       issuers.push({ issuer: urls.oidc, type: 'email', jwks: await issuer.jwks() });
-      (signingConfig.oidcUrls as unknown[]).push(service(urls.oidc));
+      services.oidc.push(service(urls.oidc));
     }
     if (enabled.ca) {
-      const ca = new CertificateAuthority({ material, tokens: new TokenVerifier(issuers, { clock }), clock });
+      const ca = new CertificateAuthority({
+        material,
+        tokens: new TokenVerifier(issuers, {
+          clock,
+          allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        }),
+        clock,
+      });
       stack.ca = ca;
       mounts.push({ prefix: '/ca', router: new Router(caRoutes(ca)) });
-      (trustedRoot.certificateAuthorities as unknown[]).push(
+      trust.certificateAuthorities.push(
         authority('vouch intermediate', urls.ca, [material.intermediate, material.root], start),
       );
-      (signingConfig.caUrls as unknown[]).push(service(urls.ca));
+      services.ca.push(service(urls.ca));
     }
     if (enabled.tlog) {
       store = await openStore(dataDir, options.storage);
@@ -170,17 +161,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       });
       stack.log = log;
       mounts.push({ prefix: '/tlog', router: new Router(tlogRoutes(log, '/tlog')) });
-      (trustedRoot.tlogs as unknown[]).push({
+      trust.tlogs.push({
         baseUrl: urls.tlog,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: log.publicKeyDer().toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start },
-        },
-        logId: { keyId: log.logId.toString('base64') },
+        publicKey: log.publicKeyDer(),
+        keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+        logId: log.logId,
+        start,
       });
-      (signingConfig.rekorTlogUrls as unknown[]).push(service(urls.tlog));
+      services.tlog.push(service(urls.tlog));
     }
     if (enabled.tsa) {
       const tsa = new TimestampAuthority({
@@ -190,13 +178,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       });
       stack.tsa = tsa;
       mounts.push({ prefix: '/tsa', router: new Router(tsaRoutes(tsa)) });
-      (trustedRoot.timestampAuthorities as unknown[]).push(
-        authority('vouch timestamping', urls.tsa, [material.tsa, material.root], start),
-      );
-      (signingConfig.tsaUrls as unknown[]).push(service(`${urls.tsa}/api/v1/timestamp`));
+      trust.timestampAuthorities.push(authority('vouch timestamping', urls.tsa, [material.tsa, material.root], start));
+      services.tsa.push(service(`${urls.tsa}/api/v1/timestamp`));
     }
-    writeAtomic(join(dataDir, 'trusted_root.json'), `${JSON.stringify(trustedRoot, null, 2)}\n`);
-    writeAtomic(join(dataDir, 'signing_config.json'), `${JSON.stringify(signingConfig, null, 2)}\n`);
+    const trustedRoot = trustedRootJson(trust);
+    const signingConfig = signingConfigJson(services);
+    writeFileAtomic(join(dataDir, 'trusted_root.json'), `${JSON.stringify(trustedRoot, null, 2)}\n`, { fsync: true });
+    writeFileAtomic(join(dataDir, 'signing_config.json'), `${JSON.stringify(signingConfig, null, 2)}\n`, {
+      fsync: true,
+    });
     stack.trustedRoot = trustedRoot;
     stack.signingConfig = signingConfig;
     // Where `vouch sign --instance URL` fetches the instance's trust material (src/instance/instance.ts WELL_KNOWN).

@@ -12,6 +12,8 @@ import {
   toMessageSignatureBundle,
 } from '@sigstore/bundle';
 import type { Witness } from '@sigstore/sign';
+import { preAuthEncoding } from '../core/dsse.ts';
+import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, type InTotoStatement } from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
 import type { Signature, Signer } from './signer.ts';
 
@@ -21,27 +23,6 @@ export type { Witness } from '@sigstore/sign';
 export interface SigningContext {
   signer: Signer;
   witnesses: Witness[];
-}
-
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-
-/** An in-toto Statement v1 (https://in-toto.io/Statement/v1). */
-export interface InTotoStatement {
-  _type: 'https://in-toto.io/Statement/v1';
-  subject: { name: string; digest: Record<string, string> }[];
-  predicateType: string;
-  predicate?: unknown;
-}
-
-/** DSSE pre-authentication encoding (DSSE v1 protocol): what is actually signed for an envelope. */
-export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
-  return Buffer.concat([preAuthPrefix(payloadType, payload.length), payload]);
-}
-
-/** The pre-authentication encoding before the payload, for a payload of `length` bytes (streamed signing). */
-export function preAuthPrefix(payloadType: string, length: number): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${length} `)]);
 }
 
 /**
@@ -74,7 +55,7 @@ export async function signStatement(ctx: SigningContext, statement: InTotoStatem
 /** A statement whose one subject is a file's digest: how Ed25519 keys (which cannot sign a digest) sign files. */
 export function fileStatement(name: string, sha256: Buffer): InTotoStatement {
   return {
-    _type: 'https://in-toto.io/Statement/v1',
+    _type: IN_TOTO_STATEMENT_V1,
     subject: [{ name, digest: { sha256: sha256.toString('hex') } }],
     predicateType: 'https://vouch.dev/file/v1',
     predicate: {},

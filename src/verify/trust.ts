@@ -94,6 +94,24 @@ export function loadTrustedRoot(json: string | object, options: LoadTrustOptions
   };
 }
 
+/**
+ * Trust in no authority at all: what a key-pair bundle without log entries or timestamps is checked against (its
+ * policy's keys decide alone), so the trust store need not be read.
+ */
+export function noAuthorities(): TrustMaterial {
+  return {
+    mediaType: '',
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+    localIssuers: [],
+    localDevelopment: false,
+    tlogById: new Map(),
+    ctlogById: new Map(),
+  };
+}
+
 function indexLogs(logs: LogAuthority[]): Map<string, LogAuthority[]> {
   const m = new Map<string, LogAuthority[]>();
   for (const l of logs) {

@@ -15,6 +15,8 @@ import {
 } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import type { HashAlgorithm } from '../core/digest.ts';
+import { preAuthEncoding } from '../core/dsse.ts';
+import { IN_TOTO_PAYLOAD_TYPE, isInTotoStatementType } from '../core/intoto.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
 import {
   type Certificate,
@@ -41,8 +43,6 @@ import {
 } from './trust.ts';
 import { verifyTimestamp } from './tsa.ts';
 import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult, VerifiedTimestamp } from './types.ts';
-
-const IN_TOTO = 'application/vnd.in-toto+json';
 
 /**
  * Verify `bundle` (text or parsed) for `artifact` under `policy` with one trusted root or several. With several,
@@ -207,13 +207,6 @@ function signatureBytes(b: Bundle): Buffer {
   return b.content.signatures[0]!.sig;
 }
 
-/** The in-toto Statement layer (in-toto attestation spec): only the two published statement types are accepted. */
-export function isInTotoStatement(statement: Record<string, unknown>): boolean {
-  return (
-    statement._type === 'https://in-toto.io/Statement/v1' || statement._type === 'https://in-toto.io/Statement/v0.1'
-  );
-}
-
 /** Curves whose ECDSA signatures verifyPrehashed checks against a digest. */
 const PREHASH_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 
@@ -320,10 +313,7 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
       statement: { payloadType: c.payloadType, payload: undefined },
     };
   }
-  const pae = Buffer.concat([
-    Buffer.from(`DSSEv1 ${Buffer.byteLength(c.payloadType)} ${c.payloadType} ${p.length} `),
-    p,
-  ]);
+  const pae = preAuthEncoding(c.payloadType, p);
   const check: SignatureCheck = {
     verify: (key) => safeVerify(hashFor(key), pae, key, sig),
     binding: {
@@ -333,14 +323,14 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
       paeDigest: memoDigest(pae),
     },
   };
-  if (c.payloadType === IN_TOTO) {
+  if (c.payloadType === IN_TOTO_PAYLOAD_TYPE) {
     const statement = asObject(
       parseStrictJson(p.toString('utf8'), { code: 'DSSE_INVALID', what: 'in-toto statement' }),
       'statement',
       'DSSE_INVALID',
     );
     // in-toto Statement layer (in-toto attestation spec): only the two published statement types are accepted.
-    if (!isInTotoStatement(statement)) {
+    if (!isInTotoStatementType(statement._type)) {
       throw new VouchError('DSSE_INVALID', 'the payload is not an in-toto statement');
     }
     check.statement = { payloadType: c.payloadType, payload: statement };

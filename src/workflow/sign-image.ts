@@ -15,7 +15,7 @@ import {
 import type { Descriptor } from '../artifact/oci/manifest.ts';
 import type { RegistryOptions } from '../artifact/oci/registry.ts';
 import type { Target } from '../artifact/target.ts';
-import { type InTotoStatement, type SerializedBundle, type SigningContext, signStatement } from '../sign/bundle.ts';
+import { type SerializedBundle, type SigningContext, signStatement } from '../sign/bundle.ts';
 
 export interface ImageSignOptions {
   /** Repository a local image is signed for (registry/name); registry images use their own. */
@@ -48,7 +48,7 @@ export async function signImage(
   const attach = options.attach ?? (image.source.kind === 'registry' || image.source.kind === 'oci-layout');
   const signed: SignedImage[] = [];
   for (const one of await imagesToSign(image, { recursive: options.recursive ?? false })) {
-    const bundle = await signStatement(context, buildImageStatement(one) as unknown as InTotoStatement);
+    const bundle = await signStatement(context, buildImageStatement(one));
     const entry: SignedImage = { repository: one.repository, digest: one.digest, bundle };
     if (attach) {
       const { referrer, via } = await attachSignature(one, JSON.stringify(bundle));

@@ -3,6 +3,7 @@
  * every target kind; each kind's own module does the work (CONVENTIONS: variants as tagged unions, exhaustive switch).
  */
 import { basename, resolve } from 'node:path';
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
@@ -10,7 +11,6 @@ import { vouchHome } from '../instance/home.ts';
 import type { KeylessOptions } from '../instance/session.ts';
 import {
   fileStatement,
-  type InTotoStatement,
   type SerializedBundle,
   type SigningContext,
   signDigest,
@@ -51,6 +51,11 @@ export interface SignOptions {
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
   /** Directories: where a manifest too large to embed is written (default: beside the bundle, DIR.manifest.jsonl). */
   manifest?: string;
+  /**
+   * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
+   * installer tagged after signing). The exception is recorded in the result.
+   */
+  allowPeAnomaly?: string[];
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -90,6 +95,8 @@ interface SignResultFields {
   logIndex?: string;
   /** Directories: what the manifest covers. */
   directory?: SignedDirectorySummary;
+  /** A PE file: what the check before signing found (and an anomaly let through by `allowPeAnomaly`). */
+  pe?: PeRecord;
 }
 
 /** A signature: the bundle itself, with what it covers. */
@@ -113,6 +120,9 @@ export async function signTarget(input: string | Target, options: SignOptions = 
 
 async function signWith(input: string | Target, options: SignOptions): Promise<SignResult> {
   const target = typeof input === 'string' ? parseTarget(input) : input;
+  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin') {
+    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
+  }
   switch (target.kind) {
     case 'file':
     case 'stdin':
@@ -173,7 +183,7 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
   });
   let bundle: SerializedBundle;
   try {
-    bundle = await signStatement(context, prepared.statement as InTotoStatement);
+    bundle = await signStatement(context, prepared.statement);
     await prepared.commit();
   } catch (e) {
     await prepared.discard();
@@ -214,6 +224,10 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
     throw new VouchError('USAGE', 'signing stdin needs --bundle PATH');
   }
   const bundlePath = options.bundle ?? `${(target as { path: string }).path}.sigstore.json`;
+  const allowed = new Set((options.allowPeAnomaly ?? []).map((p) => resolve(p)));
+  if (target.kind === 'stdin' && allowed.size > 0)
+    throw new VouchError('USAGE', '--allow-pe-anomaly names files; stdin is not checked');
+  const pe = target.kind === 'file' ? await checkBeforeSigning(target.path, allowed) : undefined;
   const context = options.context ?? (await keyContext(options));
   // Small files keep their bytes, which are signed natively (no pre-hashed signing library to load).
   const digest =
@@ -232,7 +246,20 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
     bundle,
     signer: signerSummary(context),
     ...logIndexOf(bundle),
+    ...(pe ? { pe } : {}),
   };
+}
+
+/**
+ * The 3CX trick is stopped here: a PE file (by its magic bytes, whatever its name) with data hidden around its
+ * Authenticode signature, or whose signature no longer matches it, is not signed unless named in `allowed`.
+ */
+async function checkBeforeSigning(path: string, allowed: Set<string>): Promise<PeRecord | undefined> {
+  for (const a of allowed) {
+    if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being signed`);
+  }
+  const { enforcePe } = await import('../artifact/pe/index.ts');
+  return enforcePe(path, { allow: allowed.has(resolve(path)) });
 }
 
 async function signImageTarget(target: Target, options: SignOptions): Promise<SignResult> {

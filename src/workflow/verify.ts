@@ -6,14 +6,16 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DirectoryVerification, FileInDirectoryVerification } from '../artifact/dir/index.ts';
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { fileError, hashFile, hashStream } from '../core/digest.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
 import { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
 import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
-import { loadTrustedRoot, type TrustMaterial } from '../verify/trust.ts';
+import { loadTrustedRoot, noAuthorities, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
 import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
@@ -40,6 +42,11 @@ export interface VerifyOptions extends PolicyOptions {
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
+  /**
+   * `--pe-strict`: a verified file that is a PE image must also pass the check a signer runs (src/artifact/pe):
+   * no data hidden around its Authenticode signature, a signature that matches it, chains to `roots` when given.
+   */
+  pe?: { strict: true; roots?: Buffer[]; allow?: string[] };
 }
 
 export type VerifyOutcome = VerificationResult & {
@@ -47,14 +54,22 @@ export type VerifyOutcome = VerificationResult & {
   image?: ImageVerifyResult['image'];
   directory?: DirectoryVerification;
   file?: FileInDirectoryVerification;
+  /** `--pe-strict` on a PE file: what its check found. */
+  pe?: PeRecord;
 };
 
 export async function verifyTarget(input: string | Target, options: VerifyOptions): Promise<VerifyOutcome> {
   const target = typeof input === 'string' ? parseTarget(input) : input;
   // The policy is checked before any work, so a missing identity fails fast as a usage error.
   const policy = buildPolicy(options);
+  if (options.pe && target.kind !== 'file') {
+    throw new VouchError('USAGE', '--pe-strict checks a file target (directories: with the directory integration)');
+  }
   switch (target.kind) {
-    case 'file':
+    case 'file': {
+      const outcome = await verifyBlob(target, policy, options);
+      return options.pe ? { ...outcome, ...(await strictPe(target.path, options.pe)) } : outcome;
+    }
     case 'stdin':
     case 'digest':
       return verifyBlob(target, policy, options);
@@ -75,6 +90,20 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
     case 'dir':
       return verifyDirectory(target, policy, options);
   }
+}
+
+/**
+ * After the signature verified: the same PE check a signer runs, on the file as it is now. A file that is not a PE
+ * image passes; `allow` names files whose anomaly is accepted (and recorded).
+ */
+async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
+  const allowed = new Set((o.allow ?? []).map((p) => resolve(p)));
+  for (const a of allowed) {
+    if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being verified`);
+  }
+  const { enforcePe } = await import('../artifact/pe/index.ts');
+  const pe = await enforcePe(path, { allow: allowed.has(resolve(path)), ...(o.roots ? { roots: o.roots } : {}) });
+  return pe ? { pe } : {};
 }
 
 /**
@@ -117,7 +146,7 @@ async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, optio
   const trust =
     options.trust ?? (needsAuthorities(bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
   const verified = verify(bundle, { kind: 'statement' }, policy, trust);
-  if (!verified.statement || verified.statement.payloadType !== 'application/vnd.in-toto+json') {
+  if (!verified.statement || verified.statement.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
   }
   const signed = parseDirectoryStatement(verified.statement.payload);
@@ -187,18 +216,6 @@ export async function loadTrust(options: { trustedRoot?: string; home?: string }
  */
 function needsAuthorities(bundle: Bundle, policy: Policy): boolean {
   return !policy.keys || bundle.tlogEntries.length > 0 || bundle.rfc3161Timestamps.length > 0;
-}
-
-let emptyRoot: TrustMaterial | undefined;
-function noAuthorities(): TrustMaterial {
-  emptyRoot ??= loadTrustedRoot({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    certificateAuthorities: [],
-    tlogs: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-  return emptyRoot;
 }
 
 /** The trust store's roots, each loaded once per process. */

@@ -5,6 +5,7 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { derEncode } from '../../src/core/der.ts';
+import { trustedRootJson as trustedRoot } from '../../src/core/trustroot.ts';
 
 export const T0 = Date.parse('2025-01-01T00:00:00Z');
 
@@ -122,31 +123,20 @@ export async function makeInstance(): Promise<Instance> {
   const logPriv = logKeys.privateKey;
   const logSpki = logKeys.publicKey.export({ format: 'der', type: 'spki' });
   const logId = createHash('sha256').update(logSpki).digest();
-  const trustedRootJson = JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [
-      {
-        baseUrl: 'https://log.test',
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: logSpki.toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start: '2024-01-01T00:00:00Z' },
+  const start = new Date('2024-01-01T00:00:00Z');
+  const trustedRootJson = JSON.stringify(
+    trustedRoot({
+      tlogs: [{ baseUrl: 'https://log.test', publicKey: logSpki, keyDetails: 'PKIX_ECDSA_P256_SHA_256', logId, start }],
+      certificateAuthorities: [
+        {
+          subject: { organization: 'vouch-test', commonName: 'test-root' },
+          uri: 'https://ca.test',
+          chain: [root],
+          start,
         },
-        logId: { keyId: logId.toString('base64') },
-      },
-    ],
-    certificateAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'test-root' },
-        uri: 'https://ca.test',
-        certChain: { certificates: [{ rawBytes: root.toString('base64') }] },
-        validFor: { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
+      ],
+    }),
+  );
 
   let serial = 2;
   async function bundle(artifact: Buffer, o: LeafOptions = {}, opts: { integratedTime?: number } = {}) {

@@ -6,7 +6,9 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { derEncode } from '../../src/core/der.ts';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { hashLeaf, inclusionRanges, rootFromLeafHashes } from '../../src/core/merkle.ts';
+import { trustedRootJson as trustedRoot } from '../../src/core/trustroot.ts';
 import {
   certificate,
   ext,
@@ -87,40 +89,31 @@ export function makeRekorV2Instance(opts: { tsaLeafEku?: string[] } = {}) {
     .digest();
   const filler = Array.from({ length: 5 }, (_, i) => hashLeaf(Buffer.from(`earlier entry ${i}`)));
 
-  const trustedRootJson = JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [
-      {
-        baseUrl: `https://${logName}`,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: log.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  const start = new Date('2024-01-01T00:00:00Z');
+  const trustedRootJson = JSON.stringify(
+    trustedRoot({
+      tlogs: [
+        {
+          baseUrl: `https://${logName}`,
+          publicKey: log.publicKey.export({ format: 'der', type: 'spki' }),
           keyDetails: 'PKIX_ED25519',
-          validFor: { start: '2024-01-01T00:00:00Z' },
+          logId,
+          start,
         },
-        logId: { keyId: logId.toString('base64') },
-      },
-    ],
-    certificateAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'v2-root' },
-        uri: 'https://ca.test',
-        certChain: { certificates: [{ rawBytes: ca.toString('base64') }] },
-        validFor: { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-    ctlogs: [],
-    timestampAuthorities: [
-      {
-        subject: { organization: 'vouch-test', commonName: 'tsa' },
-        uri: 'https://tsa.test',
-        certChain: {
-          certificates: [{ rawBytes: tsaLeaf.toString('base64') }, { rawBytes: tsaRoot.toString('base64') }],
+      ],
+      certificateAuthorities: [
+        { subject: { organization: 'vouch-test', commonName: 'v2-root' }, uri: 'https://ca.test', chain: [ca], start },
+      ],
+      timestampAuthorities: [
+        {
+          subject: { organization: 'vouch-test', commonName: 'tsa' },
+          uri: 'https://tsa.test',
+          chain: [tsaLeaf, tsaRoot],
+          start,
         },
-        validFor: { start: '2024-01-01T00:00:00Z' },
-      },
-    ],
-  });
+      ],
+    }),
+  );
 
   function timestamp(signature: Buffer, at: number, sid: 'issuerSerial' | 'keyId'): Buffer {
     const tstInfo = seq(
@@ -203,11 +196,7 @@ export function makeRekorV2Instance(opts: { tsaLeafEku?: string[] } = {}) {
         }),
       );
       const type = 'application/vnd.in-toto+json';
-      signature = sign(
-        'sha256',
-        Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]),
-        key,
-      );
+      signature = sign('sha256', preAuthEncoding(type, payload), key);
       content = {
         dsseEnvelope: {
           payload: payload.toString('base64'),

@@ -11,15 +11,10 @@ import { createPublicKey } from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { trustedRootJson } from '../../src/core/trustroot.ts';
 
 /** A trusted root with no authority at all: what the oracle needs for key-pair bundles without log or timestamp. */
-export const EMPTY_ROOT = JSON.stringify({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
+export const EMPTY_ROOT = JSON.stringify(trustedRootJson({}));
 
 export type OracleVerdict =
   | { ok: true }

@@ -12,6 +12,7 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import type { BundleVerifier } from '../../src/artifact/oci/image.ts';
 import { type Descriptor, MEDIA } from '../../src/artifact/oci/manifest.ts';
 import type { RegistryClient } from '../../src/artifact/oci/registry.ts';
+import { trustedRootJson } from '../../src/core/trustroot.ts';
 import { VouchError } from '../../src/errors.ts';
 import type { ArtifactInput, VerificationResult } from '../../src/verify/types.ts';
 
@@ -44,13 +45,7 @@ export async function signStatement(statement: unknown, key: TestKey): Promise<s
   return JSON.stringify(bundleToJSON(bundle));
 }
 
-const EMPTY_ROOT = TrustedRoot.fromJSON({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
+const EMPTY_ROOT = TrustedRoot.fromJSON(trustedRootJson({}));
 
 /** @sigstore/verify with one trusted key, adapted to the verifier contract the image layer consumes. */
 export function testVerifier(key: TestKey): BundleVerifier {

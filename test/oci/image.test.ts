@@ -45,7 +45,7 @@ const index: ResolvedImage = {
 };
 
 function statement(over: Record<string, unknown> = {}, subject: Record<string, unknown> = {}) {
-  const s = buildImageStatement(image) as Record<string, unknown> & { subject: Record<string, unknown>[] };
+  const s = buildImageStatement(image);
   return { ...s, subject: [{ ...s.subject[0], ...subject }], ...over };
 }
 

@@ -1,6 +1,6 @@
 /** CA routes called directly (no socket): token rejection table, proof of possession, hostile bodies, profile. */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
-import { CertificateAuthority, identityOf } from '../../src/server/ca/ca.ts';
+import { CertificateAuthority } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { caRoutes } from '../../src/server/ca/routes.ts';
 import { LocalIssuer } from '../../src/server/oidc/issuer.ts';
@@ -123,6 +123,86 @@ describe('CA (Fulcio v2 routes)', () => {
     }
   });
 
+  /** A PKCS#10 request for `publicKey`, self-signed by `signingKey` (the same key's private half, unless forged). */
+  async function csr(
+    alg: 'P-256' | 'P-384' | 'Ed25519' | 'RSA',
+    forge = false,
+  ): Promise<{ pem: string; spki: Buffer }> {
+    const params =
+      alg === 'Ed25519'
+        ? { name: 'Ed25519' }
+        : alg === 'RSA'
+          ? {
+              name: 'RSASSA-PKCS1-v1_5',
+              modulusLength: 2048,
+              publicExponent: new Uint8Array([1, 0, 1]),
+              hash: 'SHA-256',
+            }
+          : { name: 'ECDSA', namedCurve: alg, hash: alg === 'P-384' ? 'SHA-384' : 'SHA-256' };
+    const gen = () =>
+      webcrypto.subtle.generateKey(params, true, ['sign', 'verify']) as Promise<webcrypto.CryptoKeyPair>;
+    const keys = await gen();
+    const signer = forge ? { publicKey: keys.publicKey, privateKey: (await gen()).privateKey } : keys;
+    const req = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=ignored',
+      keys: signer as never,
+      signingAlgorithm: params,
+    });
+    return { pem: req.toString('pem'), spki: Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)) };
+  }
+  const csrBody = (token: unknown, request: unknown) => ({
+    credentials: { oidcIdentityToken: token },
+    certificateSigningRequest: request,
+  });
+
+  it('issues for a CSR (PEM, or base64 of it as Fulcio sends protobuf bytes) to the key it holds', async () => {
+    const token = await issuer.mint();
+    for (const alg of ['P-256', 'P-384', 'Ed25519', 'RSA'] as const) {
+      const { pem, spki } = await csr(alg);
+      for (const form of [pem, Buffer.from(pem).toString('base64')]) {
+        const res = await post(csrBody(token, form));
+        assert.equal(res.status, 201, `${alg}: ${JSON.stringify(res.body)}`);
+        const leaf = new X509Certificate(
+          (res.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } })
+            .signedCertificateDetachedSct.chain.certificates[0]!,
+        );
+        assert.ok((leaf.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).equals(spki), alg);
+        assert.ok(!leaf.subject, 'the CSR subject is ignored');
+      }
+    }
+  });
+
+  it('refuses a CSR that is not self-signed by its key, malformed, or for a weak key', async () => {
+    const token = await issuer.mint();
+    const good = (await csr('P-256')).pem;
+    const der = Buffer.from(good.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der[der.length - 3]! ^= 0x01; // inside the signature
+    const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const weak = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=x',
+      keys: (await webcrypto.subtle.generateKey(
+        { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+        true,
+        ['sign', 'verify'],
+      )) as never,
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    });
+    const cases: [string, unknown, number, string][] = [
+      ['signed by another key', (await csr('P-256', true)).pem, 400, 'PROOF_OF_POSSESSION_INVALID'],
+      ['signature tampered', tampered, 400, 'PROOF_OF_POSSESSION_INVALID'],
+      ['1024-bit RSA', weak.toString('pem'), 400, 'REQUEST_INVALID'],
+      ['not a CSR', key.publicKey.export({ format: 'pem', type: 'spki' }), 400, 'REQUEST_INVALID'],
+      ['not base64', '%%%', 400, 'REQUEST_INVALID'],
+      ['a number', 7, 400, 'REQUEST_INVALID'],
+      ['bad token first', good, 401, 'TOKEN_INVALID'],
+    ];
+    for (const [name, request, status, code] of cases) {
+      const res = await post(csrBody(name === 'bad token first' ? 'a.b.c' : token, request));
+      assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal((res.body as { error: string }).error, code, name);
+    }
+  });
+
   it('rejects a failed proof of possession with 400', async () => {
     const token = await issuer.mint();
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -150,7 +230,7 @@ describe('CA (Fulcio v2 routes)', () => {
       ['wrong content type', JSON.stringify(body(token)), { 'content-type': 'text/plain' }, 400],
       ['array', [], undefined, 400],
       ['no publicKeyRequest', { credentials: { oidcIdentityToken: token } }, undefined, 400],
-      ['CSR', { ...body(token), certificateSigningRequest: 'x' }, undefined, 400],
+      ['CSR and public key both', { ...body(token), certificateSigningRequest: 'x' }, undefined, 400],
       ['bad PEM', body(token, pop('dev@example.test'), 'not a key'), undefined, 400],
       ['PEM number', body(token, pop('dev@example.test'), 7), undefined, 400],
       [
@@ -170,35 +250,6 @@ describe('CA (Fulcio v2 routes)', () => {
       const res = await post(b, headers);
       assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
     }
-  });
-
-  it('maps GitHub workflow claims to the Fulcio extensions', () => {
-    const id = identityOf({
-      issuer: 'https://token.actions.githubusercontent.com',
-      type: 'github-workflow',
-      claims: {
-        sub: 'repo:o/r:ref:refs/heads/main',
-        job_workflow_ref: 'o/r/.github/workflows/release.yml@refs/heads/main',
-        repository: 'o/r',
-        repository_owner: 'o',
-        sha: 'abc',
-        ref: 'refs/heads/main',
-        event_name: 'push',
-        run_id: '7',
-        run_attempt: '1',
-        runner_environment: 'github-hosted',
-      },
-    });
-    assert.deepEqual(id.san, {
-      type: 'url',
-      value: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main',
-    });
-    assert.equal(id.challenge, 'repo:o/r:ref:refs/heads/main');
-    const ext = Object.fromEntries(id.extensions.map((e) => [e.oid, e.value]));
-    assert.equal(ext['1.3.6.1.4.1.57264.1.9'], 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.12'], 'https://github.com/o/r');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.21'], 'https://github.com/o/r/actions/runs/7/attempts/1');
-    assert.equal(ext['1.3.6.1.4.1.57264.1.11'], 'github-hosted');
   });
 
   it('serves trust bundle and configuration', async () => {

@@ -1,5 +1,6 @@
 /** Shared helpers for the server tests: real signed entries, signed-note parsing. */
 import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 
 export interface Signer {
   privateKey: KeyObject;
@@ -27,13 +28,9 @@ export function hashedRekord(s: Signer, data: Buffer | string, sigOverride?: Buf
   };
 }
 
-export function pae(type: string, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
-}
-
 export function dsseEntry(s: Signer, payload: Buffer, badSig = false): Record<string, unknown> {
   const type = 'application/vnd.in-toto+json';
-  const sig = sign('sha256', pae(type, badSig ? Buffer.from('other') : payload), s.privateKey);
+  const sig = sign('sha256', preAuthEncoding(type, badSig ? Buffer.from('other') : payload), s.privateKey);
   const envelope = JSON.stringify({
     payloadType: type,
     payload: payload.toString('base64'),

@@ -157,6 +157,7 @@ describe('CA trusting an external issuer through OIDC discovery', () => {
       dataDir: dirs[1]!,
       services: { tlog: false, tsa: false },
       issuers: [{ issuer: idp.urls.oidc }],
+      allowInsecureLoopbackIssuers: true,
     });
     stacks.push(a);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

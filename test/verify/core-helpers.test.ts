@@ -133,6 +133,12 @@ describe('strict DER', () => {
   });
   it('decodes OIDs and times', () => {
     assert.equal(decodeOid(Buffer.from('2b0601040183bf300108', 'hex')), '1.3.6.1.4.1.57264.1.8');
+    // Encodings from `openssl asn1parse -genstr OID:...`: a UUID arc (X.667) past 2^53, and a first arc of 2 past 39.
+    assert.equal(
+      decodeOid(Buffer.from('69f888becc8eb49a8bd7a4cc8b8ca4d4efe7740104', 'hex')),
+      '2.25.79797757261787578321149733679709025268.1.4',
+    );
+    assert.equal(decodeOid(Buffer.from('883703', 'hex')), '2.999.3');
     const r = new DerReader(derEncode(0x18, Buffer.from('20250612120220.5Z')));
     assert.equal(decodeTime(r.next()), Date.parse('2025-06-12T12:02:20.500Z'));
     assert.equal(

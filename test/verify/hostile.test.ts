@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import {
   type ArtifactInput,
@@ -483,7 +484,7 @@ describe('hostile signatures and artifacts', () => {
         const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
         const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v9', subject: [] }));
         const t = 'application/vnd.in-toto+json';
-        const pae = Buffer.concat([Buffer.from(`DSSEv1 ${t.length} ${t} ${payload.length} `), payload]);
+        const pae = preAuthEncoding(t, payload);
         const b = {
           mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
           verificationMaterial: { publicKey: {}, tlogEntries: [] },

@@ -4,9 +4,10 @@
  * it is never signed or shipped, and only the signer's own machine trusts it: verification never uses a cache.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../../core/atomic.ts';
 import { parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { type CachedFile, type HashedFiles, hashedPath } from './pool.ts';
@@ -101,9 +102,7 @@ export function saveCache(path: string, hashed: HashedFiles): void {
   const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
   try {
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomic(path, JSON.stringify(body), { mode: 0o600 });
   } catch {
     // The cache only saves time; failing to write it must not fail the signature.
   }

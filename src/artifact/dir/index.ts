@@ -33,8 +33,6 @@ export {
 export {
   type DirectoryFormat,
   defaultRules,
-  IN_TOTO_PAYLOAD_TYPE,
-  IN_TOTO_STATEMENT_V1,
   type InTotoStatement,
   MANIFEST_MEDIA_TYPE,
   MODEL_SIGNING_PREDICATE,

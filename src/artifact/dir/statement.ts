@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeBase64 } from '../../core/encoding.ts';
+import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement } from '../../core/intoto.ts';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { checkResources } from './checker.ts';
@@ -30,18 +31,11 @@ import {
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v2';
 export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.vouch.directory-manifest.v2+jsonl';
-export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 export type DirectoryFormat = 'vouch' | 'model-signing';
 
-/** An in-toto Statement v1, as signed inside the DSSE envelope (payloadType application/vnd.in-toto+json). */
-export interface InTotoStatement {
-  _type: typeof IN_TOTO_STATEMENT_V1;
-  subject: { name: string; digest: Record<string, string> }[];
-  predicateType: string;
-  predicate: Record<string, unknown>;
-}
+/** A directory's in-toto statement: its predicate is always there. */
+export type InTotoStatement = Statement<Record<string, unknown>> & { predicate: Record<string, unknown> };
 
 /** Default rules per format: model-signing only knows root-relative ignore paths, so `.git` is one of those. */
 export function defaultRules(format: DirectoryFormat): DirectoryRules {

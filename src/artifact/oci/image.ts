@@ -15,7 +15,8 @@
  * everything afterwards (signature lookup, statement checks) uses that digest.
  */
 import { createHash } from 'node:crypto';
-import { decodeBase64 } from '../../core/encoding.ts';
+import { decodeBase64, pemCertificates } from '../../core/encoding.ts';
+import { IN_TOTO_STATEMENT_V1, type InTotoStatement, isInTotoStatementType } from '../../core/intoto.ts';
 import { asArray, asInt, asObject, asString, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import type { ArtifactInput, VerificationResult } from '../../verify/types.ts';
@@ -38,7 +39,6 @@ import { type ImageReference, parseReference, sameRepository } from './reference
 import { RegistryClient, type RegistryOptions, referrersTag } from './registry.ts';
 
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
-export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 /** A bundle stored in the registry is refused above this size (a real one is a few KiB). */
 export const BUNDLE_BLOB_MAX = 1 << 20;
@@ -236,7 +236,7 @@ export async function imagesToSign(
 }
 
 /** The in-toto statement signed for an image (cosign v3 shape, plus the repository as the subject's name). */
-export function buildImageStatement(image: Pick<ResolvedImage, 'repository' | 'digest'>): Record<string, unknown> {
+export function buildImageStatement(image: Pick<ResolvedImage, 'repository' | 'digest'>): InTotoStatement {
   const [algorithm, hex] = image.digest.split(':') as [string, string];
   return {
     _type: IN_TOTO_STATEMENT_V1,
@@ -492,12 +492,6 @@ async function findLegacySignatures(
   return out;
 }
 
-function pemToDer(pem: string, what: string): Buffer[] {
-  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g)];
-  if (blocks.length === 0) throw new VouchError('BUNDLE_MALFORMED', `${what} holds no PEM certificate`);
-  return blocks.map((b) => decodeBase64(b[1]!.replace(/\s+/g, ''), what));
-}
-
 /**
  * Convert one legacy cosign signature layer into a Sigstore bundle (protobuf-specs JSON):
  * signature -> messageSignature over SHA-256(payload); certificate (+chain) -> x509CertificateChain, or
@@ -516,7 +510,7 @@ export function legacyToBundle(layer: Descriptor, payload: Buffer): string {
   decodeBase64(sig, 'legacy signature');
   const material: Record<string, unknown> = {};
   if (cert) {
-    const certs = [...pemToDer(cert, 'certificate'), ...(chain ? pemToDer(chain, 'chain') : [])];
+    const certs = [...pemCertificates(cert, 'certificate'), ...(chain ? pemCertificates(chain, 'chain') : [])];
     material.x509CertificateChain = { certificates: certs.map((c) => ({ rawBytes: c.toString('base64') })) };
   } else {
     material.publicKey = { hint: '' };
@@ -617,7 +611,7 @@ export function checkImageStatement(
 ): ImageCheckResult {
   const s = asObject(statement, 'statement', 'DSSE_INVALID');
   const type = asString(s._type, 'statement._type', 'DSSE_INVALID');
-  if (type !== IN_TOTO_STATEMENT_V1 && type !== 'https://in-toto.io/Statement/v0.1') {
+  if (!isInTotoStatementType(type)) {
     throw new VouchError('DSSE_INVALID', `statement type ${type.slice(0, 80)} is not in-toto`);
   }
   const predicateType = asString(s.predicateType, 'statement.predicateType', 'DSSE_INVALID');

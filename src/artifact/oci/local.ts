@@ -11,9 +11,9 @@
  *   makes a new manifest whose digest depends on the gzip implementation, so no tool can predict it: sign such
  *   an image after pushing it.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../core/atomic.ts';
 import { fileError } from '../../core/digest.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
@@ -140,40 +140,6 @@ export async function readOciLayout(spec: string): Promise<LocalImage> {
   return fromLayout(read, path, select);
 }
 
-/** Write `data` to `path` through a temporary file in the same directory, flushed before the rename. */
-async function writeAtomic(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.vouch-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const f = await open(tmp, 'wx', 0o644);
-    try {
-      await f.writeFile(data);
-      await f.sync();
-    } finally {
-      await f.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    if (e instanceof VouchError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new VouchError('FILE_UNREADABLE', `cannot write ${path}: ${err.code ?? err.message}`, { cause: e });
-  }
-}
-
-/** fsync a directory so a rename in it survives a crash (best effort: not every platform allows it). */
-async function syncDir(path: string): Promise<void> {
-  try {
-    const d = await open(path, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Windows cannot open a directory; the rename itself is still atomic.
-  }
-}
-
 /** Store a blob under blobs/<alg>/<hex> unless an intact copy is already there (a damaged one is replaced). */
 async function putLayoutBlob(dir: string, bytes: Buffer): Promise<Descriptor> {
   const digest = sha256Digest(bytes);
@@ -186,7 +152,7 @@ async function putLayoutBlob(dir: string, bytes: Buffer): Promise<Descriptor> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(e as NodeJS.ErrnoException, path);
   }
-  await writeAtomic(path, bytes);
+  writeFileAtomic(path, bytes, { fsync: true });
   return { mediaType: '', digest, size: bytes.length };
 }
 
@@ -233,8 +199,7 @@ export async function addLayoutArtifact(
   );
   const manifests = doc.manifests === undefined ? [] : asArray(doc.manifests, 'manifests', 'IMAGE_INVALID');
   doc.manifests = [...manifests, descriptorJson(descriptor)];
-  await writeAtomic(indexPath, Buffer.from(JSON.stringify(doc)));
-  await syncDir(dir);
+  writeFileAtomic(indexPath, JSON.stringify(doc), { fsync: true });
   return { added: true };
 }
 

@@ -3,11 +3,11 @@
  * session (src/instance/session.ts), the bundle written atomically.
  */
 import type { Target } from '../../artifact/target.ts';
+import { writeFileAtomic } from '../../core/atomic.ts';
 import type { IdentitySource } from '../../identity/providers.ts';
 import { type KeylessOptions, openKeylessSession } from '../../instance/session.ts';
 import type { KeylessTimings } from '../../sign/keyless.ts';
 import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
-import { writeFileAtomic } from '../io.ts';
 
 export { type KeylessOptions, type KeylessSession, openKeylessSession } from '../../instance/session.ts';
 
@@ -35,7 +35,7 @@ export async function signKeyless(
     const { instance: _i, identityToken: _t, home: _h, env: _e, timeoutMs: _m, prompt: _p, ...signOptions } = o;
     const { bundle, ...result } = await signTarget(target, { ...signOptions, context: session.context });
     // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
-    if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+    if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`, { fsync: true });
     const certified = session.context.signer.certified!;
     const entry = bundle.verificationMaterial.tlogEntries?.[0];
     const summary: KeylessSignSummary = {

@@ -1,5 +1,6 @@
+import { writeFileAtomic } from '../../core/atomic.ts';
 import { type SignOptions, type SignSummary, signTarget } from '../../workflow/sign.ts';
-import { getPassphrase, writeFileAtomic } from '../io.ts';
+import { getPassphrase } from '../io.ts';
 
 /** `vouch sign --key`: the workflow's options as the command line gives them (the passphrase is asked for here). */
 export type SignCommandOptions = Omit<SignOptions, 'passphrase' | 'context' | 'keyless'>;
@@ -11,6 +12,6 @@ export async function sign(target: string, o: SignCommandOptions): Promise<SignS
     ...(passphrase !== undefined ? { passphrase } : {}),
   });
   // Registry images carry their signature as a referrer; a bundle file is written only when asked for.
-  if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`);
+  if (result.bundlePath) writeFileAtomic(result.bundlePath, `${JSON.stringify(bundle)}\n`, { fsync: true });
   return result;
 }

@@ -1,3 +1,5 @@
+import { loadAuthenticodeRoots } from '../../artifact/pe/index.ts';
+import { VouchError } from '../../errors.ts';
 import { readKeyFile } from '../../sign/keys.ts';
 import type { IdentityOptions } from '../../verify/policy.ts';
 import { loadTrust, type VerifyOptions, type VerifyOutcome, verifyTarget } from '../../workflow/verify.ts';
@@ -19,6 +21,9 @@ export interface VerifyCommandOptions {
   manifest?: string;
   ignorePaths?: string[];
   failOnExcluded?: boolean;
+  peStrict?: boolean;
+  authenticodeRoots?: string;
+  allowPeAnomaly?: string[];
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
 }
 
@@ -47,5 +52,13 @@ export async function verify(target: string, o: VerifyCommandOptions): Promise<V
   else if (o.allowRepository) image.allowRepositories = o.allowRepository;
   if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
   options.image = image;
+  if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
+    throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
+  }
+  if (o.peStrict) {
+    options.pe = { strict: true };
+    if (o.authenticodeRoots !== undefined) options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+    if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
+  }
   return verifyTarget(target, options);
 }

@@ -2,10 +2,11 @@
  * The certificate authority (Fulcio v2 semantics): exchange a verified OIDC identity token plus proof of
  * possession of a key for a 10-minute code-signing certificate that binds the key to the identity.
  *
- * Certificate profile (Fulcio's): empty subject, critical SAN with the email or workflow URI, key usage
- * digitalSignature, EKU codeSigning, the issuer in 1.3.6.1.4.1.57264.1.8 (DER UTF8String) and legacy .1.1 (raw
- * bytes), and the CI workflow claims in .1.9 onwards (Fulcio docs/oid-info.md). No SCT: this CA logs to no CT log,
- * and the trusted root it publishes lists none.
+ * Certificate profile (Fulcio's, docs/certificate-specification.md): empty subject, one critical SAN (email, URI,
+ * or the username otherName 1.3.6.1.4.1.57264.1.7), key usage digitalSignature, EKU codeSigning, and the identity
+ * extensions that src/core/identity-map.ts maps from the token, encoded as src/core/x509.ts's table says. Proof of
+ * possession is either a signature over the issuer type's challenge claim or a self-signed PKCS#10 CSR. No SCT: this
+ * CA logs to no CT log, and the trusted root it publishes lists none.
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
@@ -13,137 +14,33 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import { decodeBase64 } from '../../core/encoding.ts';
+import { type CertificateIdentity, mapIdentity } from '../../core/identity-map.ts';
+import { extensionDefinition, OID } from '../../core/x509.ts';
 import { VouchError } from '../../errors.ts';
 import { type CertificateAuthorityMaterial, randomSerial, SIGNING_ALG } from '../pki.ts';
 import type { TokenVerifier, VerifiedToken } from './oidc.ts';
 
-const OID = (n: number) => `1.3.6.1.4.1.57264.1.${n}`;
 const CERT_VALIDITY_MS = 10 * 60_000;
+const MAX_KEY_PEM = 8192;
+const MAX_CSR = 16 * 1024;
 
 export interface IssuedCertificate {
   /** PEM chain: leaf, intermediate, root. */
   chain: string[];
 }
 
-/** What the certificate will say about the signer. */
-export interface Identity {
-  san: { type: 'email' | 'url'; value: string };
-  /** The string the client must have signed as proof of possession (Fulcio's challenge claim). */
-  challenge: string;
-  /** Extension OID -> value; legacy ones are raw bytes, the others DER UTF8String. */
-  extensions: { oid: string; value: string; legacy: boolean }[];
+/** The certificate identity a verified token maps to, under its issuer's rules. */
+export function identityOf(t: VerifiedToken): CertificateIdentity {
+  return mapIdentity(t.issuer, t.claims, t.config);
 }
 
-function claim(c: Record<string, unknown>, name: string): string | undefined {
-  const v = c[name];
-  return typeof v === 'string' && v.length > 0 && v.length <= 1024 ? v : typeof v === 'number' ? String(v) : undefined;
-}
-
-function need(c: Record<string, unknown>, name: string): string {
-  const v = claim(c, name);
-  if (v === undefined) throw new VouchError('TOKEN_INVALID', `identity token rejected: claim ${name} is missing`);
-  return v;
-}
-
-// SAN values are IA5String (RFC 5280 §4.2.1.6): printable ASCII only, so a hostile claim cannot smuggle control
-// characters or fail deep inside the certificate encoder.
-const IA5 = /^[\x21-\x7e]{1,1024}$/;
-const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
-
-function checkSan(san: Identity['san']): Identity['san'] {
-  const ok = IA5.test(san.value) && (san.type === 'email' ? EMAIL.test(san.value) : URL.canParse(san.value));
-  if (!ok)
-    throw new VouchError('TOKEN_INVALID', `identity token rejected: ${san.type} identity is not a valid ASCII value`);
-  return san;
-}
-
-/** Map a verified token to the certificate identity, per issuer type (Fulcio's claim mapping). */
-export function identityOf(t: VerifiedToken): Identity {
-  const id = mapIdentity(t);
-  checkSan(id.san);
-  return id;
-}
-
-function mapIdentity(t: VerifiedToken): Identity {
-  const c = t.claims as Record<string, unknown>;
-  const ext: Identity['extensions'] = [
-    { oid: OID(1), value: t.issuer, legacy: true },
-    { oid: OID(8), value: t.issuer, legacy: false },
-  ];
-  const add = (n: number, v: string | undefined, legacy = false) => {
-    if (v !== undefined) ext.push({ oid: OID(n), value: v, legacy });
-  };
-  switch (t.type) {
-    case 'email': {
-      const email = need(c, 'email');
-      // An unverified address is a claim anyone can make about any mailbox.
-      if (c.email_verified !== true)
-        throw new VouchError('TOKEN_INVALID', 'identity token rejected: email not verified');
-      return { san: { type: 'email', value: email }, challenge: email, extensions: ext };
-    }
-    case 'uri': {
-      const sub = need(c, 'sub');
-      if (!URL.canParse(sub)) throw new VouchError('TOKEN_INVALID', 'identity token rejected: sub is not a URI');
-      return { san: { type: 'url', value: sub }, challenge: sub, extensions: ext };
-    }
-    case 'github-workflow': {
-      const base = 'https://github.com/';
-      const jobRef = need(c, 'job_workflow_ref');
-      const repo = need(c, 'repository');
-      add(2, claim(c, 'event_name'), true);
-      add(3, claim(c, 'sha'), true);
-      add(4, claim(c, 'workflow'), true);
-      add(5, repo, true);
-      add(6, claim(c, 'ref'), true);
-      add(9, base + jobRef);
-      add(10, claim(c, 'job_workflow_sha'));
-      add(11, claim(c, 'runner_environment'));
-      add(12, base + repo);
-      add(13, claim(c, 'sha'));
-      add(14, claim(c, 'ref'));
-      add(15, claim(c, 'repository_id'));
-      const owner = claim(c, 'repository_owner');
-      add(16, owner === undefined ? undefined : base + owner);
-      add(17, claim(c, 'repository_owner_id'));
-      const wf = claim(c, 'workflow_ref');
-      add(18, wf === undefined ? undefined : base + wf);
-      add(19, claim(c, 'workflow_sha'));
-      add(20, claim(c, 'event_name'));
-      const run = claim(c, 'run_id');
-      const attempt = claim(c, 'run_attempt');
-      add(21, run && attempt ? `${base}${repo}/actions/runs/${run}/attempts/${attempt}` : undefined);
-      add(22, claim(c, 'repository_visibility'));
-      return { san: { type: 'url', value: base + jobRef }, challenge: need(c, 'sub'), extensions: ext };
-    }
-    case 'gitlab-pipeline': {
-      const base = 'https://gitlab.com/';
-      const configRef = need(c, 'ci_config_ref_uri');
-      const project = need(c, 'project_path');
-      add(9, `https://${configRef}`);
-      add(10, claim(c, 'ci_config_sha'));
-      add(11, claim(c, 'runner_environment'));
-      add(12, base + project);
-      add(13, claim(c, 'sha'));
-      const ref = claim(c, 'ref');
-      const refType = claim(c, 'ref_type');
-      add(14, ref && refType ? `refs/${refType === 'tag' ? 'tags' : 'heads'}/${ref}` : undefined);
-      add(15, claim(c, 'project_id'));
-      const ns = claim(c, 'namespace_path');
-      add(16, ns === undefined ? undefined : base + ns);
-      add(17, claim(c, 'namespace_id'));
-      add(18, `https://${configRef}`);
-      add(19, claim(c, 'ci_config_sha'));
-      add(20, claim(c, 'pipeline_source'));
-      const job = claim(c, 'job_id');
-      add(21, job ? `${base}${project}/-/jobs/${job}` : undefined);
-      add(22, claim(c, 'project_visibility'));
-      return { san: { type: 'url', value: `https://${configRef}` }, challenge: need(c, 'sub'), extensions: ext };
-    }
-  }
-}
+/** How the requester proves it holds the private key (Fulcio CreateSigningCertificateRequest's `key` oneof). */
+export type KeyProof =
+  | { kind: 'publicKey'; publicKeyPem: unknown; proofOfPossession: unknown }
+  | { kind: 'csr'; csr: unknown };
 
 function parseSubmittedKey(pem: unknown): KeyObject {
-  if (typeof pem !== 'string' || pem.length > 8192)
+  if (typeof pem !== 'string' || pem.length > MAX_KEY_PEM)
     throw new VouchError('REQUEST_INVALID', 'publicKey.content must be a PEM key');
   let key: KeyObject;
   try {
@@ -151,6 +48,12 @@ function parseSubmittedKey(pem: unknown): KeyObject {
   } catch (e) {
     throw new VouchError('REQUEST_INVALID', 'publicKey.content is not a PEM public key', { cause: e });
   }
+  return acceptableKey(key);
+}
+
+/** Fulcio's goodkey rules: ECDSA P-256/P-384, RSA of 2048 bits or more, Ed25519. */
+function acceptableKey(key: KeyObject): KeyObject {
+  if (key.type !== 'public') throw new VouchError('REQUEST_INVALID', 'not a public key');
   const t = key.asymmetricKeyType;
   if (t === 'ec') {
     const crv = key.export({ format: 'jwk' }).crv;
@@ -175,6 +78,70 @@ function popHash(key: KeyObject): string | null {
   if (key.asymmetricKeyType === 'ed25519') return null;
   if (key.asymmetricKeyType === 'ec' && key.export({ format: 'jwk' }).crv === 'P-384') return 'sha384';
   return 'sha256';
+}
+
+function possessionChecked(proof: Extract<KeyProof, { kind: 'publicKey' }>, challenge: string): KeyObject {
+  const key = parseSubmittedKey(proof.publicKeyPem);
+  const pop = decodeBase64(proof.proofOfPossession, 'proofOfPossession', 'PROOF_OF_POSSESSION_INVALID');
+  let ok = false;
+  try {
+    ok = verify(popHash(key), Buffer.from(challenge, 'utf8'), key, pop);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new VouchError('PROOF_OF_POSSESSION_INVALID', 'proof of possession does not verify with the key');
+  return key;
+}
+
+/**
+ * The key of a PKCS#10 certificate request (RFC 2986) whose self-signature verifies; every other CSR field is ignored,
+ * as Fulcio does. Fulcio's JSON carries the PEM as protobuf `bytes`, i.e. base64; the PEM text itself is accepted too.
+ */
+async function keyOfCsr(csr: unknown): Promise<KeyObject> {
+  if (typeof csr !== 'string' || csr.length === 0 || csr.length > MAX_CSR) {
+    throw new VouchError('REQUEST_INVALID', 'certificateSigningRequest must be a PEM certificate request');
+  }
+  const pem = csr.startsWith('-----BEGIN')
+    ? csr
+    : decodeBase64(csr, 'certificateSigningRequest', 'REQUEST_INVALID').toString('utf8');
+  let request: x509.Pkcs10CertificateRequest;
+  try {
+    request = new x509.Pkcs10CertificateRequest(pem);
+  } catch (e) {
+    throw new VouchError('REQUEST_INVALID', 'certificateSigningRequest is not a PEM PKCS#10 request', { cause: e });
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(request.publicKey.rawData), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new VouchError('REQUEST_INVALID', 'the certificate request holds no usable public key', { cause: e });
+  }
+  acceptableKey(key);
+  let ok = false;
+  try {
+    ok = await request.verify();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new VouchError('PROOF_OF_POSSESSION_INVALID', 'the certificate request signature does not verify');
+  return key;
+}
+
+/** The one SAN, critical. Fulcio's username identity is an otherName (type 1.3.6.1.4.1.57264.1.7, UTF8String). */
+function sanExtension(san: CertificateIdentity['san']): x509.Extension {
+  if (san.type !== 'username') {
+    return new x509.SubjectAlternativeNameExtension(
+      [{ type: san.type === 'uri' ? 'url' : 'email', value: san.value }],
+      true,
+    );
+  }
+  const context0 = (value: asn1js.BaseBlock[]) =>
+    new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value });
+  const otherName = context0([
+    new asn1js.ObjectIdentifier({ value: OID.fulcioUsername }),
+    context0([new asn1js.Utf8String({ value: san.value })]),
+  ]);
+  return new x509.Extension(OID.subjectAltName, true, new asn1js.Sequence({ value: [otherName] }).toBER());
 }
 
 export interface CertificateAuthorityOptions {
@@ -203,22 +170,14 @@ export class CertificateAuthority {
   }
 
   /**
-   * Issue a certificate for `publicKeyPem` to the identity of `token`, if `proofOfPossession` (base64 signature
-   * over the identity's challenge string) verifies with that key: this proves the requester holds the private key,
-   * so nobody can get a certificate binding their identity to someone else's key.
+   * Issue a certificate to the identity of `token` for the key of `proof`, if the proof verifies: a signature over
+   * the identity's challenge string, or a CSR self-signed by the key. This proves the requester holds the private
+   * key, so nobody can get a certificate binding their identity to someone else's key. The token is checked first:
+   * an unauthenticated caller learns nothing about its request.
    */
-  async issue(token: unknown, publicKeyPem: unknown, proofOfPossession: unknown): Promise<IssuedCertificate> {
-    const verified = await this.tokens.verify(token);
-    const identity = identityOf(verified);
-    const key = parseSubmittedKey(publicKeyPem);
-    const pop = decodeBase64(proofOfPossession, 'proofOfPossession', 'PROOF_OF_POSSESSION_INVALID');
-    let ok = false;
-    try {
-      ok = verify(popHash(key), Buffer.from(identity.challenge, 'utf8'), key, pop);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new VouchError('PROOF_OF_POSSESSION_INVALID', 'proof of possession does not verify with the key');
+  async issue(token: unknown, proof: KeyProof): Promise<IssuedCertificate> {
+    const identity = identityOf(await this.tokens.verify(token));
+    const key = proof.kind === 'csr' ? await keyOfCsr(proof.csr) : possessionChecked(proof, identity.challenge);
     const now = this.clock();
     const { intermediate, intermediateKey } = this.material;
     const spki = key.export({ format: 'der', type: 'spki' });
@@ -230,15 +189,13 @@ export class CertificateAuthority {
       new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
       new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
       // RFC 5280 §4.2.1.6: the SAN must be critical when the subject is empty.
-      new x509.SubjectAlternativeNameExtension([{ type: identity.san.type, value: identity.san.value }], true),
-      ...identity.extensions.map(
-        (e) =>
-          new x509.Extension(
-            e.oid,
-            false,
-            e.legacy ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER(),
-          ),
-      ),
+      sanExtension(identity.san),
+      ...identity.extensions.map((e) => {
+        const d = extensionDefinition(e.name);
+        const value =
+          d.encoding === 'raw' ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER();
+        return new x509.Extension(d.oid, false, value);
+      }),
     ];
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),

@@ -1,70 +1,214 @@
 /**
  * Verification of OIDC identity tokens for the CA. A token is accepted only if (OpenID Connect Core §3.1.3.7):
- * its `iss` is in the configured allow-list; its signature verifies with a key from that issuer's JWKS (found by
- * OIDC discovery, cached); its algorithm is an asymmetric one we list (so `alg: none` and HMAC tokens, whose "key"
- * would be public, are refused); `aud` contains the expected audience (default `sigstore`); and exp/nbf/iat hold
- * within a small clock skew. Any failure is TOKEN_INVALID (HTTP 401) with the reason.
+ * its `iss` is a configured issuer, exactly or through a wildcard pattern (Fulcio's meta-issuers); its signature
+ * verifies with a key from that issuer's JWKS (found by OIDC discovery, cached); its algorithm is an asymmetric one
+ * we list (so `alg: none` and HMAC tokens, whose "key" would be public, are refused, RFC 8725 §3.1); `aud` contains
+ * the issuer's audience (default `sigstore`); and exp/nbf/iat hold within a small clock skew. Any failure is
+ * TOKEN_INVALID (HTTP 401) with the reason; an issuer whose discovery or keys cannot be fetched is
+ * SERVICE_UNAVAILABLE.
+ *
+ * Plain-HTTP issuers are refused unless the verifier is built with `allowInsecureLoopback`, and even then only on a
+ * loopback host: a token's keys fetched over plain HTTP from the network could be anyone's.
  */
 import * as jose from 'jose';
+import { type IdentityRules, ISSUER_TYPES, type IssuerType, parseClaimPath } from '../../core/identity-map.ts';
 import { VouchError } from '../../errors.ts';
 
-export type IssuerType = 'email' | 'github-workflow' | 'gitlab-pipeline' | 'uri';
+export type { IssuerType };
 
-export interface IssuerConfig {
-  /** The exact `iss` value. */
+export interface IssuerConfig extends Partial<IdentityRules> {
+  /** The exact `iss` value, or with `wildcard` a pattern in which each `*` stands for one run of [-_a-zA-Z0-9]. */
   issuer: string;
+  wildcard?: boolean;
   /** Expected audience; default `sigstore`. */
   audience?: string;
-  /** How the identity is read from the token; guessed from well-known issuer URLs, else `email`. */
-  type?: IssuerType;
-  /** Keys given directly (the stack's own dev issuer): no discovery. */
+  /** Keys given directly (the stack's own issuers): no discovery. */
   jwks?: jose.JSONWebKeySet;
+  description?: string;
+  contact?: string;
+}
+
+/** An issuer configuration for one concrete `iss` (a wildcard resolved), with its type settled. */
+export interface ResolvedIssuer extends IssuerConfig {
+  type: IssuerType;
+  audience: string;
 }
 
 export interface VerifiedToken {
   issuer: string;
-  type: IssuerType;
+  config: ResolvedIssuer;
   claims: jose.JWTPayload & Record<string, unknown>;
+}
+
+export interface TokenVerifierOptions {
+  clock?: () => Date;
+  skewSeconds?: number;
+  fetch?: typeof fetch;
+  /** Accept issuers served over plain HTTP from a loopback address (tests and local development only). */
+  allowInsecureLoopback?: boolean;
 }
 
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 const MAX_TOKEN = 16 * 1024;
-const DISCOVERY_TTL_MS = 10 * 60_000;
+const KEYS_TTL_MS = 10 * 60_000;
+/** A token naming a key the cached set lacks refetches it, at most this often (key rotation, not a DoS lever). */
+const KEYS_REFRESH_MS = 30_000;
+/** Concrete issuers of wildcard patterns whose keys are kept (Fulcio keeps 100 meta-issuer verifiers). */
+const MAX_CACHED_ISSUERS = 100;
+const FETCH_TIMEOUT_MS = 10_000;
+const MAX_DISCOVERY_BYTES = 64 * 1024;
+const MAX_JWKS_BYTES = 256 * 1024;
 
-export function issuerType(c: IssuerConfig): IssuerType {
-  if (c.type) return c.type;
-  if (c.issuer === 'https://token.actions.githubusercontent.com') return 'github-workflow';
-  if (c.issuer === 'https://gitlab.com') return 'gitlab-pipeline';
-  return 'email';
+/** Issuer types guessed from well-known issuer URLs for `--issuer` flags, which carry no type. */
+const WELL_KNOWN: Record<string, IssuerType> = {
+  'https://token.actions.githubusercontent.com': 'github-workflow',
+  'https://gitlab.com': 'gitlab-pipeline',
+  'https://agent.buildkite.com': 'buildkite-job',
+  'https://oidc.circleci.com': 'circleci-job',
+};
+
+export function issuerType(c: Pick<IssuerConfig, 'issuer' | 'type'>): IssuerType {
+  return c.type ?? WELL_KNOWN[c.issuer] ?? 'email';
 }
 
 function invalid(reason: string, cause?: unknown): VouchError {
   return new VouchError('TOKEN_INVALID', `identity token rejected: ${reason}`, cause ? { cause } : {});
 }
 
+function configError(message: string): VouchError {
+  return new VouchError('CONFIG_INVALID', message);
+}
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+/**
+ * Fulcio's meta-issuer matching (pkg/config/config.go MetaRegex, anchored since GHSA-59jp-pj84-45mr): the pattern is
+ * literal but for each `*`, which matches one or more of [-_a-zA-Z0-9] — never `.` or `/`, so a wildcard cannot
+ * stretch over a host label or path segment, and the whole URL must match, not a prefix.
+ */
+export function wildcardRegExp(pattern: string): RegExp {
+  const parts = pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return new RegExp(`^${parts.join('[-_a-zA-Z0-9]+')}$`);
+}
+
+/**
+ * Check one issuer's configuration (Fulcio's validateConfig rules plus vouch's transport rule); CONFIG_INVALID with
+ * the reason. Returns it with its type settled.
+ */
+export function validateIssuer(c: IssuerConfig, allowInsecureLoopback = false): ResolvedIssuer {
+  const where = `issuer ${c.issuer}`;
+  if (c.wildcard && !c.issuer.includes('*')) throw configError(`${where}: a wildcard issuer needs a "*"`);
+  if (!c.wildcard && c.issuer.includes('*')) throw configError(`${where}: "*" is only allowed in wildcard issuers`);
+  const sample = c.issuer.replaceAll('*', 'x');
+  if (!URL.canParse(sample)) throw configError(`${where}: not a URL`);
+  const url = new URL(sample);
+  if (url.search || url.hash || url.username || url.password) {
+    throw configError(`${where}: an issuer URL has no query, fragment or user info`);
+  }
+  if (url.protocol === 'http:') {
+    if (!isLoopbackHost(url.hostname)) throw configError(`${where}: plain HTTP is refused; use https`);
+    if (!allowInsecureLoopback && !c.jwks) {
+      throw new VouchError('CONFIG_INVALID', `${where}: plain HTTP issuers are for tests and development only`, {
+        hint: 'Set allow-insecure-loopback-issuers: true (or --allow-insecure-loopback-issuers) to accept it.',
+      });
+    }
+  } else if (url.protocol !== 'https:') throw configError(`${where}: the scheme must be https`);
+  const type = issuerType(c);
+  if (!ISSUER_TYPES.includes(type)) throw configError(`${where}: unknown type ${type}`);
+  if (c.issuerClaim !== undefined) {
+    if (type !== 'email') throw configError(`${where}: only email issuers can take issuer-claim`);
+    if (!parseClaimPath(c.issuerClaim)) throw configError(`${where}: issuer-claim must be of the form $.a.b`);
+  }
+  if (type === 'spiffe') {
+    if (c.wildcard) throw configError(`${where}: a SPIFFE issuer cannot be a wildcard`);
+    if (!c.spiffeTrustDomain || !/^[a-z0-9._-]+$/.test(c.spiffeTrustDomain)) {
+      throw configError(`${where}: a spiffe issuer needs spiffe-trust-domain (lower-case letters, digits, . _ -)`);
+    }
+  }
+  if (type === 'uri' || type === 'username') checkSubjectDomain(c, type, url, where);
+  if (c.baseUrl !== undefined && !/^https?:\/\/[^/?#]+(?:\/[^?#]*[^/?#])?$/.test(c.baseUrl)) {
+    throw configError(`${where}: base-url must be an http(s) URL without a trailing slash, query or fragment`);
+  }
+  return { ...c, type, audience: c.audience ?? 'sigstore' };
+}
+
+/**
+ * Fulcio's subject-domain rules: a `uri` issuer's subject domain is a URL with the issuer's scheme, a `username`
+ * issuer's a bare host name; both must share the issuer host's last two DNS labels, so an issuer can only vouch for
+ * names under its own domain.
+ */
+function checkSubjectDomain(c: IssuerConfig, type: 'uri' | 'username', issuer: URL, where: string): void {
+  const d = c.subjectDomain;
+  if (!d) throw configError(`${where}: a ${type} issuer needs subject-domain`);
+  let host: string;
+  if (type === 'uri') {
+    if (!URL.canParse(d) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) {
+      throw configError(`${where}: subject-domain of a uri issuer is a URL with a scheme`);
+    }
+    const u = new URL(d);
+    if (u.protocol !== issuer.protocol) throw configError(`${where}: subject-domain and issuer schemes differ`);
+    host = u.hostname;
+  } else {
+    if (d.includes('://') || !/^[A-Za-z0-9.-]+$/.test(d)) {
+      throw configError(`${where}: subject-domain of a username issuer is a host name without a scheme`);
+    }
+    host = d;
+  }
+  if (host === issuer.hostname) return;
+  const a = host.split('.');
+  const b = issuer.hostname.split('.');
+  if (a.length < 2 || b.length < 2 || a.at(-1) !== b.at(-1) || a.at(-2) !== b.at(-2)) {
+    throw configError(`${where}: subject-domain ${d} is not under the issuer's domain`);
+  }
+}
+
+interface KeySet {
+  at: number;
+  keys: jose.JWTVerifyGetKey;
+}
+
 export class TokenVerifier {
-  private readonly issuers: Map<string, IssuerConfig>;
+  private readonly exact = new Map<string, ResolvedIssuer>();
+  private readonly wildcards: { pattern: RegExp; config: ResolvedIssuer }[] = [];
   private readonly clock: () => Date;
   private readonly skewSeconds: number;
-  private readonly keySets = new Map<string, { at: number; keys: ReturnType<typeof jose.createRemoteJWKSet> }>();
   private readonly fetchImpl: typeof fetch;
+  private readonly allowInsecureLoopback: boolean;
+  /** Keys per concrete issuer URL, oldest first (Map order), capped at MAX_CACHED_ISSUERS + the exact issuers. */
+  private readonly keySets = new Map<string, KeySet>();
+  /** One discovery at a time per issuer: concurrent first requests share it. */
+  private readonly pending = new Map<string, Promise<KeySet>>();
 
-  constructor(
-    issuers: IssuerConfig[],
-    options: { clock?: () => Date; skewSeconds?: number; fetch?: typeof fetch } = {},
-  ) {
-    this.issuers = new Map(issuers.map((i) => [i.issuer, i]));
+  constructor(issuers: IssuerConfig[], options: TokenVerifierOptions = {}) {
     this.clock = options.clock ?? (() => new Date());
     this.skewSeconds = options.skewSeconds ?? 30;
     this.fetchImpl = options.fetch ?? fetch;
+    this.allowInsecureLoopback = options.allowInsecureLoopback ?? false;
+    for (const i of issuers) this.addIssuer(i);
   }
 
-  listIssuers(): IssuerConfig[] {
-    return [...this.issuers.values()];
+  listIssuers(): ResolvedIssuer[] {
+    return [...this.exact.values(), ...this.wildcards.map((w) => w.config)];
   }
 
   addIssuer(c: IssuerConfig): void {
-    this.issuers.set(c.issuer, c);
+    const r = validateIssuer(c, this.allowInsecureLoopback);
+    const known = this.listIssuers().some((i) => i.issuer === r.issuer && Boolean(i.wildcard) === Boolean(r.wildcard));
+    if (known) throw configError(`issuer ${r.issuer} is configured twice`);
+    if (r.wildcard) this.wildcards.push({ pattern: wildcardRegExp(r.issuer), config: r });
+    else this.exact.set(r.issuer, r);
+  }
+
+  /** The configuration for a token's `iss`: an exact entry first, else the first wildcard (in order) it matches. */
+  resolve(iss: string): ResolvedIssuer | undefined {
+    const exact = this.exact.get(iss);
+    if (exact) return exact;
+    const w = this.wildcards.find((x) => x.pattern.test(iss));
+    return w ? { ...w.config, issuer: iss, wildcard: false } : undefined;
   }
 
   async verify(token: unknown): Promise<VerifiedToken> {
@@ -82,56 +226,119 @@ export class TokenVerifier {
       throw invalid(`algorithm ${JSON.stringify(header.alg ?? null)} is not accepted`);
     }
     const iss = unverified.iss;
-    const config = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
+    const config = typeof iss === 'string' ? this.resolve(iss) : undefined;
     if (!config) throw invalid(`issuer ${JSON.stringify(iss ?? null).slice(0, 200)} is not trusted by this CA`);
-    const keys = await this.keysFor(config);
-    try {
-      const { payload } = await jose.jwtVerify(token, keys, {
-        issuer: config.issuer,
-        audience: config.audience ?? 'sigstore',
-        algorithms: ALGORITHMS,
-        clockTolerance: this.skewSeconds,
-        currentDate: this.clock(),
-        requiredClaims: ['exp', 'iat'],
-      });
-      const iat = payload.iat!;
-      if (iat > this.clock().getTime() / 1000 + this.skewSeconds) throw invalid('issued in the future');
-      return { issuer: config.issuer, type: issuerType(config), claims: payload as VerifiedToken['claims'] };
-    } catch (e) {
-      if (e instanceof VouchError) throw e;
-      const code = (e as { code?: string }).code ?? 'ERR';
-      const reason =
-        code === 'ERR_JWT_EXPIRED'
-          ? 'expired'
-          : code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'
-            ? 'bad signature'
-            : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
-              ? `claim check failed (${(e as jose.errors.JWTClaimValidationFailed).claim})`
-              : code === 'ERR_JWKS_NO_MATCHING_KEY'
-                ? 'no matching key in the issuer JWKS'
-                : `invalid (${code})`;
-      throw invalid(reason, e);
+    let keys = await this.keysFor(config, false);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { payload } = await jose.jwtVerify(token, keys.keys, {
+          issuer: config.issuer,
+          audience: config.audience,
+          algorithms: ALGORITHMS,
+          clockTolerance: this.skewSeconds,
+          currentDate: this.clock(),
+          requiredClaims: ['exp', 'iat'],
+        });
+        if (payload.iat! > this.clock().getTime() / 1000 + this.skewSeconds) throw invalid('issued in the future');
+        return { issuer: config.issuer, config, claims: payload as VerifiedToken['claims'] };
+      } catch (e) {
+        if (e instanceof VouchError) throw e;
+        const code = (e as { code?: string }).code ?? 'ERR';
+        // A key the cached set lacks may be a rotated-in one: refetch once, unless the set is fresh.
+        if (
+          code === 'ERR_JWKS_NO_MATCHING_KEY' &&
+          attempt === 0 &&
+          !config.jwks &&
+          Date.now() - keys.at > KEYS_REFRESH_MS
+        ) {
+          keys = await this.keysFor(config, true);
+          continue;
+        }
+        throw invalid(reasonOf(code, e), e);
+      }
     }
   }
 
-  private async keysFor(c: IssuerConfig): Promise<jose.JWTVerifyGetKey> {
-    if (c.jwks) return jose.createLocalJWKSet(c.jwks);
+  private async keysFor(c: ResolvedIssuer, refresh: boolean): Promise<KeySet> {
+    if (c.jwks) return { at: Date.now(), keys: jose.createLocalJWKSet(c.jwks) };
     const cached = this.keySets.get(c.issuer);
-    if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.keys;
-    // OpenID Connect Discovery 1.0 §4: the configuration lives under the issuer URL, and its `issuer` must match.
-    const url = `${c.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    let jwksUri: string;
-    try {
-      const res = await this.fetchImpl(url, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
-      if (doc.issuer !== c.issuer || typeof doc.jwks_uri !== 'string') throw new Error('discovery document mismatch');
-      jwksUri = doc.jwks_uri;
-    } catch (e) {
-      throw new VouchError('SERVICE_UNAVAILABLE', `OIDC discovery failed for ${c.issuer}`, { cause: e });
+    if (cached && !refresh && Date.now() - cached.at < KEYS_TTL_MS) return cached;
+    let p = this.pending.get(c.issuer);
+    if (!p) {
+      p = this.discover(c.issuer).finally(() => this.pending.delete(c.issuer));
+      this.pending.set(c.issuer, p);
     }
-    const keys = jose.createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
-    this.keySets.set(c.issuer, { at: Date.now(), keys });
+    const keys = await p;
+    this.keySets.delete(c.issuer);
+    this.keySets.set(c.issuer, keys);
+    const limit = MAX_CACHED_ISSUERS + this.exact.size;
+    for (const k of this.keySets.keys()) {
+      if (this.keySets.size <= limit) break;
+      this.keySets.delete(k);
+    }
     return keys;
+  }
+
+  /** OpenID Connect Discovery 1.0 §4: the configuration lives under the issuer URL, and its `issuer` must match. */
+  private async discover(issuer: string): Promise<KeySet> {
+    try {
+      const doc = (await this.getJson(
+        `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
+        MAX_DISCOVERY_BYTES,
+      )) as {
+        issuer?: unknown;
+        jwks_uri?: unknown;
+      };
+      if (doc.issuer !== issuer) throw new Error('the discovery document names another issuer');
+      if (typeof doc.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
+      const jwks = (await this.getJson(doc.jwks_uri, MAX_JWKS_BYTES)) as jose.JSONWebKeySet;
+      if (!Array.isArray(jwks?.keys)) throw new Error('the JWKS has no keys');
+      return { at: Date.now(), keys: jose.createLocalJWKSet(jwks) };
+    } catch (e) {
+      throw new VouchError('SERVICE_UNAVAILABLE', `OIDC discovery failed for ${issuer}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  private async getJson(url: string, maxBytes: number): Promise<unknown> {
+    if (!URL.canParse(url)) throw new Error(`not a URL: ${url.slice(0, 200)}`);
+    const u = new URL(url);
+    const plainOk = this.allowInsecureLoopback && isLoopbackHost(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && plainOk))
+      throw new Error(`refusing ${u.protocol} ${u.host}`);
+    const res = await this.fetchImpl(u, {
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+    });
+    if (!res.ok) throw new Error(`${u.host} answered HTTP ${res.status}`);
+    return JSON.parse((await readCapped(res, maxBytes)).toString('utf8'));
+  }
+}
+
+async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.length;
+    if (size > maxBytes) throw new Error(`answer larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+function reasonOf(code: string, e: unknown): string {
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'expired';
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'bad signature';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return `claim check failed (${(e as jose.errors.JWTClaimValidationFailed).claim})`;
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+      return 'no matching key in the issuer JWKS';
+    default:
+      return `invalid (${code})`;
   }
 }

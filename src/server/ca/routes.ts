@@ -1,8 +1,11 @@
 /** Fulcio v2 REST routes over a CertificateAuthority. */
+
+import { challengeClaimOf } from '../../core/identity-map.ts';
 import { asObject } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { jsonBody, type Route } from '../routes.ts';
-import type { CertificateAuthority } from './ca.ts';
+import type { CertificateAuthority, KeyProof } from './ca.ts';
+import type { ResolvedIssuer } from './oidc.ts';
 
 const MAX_CSR_BODY = 64 * 1024;
 
@@ -15,13 +18,20 @@ export function caRoutes(ca: CertificateAuthority): Route[] {
         const body = jsonBody(req, MAX_CSR_BODY);
         const R = 'REQUEST_INVALID' as const;
         const credentials = asObject(body.credentials, 'credentials', R);
-        if (body.certificateSigningRequest !== undefined) {
-          throw new VouchError(R, 'certificateSigningRequest is not supported; send publicKeyRequest');
+        // `publicKeyRequest` and `certificateSigningRequest` are one protobuf oneof: exactly one of them.
+        const csr = body.certificateSigningRequest;
+        if ((csr === undefined) === (body.publicKeyRequest === undefined)) {
+          throw new VouchError(R, 'send exactly one of publicKeyRequest and certificateSigningRequest');
         }
-        const pkr = asObject(body.publicKeyRequest, 'publicKeyRequest', R);
-        const publicKey = asObject(pkr.publicKey, 'publicKeyRequest.publicKey', R);
+        let proof: KeyProof;
+        if (csr !== undefined) proof = { kind: 'csr', csr };
+        else {
+          const pkr = asObject(body.publicKeyRequest, 'publicKeyRequest', R);
+          const publicKey = asObject(pkr.publicKey, 'publicKeyRequest.publicKey', R);
+          proof = { kind: 'publicKey', publicKeyPem: publicKey.content, proofOfPossession: pkr.proofOfPossession };
+        }
         // issue() checks the token before anything else: an unauthenticated caller gets 401, never a 400 hint.
-        const issued = await ca.issue(credentials.oidcIdentityToken, publicKey.content, pkr.proofOfPossession);
+        const issued = await ca.issue(credentials.oidcIdentityToken, proof);
         // Fulcio answers a detached-SCT response without an SCT when it logs to no CT log.
         return { status: 201, body: { signedCertificateDetachedSct: { chain: { certificates: issued.chain } } } };
       },
@@ -34,16 +44,22 @@ export function caRoutes(ca: CertificateAuthority): Route[] {
     {
       method: 'GET',
       pattern: '/api/v2/configuration',
-      handler: () => ({
-        status: 200,
-        body: {
-          issuers: ca.tokens.listIssuers().map((i) => ({
-            issuerUrl: i.issuer,
-            audience: i.audience ?? 'sigstore',
-            challengeClaim: i.type === 'email' || i.type === undefined ? 'email' : 'sub',
-          })),
-        },
-      }),
+      handler: () => ({ status: 200, body: { issuers: ca.tokens.listIssuers().map(configurationEntry) } }),
     },
   ];
+}
+
+/**
+ * One issuer as Fulcio's GET /api/v2/configuration lists it (fulcio.proto OIDCIssuer in protobuf JSON: camelCase,
+ * fields at their default value left out).
+ */
+function configurationEntry(i: ResolvedIssuer): Record<string, unknown> {
+  const entry: Record<string, unknown> = i.wildcard ? { wildcardIssuerUrl: i.issuer } : { issuerUrl: i.issuer };
+  entry.audience = i.audience;
+  entry.challengeClaim = challengeClaimOf(i);
+  if (i.spiffeTrustDomain) entry.spiffeTrustDomain = i.spiffeTrustDomain;
+  entry.issuerType = i.type;
+  if (i.subjectDomain) entry.subjectDomain = i.subjectDomain;
+  if (i.skipEmailVerification) entry.skipEmailVerification = true;
+  return entry;
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, verify } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { preAuthEncoding } from '../../core/dsse.ts';
 import { decodeBase64, decodeHex } from '../../core/encoding.ts';
 import { asArray, asObject, asString, canonicalJson, parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
@@ -142,12 +143,6 @@ function hashedRekord(spec: Record<string, unknown>): CanonicalEntry {
   return { kind: 'hashedrekord', body: Buffer.from(canonicalJson(body)) };
 }
 
-/** DSSE pre-authentication encoding (DSSE protocol spec): "DSSEv1" SP len(type) SP type SP len(body) SP body. */
-export function pae(payloadType: string, payload: Buffer): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
-}
-
 function envelopeForHash(env: Record<string, unknown>): unknown {
   const sigs = (env.signatures as Record<string, unknown>[]).map((s) =>
     s.keyid === '' || s.keyid === undefined ? { sig: s.sig } : { keyid: s.keyid, sig: s.sig },
@@ -171,7 +166,7 @@ function dsse(spec: Record<string, unknown>): CanonicalEntry {
   const verifiers = asArray(proposed.verifiers, 'spec.proposedContent.verifiers', R);
   if (verifiers.length === 0 || verifiers.length > 8) throw bad('1 to 8 verifiers are required');
   const keys = verifiers.map((v, i) => ({ b64: v as string, ...parseVerifier(v, `verifiers[${i}]`) }));
-  const message = pae(payloadType, payload);
+  const message = preAuthEncoding(payloadType, payload);
   const signatures = sigs.map((s, i) => {
     const o = asObject(s, `envelope.signatures[${i}]`, R);
     const sigB64 = asString(o.sig, `envelope.signatures[${i}].sig`, R);
