@@ -138,6 +138,8 @@ describe('hostile manifests are MANIFEST_INVALID', () => {
     ['UTF-16 order instead of UTF-8', f('\u{1F600}') + f('\uff5e')],
     ['README and readme', f('README') + f('readme')],
     ['directories A and a', f('A/x') + f('a/y')],
+    ['directories d/A and d/a, apart in a subdirectory', f('d/A/x') + f('d/B') + f('d/a/y')],
+    ['file d/README and directory d/readme, apart', f('d/README') + f('d/b') + f('d/readme/x')],
     ['directory and file differing by case', f('Lib') + f('lib/x')],
     ['directories \u00c9 and \u00e9 (non-ASCII case)', f('\u00c9/x') + f('\u00e9/y')],
     // U+00FF sorts before its capital U+0178: the lower-case spelling comes first.

@@ -23,9 +23,6 @@ function bad(message: string): VouchError {
   return new VouchError('MANIFEST_INVALID', message);
 }
 
-const ASCII_ONLY = /^[\u0000-\u007f]*$/;
-const ASCII_UPPER = /[A-Z]/;
-
 /** Why a symlink target cannot be signed (the walk refuses the same), or undefined. */
 export function targetProblem(target: string, limits: DirectoryLimits): string | undefined {
   if (target === '' || target.includes('\0') || Buffer.byteLength(target) > limits.maxPathBytes) {
@@ -34,80 +31,6 @@ export function targetProblem(target: string, limits: DirectoryLimits): string |
   // readlink decodes bytes that are not UTF-8 as U+FFFD: no signed target holds one (nor a lone surrogate).
   if (target.includes('\ufffd') || LONE_SURROGATE.test(target)) return 'symlink target is not valid UTF-8';
   return undefined;
-}
-
-/**
- * Set of 64-bit string hashes (two 32-bit FNV-style lanes, murmur3-finalised), open addressing in one typed array:
- * a million paths in 16 MB instead of ~100 MB of Set<string>. A false "seen" has probability ~n/2^64 per lookup.
- */
-class HashSet64 {
-  #slots = new Uint32Array(1 << 16);
-  #size = 0;
-
-  static hash(s: string): [number, number] {
-    let a = 0x811c9dc5;
-    let b = 0x9747b28c;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 15;
-    }
-    const fmix = (h: number) => {
-      h ^= h >>> 16;
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      return (h ^ (h >>> 16)) >>> 0;
-    };
-    a = fmix(a ^ s.length);
-    b = fmix(b + a);
-    // (0, 0) marks an empty slot.
-    return a === 0 && b === 0 ? [1, 0] : [a, b];
-  }
-
-  /** Adds the hash; returns whether it was there already. */
-  add(s: string): boolean {
-    const [a, b] = HashSet64.hash(s);
-    if (this.#find(a, b)) return true;
-    if ((this.#size + 1) * 4 > this.#slots.length) this.#grow();
-    this.#insert(a, b);
-    this.#size++;
-    return false;
-  }
-
-  has(s: string): boolean {
-    const [a, b] = HashSet64.hash(s);
-    return this.#find(a, b);
-  }
-
-  #find(a: number, b: number): boolean {
-    const slots = this.#slots;
-    const mask = (slots.length >>> 1) - 1;
-    for (let k = a & mask; ; k = (k + 1) & mask) {
-      const x = slots[2 * k]!;
-      const y = slots[2 * k + 1]!;
-      if (x === 0 && y === 0) return false;
-      if (x === a && y === b) return true;
-    }
-  }
-
-  #insert(a: number, b: number): void {
-    const slots = this.#slots;
-    const mask = (slots.length >>> 1) - 1;
-    let k = a & mask;
-    while (slots[2 * k] !== 0 || slots[2 * k + 1] !== 0) k = (k + 1) & mask;
-    slots[2 * k] = a;
-    slots[2 * k + 1] = b;
-  }
-
-  #grow(): void {
-    const old = this.#slots;
-    this.#slots = new Uint32Array(old.length * 2);
-    for (let k = 0; k < old.length; k += 2) {
-      if (old[k] !== 0 || old[k + 1] !== 0) this.#insert(old[k]!, old[k + 1]!);
-    }
-  }
 }
 
 /** The vouch format's entries (see the module comment). `finish` checks the counts and the links. */
@@ -119,7 +42,6 @@ export class EntryChecker {
   readonly #expected: ManifestCounts | undefined;
   #n = 0;
   #prev: string | undefined;
-  #prevParent: string | undefined;
   /**
    * Earlier entries that later ones could lie beneath: each a proper prefix of the next. In byte order everything
    * beneath `p/` follows `p` (maybe after `p-x`, `p.x`: bytes below '/'), so an entry is popped once the order has
@@ -127,13 +49,13 @@ export class EntryChecker {
    */
   readonly #ancestors: string[] = [];
   /**
-   * One spelling per case-insensitive, normalisation-insensitive name, for entries and implied directories alike:
-   * `A/x` beside `a/y` names one directory twice on macOS and Windows. Two spellings with one key differ, so at
-   * least one is not its own key ("fancy"): those are remembered with their spelling (a few per cent of a real
-   * tree); the plain ones only when not ASCII (see #claim), as 64-bit hashes.
+   * The directories the current entry lies in, outermost first (the root, prefix ''), each with the collision keys
+   * of the names claimed in it so far (entries and implied directories), mapped to their spelling: `A/x` beside
+   * `a/y` names one directory twice on macOS and Windows. Everything beneath `d/` is contiguous in byte order, so a
+   * directory's names are dropped once the order has left it, and memory follows the widest directory on the
+   * current path, not the tree.
    */
-  readonly #fancy = new Map<string, string>();
-  readonly #plain = new HashSet64();
+  readonly #open: { prefix: string; names: Map<string, string> }[] = [{ prefix: '', names: new Map() }];
   readonly #links: { path: string; target: string }[] = [];
 
   /** `expected`: the counts the statement claims (checked by `finish`). */
@@ -148,26 +70,12 @@ export class EntryChecker {
     return bad(`${JSON.stringify(path)} collides with ${JSON.stringify(other)} on case-insensitive file systems`);
   }
 
-  #claim(p: string, path: string): void {
-    const ascii = ASCII_ONLY.test(p);
-    // collisionKey, with the ASCII test it starts with done once here.
-    const key = ascii ? (ASCII_UPPER.test(p) ? p.toLowerCase() : p) : collisionKey(p);
-    const other = this.#fancy.get(key);
-    if (key === p) {
-      if (other !== undefined) throw this.#collide(path, other);
-      if (!ascii) this.#plain.add(p);
-      return;
-    }
-    if (other !== undefined) {
-      if (other !== p) throw this.#collide(path, other);
-      return;
-    }
-    this.#fancy.set(key, p);
-    // A plain spelling claimed before this fancy one: only a non-ASCII key can have been. Where a fancy spelling
-    // first differs from its key it has an ASCII capital (sorting it, and all it claims, before the key) or a
-    // non-ASCII letter whose lower case is non-ASCII too: in NFC no other character lower-cases to ASCII (the
-    // Kelvin sign does, and NFC replaces it with K). So only non-ASCII plain spellings are remembered.
-    if (!ASCII_ONLY.test(key) && this.#plain.has(key)) throw this.#collide(path, key);
+  /** `name` in the directory `names` belongs to: refused when another spelling of it is there already. */
+  #claim(names: Map<string, string>, name: string, path: string): void {
+    const key = collisionKey(name);
+    const other = names.get(key);
+    if (other === undefined) names.set(key, name);
+    else if (other !== name) throw this.#collide(path, other);
   }
 
   add(e: ManifestEntry): void {
@@ -194,23 +102,19 @@ export class EntryChecker {
       anc.pop();
     }
     anc.push(path);
-    this.#claim(path, path);
-    const slash = path.lastIndexOf('/');
-    const parent = slash < 0 ? '' : path.slice(0, slash);
-    if (this.#excluded(path, path.slice(slash + 1))) throw bad(`${JSON.stringify(path)} is excluded by the rules`);
-    // Every proper prefix must be a plain directory, not excluded, and claim its spelling; checked once per run of
-    // entries sharing a parent.
-    if (parent !== this.#prevParent && parent !== '') {
-      for (let k = parent.indexOf('/'); ; k = parent.indexOf('/', k + 1)) {
-        const prefix = k < 0 ? parent : parent.slice(0, k);
-        if (this.#excluded(prefix, prefix.slice(prefix.lastIndexOf('/') + 1))) {
-          throw bad(`${JSON.stringify(path)} is excluded by the rules`);
-        }
-        this.#claim(prefix, path);
-        if (k < 0) break;
-      }
+    const open = this.#open;
+    while (open.length > 1 && !path.startsWith(open[open.length - 1]!.prefix)) open.pop();
+    // Each directory the path enters: not excluded, and one spelling of its name in its parent.
+    for (let k = path.indexOf('/', open[open.length - 1]!.prefix.length); k >= 0; k = path.indexOf('/', k + 1)) {
+      const prefix = path.slice(0, k);
+      const name = prefix.slice(prefix.lastIndexOf('/') + 1);
+      if (this.#excluded(prefix, name)) throw bad(`${JSON.stringify(path)} is excluded by the rules`);
+      this.#claim(open[open.length - 1]!.names, name, path);
+      open.push({ prefix: `${prefix}/`, names: new Map() });
     }
-    this.#prevParent = parent;
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (this.#excluded(path, name)) throw bad(`${JSON.stringify(path)} is excluded by the rules`);
+    this.#claim(open[open.length - 1]!.names, name, path);
     this.#n++;
     switch (e.kind) {
       case 'file':

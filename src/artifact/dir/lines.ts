@@ -29,8 +29,11 @@ const SHA = ascii(',"sha256":"');
 const SIZE = ascii('","size":');
 const TARGET = ascii(',"target":');
 
+/** Whether `lit` is at `p` (a loop: a call into Buffer.compare costs more than these few dozen bytes). */
 function at(buf: Buffer, p: number, end: number, lit: Buffer): boolean {
-  return p + lit.length <= end && buf.compare(lit, 0, lit.length, p, p + lit.length) === 0;
+  if (p + lit.length > end) return false;
+  for (let i = 0; i < lit.length; i++) if (buf[p + i] !== lit[i]) return false;
+  return true;
 }
 
 /**
