@@ -52,6 +52,12 @@ export function formatSign(r: SignSummary): string {
   if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
   if (r.directory?.manifestPath) lines.push(`  manifest ${r.directory.manifestPath} (ship it with the bundle)`);
+  if ('verifyCommands' in r) {
+    const v = r.verifyCommands as { vouch: string; cosign?: string; trustedRoot?: string };
+    lines.push('Verify it as this identity with:', `  ${v.vouch}`);
+    if (v.cosign) lines.push(`  ${v.cosign}`);
+    if (v.trustedRoot) lines.push(`  (customers first need this instance's trusted root: ${v.trustedRoot})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

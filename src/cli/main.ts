@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, VouchError } from '../errors.ts';
+import type { LoginUi } from '../identity/login.ts';
+import { PROVIDER_NAMES, type ProviderName } from '../identity/provider.ts';
 import { formatError, formatSign } from './format.ts';
 import { type ProgressFn, progressBar } from './io.ts';
 
@@ -21,6 +23,45 @@ function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean 
   if (o.incremental !== undefined) out.incremental = o.incremental;
   if (!o.json && process.stderr.isTTY) out.onProgress = progressBar();
   return out;
+}
+
+/** `--identity-provider`: force one token source (names of src/identity/provider.ts). */
+function identityProviderOption(): Option {
+  return new Option('--identity-provider <name>', 'keyless: take the token from this provider only').choices([
+    ...PROVIDER_NAMES,
+  ]);
+}
+
+/** The token choices of sign and whoami, as the session takes them. */
+function identityOptions(o: {
+  identityToken?: string;
+  identityTokenFile?: string;
+  identityProvider?: ProviderName;
+  identityAudience?: string;
+}) {
+  return {
+    ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+    ...(o.identityTokenFile !== undefined ? { identityTokenFile: o.identityTokenFile } : {}),
+    ...(o.identityProvider !== undefined ? { identityProvider: o.identityProvider } : {}),
+    ...(o.identityAudience !== undefined ? { audience: o.identityAudience } : {}),
+  };
+}
+
+/** How a sign-in talks to the person: the URL or code on stderr, and a browser where one can show. */
+function loginUi(io: Io): LoginUi {
+  return {
+    showUrl: (url) => io.err(`To sign in, open this URL in a browser on this machine:\n  ${url}\n`),
+    openBrowser: async (url) => {
+      const { openBrowser } = await import('./browser.ts');
+      const opened = await openBrowser(url);
+      if (!opened) io.err('(no browser here: open the URL above, or run again with --device)\n');
+      return opened;
+    },
+    showDeviceCode: (p) =>
+      io.err(
+        `To sign in, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode} (valid ${Math.round(p.expiresInSeconds / 60)} min)\n`,
+      ),
+  };
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -71,6 +112,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
     )
     .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
+    .option('--identity-token-file <file>', 'keyless: read the identity token from this file')
+    .addOption(identityProviderOption())
+    .option('--identity-audience <aud>', 'keyless: token audience to ask providers for (default sigstore)')
+    .option('--device', 'keyless: sign in with the device flow if a login is needed')
     .option('--repository <name>', 'images: the repository a local image is signed for (REGISTRY/NAME)')
     .option('--recursive', 'images: also sign every platform manifest of an index')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
@@ -90,21 +135,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           const r = await signKeyless(target, {
             ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
             ...(o.instance !== undefined ? { instance: o.instance } : {}),
-            ...(o.identityToken !== undefined ? { identityToken: o.identityToken } : {}),
+            ...identityOptions(o),
             ...(o.repository !== undefined ? { repository: o.repository } : {}),
             ...(o.recursive ? { recursive: true } : {}),
             ...(o.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
             ...(o.manifest !== undefined ? { manifest: o.manifest } : {}),
             ...(o.allowPeAnomaly ? { allowPeAnomaly: o.allowPeAnomaly } : {}),
             ...dirOptions(o),
-            // A person at a terminal may sign in interactively (device flow); scripts never wait for one.
+            // A person at a terminal may sign in interactively; scripts and CI jobs never wait for one.
             ...(process.stdin.isTTY && process.stderr.isTTY
-              ? {
-                  prompt: (p: { verificationUri: string; verificationUriComplete?: string; userCode: string }) =>
-                    io.err(
-                      `To sign, open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
-                    ),
-                }
+              ? { interactive: { ui: loginUi(io), device: Boolean(o.device) } }
               : {}),
           });
           return o.json ? r : formatSign(r);
@@ -168,31 +208,93 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('serve')
-    .description('run the trust stack (CA, transparency log, timestamp authority, dev OIDC issuer) as a server')
+    .description(
+      'run the trust stack (CA, transparency log, timestamp authority, dev OIDC issuer, TUF repository) as a server',
+    )
     .option(
       '--data <dir>',
-      'state folder: keys, log, trusted_root.json, signing_config.json (default $VOUCH_HOME/serve)',
+      'state folder: keys, log, trusted_root.json, signing_config.json, tuf/ (default $VOUCH_HOME/serve)',
     )
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
-    .option('--public-url <url>', 'the URL clients use, when it differs from the listening address')
+    .option(
+      '--public-url <url>',
+      'the URL clients use (behind a proxy); kept in DATA/public_url, which names the dev issuer from the first start on',
+    )
     .option('--issuer <url...>', 'OIDC issuers the CA accepts tokens from (discovery + JWKS), besides the dev issuer')
     .option('--audience <aud>', 'audience the CA requires in tokens of --issuer', 'sigstore')
+    .option(
+      '--config <file>',
+      'YAML: the issuers the CA accepts and how each maps to a certificate (docs/identities.md)',
+    )
+    .option('--allow-insecure-loopback-issuers', 'accept issuers over plain HTTP on 127.0.0.1 (tests, development)')
     .option('--postgres <url>', 'keep the log in PostgreSQL instead of SQLite')
-    .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
+    .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc,tuf')
     .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
     .option('--json', 'print the listening summary as JSON')
     .action(async (o) => {
       json = Boolean(o.json);
-      const { serve } = await import('./commands/serve.ts');
+      const { serve, formatServe } = await import('./commands/serve.ts');
       const { serving, summary } = await serve(o);
-      io.out(
-        o.json
-          ? `${JSON.stringify(summary)}\n`
-          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}\n`,
-      );
+      if (summary.insecureLoopbackIssuers)
+        io.err('vouch serve: warning: plain-HTTP loopback issuers are accepted (a test or development setup)\n');
+      io.out(o.json ? `${JSON.stringify(summary)}\n` : formatServe(summary));
       await serving.stopped;
     });
+
+  program
+    .command('login')
+    .description("sign in at the instance's OIDC issuer (browser, or --device); kept until the token expires")
+    .option(
+      '--instance <url|name>',
+      'the instance to sign in for: `public-good` or a `vouch serve` URL (default: config)',
+    )
+    .option('--device', 'device flow (RFC 8628): for SSH sessions and machines without a browser')
+    .option('--oidc-issuer <url>', 'sign in at this issuer instead of the one the instance names')
+    .option('--client-id <id>', 'OAuth client id at the issuer', 'sigstore')
+    .option('--connector <name>', 'Sigstore public issuer: github, google or microsoft (skips the chooser)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { login, formatLogin } = await import('./commands/identity.ts');
+        const r = await login(o, loginUi(io));
+        return o.json ? r : formatLogin(r);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('forget the login kept for an instance (or every login with --all)')
+    .option('--instance <url|name>', 'the instance to log out of (default: config)')
+    .option('--all', 'every instance')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { logout } = await import('./commands/identity.ts');
+        const r = await logout(o);
+        return o.json ? r : `Logged out of ${r.instance} (${r.removed} login${r.removed === 1 ? '' : 's'} removed)\n`;
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('the identity, issuer and claims the next keyless signature would carry (never signs in)')
+    .option('--instance <url|name>', 'the instance whose login to use (default: config)')
+    .option('--identity-token <jwt>', 'a token to describe')
+    .option('--identity-token-file <file>', 'read the token from this file')
+    .addOption(identityProviderOption())
+    .option('--identity-audience <aud>', 'token audience to ask providers for (default sigstore)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { whoami, formatWhoami } = await import('./commands/identity.ts');
+        const r = await whoami({
+          ...(o.instance !== undefined ? { instance: o.instance } : {}),
+          ...identityOptions(o),
+        });
+        return o.json ? r : formatWhoami(r);
+      }),
+    );
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust

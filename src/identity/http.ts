@@ -25,7 +25,7 @@ export async function httpRequest(
   init: RequestInit,
   what: string,
   options: HttpOptions = {},
-): Promise<{ status: number; body: Buffer }> {
+): Promise<{ status: number; body: Buffer; headers: Headers }> {
   const timeoutMs = options.timeoutMs ?? FETCH_TIMEOUT_MS;
   let res: Response;
   try {
@@ -40,7 +40,36 @@ export async function httpRequest(
       details: { status: res.status },
     });
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
+}
+
+/**
+ * A `fetch` with this module's deadline and cap, for libraries that take a fetch function (openid-client, gaxios):
+ * their requests then obey the same rules as ours. The answer is read whole (capped) before it is handed back.
+ * Redirects are left to the caller's `redirect` setting (openid-client asks for `manual` and refuses them).
+ */
+export function boundedFetch(what: string, options: HttpOptions = {}): typeof fetch {
+  const timeoutMs = options.timeoutMs ?? FETCH_TIMEOUT_MS;
+  const max = options.maxBytes ?? MAX_RESPONSE_BYTES;
+  return async (input, init) => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    let res: Response;
+    try {
+      res = await fetch(input, { ...init, signal });
+    } catch (e) {
+      if (init?.signal?.aborted) throw e;
+      throw new VouchError('SERVICE_UNAVAILABLE', `${what} is unreachable: ${errorText(e)}`, { cause: e });
+    }
+    const body = await readCapped(res, max, what);
+    // A 204/304 answer cannot carry a body, not even an empty one.
+    const nullBody = res.status === 204 || res.status === 304;
+    return new Response(nullBody ? null : new Uint8Array(body), {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
 }
 
 /** GET/POST a small JSON document (see httpRequest for the failure codes). */
@@ -89,4 +118,48 @@ export function errorText(e: unknown): string {
     return typeof code === 'string' ? `${e.message} (${code})` : e.message;
   }
   return String(e);
+}
+
+const TRIES = 3;
+const FIRST_DELAY_MS = 500;
+
+/**
+ * Retry `fn` on failures that may pass (unreachable, HTTP 5xx or 429), three tries in all, doubling the delay; a
+ * refusal (any other status) is final. For token services that fail now and then, never for the CA or the log.
+ */
+export async function withRetries<T>(
+  ctx: { sleep(ms: number): Promise<void> },
+  fn: () => Promise<T>,
+  tries = TRIES,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= tries || !transient(e)) throw e;
+      await ctx.sleep(FIRST_DELAY_MS * 2 ** (attempt - 1));
+    }
+  }
+}
+
+function transient(e: unknown): boolean {
+  if (!(e instanceof VouchError)) return false;
+  if (e.code === 'SERVICE_UNAVAILABLE') return true;
+  const status = (e.details as { status?: number } | undefined)?.status;
+  return e.code === 'SERVICE_ERROR' && status !== undefined && (status >= 500 || status === 429);
+}
+
+/** Plain HTTP is allowed only to this machine (tests, local emulators, a `vouch serve` on loopback). */
+export function isLoopback(url: URL): boolean {
+  const h = url.hostname;
+  return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Libraries (openid-client, gaxios) wrap what our bounded fetch threw; dig it out so the code stays ours. */
+export function vouchCause(e: unknown): VouchError | undefined {
+  for (let c: unknown = e, i = 0; c !== undefined && c !== null && i < 6; i++) {
+    if (c instanceof VouchError) return c;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

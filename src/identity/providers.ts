@@ -1,28 +1,66 @@
 /**
- * Where an OIDC identity token comes from. Each source is an `IdentityProvider` (one method: `getToken`), and
- * `selectIdentityProvider` picks the first that applies, in a fixed order so the same environment always signs
- * as the same identity:
- *   1. an explicit token (`--identity-token`),
- *   2. `SIGSTORE_ID_TOKEN` (what GitLab CI `id_tokens:` and most CI recipes set; reported as `gitlab` on GitLab),
- *   3. GitHub Actions ambient credentials (ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN, which exist
- *      only when the workflow has `permissions: id-token: write`),
- *   4. the local development issuer of the instance being used (embedded stack or `vouch serve`), when it has one;
- *   5. at a terminal, an interactive sign-in with the instance's OIDC issuer (device flow, identity/device.ts).
+ * Where an OIDC identity token comes from. `selectIdentityProvider` picks one source in a fixed order, so the same
+ * environment always signs as the same identity:
+ *   1. an explicit token: `--identity-token`, `--identity-token-file`, else `SIGSTORE_ID_TOKEN` (what GitLab's
+ *      `id_tokens:` and most CI recipes set; reported as `gitlab` on GitLab). `--identity-provider NAME` instead forces
+ *      one provider and skips detection;
+ *   2. the CI service or cloud detected, in the order of `AMBIENT` (CI services first). A CI service that is detected
+ *      but gives no token fails at once with TOKEN_INVALID and a hint naming what the job lacks;
+ *   3. the local development issuer of the instance (embedded stack, `vouch serve` on loopback), when it has one;
+ *   4. a login cached by `vouch login` for the instance;
+ *   5. an interactive login (browser, or device flow with --device), only when a person is at a terminal and no CI
+ *      is detected (`CI` set counts): a CI job never waits for a person.
  */
+import { readFileSync } from 'node:fs';
 import { VouchError } from '../errors.ts';
-import { type DeviceCodePrompt, DeviceFlowProvider } from './device.ts';
+import { aws } from './aws.ts';
+import { azure } from './azure.ts';
+import { azurePipelines } from './azure-pipelines.ts';
+import { buildkite } from './buildkite.ts';
+import { circleci } from './circleci.ts';
+import { gcp } from './gcp.ts';
+import { githubActions } from './github-actions.ts';
+import { gitlab } from './gitlab.ts';
 import { fetchJson } from './http.ts';
+import { kubernetes } from './kubernetes.ts';
+import { browserLogin, deviceLogin, type LoginOptions, type LoginResult } from './login.ts';
+import {
+  type AmbientProvider,
+  defaultContext,
+  type IdentityProvider,
+  type ProviderContext,
+  type ProviderName,
+  SIGSTORE_AUDIENCE,
+  truthy,
+} from './provider.ts';
 
-/** Returns an OIDC identity token (a compact JWT). */
-export interface IdentityProvider {
-  getToken(): Promise<string>;
-}
+export { type IdentityProvider, PROVIDER_NAMES, type ProviderName, SIGSTORE_AUDIENCE } from './provider.ts';
 
-/** Which provider was chosen; shown to the user and in `--json`. */
-export type IdentitySource = 'explicit' | 'env' | 'gitlab' | 'github-actions' | 'local-issuer' | 'device-flow';
+/** CI services first, then clouds; within each, the order in which they are detected. */
+export const AMBIENT: readonly AmbientProvider[] = [
+  githubActions,
+  gitlab,
+  buildkite,
+  circleci,
+  azurePipelines,
+  kubernetes,
+  gcp,
+  aws,
+  azure,
+];
 
-/** Audience every Sigstore CA expects in the token. */
-export const SIGSTORE_AUDIENCE = 'sigstore';
+/** Which source was chosen; shown to the user and in `--json` as `identitySource`. */
+export type IdentitySource =
+  | 'explicit'
+  | 'token-file'
+  | 'env'
+  | AmbientProvider['name']
+  | 'local-issuer'
+  | 'cached-login'
+  | 'login'
+  | 'device-flow';
+
+const MAX_TOKEN_FILE = 16 * 1024;
 
 export class StaticTokenProvider implements IdentityProvider {
   readonly #token: string;
@@ -35,31 +73,24 @@ export class StaticTokenProvider implements IdentityProvider {
   }
 }
 
-/**
- * GitHub Actions: ask the runner's token service for a token with audience `sigstore` (GitHub docs, "Configuring
- * OpenID Connect": GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=..., bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN, answer
- * `{"value": JWT}`).
- */
-export class GitHubActionsProvider implements IdentityProvider {
-  readonly #url: string;
-  readonly #bearer: string;
-  constructor(requestUrl: string, requestToken: string) {
-    this.#url = requestUrl;
-    this.#bearer = requestToken;
+/** `--identity-token-file`: read when the token is needed (a projected file may have been refreshed). */
+export class TokenFileProvider implements IdentityProvider {
+  readonly #path: string;
+  constructor(path: string) {
+    this.#path = path;
   }
   async getToken(): Promise<string> {
-    let url: URL;
+    let text: string;
     try {
-      url = new URL(this.#url);
+      text = readFileSync(this.#path, 'utf8');
     } catch (e) {
-      throw new VouchError('TOKEN_INVALID', 'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL', { cause: e });
+      const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE';
+      throw new VouchError(code, `cannot read the identity token file ${this.#path}`, { cause: e });
     }
-    url.searchParams.set('audience', SIGSTORE_AUDIENCE);
-    const body = await fetchJson(url.href, { headers: { authorization: `Bearer ${this.#bearer}` } }, 'GitHub Actions');
-    if (typeof body !== 'object' || body === null || typeof (body as { value?: unknown }).value !== 'string') {
-      throw new VouchError('SERVICE_ERROR', 'the GitHub Actions token service answered without a token');
+    if (text.length > MAX_TOKEN_FILE) {
+      throw new VouchError('TOKEN_INVALID', `${this.#path} is larger than an identity token can be`);
     }
-    return (body as { value: string }).value;
+    return new StaticTokenProvider(text).getToken();
   }
 }
 
@@ -87,14 +118,48 @@ export class LocalIssuerProvider implements IdentityProvider {
   }
 }
 
+/** An interactive login offered to a person at a terminal; the session saves what it returns. */
+export interface InteractiveLogin extends LoginOptions {
+  /** Device flow instead of the browser. */
+  device?: boolean;
+  /** Called with each login made, so the caller can keep it (vouch caches it per instance). */
+  onLogin?(login: LoginResult): void;
+}
+
+/** An interactive login as an identity provider. */
+export class LoginProvider implements IdentityProvider {
+  readonly #o: InteractiveLogin;
+  constructor(options: InteractiveLogin) {
+    this.#o = options;
+  }
+  async getToken(): Promise<string> {
+    const login = this.#o.device ? await deviceLogin(this.#o) : await browserLogin(this.#o);
+    this.#o.onLogin?.(login);
+    return login.idToken;
+  }
+}
+
 export interface SelectOptions {
   /** `--identity-token` */
   token?: string;
+  /** `--identity-token-file` */
+  tokenFile?: string;
+  /** `--identity-provider`: use this one, without detection. */
+  provider?: ProviderName;
   env?: NodeJS.ProcessEnv;
+  /** Audience, deadlines and file reads of the ambient providers (defaults: `sigstore`, 10 s, the real files). */
+  context?: Partial<Omit<ProviderContext, 'env'>>;
   /** Token endpoint of the instance's local development issuer, if it has one. */
   localIssuerTokenUrl?: string;
-  /** Interactive sign-in, offered only when a person is at a terminal (the CLI passes the prompt). */
-  deviceFlow?: { issuer: string; prompt: (p: DeviceCodePrompt) => void };
+  /**
+   * The instance is the embedded one, whose CA accepts only its own development issuer: clouds are not detected
+   * (a developer on a cloud VM signs locally); CI services still are, so the session can say why their token fails.
+   */
+  embedded?: boolean;
+  /** The token of a valid cached login for the instance, if there is one. */
+  cachedLogin?: () => string | undefined;
+  /** Interactive login, offered only when a person is at a terminal (the CLI passes it). */
+  interactive?: InteractiveLogin;
 }
 
 export interface SelectedProvider {
@@ -105,24 +170,60 @@ export interface SelectedProvider {
 /** Pick the identity provider, in the documented order; TOKEN_INVALID when none applies. */
 export function selectIdentityProvider(options: SelectOptions): SelectedProvider {
   const env = options.env ?? process.env;
+  const ctx = defaultContext({ ...options.context, env });
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new VouchError('USAGE', 'give --identity-token or --identity-token-file, not both');
+  }
+  if ((options.token !== undefined || options.tokenFile !== undefined) && options.provider !== undefined) {
+    throw new VouchError('USAGE', '--identity-provider chooses where the token comes from: drop the explicit token');
+  }
   if (options.token !== undefined) return { source: 'explicit', provider: new StaticTokenProvider(options.token) };
+  if (options.tokenFile !== undefined) {
+    return { source: 'token-file', provider: new TokenFileProvider(options.tokenFile) };
+  }
+  if (options.provider !== undefined) return forced(options.provider, ctx, options);
   const envToken = env.SIGSTORE_ID_TOKEN;
   if (envToken !== undefined && envToken !== '') {
-    return { source: env.GITLAB_CI ? 'gitlab' : 'env', provider: new StaticTokenProvider(envToken) };
+    return { source: truthy(env.GITLAB_CI) ? 'gitlab' : 'env', provider: new StaticTokenProvider(envToken) };
   }
-  const ghUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
-  const ghToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (ghUrl && ghToken) return { source: 'github-actions', provider: new GitHubActionsProvider(ghUrl, ghToken) };
+  for (const p of AMBIENT) {
+    if (options.embedded && !p.ci) continue;
+    if (p.detect(ctx)) return { source: p.name, provider: ambient(p, ctx) };
+  }
   if (options.localIssuerTokenUrl !== undefined) {
-    return {
-      source: 'local-issuer',
-      provider: new LocalIssuerProvider(options.localIssuerTokenUrl),
-    };
+    return { source: 'local-issuer', provider: new LocalIssuerProvider(options.localIssuerTokenUrl) };
   }
-  if (options.deviceFlow !== undefined) {
-    return { source: 'device-flow', provider: new DeviceFlowProvider(options.deviceFlow) };
+  const cached = options.cachedLogin?.();
+  if (cached !== undefined) return { source: 'cached-login', provider: new StaticTokenProvider(cached) };
+  if (truthy(env.CI)) {
+    throw new VouchError('TOKEN_INVALID', 'no identity token in this CI job, and CI jobs never sign in interactively', {
+      hint: 'Pass --identity-token-file or set SIGSTORE_ID_TOKEN to a token with audience sigstore, or name the provider with --identity-provider.',
+    });
   }
-  throw new VouchError('TOKEN_INVALID', 'no identity token: none given, none in the environment', {
-    hint: 'Pass --identity-token, set SIGSTORE_ID_TOKEN, grant `id-token: write` on GitHub Actions, or sign with a key (--key).',
+  if (options.interactive !== undefined) return interactive(options.interactive);
+  throw new VouchError('TOKEN_INVALID', 'no identity token: none given, none in the environment, no login', {
+    hint: 'Run `vouch login` (at a terminal), pass --identity-token or --identity-token-file, set SIGSTORE_ID_TOKEN, or sign with a key (--key).',
   });
+}
+
+function forced(name: ProviderName, ctx: ProviderContext, options: SelectOptions): SelectedProvider {
+  if (name === 'login') {
+    const cached = options.cachedLogin?.();
+    if (cached !== undefined) return { source: 'cached-login', provider: new StaticTokenProvider(cached) };
+    if (options.interactive !== undefined) return interactive(options.interactive);
+    throw new VouchError('TOKEN_INVALID', 'no login for this instance, and no terminal to sign in at', {
+      hint: 'Run `vouch login` first (or `vouch login --device` without a browser).',
+    });
+  }
+  const p = AMBIENT.find((a) => a.name === name);
+  if (!p) throw new VouchError('USAGE', `unknown identity provider "${String(name).slice(0, 40)}"`);
+  return { source: p.name, provider: ambient(p, ctx) };
+}
+
+function ambient(p: AmbientProvider, ctx: ProviderContext): IdentityProvider {
+  return { getToken: () => p.getToken(ctx) };
+}
+
+function interactive(o: InteractiveLogin): SelectedProvider {
+  return { source: o.device ? 'device-flow' : 'login', provider: new LoginProvider(o) };
 }

@@ -89,3 +89,21 @@ function parseJsonPart(part: string, what: string): unknown {
 function invalid(message: string, hint?: string): VouchError {
   return new VouchError('TOKEN_INVALID', message, hint === undefined ? {} : { hint });
 }
+
+/**
+ * Sigstore's public Dex federates GitHub, Google and Microsoft; the public CA writes the upstream connector
+ * (`federated_claims.connector_id`, e.g. https://github.com/login/oauth) as the certificate's issuer, not the Dex URL
+ * (Fulcio config `issuer-claim: $.federated_claims.connector_id`). Verifiers must use that value.
+ */
+const SIGSTORE_DEX = new Set(['https://oauth2.sigstore.dev/auth', 'https://oauth2.sigstage.dev/auth']);
+
+/** The OIDC issuer the certificate will name for this token (what `--certificate-oidc-issuer` must say). */
+export function certificateIssuer(claims: IdentityClaims): string {
+  if (SIGSTORE_DEX.has(claims.issuer)) {
+    const federated = claims.raw.federated_claims as { connector_id?: unknown } | undefined;
+    if (typeof federated?.connector_id === 'string' && /^https:\/\//.test(federated.connector_id)) {
+      return federated.connector_id;
+    }
+  }
+  return claims.issuer;
+}

@@ -16,4 +16,5 @@ export const paths = {
   config: (home: string) => join(home, 'config.json'),
   embedded: (home: string) => join(home, 'embedded'),
   trust: (home: string) => join(home, 'trust'),
+  logins: (home: string) => join(home, 'logins'),
 };

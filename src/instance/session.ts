@@ -5,13 +5,15 @@
  * (signDigest / signStatement); `vouch sign` without `--key` is src/cli/commands/keyless.ts on top of this.
  */
 import { VouchError } from '../errors.ts';
-import type { DeviceCodePrompt } from '../identity/device.ts';
-import { type IdentityProvider, type IdentitySource, selectIdentityProvider } from '../identity/providers.ts';
+import type { LoginUi } from '../identity/login.ts';
+import type { IdentityProvider, ProviderName } from '../identity/provider.ts';
+import { type IdentitySource, selectIdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken } from '../identity/token.ts';
 import type { SigningContext } from '../sign/bundle.ts';
 import { FulcioClient } from '../sign/fulcio.ts';
 import { type CertificateSigner, type KeylessTimings, keylessContext } from '../sign/keyless.ts';
 import { type Instance, resolveInstance } from './instance.ts';
+import { loadLogin, saveLogin } from './logins.ts';
 import { markLocalIssuer } from './truststore.ts';
 
 export interface KeylessOptions {
@@ -19,13 +21,19 @@ export interface KeylessOptions {
   instance?: string;
   /** `--identity-token` */
   identityToken?: string;
+  /** `--identity-token-file` */
+  identityTokenFile?: string;
+  /** `--identity-provider`: use this provider, without detection. */
+  identityProvider?: ProviderName;
+  /** The token audience to ask providers for (default `sigstore`). */
+  audience?: string;
   /** VOUCH_HOME (default from the environment). */
   home?: string;
   env?: NodeJS.ProcessEnv;
   /** Timeout of each service call in ms (default 15 s). */
   timeoutMs?: number;
-  /** Shows the device sign-in URL and code; given only when a person is at a terminal. */
-  prompt?: (p: DeviceCodePrompt) => void;
+  /** An interactive login may be offered: given only when a person is at a terminal. */
+  interactive?: { ui: LoginUi; device?: boolean; clientId?: string; connectorId?: string };
 }
 
 export interface KeylessSession {
@@ -47,10 +55,23 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
   });
   try {
     const selected = selectIdentityProvider({
-      ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
+      ...identityChoice(o),
       ...(instance.localIssuerTokenUrl !== undefined ? { localIssuerTokenUrl: instance.localIssuerTokenUrl } : {}),
-      ...(o.prompt !== undefined && instance.services.oidc !== undefined && instance.localIssuerTokenUrl === undefined
-        ? { deviceFlow: { issuer: instance.services.oidc, prompt: o.prompt } }
+      cachedLogin: () => loadLogin(instance.home, instance.name)?.idToken,
+      embedded: instance.kind === 'embedded',
+      ...(o.interactive !== undefined &&
+      instance.services.oidc !== undefined &&
+      instance.localIssuerTokenUrl === undefined
+        ? {
+            interactive: {
+              ...o.interactive,
+              issuer: instance.services.oidc,
+              onLogin: (login) => {
+                if (login.expiresAt)
+                  saveLogin(instance.home, { instance: instance.name, ...login, expiresAt: login.expiresAt });
+              },
+            },
+          }
         : {}),
       env,
     });
@@ -113,4 +134,21 @@ class EmbeddedIssuerCheck implements IdentityProvider {
     }
     return token;
   }
+}
+
+/** The token choices of the command line, as selectIdentityProvider takes them. */
+export function identityChoice(o: KeylessOptions) {
+  return {
+    ...(o.identityToken !== undefined ? { token: o.identityToken } : {}),
+    ...(o.identityTokenFile !== undefined ? { tokenFile: o.identityTokenFile } : {}),
+    ...(o.identityProvider !== undefined ? { provider: o.identityProvider } : {}),
+    ...(o.audience !== undefined || o.timeoutMs !== undefined
+      ? {
+          context: {
+            ...(o.audience !== undefined ? { audience: o.audience } : {}),
+            ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+          },
+        }
+      : {}),
+  };
 }

@@ -34,6 +34,8 @@ export interface CertifiedIdentity {
   identity: string;
   /** OIDC issuer from the Fulcio issuer extension (OID 1.3.6.1.4.1.57264.1.8, or the legacy .1.1). */
   issuer: string;
+  /** Every Fulcio extension of the certificate, by name (src/core/x509.ts), as a verifier's policy reads them. */
+  extensions: Record<string, string>;
   /** Claims of the token that was exchanged (unverified; for display). */
   claims: IdentityClaims;
   certificate: IssuedCertificate;
@@ -127,16 +129,23 @@ export class CertificateSigner implements Signer {
 export function readIdentity(certificate: IssuedCertificate): Omit<CertifiedIdentity, 'claims' | 'certificate'> {
   let cert: Certificate;
   let issuer: string | undefined;
+  let extensions: Record<string, string>;
   try {
     cert = parseCertificate(certificate.leaf.raw, 'SERVICE_ERROR');
-    issuer = fulcioExtensions(cert).issuer;
+    ({ issuer, extensions } = fulcioExtensions(cert));
   } catch (e) {
     throw new VouchError('SERVICE_ERROR', 'the certificate authority answered an unreadable certificate', { cause: e });
   }
-  const name = cert.san.find((n) => n.type === 'email' || n.type === 'uri');
-  if (!name) throw new VouchError('SERVICE_ERROR', 'the certificate names no email or URI identity');
+  const name = cert.san.find((n) => n.type === 'email' || n.type === 'uri' || n.type === 'username');
+  if (!name) throw new VouchError('SERVICE_ERROR', 'the certificate names no email, URI or username identity');
   if (issuer === undefined) throw new VouchError('SERVICE_ERROR', 'the certificate names no OIDC issuer');
-  return { identity: name.value, issuer, notBefore: new Date(cert.notBefore), notAfter: new Date(cert.notAfter) };
+  return {
+    identity: name.value,
+    issuer,
+    extensions,
+    notBefore: new Date(cert.notBefore),
+    notAfter: new Date(cert.notAfter),
+  };
 }
 
 /** Times a witness (for `--json` timings and the benchmark); failures pass through with their vouch codes. */

@@ -1,5 +1,5 @@
 /** Run the built CLI (dist) as a user would: a child process with its own environment, stdout, stderr and status. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,36 @@ export function vouch(
     stderr: r.stderr,
     json: () => JSON.parse(r.stdout),
   };
+}
+
+/**
+ * `vouch()` without blocking this process: for tests whose servers (a fake identity provider, say) run in the test
+ * process and must answer the CLI while it runs.
+ */
+export function vouchAsync(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; input?: Buffer | string } = {},
+): Promise<CliRun> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  // A CLI that exits before reading its input closes the pipe: that is its answer, not the test's failure.
+  child.stdin.on('error', () => {});
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+  });
 }
 
 /** A temporary folder removed when the returned disposer runs (use in `after`). */

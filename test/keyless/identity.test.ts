@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { GitHubActionsProvider, LocalIssuerProvider, selectIdentityProvider } from '../../src/identity/providers.ts';
+import { LocalIssuerProvider } from '../../src/identity/providers.ts';
 import { decodeIdentityToken, proofSubject } from '../../src/identity/token.ts';
 import { makeToken, rejectsWith, throwsWith } from './helpers.ts';
 
@@ -54,39 +54,6 @@ describe('identity token decoding', () => {
   }
 });
 
-describe('identity provider selection', () => {
-  const gh = { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/x?a=1', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't' };
-  const rows: [string, Parameters<typeof selectIdentityProvider>[0], string][] = [
-    [
-      'explicit first',
-      { token: 'x.y.z', env: { SIGSTORE_ID_TOKEN: 'a.b.c', ...gh }, localIssuerTokenUrl: 'http://l' },
-      'explicit',
-    ],
-    ['SIGSTORE_ID_TOKEN before GitHub', { env: { SIGSTORE_ID_TOKEN: 'a.b.c', ...gh } }, 'env'],
-    ['GitLab sets SIGSTORE_ID_TOKEN', { env: { SIGSTORE_ID_TOKEN: 'a.b.c', GITLAB_CI: 'true' } }, 'gitlab'],
-    ['GitHub before the local issuer', { env: gh, localIssuerTokenUrl: 'http://l' }, 'github-actions'],
-    [
-      'GitHub needs both variables',
-      { env: { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x' }, localIssuerTokenUrl: 'http://l' },
-      'local-issuer',
-    ],
-    [
-      'empty SIGSTORE_ID_TOKEN is ignored',
-      { env: { SIGSTORE_ID_TOKEN: '' }, localIssuerTokenUrl: 'http://l' },
-      'local-issuer',
-    ],
-  ];
-  for (const [name, options, source] of rows) {
-    it(name, () => assert.equal(selectIdentityProvider(options).source, source));
-  }
-  it('nothing applies -> TOKEN_INVALID', () => {
-    throwsWith(() => selectIdentityProvider({ env: {} }), 'TOKEN_INVALID');
-  });
-  it('the explicit token is returned trimmed', async () => {
-    assert.equal(await selectIdentityProvider({ token: ' a.b.c\n', env: {} }).provider.getToken(), 'a.b.c');
-  });
-});
-
 /** A real HTTP endpoint standing in for an external token service (GitHub's runner service, a local issuer). */
 async function withServer(
   handler: (req: { url: string; method: string; headers: Record<string, unknown>; body: string }) => [number, string],
@@ -109,39 +76,6 @@ async function withServer(
     await new Promise((r) => server.close(r));
   }
 }
-
-describe('GitHub Actions ambient credentials', () => {
-  it('asks for audience sigstore with the bearer token', async () => {
-    await withServer(
-      (req) => {
-        const u = new URL(req.url, 'http://x');
-        const ok = u.searchParams.get('audience') === 'sigstore' && req.headers.authorization === 'Bearer secret';
-        return ok ? [200, JSON.stringify({ value: 'h.p.s', count: 1 })] : [401, '{}'];
-      },
-      async (base) => {
-        const p = new GitHubActionsProvider(`${base}/token?api-version=2.0`, 'secret');
-        assert.equal(await p.getToken(), 'h.p.s');
-        await rejectsWith(new GitHubActionsProvider(`${base}/token`, 'wrong').getToken(), 'SERVICE_ERROR');
-      },
-    );
-  });
-  it('an answer without a token is SERVICE_ERROR', async () => {
-    await withServer(
-      () => [200, '{"nope":1}'],
-      (base) => rejectsWith(new GitHubActionsProvider(base, 's').getToken(), 'SERVICE_ERROR').then(() => {}),
-    );
-  });
-  it('an unreachable token service is SERVICE_UNAVAILABLE', async () => {
-    let port = 0;
-    await withServer(
-      () => [200, ''],
-      async (base) => {
-        port = Number(new URL(base).port);
-      },
-    );
-    await rejectsWith(new GitHubActionsProvider(`http://127.0.0.1:${port}/t`, 's').getToken(), 'SERVICE_UNAVAILABLE');
-  });
-});
 
 describe('local issuer provider', () => {
   it('posts for audience sigstore and reads id_token', async () => {
