@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, VouchError } from '../errors.ts';
 import type { LoginUi } from '../identity/login.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../identity/provider.ts';
+import type { PolicyVerifyFailure } from '../workflow/verify-policy.ts';
 import { formatError, formatSign } from './format.ts';
 import { type ProgressFn, progressBar } from './io.ts';
 
@@ -23,6 +24,19 @@ function dirOptions(o: { json?: boolean; format?: string; incremental?: boolean 
   if (o.incremental !== undefined) out.incremental = o.incremental;
   if (!o.json && process.stderr.isTTY) out.onProgress = progressBar();
   return out;
+}
+
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The outcome a POLICY_NOT_SATISFIED error carries, for the tree, --json and SARIF. */
+function policyDetails(e: VouchError): PolicyVerifyFailure | undefined {
+  const d = e.details as { evaluation?: unknown } | undefined;
+  return e.code === 'POLICY_NOT_SATISFIED' && d && typeof d === 'object' && d.evaluation
+    ? (d as PolicyVerifyFailure)
+    : undefined;
 }
 
 /** `--identity-provider`: force one token source (names of src/identity/provider.ts). */
@@ -66,6 +80,7 @@ function loginUi(io: Io): LoginUi {
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   let json = false;
+  let sarif = false;
   const verifying = argv[0] === 'verify';
   let status: number = EXIT.ok;
   const run = async (asJson: boolean | undefined, fn: () => Promise<string | object>) => {
@@ -155,14 +170,28 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('verify')
-    .description('verify a target against its bundle, a key or an identity')
+    .description('verify a target against its bundle, a key, an identity, or a policy')
     .argument('<target>', 'file:PATH, a bare path, sha256:HEX, - for stdin, or an image (oci:REF, oci-layout:DIR...)')
-    .option('--bundle <path>', 'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry)')
-    .option('--key <file>', 'public key that must have signed (key-pair bundles)')
+    .option(
+      '--bundle <path>',
+      'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry); repeatable, or a folder of bundles',
+      collect,
+    )
+    .option('--key <file>', 'public key that must have signed (key-pair bundles); repeatable with --policy', collect)
+    .option('--policy <file|url>', 'a policy document (YAML or JSON, docs/policy.md); a URL needs --policy-digest')
+    .option('--policy-digest <sha256:hex>', 'the digest the policy must have (required for a URL)')
     .option('--certificate-identity <id>', 'exact signer identity (email or URI)')
     .option('--certificate-identity-regexp <re>', 'signer identity as a regular expression (always anchored)')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
     .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
+    .option(
+      '--certificate-github-workflow-repository <repo>',
+      'GitHub Actions: the repository claim (owner/name), exactly',
+    )
+    .option('--certificate-github-workflow-ref <ref>', 'GitHub Actions: the ref claim (refs/tags/v1.2.3), exactly')
+    .option('--certificate-github-workflow-trigger <event>', 'GitHub Actions: the event_name claim (push...), exactly')
+    .option('--certificate-github-workflow-sha <sha>', 'GitHub Actions: the commit sha claim, exactly')
+    .option('--certificate-github-workflow-name <name>', 'GitHub Actions: the workflow name claim, exactly')
     .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
     .option('--path <path>', 'check one file against a directory signature: its path inside the directory')
     .option('--platform <os/arch>', 'images: verify this platform of an index (a signed index covers it)')
@@ -173,9 +202,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--pe-strict', 'PE files: also refuse data hidden around the Authenticode signature or a broken one')
     .option('--authenticode-roots <file>', 'PE files (--pe-strict): PEM CA certificates Authenticode must chain to')
     .option('--allow-pe-anomaly <path...>', 'PE files (--pe-strict): accept this file despite an anomaly (recorded)')
+    .addOption(
+      new Option('--format <format>', 'output: text, json (as --json) or sarif (policies)').choices([
+        'text',
+        'json',
+        'sarif',
+      ]),
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (target: string, o) =>
-      run(o.json, async () => {
+    .action(async (target: string, o) => {
+      if (o.format === 'json') o.json = true;
+      sarif = o.format === 'sarif';
+      return run(o.json || sarif, async () => {
         const [{ verify }, { formatVerify }] = await Promise.all([
           import('./commands/verify.ts'),
           import('./format-verify.ts'),
@@ -183,7 +221,61 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         if (o.unsafeAllowAnyRepository)
           io.err('vouch: warning: --unsafe-allow-any-repository: the repository is not checked\n');
         const r = await verify(target, { ...o, ...dirOptions(o) });
-        return o.json ? r : formatVerify(r);
+        if (sarif) {
+          const { sarifOf } = await import('./format-policy.ts');
+          return sarifOf(r);
+        }
+        if (o.json) return r;
+        if ('evaluation' in r) {
+          const { formatPolicyOutcome } = await import('./format-policy.ts');
+          return formatPolicyOutcome(r);
+        }
+        return formatVerify(r);
+      });
+    });
+
+  const policy = program
+    .command('policy')
+    .description('verification policies: pin the signers of a release, check a policy');
+  policy
+    .command('init')
+    .description('the strictest policy that the given signatures meet (pin on first use), as YAML')
+    .requiredOption('--from <bundle>', 'a known-good bundle; repeatable (one signer per distinct identity)', collect)
+    .option('--threshold <k>', 'with several signers: any k of them (default: all)', (v) => Number(v))
+    .option('--key <file>', 'public key of a key-pair bundle; repeatable', collect)
+    .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
+    .option('--json', 'print the policy as JSON')
+    .action(async (o) =>
+      run(o.json, async () => {
+        const { policyInit } = await import('./commands/policy.ts');
+        const r = await policyInit(o);
+        return o.json ? r.document : r.yaml;
+      }),
+    );
+  policy
+    .command('check')
+    .description('validate a policy: schema (line and field), references, and that it can be met')
+    .argument('<file>', 'the policy (YAML or JSON), or an https URL with --policy-digest')
+    .option('--policy-digest <sha256:hex>', 'the digest the policy must have')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o) =>
+      run(o.json, async () => {
+        const { policyCheck, formatPolicyCheck } = await import('./commands/policy.ts');
+        const r = await policyCheck(file, o);
+        return o.json ? r : formatPolicyCheck(r);
+      }),
+    );
+  policy
+    .command('pin')
+    .description('fetch a policy URL once, check its digest, and pin it in the trust store (then no flag is needed)')
+    .argument('<url>', 'the https URL of the policy')
+    .requiredOption('--policy-digest <sha256:hex>', 'the digest the policy must have')
+    .option('--json', 'print the result as JSON')
+    .action(async (url: string, o) =>
+      run(o.json, async () => {
+        const { policyPin } = await import('./commands/policy.ts');
+        const r = await policyPin(url, o);
+        return o.json ? r : `Pinned ${r.url} at ${r.digest}\n`;
       }),
     );
 
@@ -344,9 +436,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       e instanceof VouchError
         ? e
         : new VouchError('INTERNAL', `unexpected error: ${(e as Error)?.message ?? e}`, { cause: e });
-    if (json) {
+    const evaluation = policyDetails(err);
+    if (sarif) {
+      const { sarifOf } = await import('./format-policy.ts');
+      io.out(`${JSON.stringify(sarifOf(evaluation ?? err), null, 2)}\n`);
+    } else if (json) {
       const failure = verifying ? { verified: false, error: err.toJSON() } : { error: err.toJSON() };
       io.out(`${JSON.stringify(failure, null, 2)}\n`);
+    } else if (evaluation) {
+      const { formatPolicyOutcome } = await import('./format-policy.ts');
+      io.err(formatPolicyOutcome(evaluation));
     }
     // Loaded only when needed: the directory module is not part of a plain file verification.
     const describe =

@@ -1,0 +1,79 @@
+/** Policy verification for people (a tree of rules, then the signatures) and as SARIF for dashboards. */
+import { relative } from 'node:path';
+import type { VouchError } from '../errors.ts';
+import type { RuleReport } from '../policy/evaluate.ts';
+import { pathToUriReference, toSarif } from '../policy/sarif.ts';
+import type { VerifyOutcome } from '../workflow/verify.ts';
+import type { PolicyVerifyFailure, PolicyVerifyOutcome } from '../workflow/verify-policy.ts';
+
+const VERSION = '0.1.0';
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/** The rule tree: each rule met or not, by which signatures, and for each signature that does not count, why. */
+export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure): string {
+  const e = r.evaluation;
+  const lines = [
+    r.verified ? `Verified OK: ${r.target} meets the policy` : `NOT VERIFIED: ${r.target} does not meet the policy`,
+  ];
+  if (r.image) lines.push(`  image      ${r.image.repository}@${r.image.digest}`);
+  if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
+  lines.push(`  policy     ${e.policy.source} (${e.policy.digest})${e.artifactRule ? `, ${e.artifactRule}` : ''}`);
+  const tree = (rule: RuleReport, depth: number) => {
+    const pad = '  '.repeat(depth + 1);
+    const mark = rule.satisfied ? 'met    ' : 'NOT MET';
+    const at = rule.location ? ` (line ${rule.location.line})` : '';
+    const pattern = rule.pattern ? ` for ${rule.pattern}` : '';
+    lines.push(`${pad}[${mark}] ${rule.id}: ${rule.rule}${pattern}${at}`);
+    if (rule.satisfied && rule.satisfiedBy && !rule.children) {
+      for (const s of rule.satisfiedBy) lines.push(`${pad}    by ${s}`);
+    }
+    if (rule.note) lines.push(`${pad}    ${rule.note}`);
+    for (const w of rule.why ?? []) lines.push(`${pad}    ${w.signature}: ${w.reasons.join('; ')}`);
+    for (const c of rule.children ?? []) tree(c, depth + 1);
+  };
+  lines.push('  rules');
+  for (const rule of e.rules) tree(rule, 1);
+  lines.push('  signatures');
+  for (const s of e.signatures) {
+    if (!s.verified) lines.push(`    ${s.source}: did not verify (${s.error!.code}): ${s.error!.message}`);
+    else {
+      lines.push(`    ${s.source}: ${s.signer}${s.signedAt ? `, signed at ${s.signedAt}` : ''}`);
+      for (const why of s.refused ?? []) lines.push(`      refused: ${why}`);
+    }
+  }
+  return `${lines.map(oneLine).join('\n')}\n`;
+}
+
+/** SARIF 2.1.0 for a policy outcome (met or not), a plain verification, or a failure without a policy. */
+export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOutcome | VouchError): object {
+  if ('evaluation' in r) return toSarif(r.evaluation, { artifactUri: artifactUri(r.target), toolVersion: VERSION });
+  if ('code' in r) {
+    // A failure before any policy was evaluated: one result, named by its error code.
+    return {
+      $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+      version: '2.1.0',
+      runs: [
+        {
+          tool: {
+            driver: { name: 'vouch', version: VERSION, rules: [{ id: r.code, shortDescription: { text: r.hint } }] },
+          },
+          results: [{ ruleId: r.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: r.message } }],
+        },
+      ],
+    };
+  }
+  return toSarif(
+    { satisfied: true, policy: { source: 'the command line', digest: '' }, rules: [], signatures: [] },
+    { artifactUri: artifactUri(r.target), toolVersion: VERSION },
+  );
+}
+
+/** A target as a SARIF artifact location: a file's path relative to here, else the target as given. */
+function artifactUri(target: string): string {
+  const m = /^(?:file|dir):(.*)$/.exec(target);
+  if (m) return pathToUriReference(relative(process.cwd(), m[1]!) || '.');
+  return target.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
+}
