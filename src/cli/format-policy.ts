@@ -31,7 +31,10 @@ export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure
       for (const s of rule.satisfiedBy) lines.push(`${pad}    by ${s}`);
     }
     if (rule.note) lines.push(`${pad}    ${rule.note}`);
-    for (const w of rule.why ?? []) lines.push(`${pad}    ${w.signature}: ${w.reasons.join('; ')}`);
+    for (const w of rule.why ?? []) {
+      if (w.reasons.length === 1) lines.push(`${pad}    ${w.signature}: ${w.reasons[0]}`);
+      else lines.push(`${pad}    ${w.signature}:`, ...w.reasons.map((r) => `${pad}      - ${r}`));
+    }
     for (const c of rule.children ?? []) tree(c, depth + 1);
   };
   lines.push('  rules');

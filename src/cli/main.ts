@@ -121,7 +121,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
-    .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
+    .option(
+      '--bundle <path>',
+      'where to write the bundle (default: TARGET.sigstore.json; a second signer: another name)',
+    )
+    .option('--force', 'replace a bundle that already exists (else FILE_EXISTS)')
     .option(
       '--instance <url|name>',
       'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
@@ -148,6 +152,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           const { signKeyless } = await import('./commands/keyless.ts');
           const r = await signKeyless(target, {
             ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
+            ...(o.force ? { force: true } : {}),
             ...(o.instance !== undefined ? { instance: o.instance } : {}),
             ...identityOptions(o),
             ...(o.repository !== undefined ? { repository: o.repository } : {}),

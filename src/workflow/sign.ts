@@ -2,6 +2,7 @@
  * The sign workflow: target -> digest or statement -> signing context -> bundle file. It is the one place that knows
  * every target kind; each kind's own module does the work (CONVENTIONS: variants as tagged unions, exhaustive switch).
  */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
@@ -62,6 +63,8 @@ export interface SignOptions {
    * installer tagged after signing). The exception is recorded in the result.
    */
   allowPeAnomaly?: string[];
+  /** Replace a bundle that already exists (else FILE_EXISTS: a second signer adds a bundle, never replaces one). */
+  force?: boolean;
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -105,13 +108,27 @@ export type SignResult = SignResultFields &
  * this one signature and closed afterwards.
  */
 export async function signTarget(input: string | Target, options: SignOptions = {}): Promise<SignResult> {
-  if (options.context || options.key) return signWith(input, options);
+  const target = typeof input === 'string' ? parseTarget(input) : input;
+  if (options.context || options.key) return signWith(target, options);
   const { openKeylessSession } = await import('../instance/session.ts');
   const session = await openKeylessSession(options.keyless ?? {});
   try {
-    return await signWith(input, { ...options, context: session.context });
+    return await signWith(target, { ...options, context: session.context });
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * Checked just before the signature is made (after the key, the target and its digest, so their errors come first):
+ * a bundle already there is someone's signature, e.g. the pipeline's beside the release manager's
+ * (`--bundle app.exe.rm.sigstore.json`), and is not replaced unless asked (`force`).
+ */
+function refuseExistingBundle(path: string): void {
+  if (existsSync(path)) {
+    throw new VouchError('FILE_EXISTS', `${path} already exists: it may be another signer's bundle`, {
+      hint: 'Write yours beside it with --bundle (e.g. app.exe.rm.sigstore.json), or pass --force to replace it.',
+    });
   }
 }
 
@@ -141,6 +158,7 @@ async function signDigestTarget(target: Target & { kind: 'digest' }, options: Si
   if (!options.bundle) throw new VouchError('USAGE', 'signing a digest needs --bundle PATH');
   if (target.algorithm !== 'sha256') throw new VouchError('TARGET_UNSUPPORTED', 'only sha256 digests can be signed');
   const context = options.context ?? (await keyContext(options));
+  if (!options.force) refuseExistingBundle(options.bundle);
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(describeTarget(target), target.value))
@@ -177,6 +195,7 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  if (!options.force) refuseExistingBundle(bundlePath);
   // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts).
   const streamed = options.writeBundle === true && context.witnesses.length === 0;
   let signed: { bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true };
@@ -222,6 +241,7 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
       ? await hashStream(process.stdin as AsyncIterable<Buffer>, 'sha256', KEEP_BYTES)
       : await hashFile(target.path, 'sha256', { keepUpTo: KEEP_BYTES });
   const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
+  if (!options.force) refuseExistingBundle(bundlePath);
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(name, digest.value))

@@ -56,6 +56,8 @@ export interface GitHubCa {
   trust: TrustMaterial;
   /** A bundle (JSON text) over `artifact`, signed as the workflow these claims describe. */
   sign(artifact: Buffer, claims: Record<string, unknown>): Promise<string>;
+  /** A GitHub Actions token with these claims, for signing through other paths (images). */
+  mintGitHub(claims: Record<string, unknown>): Promise<string>;
   /** A bundle signed by a person's e-mail identity at another issuer the CA trusts. */
   signAsPerson(artifact: Buffer, email: string): Promise<string>;
   close(): Promise<void>;
@@ -103,6 +105,7 @@ export async function startGitHubCa(): Promise<GitHubCa> {
     trustedRootJson,
     trust: loadTrustedRoot(trustedRootJson),
     sign: async (artifact, claims) => signWith(artifact, await mint(GITHUB_ISSUER, claims)),
+    mintGitHub: (claims) => mint(GITHUB_ISSUER, claims),
     signAsPerson: async (artifact, email) =>
       signWith(artifact, await mint(PERSON_ISSUER, { sub: `person-${email}`, email, email_verified: true })),
     close: async () => {
