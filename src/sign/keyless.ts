@@ -9,12 +9,11 @@
  * every signature of the session.
  */
 
-import type { Witness } from '@sigstore/sign';
 import { type Certificate, fulcioExtensions, parseCertificate } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import type { IdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
-import type { SigningContext } from './bundle.ts';
+import type { SigningContext, Witness } from './bundle.ts';
 import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
 import type { KeyType } from './keys.ts';
 import { KeyPairSigner, type Signature, type Signer, type SignPayload } from './signer.ts';

@@ -14,10 +14,10 @@
 import { createHash } from 'node:crypto';
 import type { TransparencyLogEntry } from '@sigstore/bundle';
 import { envelopeToJSON } from '@sigstore/bundle';
-import type { SignatureBundle, VerificationMaterial, Witness } from '@sigstore/sign';
 import { decodeBase64 } from '../core/encoding.ts';
 import { VouchError } from '../errors.ts';
 import { fetchJson, httpRequest } from '../identity/http.ts';
+import type { SignatureBundle, VerificationMaterial, Witness } from './bundle.ts';
 
 const MAX_ENTRY_ANSWER = 1 << 20;
 const MAX_TIMESTAMP = 64 * 1024;

@@ -1,6 +1,7 @@
+/** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair with --key, else keyless. */
+
 import { createPublicKey } from 'node:crypto';
 import { basename } from 'node:path';
-import { loadAuthenticodeRoots } from '../../artifact/pe/index.ts';
 import { VouchError } from '../../errors.ts';
 import type { CompiledPolicy } from '../../policy/types.ts';
 import { readKeyFile } from '../../sign/keys.ts';
@@ -13,9 +14,12 @@ import {
   type VerifyOutcome,
   verifyTarget,
 } from '../../workflow/verify.ts';
-import type { NamedTrust, PolicyVerifyOutcome } from '../../workflow/verify-policy.ts';
+import type { NamedTrust, PolicyVerifyFailure, PolicyVerifyOutcome } from '../../workflow/verify-policy.ts';
+import { formatPolicyOutcome, sarifOf } from '../format/policy.ts';
+import { formatVerify } from '../format/verify.ts';
+import { type CommandContext, defineCommand } from '../run.ts';
 
-export interface VerifyCommandOptions {
+interface VerifyFlags {
   bundle?: string[];
   key?: string[];
   policy?: string;
@@ -25,6 +29,8 @@ export interface VerifyCommandOptions {
   certificateGithubWorkflowTrigger?: string;
   certificateGithubWorkflowSha?: string;
   certificateGithubWorkflowName?: string;
+  format?: 'text' | 'json' | 'sarif';
+  json?: boolean;
   certificateIdentity?: string;
   certificateIdentityRegexp?: string;
   certificateOidcIssuer?: string;
@@ -39,54 +45,78 @@ export interface VerifyCommandOptions {
   peStrict?: boolean;
   authenticodeRoots?: string;
   allowPeAnomaly?: string[];
-  onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
 }
 
-/** `vouch verify`: cosign verify-blob's flags mapped onto a policy; key-pair when --key, else keyless. */
-export async function verify(target: string, o: VerifyCommandOptions): Promise<VerifyOutcome | PolicyVerifyOutcome> {
-  const claims = claimFlags(o);
-  if (
-    o.policy !== undefined ||
-    (o.bundle?.length ?? 0) > 1 ||
-    (o.key?.length ?? 0) > 1 ||
-    Object.keys(claims).length > 0
-  ) {
-    return verifyPolicy(target, o, claims);
-  }
-  if (o.policyDigest !== undefined) throw new VouchError('USAGE', '--policy-digest goes with --policy');
-  const options: VerifyOptions = {};
-  if (o.key?.[0]) options.keys = [{ spki: await readKeyFile(o.key[0]) }];
-  const identity: IdentityOptions = {};
-  if (o.certificateIdentity !== undefined) identity.identity = o.certificateIdentity;
-  if (o.certificateIdentityRegexp !== undefined) identity.identityRegexp = o.certificateIdentityRegexp;
-  if (o.certificateOidcIssuer !== undefined) identity.issuer = o.certificateOidcIssuer;
-  if (o.certificateOidcIssuerRegexp !== undefined) identity.issuerRegexp = o.certificateOidcIssuerRegexp;
-  // Identity flags make a keyless policy; with --key as well, buildPolicy refuses the mix (POLICY_INVALID).
-  if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
-  if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
-  if (o.bundle?.[0] !== undefined) options.bundle = o.bundle[0];
-  if (o.path !== undefined) options.path = o.path;
-  if (o.onProgress) options.onProgress = o.onProgress;
-  const image: NonNullable<VerifyOptions['image']> = {};
-  if (o.platform !== undefined) image.platform = o.platform;
-  if (o.repository !== undefined) image.repository = o.repository;
-  if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
-  else if (o.allowRepository) image.allowRepositories = o.allowRepository;
-  if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
-  options.image = image;
-  if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
-    throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
-  }
-  if (o.peStrict) {
-    options.pe = { strict: true };
-    if (o.authenticodeRoots !== undefined) options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
-    if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
-  }
-  return verifyTarget(target, options);
+export default defineCommand({
+  async run([target]: [string], o: VerifyFlags, ctx: CommandContext): Promise<VerifyOutcome | PolicyVerifyOutcome> {
+    if (o.unsafeAllowAnyRepository) ctx.warn('--unsafe-allow-any-repository: the repository is not checked');
+    const claims = claimFlags(o);
+    if (
+      o.policy !== undefined ||
+      (o.bundle?.length ?? 0) > 1 ||
+      (o.key?.length ?? 0) > 1 ||
+      Object.keys(claims).length > 0
+    ) {
+      return verifyPolicy(target, o, claims);
+    }
+    if (o.policyDigest !== undefined) throw new VouchError('USAGE', '--policy-digest goes with --policy');
+    const options: VerifyOptions = {};
+    if (o.key?.[0]) options.keys = [{ spki: await readKeyFile(o.key[0]) }];
+    const identity: IdentityOptions = {};
+    if (o.certificateIdentity !== undefined) identity.identity = o.certificateIdentity;
+    if (o.certificateIdentityRegexp !== undefined) identity.identityRegexp = o.certificateIdentityRegexp;
+    if (o.certificateOidcIssuer !== undefined) identity.issuer = o.certificateOidcIssuer;
+    if (o.certificateOidcIssuerRegexp !== undefined) identity.issuerRegexp = o.certificateOidcIssuerRegexp;
+    // Identity flags make a keyless policy; with --key as well, buildPolicy refuses the mix (POLICY_INVALID).
+    if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
+    if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
+    if (o.bundle?.[0] !== undefined) options.bundle = o.bundle[0];
+    if (o.path !== undefined) options.path = o.path;
+    const onProgress = ctx.progress();
+    if (onProgress) options.onProgress = onProgress;
+    const image: NonNullable<VerifyOptions['image']> = {};
+    if (o.platform !== undefined) image.platform = o.platform;
+    if (o.repository !== undefined) image.repository = o.repository;
+    if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
+    else if (o.allowRepository) image.allowRepositories = o.allowRepository;
+    if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
+    options.image = image;
+    if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
+      throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
+    }
+    if (o.peStrict) {
+      options.pe = { strict: true };
+      if (o.authenticodeRoots !== undefined) {
+        // Loaded only for --pe-strict: a plain verify stays as cold-fast as before.
+        const { loadAuthenticodeRoots } = await import('../../artifact/pe/index.ts');
+        options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+      }
+      if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
+    }
+    return verifyTarget(target, options);
+  },
+  human: (r) => ('evaluation' in r ? formatPolicyOutcome(r) : formatVerify(r)),
+  json: (r, flags) => (flags.format === 'sarif' ? sarifOf(r) : r),
+  failure: { verified: false },
+  renderFailure(e, flags) {
+    const outcome = policyFailure(e);
+    if (flags.format === 'sarif') return { json: sarifOf(outcome ?? e) };
+    return outcome && flags.json !== true && flags.format !== 'json'
+      ? { lines: formatPolicyOutcome(outcome) }
+      : undefined;
+  },
+});
+
+/** The outcome a POLICY_NOT_SATISFIED error carries: the tree for people, SARIF for dashboards. */
+function policyFailure(e: VouchError): PolicyVerifyFailure | undefined {
+  const d = e.details as { evaluation?: unknown } | undefined;
+  return e.code === 'POLICY_NOT_SATISFIED' && d && typeof d === 'object' && d.evaluation
+    ? (d as PolicyVerifyFailure)
+    : undefined;
 }
 
 /** cosign's claim flags, as the certificate extensions they name (Fulcio OIDs 1.3.6.1.4.1.57264.1.2 to .6). */
-function claimFlags(o: VerifyCommandOptions): Record<string, string> {
+function claimFlags(o: VerifyFlags): Record<string, string> {
   const out: Record<string, string> = {};
   if (o.certificateGithubWorkflowTrigger !== undefined) out.githubWorkflowTrigger = o.certificateGithubWorkflowTrigger;
   if (o.certificateGithubWorkflowSha !== undefined) out.githubWorkflowSha = o.certificateGithubWorkflowSha;
@@ -104,7 +134,7 @@ function claimFlags(o: VerifyCommandOptions): Record<string, string> {
  */
 async function verifyPolicy(
   target: string,
-  o: VerifyCommandOptions,
+  o: VerifyFlags,
   claims: Record<string, string>,
 ): Promise<PolicyVerifyOutcome> {
   const [{ parsePolicy }, { readPolicySource }, { verifyWithPolicy }] = await Promise.all([
@@ -147,7 +177,7 @@ async function verifyPolicy(
 
 /** The identity flags as a policy document: one keyless signer with its claims, or any one of the keys. */
 function flagPolicy(
-  o: VerifyCommandOptions,
+  o: VerifyFlags,
   claims: Record<string, string>,
   keys: { spki: Buffer | string }[],
   keyless: boolean,

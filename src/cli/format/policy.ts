@@ -1,19 +1,14 @@
 /** Policy verification for people (a tree of rules, then the signatures) and as SARIF for dashboards. */
 import { relative } from 'node:path';
-import type { VouchError } from '../errors.ts';
-import type { RuleReport } from '../policy/evaluate.ts';
-import { pathToUriReference, toSarif } from '../policy/sarif.ts';
-import type { VerifyOutcome } from '../workflow/verify.ts';
-import type { PolicyVerifyFailure, PolicyVerifyOutcome } from '../workflow/verify-policy.ts';
-
-const VERSION = '0.1.0';
-
-function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
-}
+import type { VouchError } from '../../errors.ts';
+import type { RuleReport } from '../../policy/evaluate.ts';
+import { pathToUriReference, toSarif } from '../../policy/sarif.ts';
+import type { VerifyOutcome } from '../../workflow/verify.ts';
+import type { PolicyVerifyFailure, PolicyVerifyOutcome } from '../../workflow/verify-policy.ts';
+import { packageVersion } from '../run.ts';
 
 /** The rule tree: each rule met or not, by which signatures, and for each signature that does not count, why. */
-export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure): string {
+export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure): string[] {
   const e = r.evaluation;
   const lines = [
     r.verified ? `Verified OK: ${r.target} meets the policy` : `NOT VERIFIED: ${r.target} does not meet the policy`,
@@ -47,12 +42,13 @@ export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure
       for (const why of s.refused ?? []) lines.push(`      refused: ${why}`);
     }
   }
-  return `${lines.map(oneLine).join('\n')}\n`;
+  return lines;
 }
 
 /** SARIF 2.1.0 for a policy outcome (met or not), a plain verification, or a failure without a policy. */
 export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOutcome | VouchError): object {
-  if ('evaluation' in r) return toSarif(r.evaluation, { artifactUri: artifactUri(r.target), toolVersion: VERSION });
+  if ('evaluation' in r)
+    return toSarif(r.evaluation, { artifactUri: artifactUri(r.target), toolVersion: packageVersion() });
   if ('code' in r) {
     // A failure before any policy was evaluated: one result, named by its error code.
     return {
@@ -61,7 +57,11 @@ export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOut
       runs: [
         {
           tool: {
-            driver: { name: 'vouch', version: VERSION, rules: [{ id: r.code, shortDescription: { text: r.hint } }] },
+            driver: {
+              name: 'vouch',
+              version: packageVersion(),
+              rules: [{ id: r.code, shortDescription: { text: r.hint } }],
+            },
           },
           results: [{ ruleId: r.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: r.message } }],
         },
@@ -70,7 +70,7 @@ export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOut
   }
   return toSarif(
     { satisfied: true, policy: { source: 'the command line', digest: '' }, rules: [], signatures: [] },
-    { artifactUri: artifactUri(r.target), toolVersion: VERSION },
+    { artifactUri: artifactUri(r.target), toolVersion: packageVersion() },
   );
 }
 
@@ -79,4 +79,22 @@ function artifactUri(target: string): string {
   const m = /^(?:file|dir):(.*)$/.exec(target);
   if (m) return pathToUriReference(relative(process.cwd(), m[1]!) || '.');
   return target.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
+}
+
+/** `vouch policy check`, for people. */
+export function formatPolicyCheck(r: {
+  source: string;
+  digest: string;
+  signers: { name: string; kind: string }[];
+  rules: number;
+  artifacts: number;
+  dependencies: boolean;
+}): string[] {
+  const lines = [
+    `Policy OK: ${r.source} (${r.digest})`,
+    `  signers    ${r.signers.map((s) => `${s.name} (${s.kind})`).join(', ')}`,
+    `  rules      ${r.rules}${r.artifacts ? `, ${r.artifacts} artifact entries` : ''}`,
+  ];
+  if (r.dependencies) lines.push('  dependencies section present (for vouch deps)');
+  return lines;
 }
