@@ -12,6 +12,42 @@ export interface SarifOptions {
   toolVersion: string;
 }
 
+/** A SARIF log of one run of vouch: its rules and its results (§3.13 sarifLog, §3.14 run, §3.19 toolComponent). */
+function sarifLog(
+  toolVersion: string,
+  rules: unknown[],
+  results: unknown[],
+  properties?: object,
+): Record<string, unknown> {
+  return {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'vouch',
+            version: toolVersion,
+            informationUri: 'https://github.com/vouch/vouch/blob/main/docs/policy.md',
+            rules,
+          },
+        },
+        results,
+        ...(properties ? { properties } : {}),
+      },
+    ],
+  };
+}
+
+/** A failure before any policy was evaluated (a bundle that does not verify, a bad flag): one result, its code. */
+export function errorToSarif(e: { code: string; message: string; hint: string }, toolVersion: string) {
+  return sarifLog(
+    toolVersion,
+    [{ id: e.code, shortDescription: { text: e.hint }, defaultConfiguration: { level: 'error' } }],
+    [{ ruleId: e.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: e.message } }],
+  );
+}
+
 /** The URI reference of a local path: forward slashes, each segment percent-encoded. */
 export function pathToUriReference(path: string): string {
   const p = path.replaceAll('\\', '/');
@@ -32,55 +68,39 @@ export function toSarif(e: PolicyEvaluation, o: SarifOptions): Record<string, un
   for (const r of e.rules) walk(r);
   const ruleIds = [...new Set(all.map((r) => r.id))];
   const policyUri = /^https?:\/\//.test(e.policy.source) ? e.policy.source : pathToUriReference(e.policy.source);
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'vouch',
-            version: o.toolVersion,
-            informationUri: 'https://github.com/vouch/vouch/blob/main/docs/policy.md',
-            rules: ruleIds.map((id) => {
-              const r = all.find((x) => x.id === id)!;
-              return {
-                id,
-                name: id.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, ''),
-                shortDescription: { text: `Policy rule ${id}: ${r.rule}${r.pattern ? ` for ${r.pattern}` : ''}` },
-                defaultConfiguration: { level: 'error' },
-              };
-            }),
+  const rules = ruleIds.map((id) => {
+    const r = all.find((x) => x.id === id)!;
+    return {
+      id,
+      name: id.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, ''),
+      shortDescription: { text: `Policy rule ${id}: ${r.rule}${r.pattern ? ` for ${r.pattern}` : ''}` },
+      defaultConfiguration: { level: 'error' },
+    };
+  });
+  const results = failed.map((r) => {
+    const result: Record<string, unknown> = {
+      ruleId: r.id,
+      ruleIndex: ruleIds.indexOf(r.id),
+      level: 'error',
+      kind: 'fail',
+      message: { text: explain(r) },
+      locations: [{ physicalLocation: { artifactLocation: { uri: o.artifactUri } } }],
+    };
+    if (r.location) {
+      result.relatedLocations = [
+        {
+          id: 1,
+          message: { text: 'the rule in the policy' },
+          physicalLocation: {
+            artifactLocation: { uri: policyUri },
+            region: { startLine: r.location.line, startColumn: r.location.column },
           },
         },
-        originalUriBaseIds: {},
-        results: failed.map((r) => {
-          const result: Record<string, unknown> = {
-            ruleId: r.id,
-            ruleIndex: ruleIds.indexOf(r.id),
-            level: 'error',
-            kind: 'fail',
-            message: { text: explain(r) },
-            locations: [{ physicalLocation: { artifactLocation: { uri: o.artifactUri } } }],
-          };
-          if (r.location) {
-            result.relatedLocations = [
-              {
-                id: 1,
-                message: { text: 'the rule in the policy' },
-                physicalLocation: {
-                  artifactLocation: { uri: policyUri },
-                  region: { startLine: r.location.line, startColumn: r.location.column },
-                },
-              },
-            ];
-          }
-          return result;
-        }),
-        properties: { policyDigest: e.policy.digest, satisfied: e.satisfied },
-      },
-    ],
-  };
+      ];
+    }
+    return result;
+  });
+  return sarifLog(o.toolVersion, rules, results, { policyDigest: e.policy.digest, satisfied: e.satisfied });
 }
 
 /** One paragraph: the rule, then why each signature does not meet it (or how far the combinator got). */

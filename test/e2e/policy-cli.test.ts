@@ -6,7 +6,6 @@
  * digest and fetched once; cosign's claim flags; `vouch policy check` names the line at fault.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,15 +13,16 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { BIN, errorCode, tempDir, vouchAsync } from '../helpers/cli.ts';
+import { errorCode, startServe, tempDir, vouchAsync } from '../helpers/cli.ts';
 import { releaseClaims } from '../helpers/github-release.ts';
+import { sarifValidator } from '../helpers/sarif-schema.ts';
 import { TestIdp } from '../helpers/test-idp.ts';
 
 describe('vouch verify --policy and vouch policy, end to end', () => {
   const tmp = tempDir('vouch-e2e-policy-');
   const at = (p: string) => join(tmp.path, p);
   let idp: TestIdp;
-  let child: ChildProcess;
+  let serve: Awaited<ReturnType<typeof startServe>> | undefined;
   let url = '';
   let gh = '';
   let people = '';
@@ -40,28 +40,12 @@ describe('vouch verify --policy and vouch policy, end to end', () => {
         'oidc-issuers': { [gh]: { type: 'github-workflow' }, [people]: { type: 'email' } },
       }),
     );
-    child = spawn(
-      process.execPath,
-      [BIN, 'serve', '--config', at('serve.yaml'), '--data', at('data'), '--port', '0', '--json'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
-      });
-      child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-    });
+    serve = await startServe(['--config', at('serve.yaml'), '--data', at('data')]);
+    url = serve.url;
   });
 
   after(async () => {
-    if (child?.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await serve?.stop();
     await idp?.close();
     tmp.dispose();
   });
@@ -134,6 +118,28 @@ describe('vouch verify --policy and vouch policy, end to end', () => {
       }[];
     };
     assert.equal(log.version, '2.1.0');
+    const valid = sarifValidator();
+    assert.ok(valid(log), JSON.stringify(valid.errors));
+    // Met: a run without results, valid too; a failure before any policy: one result named by its code.
+    const met = await verify('app-1.5.0.exe', '--format', 'sarif');
+    assert.equal(met.status, 0, met.stderr);
+    assert.ok(valid(met.json()), JSON.stringify(valid.errors));
+    assert.deepEqual((met.json() as { runs: { results: unknown[] }[] }).runs[0]!.results, []);
+    const broken = await vouchAsync(
+      [
+        'verify',
+        at('fork.exe'),
+        '--bundle',
+        at('missing.json'),
+        '--policy',
+        at('acme.policy.yaml'),
+        '--format',
+        'sarif',
+      ],
+      { env: env() },
+    );
+    assert.equal(broken.status, 2);
+    assert.ok(valid(broken.json()), JSON.stringify(valid.errors));
     assert.equal(log.runs[0]!.results[0]!.ruleId, 'require');
     assert.match(log.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation.uri, /fork\.exe$/);
   });

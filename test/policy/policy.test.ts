@@ -6,12 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Ajv04Module from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
 import { stringify } from 'yaml';
 import { isVouchError, VouchError } from '../../src/errors.ts';
 import { evaluatePolicy, type SignatureOutcome } from '../../src/policy/evaluate.ts';
@@ -27,6 +24,7 @@ import {
   releaseClaims,
   startGitHubCa,
 } from '../helpers/github-release.ts';
+import { sarifValidator } from '../helpers/sarif-schema.ts';
 import { createSigstoreJsVerifier } from '../helpers/sigstore-verify.ts';
 
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml';
@@ -465,13 +463,7 @@ describe('pin on first use: vouch policy init', () => {
 
 describe('SARIF', () => {
   it('a failed policy is one result per rule not met, valid against the official SARIF 2.1.0 schema', async () => {
-    const req = createRequire(import.meta.url);
-    const schema = JSON.parse(
-      readFileSync(req.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8'),
-    );
-    const ajv = new Ajv04Module.default({ allErrors: true, strict: false, unicodeRegExp: false });
-    addFormats.default(ajv);
-    const validate = ajv.compile(schema);
+    const validate = sarifValidator();
     const r = await run(
       {
         signers: { ci: ci(), rm: { identity: 'rm@acme.test', issuer: PERSON_ISSUER } },

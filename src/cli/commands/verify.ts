@@ -74,13 +74,7 @@ export default defineCommand({
     if (o.path !== undefined) options.path = o.path;
     const onProgress = ctx.progress();
     if (onProgress) options.onProgress = onProgress;
-    const image: NonNullable<VerifyOptions['image']> = {};
-    if (o.platform !== undefined) image.platform = o.platform;
-    if (o.repository !== undefined) image.repository = o.repository;
-    if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
-    else if (o.allowRepository) image.allowRepositories = o.allowRepository;
-    if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
-    options.image = image;
+    options.image = imageOptions(o);
     if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
       throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
     }
@@ -106,6 +100,17 @@ export default defineCommand({
       : undefined;
   },
 });
+
+/** The image flags, with or without a policy. */
+function imageOptions(o: VerifyFlags): NonNullable<VerifyOptions['image']> {
+  const image: NonNullable<VerifyOptions['image']> = {};
+  if (o.platform !== undefined) image.platform = o.platform;
+  if (o.repository !== undefined) image.repository = o.repository;
+  if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
+  else if (o.allowRepository) image.allowRepositories = o.allowRepository;
+  if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
+  return image;
+}
 
 /** The outcome a POLICY_NOT_SATISFIED error carries: the tree for people, SARIF for dashboards. */
 function policyFailure(e: VouchError): PolicyVerifyFailure | undefined {
@@ -166,12 +171,7 @@ async function verifyPolicy(
         },
       ]
     : loadNamedTrust();
-  const image: NonNullable<VerifyOptions['image']> = {};
-  if (o.platform !== undefined) image.platform = o.platform;
-  if (o.repository !== undefined) image.repository = o.repository;
-  if (o.unsafeAllowAnyRepository) image.allowRepositories = 'any';
-  else if (o.allowRepository) image.allowRepositories = o.allowRepository;
-  if (o.allowInsecureRegistry) image.registry = { allowInsecure: true };
+  const image = imageOptions(o);
   return verifyWithPolicy(target, { policy, trust, keys, image, ...(o.bundle ? { bundles: o.bundle } : {}) });
 }
 

@@ -2,7 +2,7 @@
 import { relative } from 'node:path';
 import type { VouchError } from '../../errors.ts';
 import type { RuleReport } from '../../policy/evaluate.ts';
-import { pathToUriReference, toSarif } from '../../policy/sarif.ts';
+import { errorToSarif, pathToUriReference, toSarif } from '../../policy/sarif.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
 import type { PolicyVerifyFailure, PolicyVerifyOutcome } from '../../workflow/verify-policy.ts';
 import { packageVersion } from '../run.ts';
@@ -49,25 +49,8 @@ export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure
 export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOutcome | VouchError): object {
   if ('evaluation' in r)
     return toSarif(r.evaluation, { artifactUri: artifactUri(r.target), toolVersion: packageVersion() });
-  if ('code' in r) {
-    // A failure before any policy was evaluated: one result, named by its error code.
-    return {
-      $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-      version: '2.1.0',
-      runs: [
-        {
-          tool: {
-            driver: {
-              name: 'vouch',
-              version: packageVersion(),
-              rules: [{ id: r.code, shortDescription: { text: r.hint } }],
-            },
-          },
-          results: [{ ruleId: r.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: r.message } }],
-        },
-      ],
-    };
-  }
+  // A failure before any policy was evaluated: one result, named by its error code.
+  if ('code' in r) return errorToSarif(r, packageVersion());
   return toSarif(
     { satisfied: true, policy: { source: 'the command line', digest: '' }, rules: [], signatures: [] },
     { artifactUri: artifactUri(r.target), toolVersion: packageVersion() },
