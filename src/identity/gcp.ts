@@ -12,8 +12,9 @@
  *     google-auth-library's (ADC discovery, user and service-account credentials, refresh), routed through the shared
  *     bounded fetch. VOUCH_GCP_IAM_CREDENTIALS_URL moves the API (Private Service Connect, tests).
  */
+
+import { boundedFetch, httpRequest, vouchCause, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { boundedFetch, httpRequest, vouchCause, withRetries } from './http.ts';
 import { type AmbientProvider, checkTokenText, type ProviderContext, tokenUnavailable } from './provider.ts';
 
 const METADATA_HOST = 'metadata.google.internal';
@@ -55,12 +56,10 @@ async function metadataIdentity(ctx: ProviderContext): Promise<string> {
   const params = new URLSearchParams({ audience: ctx.audience, format: 'full' });
   const url = `${metadataBase(ctx.env)}/instance/service-accounts/default/identity?${params}`;
   return withRetries(ctx, async () => {
-    const { body, headers } = await httpRequest(
-      url,
-      { headers: { 'metadata-flavor': 'Google' } },
-      'the Google Cloud metadata server',
-      { timeoutMs: ctx.timeoutMs },
-    );
+    const { body, headers } = await httpRequest(url, 'the Google Cloud metadata server', {
+      headers: { 'metadata-flavor': 'Google' },
+      timeoutMs: ctx.timeoutMs,
+    });
     // The metadata server marks its answers; anything else (a proxy, a captive portal) is not it.
     if (headers.get('metadata-flavor') !== 'Google') {
       throw new VouchError('SERVICE_ERROR', 'the Google Cloud metadata server answer lacks Metadata-Flavor: Google');
@@ -73,14 +72,21 @@ async function impersonate(ctx: ProviderContext, account: string): Promise<strin
   if (!/^[^@\s/]+@[^@\s/]+$/.test(account) && !/^\d+$/.test(account)) {
     throw new VouchError('TOKEN_INVALID', 'GOOGLE_SERVICE_ACCOUNT_NAME is not a service account email or id');
   }
-  const { GoogleAuth, Impersonated } = await import('google-auth-library');
+  // A CommonJS package: its module.exports is the namespace's `default`, both under Node and in the CLI bundle
+  // (esbuild gives a lazily loaded CommonJS chunk a default export only, so named imports would be undefined there).
+  const { GoogleAuth, Impersonated } = (await import('google-auth-library')).default;
   const transporterOptions = {
     fetchImplementation: boundedFetch('Google Cloud IAM', { timeoutMs: ctx.timeoutMs }),
     timeout: ctx.timeoutMs,
   };
   const endpoint = ctx.env.VOUCH_GCP_IAM_CREDENTIALS_URL?.replace(/\/+$/, '');
   try {
+    // The account is named as `projects/-/serviceAccounts/EMAIL` (IAM Credentials API: "-" is the wildcard, the
+    // project is the account's own), so no project id is needed. Given one, ADC does not go looking for it: that
+    // search runs `gcloud config config-helper` (a Python start, ~3.5 s where gcloud is installed) and then asks the
+    // metadata server, for a value nothing here reads. Which credentials ADC picks is unchanged.
     const auth = new GoogleAuth({
+      projectId: '-',
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
       clientOptions: { transporterOptions },
     });

@@ -5,17 +5,19 @@
  * byte cap, no redirects) and kept under `$VOUCH_HOME/policies/<hex>`, so verification itself stays offline.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { fileError } from '../core/digest.ts';
+import { httpRequest, isLoopback } from '../core/http.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
+import { readCapped, readCappedSync } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
-import { httpRequest, isLoopback } from '../identity/http.ts';
 import { paths, vouchHome } from './home.ts';
 
 /** Policies are small documents; the same cap as the policy loader's. */
 const MAX_POLICY_BYTES = 1 << 20;
+/** The pins file lists URLs and digests: a few KiB in any real trust store. */
+const MAX_PINS_BYTES = 1 << 20;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export interface PolicyText {
@@ -51,7 +53,10 @@ function readPins(home: string): Record<string, string> {
   const f = pinsFile(home);
   if (!existsSync(f)) return {};
   const doc = asObject(
-    parseStrictJson(readFileSync(f, 'utf8'), { code: 'CONFIG_INVALID', what: f }),
+    parseStrictJson(readCappedSync(f, { maxBytes: MAX_PINS_BYTES, code: 'CONFIG_INVALID' }).toString('utf8'), {
+      code: 'CONFIG_INVALID',
+      what: f,
+    }),
     f,
     'CONFIG_INVALID',
   );
@@ -64,18 +69,8 @@ function readPins(home: string): Record<string, string> {
 export async function readPolicySource(ref: string, o: PolicySourceOptions = {}): Promise<PolicyText> {
   const wanted = o.digest === undefined ? undefined : checkDigestSyntax(o.digest);
   if (!isPolicyUrl(ref)) {
-    let text: Buffer;
-    try {
-      text = readFileSync(ref);
-    } catch (e) {
-      throw fileError(e as NodeJS.ErrnoException, ref);
-    }
-    if (text.length > MAX_POLICY_BYTES) {
-      throw new VouchError(
-        'POLICY_INVALID',
-        `${ref}: ${text.length} bytes; policies are capped at ${MAX_POLICY_BYTES}`,
-      );
-    }
+    // Capped while reading: `--policy <(curl ...)` or a FIFO has no size to check first.
+    const text = await readCapped(ref, { maxBytes: MAX_POLICY_BYTES, code: 'POLICY_INVALID', what: `policy ${ref}` });
     const digest = sha256(text);
     if (wanted && wanted !== digest) {
       throw new VouchError('POLICY_DIGEST_MISMATCH', `${ref} has digest ${digest}, not ${wanted}`);
@@ -95,7 +90,7 @@ export async function readPolicySource(ref: string, o: PolicySourceOptions = {})
   }
   const cached = join(cacheDir(home), digest.slice('sha256:'.length));
   if (existsSync(cached)) {
-    const text = readFileSync(cached);
+    const text = await readCapped(cached, { maxBytes: MAX_POLICY_BYTES, code: 'POLICY_INVALID' });
     // A cache file that no longer has its name's digest is ignored and fetched again.
     if (sha256(text) === digest) return { text, source: ref, digest };
   }
@@ -129,6 +124,9 @@ async function fetchPolicy(url: string): Promise<Buffer> {
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u))) {
     throw new VouchError('USAGE', `${url}: policies are fetched over https only`);
   }
-  const r = await httpRequest(url, { method: 'GET' }, 'the policy server', { maxBytes: MAX_POLICY_BYTES });
+  const r = await httpRequest(url, 'the policy server', {
+    maxBytes: MAX_POLICY_BYTES,
+    tooLarge: () => new VouchError('POLICY_INVALID', `${url}: the policy is larger than ${MAX_POLICY_BYTES} bytes`),
+  });
   return r.body;
 }

@@ -185,7 +185,7 @@ export function keylessContext(
 ): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
   const timings: KeylessTimings = {};
   const signer = new CertificateSigner({ identity, ca: services.ca, timings });
-  const options = { timeoutMs: services.timeoutMs ?? 15_000 };
+  const options = services.timeoutMs !== undefined ? { timeoutMs: services.timeoutMs } : {};
   const witnesses: Witness[] = [
     new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
       timings.tlog = ms;
