@@ -77,6 +77,7 @@ const v03 = loadCase('prod-v0.3-hashedrekord');
 const v02 = loadCase('prod-v0.2-hashedrekord');
 const dsse = loadCase('prod-v0.3-dsse-intoto');
 const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
+const rekor2Dsse = loadCase('staging-rekor2-dsse');
 const staging = loadCase('staging-v0.3-email-identity');
 const v01 = loadCase('prod-v0.1-hashedrekord');
 
@@ -315,6 +316,23 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       },
       'BUNDLE_UNSUPPORTED',
     ],
+    // Lookups by the bundle's own strings must not reach Object.prototype: these named a "version" (and verified).
+    ...['constructor', '__proto__', 'toString'].map((m): [string, RealCase, (b: Json) => void, ErrorCode] => [
+      `media type ${m} (an Object.prototype member)`,
+      v03,
+      (b) => {
+        b.mediaType = m;
+      },
+      'BUNDLE_UNSUPPORTED',
+    ]),
+    [
+      'a message digest algorithm named constructor',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.algorithm = 'constructor';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
     [
       'an empty signature',
       v03,
@@ -416,6 +434,16 @@ describe('hostile log entries', () => {
         e(b).kindVersion.kind = 'rekord';
       },
       'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'Rekor v2 DSSE entry logging a digest algorithm named constructor',
+      rekor2Dsse,
+      (b) => {
+        const x = body(b);
+        x.spec.hashedRekordV002.data.algorithm = 'constructor';
+        setBody(b, x);
+      },
+      'TLOG_INVALID',
     ],
     [
       'body digest changed',
