@@ -1593,6 +1593,22 @@ describe('thresholds count distinct witnesses', () => {
     );
     expectCode('TLOG_MISSING', fn);
   });
+  it('the same Rekor v2 entry again under another index (and an unsigned integrated time) is not a second witness', () => {
+    const p = buildPolicy({ identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }], tlogThreshold: 2 });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const entries = b.verificationMaterial.tlogEntries;
+        const copy = structuredClone(entries[0]);
+        copy.logIndex = String(BigInt(copy.logIndex ?? 0) + 1n);
+        // Without a SET an integrated time is unsigned; it only switched off the v2 index cross-check.
+        copy.integratedTime = '1700000000';
+        entries.push(copy);
+      },
+      p,
+    );
+    expectCode('TLOG_MISSING', fn);
+  });
   it('the same timestamp twice does not meet a threshold of two', () => {
     const p = buildPolicy({
       identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
