@@ -94,10 +94,9 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
-      const { readSplitBundle } = await import('./dir-bundle.ts');
       for (const p of paths) {
-        // The bundle without its (possibly large) payload tells whether it is keyless or a key pair.
-        const kindOf = async () => (await readSplitBundle(p)).bundle;
+        // A directory bundle is small (format v2 binds the manifest by its digest): parsed whole, like any other.
+        const kindOf = async () => parseBundle(await readBundleFile(p));
         outcomes.push(
           await outcomeOf(
             p,
