@@ -99,6 +99,8 @@ describe('hostile bundle text', () => {
     ],
     ['100 MB bundle', () => `{"a":"${'A'.repeat(100 << 20)}"}`, 'BUNDLE_TOO_LARGE'],
     ['deep nesting', () => `${'['.repeat(10000)}${']'.repeat(10000)}`, 'BUNDLE_MALFORMED'],
+    // Refused at depth 65 by the scan; JSON.parse run first spent ~20 s building the lists.
+    ['30 MiB of nesting, just under the size cap', () => '['.repeat(30 << 20), 'BUNDLE_MALFORMED'],
   ];
   for (const [name, text, code] of rows) {
     it(name, () => {
