@@ -73,6 +73,7 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
 
   let outcomes: SignatureOutcome[];
   let artifact: { digest: string } | undefined;
+  let entryPaths: readonly string[] | undefined;
   let image: PolicyVerifyOutcome['image'];
   let kind: ArtifactKind;
   let name: string;
@@ -94,6 +95,9 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
+      const onVerifiedPaths = (p: readonly string[]) => {
+        entryPaths ??= p;
+      };
       const { readSplitBundle } = await import('./dir-bundle.ts');
       for (const p of paths) {
         // The bundle without its (possibly large) payload tells whether it is keyless or a key pair.
@@ -102,7 +106,12 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
           await outcomeOf(
             p,
             async (policy, roots) => {
-              const r = await verifyTarget(target, { ...policyOptions(policy), bundle: p, trust: roots });
+              const r = await verifyTarget(target, {
+                ...policyOptions(policy),
+                bundle: p,
+                trust: roots,
+                onVerifiedPaths,
+              });
               artifact ??= r.artifact;
               return r;
             },
@@ -122,7 +131,13 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       artifact = { digest: r.image.digest };
     }
   }
-  const evalCtx: EvaluationContext = { now: o.now ?? Date.now(), target: { kind, name } };
+  // Directories: path rules apply where the verified tree has entries under their pattern; when no signature
+  // verified, the entries are not known and every path rule applies (not knowing never relaxes the policy).
+  const evalCtx: EvaluationContext = {
+    now: o.now ?? Date.now(),
+    target: { kind, name },
+    ...(entryPaths ? { paths: entryPaths } : {}),
+  };
   const evaluation = evaluatePolicy(o.policy, outcomes, evalCtx);
   const outcome: PolicyVerifyOutcome = { verified: true, target: describeTarget(target), evaluation };
   if (artifact) outcome.artifact = artifact;

@@ -34,6 +34,8 @@ export interface VerifyOptions extends PolicyOptions {
   path?: string;
   /** Directories: hashing progress, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
+  /** Directories: the path of every verified entry, once the tree is known to be the signed one. */
+  onVerifiedPaths?: (paths: readonly string[]) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
   /**
@@ -133,6 +135,7 @@ async function verifyDirectory(
     // Verified in pass 1: a walk that re-creates these exact bytes needs no second pass over the entries.
     payloadDigest: v.first.identity,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onVerifiedPaths ? { onVerifiedPaths: options.onVerifiedPaths } : {}),
   });
   return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
 }

@@ -57,6 +57,11 @@ export interface VerifyDirectoryOptions {
    * and the entries are not read (`signedPayloadMatches`); otherwise they are read, checked and compared as usual.
    */
   payloadDigest?: PayloadDigest;
+  /**
+   * Called once with the path of every entry of the tree, after the tree is known to be the signed one (a policy's
+   * per-path rules apply to the entries under their pattern). Not called when the verification fails.
+   */
+  onVerifiedPaths?: (paths: readonly string[]) => void;
 }
 
 /** What a verified directory contains, for "Verified OK: 1,204 files, 3 symlinks, 2 empty directories, ...". */
@@ -143,6 +148,7 @@ export async function verifyDirectoryEntries(
   let differences: Difference[];
   let counts: ManifestCounts;
   let walkedBytes = -1;
+  let verifiedPaths: readonly { path: string }[] = [];
   if (header.format === 'model-signing') {
     await entries((raw) => checker.add(raw));
     const signed = checker.finish();
@@ -151,6 +157,7 @@ export async function verifyDirectoryEntries(
     const actual = await projectModelSigning(walked.entries, root, header.followSymlinks);
     differences = compareManifest(signed.entries!, actual, ignore);
     walkedBytes = walked.stats.bytes;
+    verifiedPaths = walked.entries;
   } else {
     const walked = await walk();
     if (
@@ -159,8 +166,10 @@ export async function verifyDirectoryEntries(
       signedPayloadMatches(walked, header, options.payloadDigest)
     ) {
       options.onProgress?.({ filesDone: walked.entries.length, filesTotal: walked.entries.length, phase: 'checking' });
+      options.onVerifiedPaths?.(walked.entries.map((e) => e.path));
       return result(header, countEntries(walked.entries), walked.stats.bytes);
     }
+    verifiedPaths = walked.entries;
     const comparer = new ManifestComparer(walked.entries, ignore);
     // A million entries take seconds to check after the walk: the progress goes on ("checking").
     const progress = options.onProgress;
@@ -179,6 +188,8 @@ export async function verifyDirectoryEntries(
   if (differences.length > 0) {
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences), { details: differences });
   }
+  // No difference: the walked entries are the signed ones (the bundle file in the tree aside).
+  options.onVerifiedPaths?.(verifiedPaths.map((e) => e.path).filter((p) => p !== ignore));
   return result(header, counts, walkedBytes < 0 ? counts.bytes : walkedBytes);
 }
 
