@@ -73,7 +73,7 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
 
   let outcomes: SignatureOutcome[];
   let artifact: { digest: string } | undefined;
-  let entryPaths: readonly string[] | undefined;
+  let entryPaths: Iterable<string> | undefined;
   let image: PolicyVerifyOutcome['image'];
   let kind: ArtifactKind;
   let name: string;
@@ -95,13 +95,12 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
-      const onVerifiedPaths = (p: readonly string[]) => {
+      const onVerifiedPaths = (p: Iterable<string>) => {
         entryPaths ??= p;
       };
-      const { readSplitBundle } = await import('./dir-bundle.ts');
       for (const p of paths) {
-        // The bundle without its (possibly large) payload tells whether it is keyless or a key pair.
-        const kindOf = async () => (await readSplitBundle(p)).bundle;
+        // Directory bundles are small (the manifest is a file of its own): read whole to tell keyless from a key.
+        const kindOf = async () => parseBundle(await readBundleFile(p));
         outcomes.push(
           await outcomeOf(
             p,

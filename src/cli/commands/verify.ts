@@ -42,6 +42,9 @@ interface VerifyFlags {
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
   path?: string;
+  manifest?: string;
+  ignorePaths?: string[];
+  failOnExcluded?: boolean;
   peStrict?: boolean;
   authenticodeRoots?: string;
   allowPeAnomaly?: string[];
@@ -72,6 +75,9 @@ export default defineCommand({
     if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
     if (o.bundle?.[0] !== undefined) options.bundle = o.bundle[0];
     if (o.path !== undefined) options.path = o.path;
+    if (o.manifest !== undefined) options.manifest = o.manifest;
+    if (o.ignorePaths !== undefined) options.ignorePaths = o.ignorePaths;
+    if (o.failOnExcluded) options.failOnExcluded = true;
     const onProgress = ctx.progress();
     if (onProgress) options.onProgress = onProgress;
     options.image = imageOptions(o);
