@@ -247,6 +247,7 @@ async function signDirectoryTarget(
 ): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
+  // Signing never replaces an existing bundle (another signer's) unless told to: refused before the walk.
   if (!options.force) refuseExistingBundle(bundlePath);
   const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {

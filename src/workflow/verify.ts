@@ -41,6 +41,8 @@ export interface VerifyOptions extends PolicyOptions {
   failOnExcluded?: boolean;
   /** Directories: hashing progress, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
+  /** Directories: the paths of the verified entries, once the tree is known to be the signed one. */
+  onVerifiedPaths?: (paths: Iterable<string>) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
   /**
@@ -134,6 +136,7 @@ async function verifyDirectory(
       ...(options.pe
         ? { pe: { ...(options.pe.roots && { roots: options.pe.roots }), allow: options.pe.allow ?? [] } }
         : {}),
+      ...(options.onVerifiedPaths ? { onVerifiedPaths: options.onVerifiedPaths } : {}),
     });
     return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
   } finally {
