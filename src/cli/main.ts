@@ -4,12 +4,19 @@
  * prints it as JSON; src/cli/run.ts does the printing, exit statuses and errors. Adding a command is one declaration
  * here, one command module and one formatter.
  */
-import { type Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { PROVIDER_NAMES } from '../identity/provider.ts';
-import { type ActionFactory, type Io, runCli } from './run.ts';
+import { SHELLS } from './completion.ts';
+import { type ActionFactory, createProgram, type Io, runCli } from './run.ts';
+import { type CommandSpec, describeCommand } from './spec.ts';
 
 export function main(argv: string[], io?: Io): Promise<number> {
   return runCli(argv, declareCommands, io);
+}
+
+/** Every command, argument and flag as declared below: the source of `vouch completion` and docs/cli.md. */
+export function cliSpec(): CommandSpec {
+  return describeCommand(createProgram(declareCommands));
 }
 
 /** `--identity-provider`: force one token source (names of src/identity/provider.ts). */
@@ -150,6 +157,12 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--identity-audience <aud>', 'token audience to ask providers for (default sigstore)')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/whoami.ts')));
+
+  program
+    .command('completion')
+    .description('print the shell completion script (bash: source <(vouch completion bash))')
+    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
+    .action(command(() => import('./commands/completion.ts')));
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
