@@ -172,9 +172,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .action(command(() => import('./commands/trust-show.ts')));
   trust
     .command('import')
-    .description('add a trusted root (a Sigstore trusted_root.json) under a name')
-    .argument('<file>', 'trusted root JSON file')
+    .description('add a trusted root (a Sigstore trusted_root.json, a file or a URL) under a name')
+    .argument('<file|url>', 'trusted root JSON file, its https URL, or a `vouch serve` URL (its published root)')
     .requiredOption('--name <name>', 'name to store it under')
+    .option('--sha256 <hex>', 'the SHA-256 the root must have (required for a URL unless confirmed at a terminal)')
     .option('--force', 'replace a root of the same name')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/trust-import.ts')));

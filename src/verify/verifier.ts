@@ -31,6 +31,7 @@ import {
 } from '../core/x509.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 import { type Bundle, parseBundle } from './bundle.ts';
+import { untrustedBundleHint } from './origin.ts';
 import { checkPolicy, matches } from './policy.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
 import {
@@ -78,7 +79,12 @@ export function verify(
       }
     }
   }
-  throw best!.error;
+  // A bundle that names none of the roots was made by an instance the user does not trust yet: say which, and how.
+  const e = best!.error as VouchError;
+  if ((e.code === 'TRUST_ROOT_MISMATCH' || e.code === 'CHAIN_INVALID') && best!.claim === 0) {
+    throw new VouchError(e.code, e.message, { cause: e.cause, details: e.details, hint: untrustedBundleHint(b) });
+  }
+  throw e;
 }
 
 /**
@@ -591,5 +597,15 @@ function checkIdentity(
     return signer;
   }
   if (subjectSeen) throw new VouchError('ISSUER_MISMATCH', `the identity was issued by ${issuer}`);
-  throw new VouchError('IDENTITY_MISMATCH', `the bundle was signed by ${names[0]!.value}`);
+  // Regular expressions match the whole identity (policy.ts anchors them): `acme/app` does not match a longer name.
+  const anchored = (policy.identities ?? []).some((id) => 'regexp' in id.subject);
+  throw new VouchError(
+    'IDENTITY_MISMATCH',
+    `the bundle was signed by ${names[0]!.value}`,
+    anchored
+      ? {
+          hint: 'The bundle was signed by another identity than the one required. Identity regular expressions are anchored: they must match the whole identity (add .* where any text may follow).',
+        }
+      : {},
+  );
 }

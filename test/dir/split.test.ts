@@ -244,7 +244,7 @@ describe('directory bundles read in passes', () => {
             signature: 'AAAA',
           },
         }),
-        'BUNDLE_UNSUPPORTED',
+        'BUNDLE_KIND_MISMATCH',
       ],
     ];
     const official = createSigstoreJsVerifier({ trustedRootJson: EMPTY_ROOT, keyPem: base.pub, tlogThreshold: 0 });

@@ -9,9 +9,10 @@
  * MANIFEST_INVALID (or BUNDLE_UNSUPPORTED for model-signing variants vouch does not implement).
  */
 import { createHash } from 'node:crypto';
-import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement } from '../../core/intoto.ts';
+import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement, VOUCH_FILE_PREDICATE } from '../../core/intoto.ts';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
+import { COSIGN_SIGN_PREDICATE } from '../oci/binding.ts';
 import {
   canonicalEntry,
   compactOf,
@@ -288,6 +289,14 @@ export function parseDirectoryHeader(
       followSymlinks: ser.allow_symlinks,
       count: count(p.resources, 'resources', 'predicate.resources'),
     };
+  }
+  // A file's or an image's statement given for a directory: say what it signs rather than "unsupported".
+  const other =
+    st.predicateType === VOUCH_FILE_PREDICATE ? 'a file' : st.predicateType === COSIGN_SIGN_PREDICATE ? 'an image' : '';
+  if (other) {
+    throw new VouchError('BUNDLE_KIND_MISMATCH', `the bundle signs ${other}, not a directory`, {
+      hint: `The bundle signs ${other} (\`vouch inspect BUNDLE\` shows which): verify that artifact with it.`,
+    });
   }
   throw new VouchError(
     'BUNDLE_UNSUPPORTED',
