@@ -5,7 +5,7 @@
  * comes from the bundle as it is, so every value may be a lie until `verify` checks it; `verified: false` is part of
  * the result for that reason, and the result carries the verification policy that would check those very claims.
  */
-import { MODEL_SIGNING_PREDICATE, VOUCH_DIRECTORY_PREDICATE } from '../artifact/dir/manifest.ts';
+import { MODEL_SIGNING_PREDICATE, VOUCH_DIRECTORY_PREDICATE } from '../artifact/dir/statement.ts';
 import { COSIGN_SIGN_PREDICATE } from '../artifact/oci/binding.ts';
 import { IN_TOTO_PAYLOAD_TYPE, VOUCH_FILE_PREDICATE } from '../core/intoto.ts';
 import { isVouchError } from '../errors.ts';

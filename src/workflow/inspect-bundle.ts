@@ -1,5 +1,5 @@
 /**
- * `vouch inspect BUNDLE`: read a bundle (capped as a directory bundle may be large), describe it without verifying
+ * `vouch inspect BUNDLE`: read a bundle (under the verifier's cap), describe it without verifying
  * it (src/workflow/bundle-claims.ts) against the trust store's roots by name, and build the `vouch verify` command that
  * would check what it claims: the artifact it was made for, the identity and issuer (or the key) it names, and the
  * trusted root when the store has none that names its authorities.
@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { readCappedText } from '../core/read.ts';
 import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
-import { MAX_DIRECTORY_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
+import { MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
 import { loadTrustedRoot } from '../verify/trust.ts';
 import { type BundleInspection, inspectBundle, type NamedTrust } from './bundle-claims.ts';
 
@@ -23,11 +23,11 @@ const BUNDLE_SUFFIX = '.sigstore.json';
 
 export async function inspectBundleFile(path: string, options: { home?: string } = {}): Promise<BundleReport> {
   const text = await readCappedText(path, {
-    maxBytes: MAX_DIRECTORY_BUNDLE_BYTES,
+    maxBytes: MAX_BUNDLE_BYTES,
     code: 'BUNDLE_TOO_LARGE',
     what: `bundle ${path}`,
   });
-  const bundle = parseBundle(text, { maxBytes: MAX_DIRECTORY_BUNDLE_BYTES });
+  const bundle = parseBundle(text);
   const roots: NamedTrust[] = listTrustStore(options.home ?? vouchHome()).map((e) => ({
     name: e.name,
     trust: loadTrustedRoot(e.root, { localIssuers: e.localIssuers, localDevelopment: e.localDevelopment }),

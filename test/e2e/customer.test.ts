@@ -189,7 +189,7 @@ describe('the customer: inspect, trust import, and hints that say what to do', (
       assert.equal(r.status, 0, r.stderr);
       const out = r.json() as { signs: string; predicateType: string; verifyCommand: string[] };
       assert.equal(out.signs, 'directory');
-      assert.equal(out.predicateType, 'https://vouch.dev/directory/v1');
+      assert.equal(out.predicateType, 'https://vouch.dev/directory/v2');
       assert.equal(out.verifyCommand[2], `dir:${at('tree')}`);
       const args = out.verifyCommand.slice(1);
       args[args.indexOf('KEY.pub')] = at('ecdsa-p256.pub');
