@@ -4,12 +4,19 @@
  * prints it as JSON; src/cli/run.ts does the printing, exit statuses and errors. Adding a command is one declaration
  * here, one command module and one formatter.
  */
-import { type Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { PROVIDER_NAMES } from '../identity/provider.ts';
-import { type ActionFactory, type Io, runCli } from './run.ts';
+import { SHELLS } from './completion.ts';
+import { type ActionFactory, createProgram, type Io, runCli } from './run.ts';
+import { type CommandSpec, describeCommand } from './spec.ts';
 
 export function main(argv: string[], io?: Io): Promise<number> {
   return runCli(argv, declareCommands, io);
+}
+
+/** Every command, argument and flag as declared below: the source of `vouch completion` and docs/cli.md. */
+export function cliSpec(): CommandSpec {
+  return describeCommand(createProgram(declareCommands));
 }
 
 /** A repeatable option's values, in order. */
@@ -215,6 +222,12 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/whoami.ts')));
 
+  program
+    .command('completion')
+    .description('print the shell completion script (bash: source <(vouch completion bash))')
+    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
+    .action(command(() => import('./commands/completion.ts')));
+
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
     .command('show')
@@ -223,9 +236,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .action(command(() => import('./commands/trust-show.ts')));
   trust
     .command('import')
-    .description('add a trusted root (a Sigstore trusted_root.json) under a name')
-    .argument('<file>', 'trusted root JSON file')
+    .description('add a trusted root (a Sigstore trusted_root.json, a file or a URL) under a name')
+    .argument('<file|url>', 'trusted root JSON file, its https URL, or a `vouch serve` URL (its published root)')
     .requiredOption('--name <name>', 'name to store it under')
+    .option('--sha256 <hex>', 'the SHA-256 the root must have (required for a URL unless confirmed at a terminal)')
     .option('--force', 'replace a root of the same name')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/trust-import.ts')));
