@@ -10,6 +10,7 @@ if (major < 22) {
 try {
   (await import('node:module')).enableCompileCache?.();
 } catch {}
+(await import('./quiet-warnings.mjs')).quietSqliteWarning();
 let mod;
 try {
   mod = await import('../dist/cli/main.mjs');

@@ -7,6 +7,7 @@
  * when none does, the failure names the reason of each one.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   checkImageStatement,
   checkSimpleSigning,
@@ -14,6 +15,7 @@ import {
   type ImageCheckResult,
 } from '../artifact/oci/binding.ts';
 import { type FindOptions, type FoundSignature, findSignatures } from '../artifact/oci/discover.ts';
+import { splitLocalTarget } from '../artifact/oci/local.ts';
 import type { RegistryOptions } from '../artifact/oci/registry.ts';
 import { type ResolvedImage, resolveImage, selectPlatform } from '../artifact/oci/resolve.ts';
 import type { Target } from '../artifact/target.ts';
@@ -173,6 +175,16 @@ function reject(image: ResolvedImage, rejected: Rejection[]): never {
 /** `sha256:` and the first 12 hex digits: enough to tell a handful of referrers apart in one line. */
 function short(digest: string): string {
   return digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…');
+}
+
+/**
+ * The bundle `vouch sign` wrote beside an archive (`FILE.sigstore.json`: archives are never rewritten to hold
+ * their signature), when it is there; an archive without it is checked for signatures inside (an OCI layout's).
+ */
+export function archiveBundlePath(target: Target): string | undefined {
+  if (target.kind !== 'oci-archive' && target.kind !== 'docker-archive') return undefined;
+  const file = `${splitLocalTarget(target.path).path}.sigstore.json`;
+  return existsSync(file) ? file : undefined;
 }
 
 export interface ImageVerifyOptions {

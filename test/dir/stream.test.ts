@@ -120,6 +120,7 @@ describe('streamed directory signatures', () => {
         'bundlePath',
         'digest',
         'directory',
+        'proofs',
         'rfc3161Timestamps',
         'signer',
         'target',

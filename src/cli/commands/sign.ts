@@ -24,6 +24,9 @@ interface SignFlags extends IdentityFlags {
   format?: 'vouch' | 'model-signing';
   incremental?: boolean | string;
   allowPeAnomaly?: string[];
+  /** false with --no-tlog / --no-timestamp (commander's negated options). */
+  tlog?: boolean;
+  timestamp?: boolean;
 }
 
 export default defineCommand({
@@ -40,6 +43,9 @@ export default defineCommand({
         : {}),
       ...(f.bundle !== undefined ? { bundle: f.bundle } : {}),
       keyless,
+      ...(f.tlog === false || f.timestamp === false
+        ? { proofs: { tlog: f.tlog !== false, timestamp: f.timestamp !== false } }
+        : {}),
       ...(f.repository !== undefined ? { repository: f.repository } : {}),
       ...(f.recursive ? { recursive: true } : {}),
       ...(f.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
@@ -48,6 +54,7 @@ export default defineCommand({
       ...(f.allowPeAnomaly ? { allowPeAnomaly: f.allowPeAnomaly } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
+    for (const w of summary.warnings ?? []) ctx.warn(w);
     if (summary.identity === undefined || summary.issuer === undefined || summary.instance === undefined) {
       return summary;
     }
