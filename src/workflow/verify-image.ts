@@ -187,6 +187,26 @@ export function archiveBundlePath(target: Target): string | undefined {
   return existsSync(file) ? file : undefined;
 }
 
+/**
+ * A message signature signs a file's bytes, never an image: an archive signed as a plain file (`vouch sign app.tar`)
+ * and checked as an image says so, instead of a bundle-format error. Anything else is left to the verifier.
+ */
+function refuseFileBundle(text: string, target: Target): void {
+  let content: unknown;
+  try {
+    content = (JSON.parse(text) as { messageSignature?: unknown }).messageSignature;
+  } catch {
+    return;
+  }
+  if (content === undefined || content === null) return;
+  const file = 'path' in target ? splitLocalTarget(target.path).path : undefined;
+  throw new VouchError('IMAGE_MISMATCH', 'the bundle signs a file, not an image', {
+    hint: file
+      ? `It was made by \`vouch sign ${file}\`: verify it the same way (\`vouch verify ${file}\`), or sign the image as ${target.kind}:${file}.`
+      : 'Verify it as the file it was made for.',
+  });
+}
+
 export interface ImageVerifyOptions {
   /** A bundle (text) to check instead of the attached signatures (registry or OCI layout); needed for archives. */
   bundle?: string;
@@ -222,6 +242,7 @@ export async function verifyImageTarget(
   }
   let verification: ImageVerification;
   if (options.bundle !== undefined) {
+    refuseFileBundle(options.bundle, target);
     const given: FoundSignature[] = [{ format: 'bundle', bundle: options.bundle, referrer: 'file' }];
     try {
       verification = await verifyImageSignatures(image, given, verifier, { ...check, viaIndex: undefined });

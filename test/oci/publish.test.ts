@@ -125,6 +125,11 @@ describe('local images keep their signatures in a registry', { skip }, () => {
     const out = r.json() as { attached: { bundlePath: string; via: string } };
     assert.equal(out.attached.bundlePath, `${tar}.sigstore.json`);
     assert.equal(verify(`oci:${REG}/${ns}/archived:v1`).status, 0);
+    // The archive signed as a plain file: checked as an image, the bundle is named for what it is.
+    assert.equal(run(['sign', tar, '--key', at('k.key'), '--bundle', at('as-file.json')]).status, 0);
+    const v = verify(`oci-archive:${tar}`, '--repository', `${REG}/${ns}/archived`, '--bundle', at('as-file.json'));
+    assert.equal(errorCode(v.stderr), 'IMAGE_MISMATCH', v.stderr);
+    assert.match(v.stderr, /signs a file, not an image/);
   });
 
   it('a docker-archive without a layout: signing warns that only a digest-preserving push keeps the signature', () => {
