@@ -21,6 +21,7 @@ process.emitWarning = function (warning, ...rest) {
 try {
   (await import('node:module')).enableCompileCache?.();
 } catch {}
+(await import('./quiet-warnings.mjs')).quietSqliteWarning();
 let mod;
 try {
   mod = await import('../dist/cli/main.mjs');

@@ -55,8 +55,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--force', 'replace a bundle that already exists (else FILE_EXISTS)')
     .option(
       '--instance <url|name>',
-      'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
+      'a `vouch serve` URL, `public-good` or `embedded` (keyless default: config, else embedded); with --key its log and TSA witness the signature',
     )
+    .option('--no-tlog', 'do not log the signature in the instance transparency log')
+    .option('--no-timestamp', "do not ask the instance's timestamp authority for an RFC 3161 timestamp")
     .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
     .option('--identity-token-file <file>', 'keyless: read the identity token from this file')
     .addOption(identityProviderOption())
@@ -152,6 +154,27 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .requiredOption('--policy-digest <sha256:hex>', 'the digest the policy must have')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/policy-pin.ts')));
+
+  program
+    .command('attach')
+    .description('store a bundle made for a local image (oci-layout, archive) as an OCI referrer of its pushed copy')
+    .argument('<image>', 'oci:REGISTRY/NAME@DIGEST (or :TAG) of the pushed image')
+    .requiredOption('--bundle <path>', 'the bundle `vouch sign` wrote for the image')
+    .option('--allow-repository <name...>', 'the bundle may name these repositories (signed for another name)')
+    .option('--allow-insecure-registry', 'plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/attach.ts')));
+
+  program
+    .command('copy')
+    .description('copy an image into a registry with its signatures (byte for byte: the digest stays the one signed)')
+    .argument('<source>', 'oci-layout:DIR[:TAG], oci-archive:TAR or oci:REF')
+    .argument('<destination>', 'oci:REGISTRY/NAME[:TAG]')
+    .option('--bundle <path>', 'also attach this bundle (default for oci-archive: TAR.sigstore.json when present)')
+    .option('--allow-repository <name...>', 'the attached bundle may name these repositories')
+    .option('--allow-insecure-registry', 'plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/copy.ts')));
 
   program
     .command('inspect')

@@ -84,9 +84,10 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
     case 'oci-archive':
     case 'docker-archive': {
       const trust = options.trust ?? loadDefaultTrust(options.home);
-      const bundle = options.bundle === undefined ? undefined : await readBundleFile(options.bundle);
       // Loaded on demand: the registry client pulls in node:http, whose ESM facade starts undici (~20 ms).
-      const { verifyImageTarget } = await import('./verify-image.ts');
+      const { archiveBundlePath, verifyImageTarget } = await import('./verify-image.ts');
+      const bundlePath = options.bundle ?? archiveBundlePath(target);
+      const bundle = bundlePath === undefined ? undefined : await readBundleFile(bundlePath);
       const r = await verifyImageTarget(target, (text, artifact) => verify(text, artifact, policy, trust), {
         ...options.image,
         ...(bundle !== undefined ? { bundle } : {}),
