@@ -283,6 +283,24 @@ describe('local development roots and issuers', () => {
   });
 });
 
+describe('Rekor v1 signed entry timestamps', () => {
+  it('a SET over integrated time 0 (no time) is refused, even from a log the root trusts at any time', async () => {
+    // Rekor v1 reads a zero or missing integratedTime as "none"; a SET that signs it vouches for no time. The log's
+    // window is removed from the root so that only this rule, not the window, can refuse it.
+    const root = JSON.parse(inst.trustedRootJson);
+    delete root.tlogs[0].publicKey.validFor;
+    const text = await inst.bundle(artifact, {}, { integratedTime: 0 });
+    assert.equal(JSON.parse(text).verificationMaterial.tlogEntries[0].integratedTime, '0');
+    try {
+      verify(text, input, policy(), loadTrustedRoot(JSON.stringify(root)));
+      assert.fail('verified');
+    } catch (e) {
+      assert.ok(e instanceof VouchError);
+      assert.equal(e.code, 'TLOG_INVALID');
+    }
+  });
+});
+
 describe('the trusted CA at the signing time', () => {
   const rows: [string, InstanceOptions, string][] = [
     ['a CA whose validity starts after signing', { caValidFor: { start: iso(SIGNED_AT + 1000) } }, 'CHAIN_INVALID'],
