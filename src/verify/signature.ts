@@ -70,7 +70,7 @@ export interface PolicyKey {
 
 const keyCache = new WeakMap<PublicKeyInput, PolicyKey>();
 
-export function policyKey(k: PublicKeyInput): PolicyKey {
+function policyKey(k: PublicKeyInput): PolicyKey {
   let pk = keyCache.get(k);
   // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (!pk) {
