@@ -149,6 +149,11 @@ describe('certificates from a test CA', () => {
     it(name, async () => assert.equal(await run(leaf, identity ?? APP, opts ?? {}), code));
   }
 
+  it('an e-mail SAN (rfc822Name) is an identity', async () => {
+    const r = await run({ san: derEncode(0x81, Buffer.from('alice@example.com', 'latin1')) }, 'alice@example.com');
+    assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === 'alice@example.com');
+  });
+
   it('a Fulcio username otherName is an identity', async () => {
     const r = await run({ san: sanOther(FULCIO_USERNAME, utf8('alice')) }, 'alice');
     assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === 'alice');

@@ -625,6 +625,16 @@ describe('proven entries of a kind that does not log this kind of content', () =
   }
 });
 
+describe('policy keys as the bytes of a key file', () => {
+  it('PEM bytes, after blank lines, and DER bytes name the same key', () => {
+    const text = inst.bundle({ artifact, keyPair });
+    const der = keyPair.publicKey.export({ format: 'der', type: 'spki' });
+    for (const spki of [Buffer.from(`\n  \n${keyPem}`), Buffer.from(keyPem), der]) {
+      assert.equal(verdict(text, buildPolicy({ keys: [{ spki }] })), 'valid');
+    }
+  });
+});
+
 describe('RFC 3161 timestamps and the log key window', () => {
   const root = (edit: (r: Json) => void) => {
     const r = JSON.parse(inst.trustedRootJson) as Json;
@@ -736,6 +746,15 @@ describe('RFC 3161 timestamps and the log key window', () => {
       false,
     ],
     ['two tokens inside the log key window', () => {}, { moreTsaTimes: [TSA_TIME + 5000] }, 'valid', true],
+    [
+      'a CA valid at one token time but not at the other',
+      (r) => {
+        r.certificateAuthorities[0].validFor.end = iso(TSA_TIME + 1000);
+      },
+      { moreTsaTimes: [TSA_TIME + 5000] },
+      'CHAIN_INVALID',
+      false,
+    ],
     [
       'a Rekor v2 log key expired at the token time, key-pair bundle',
       (r) => {
