@@ -16,7 +16,7 @@ import { type Bundle, parseBundle } from './bundle.ts';
 import { checkIdentity, checkScts, findIssuer } from './certificate.ts';
 import { untrustedBundleHint } from './origin.ts';
 import { checkPolicy } from './policy.ts';
-import { policyKey, type Signer, safeVerify, selectKey, verifyPrehashed } from './signature.ts';
+import { type Signer, safeVerify, selectKey, verifyPrehashed } from './signature.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
 import { hashFor, type LogAuthority, type TrustMaterial, validAt } from './trust.ts';
 import { verifyTimestamp } from './tsa.ts';
