@@ -87,7 +87,7 @@ describe('key-pair signing on an instance', () => {
     assert.equal(none.witnessedBy, undefined);
     const offline = sign('offline.tgz', []);
     assert.deepEqual(offline.proofs, []);
-    const human = vouch(['sign', at('offline.tgz'), '--key', at('release.key')], { env: publisher });
+    const human = vouch(['sign', at('offline.tgz'), '--key', at('release.key'), '--force'], { env: publisher });
     assert.match(human.stdout, /proofs +none/);
     assert.equal(verify('offline.tgz', []).status, 0);
   });
@@ -98,7 +98,9 @@ describe('key-pair signing on an instance', () => {
     writeFileSync(join(home, 'config.json'), JSON.stringify({ instance: url }));
     const out = sign('configured.tgz', [], { VOUCH_HOME: home });
     assert.deepEqual(out.proofs, ['transparency-log', 'rfc3161-timestamp']);
-    const human = vouch(['sign', at('configured.tgz'), '--key', at('release.key')], { env: { VOUCH_HOME: home } });
+    const human = vouch(['sign', at('configured.tgz'), '--key', at('release.key'), '--force'], {
+      env: { VOUCH_HOME: home },
+    });
     assert.match(human.stdout, /proofs +transparency log entry \(index \d+\), RFC 3161 timestamp from /);
   });
 
