@@ -99,7 +99,7 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
         entryPaths ??= p;
       };
       for (const p of paths) {
-        // Directory bundles are small (the manifest is a file of its own): read whole to tell keyless from a key.
+        // A directory bundle is small (format v2 binds the manifest by its digest): parsed whole, like any other.
         const kindOf = async () => parseBundle(await readBundleFile(p));
         outcomes.push(
           await outcomeOf(
