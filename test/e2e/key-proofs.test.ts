@@ -5,12 +5,10 @@
  * the instance's trusted root only.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { startServe, stopServe } from '../helpers/serve.ts';
+import { errorCode, startServe, tempDir, vouch } from '../helpers/cli.ts';
 
 interface Signed {
   proofs: string[];
@@ -24,20 +22,18 @@ describe('key-pair signing on an instance', () => {
   const at = (p: string) => join(tmp.path, p);
   const publisher = { VOUCH_HOME: '' };
   const customer = { VOUCH_HOME: '' };
-  let child: ChildProcess;
+  let stop = async () => {};
   let url = '';
 
   before(async () => {
     publisher.VOUCH_HOME = at('publisher');
     customer.VOUCH_HOME = at('customer');
-    const served = await startServe(['--data', at('serve')]);
-    child = served.child;
-    url = served.summary.url as string;
+    ({ url, stop } = await startServe(['--data', at('serve')]));
     writeFileSync(at('app.tgz'), 'release bytes');
     assert.equal(vouch(['keygen', '--out', at('release')], { env: publisher }).status, 0);
   });
   after(async () => {
-    await stopServe(child);
+    await stop();
     tmp.dispose();
   });
 
@@ -87,7 +83,7 @@ describe('key-pair signing on an instance', () => {
     assert.equal(none.witnessedBy, undefined);
     const offline = sign('offline.tgz', []);
     assert.deepEqual(offline.proofs, []);
-    const human = vouch(['sign', at('offline.tgz'), '--key', at('release.key')], { env: publisher });
+    const human = vouch(['sign', at('offline.tgz'), '--key', at('release.key'), '--force'], { env: publisher });
     assert.match(human.stdout, /proofs +none/);
     assert.equal(verify('offline.tgz', []).status, 0);
   });
@@ -98,7 +94,9 @@ describe('key-pair signing on an instance', () => {
     writeFileSync(join(home, 'config.json'), JSON.stringify({ instance: url }));
     const out = sign('configured.tgz', [], { VOUCH_HOME: home });
     assert.deepEqual(out.proofs, ['transparency-log', 'rfc3161-timestamp']);
-    const human = vouch(['sign', at('configured.tgz'), '--key', at('release.key')], { env: { VOUCH_HOME: home } });
+    const human = vouch(['sign', at('configured.tgz'), '--key', at('release.key'), '--force'], {
+      env: { VOUCH_HOME: home },
+    });
     assert.match(human.stdout, /proofs +transparency log entry \(index \d+\), RFC 3161 timestamp from /);
   });
 

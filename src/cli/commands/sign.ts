@@ -17,6 +17,7 @@ export type SignSummary = Omit<SignResult, 'bundle'> & { verifyCommands?: Verify
 interface SignFlags extends IdentityFlags {
   key?: string;
   bundle?: string;
+  force?: boolean;
   device?: boolean;
   repository?: string;
   recursive?: boolean;
@@ -43,6 +44,7 @@ export default defineCommand({
         ? { key: f.key, passphrase: () => getPassphrase('Passphrase for the private key: ') }
         : {}),
       ...(f.bundle !== undefined ? { bundle: f.bundle } : {}),
+      ...(f.force ? { force: true } : {}),
       keyless,
       ...(f.tlog === false || f.timestamp === false
         ? { proofs: { tlog: f.tlog !== false, timestamp: f.timestamp !== false } }
