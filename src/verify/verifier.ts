@@ -111,8 +111,14 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   const tlogTimes: number[] = [];
   const proofOnlyLogs: LogAuthority[][] = [];
   const tlogEntries: VerificationResult['tlogEntries'] = [];
+  // Witnesses are counted by what they prove: one body in one log. The bundle's log index is not: only a SET
+  // signs it, and a Rekor v1 entry proven by inclusion alone (shard-local proof index) leaves it unchecked.
+  const witnesses = new Set<string>();
   for (const entry of b.tlogEntries) {
     const r = verifyTlogEntry(entry, binding, trust);
+    witnesses.add(
+      `${entry.logId.toString('hex')}/${createHash('sha256').update(entry.canonicalizedBody).digest('hex')}`,
+    );
     if (r.integratedTime !== undefined) tlogTimes.push(r.integratedTime);
     else proofOnlyLogs.push(r.logs);
     const v: VerificationResult['tlogEntries'][number] = {
@@ -126,18 +132,20 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   ctx.stage = 3;
 
   // 4. RFC 3161 timestamps: every one must verify.
-  const tsaTimes = b.rfc3161Timestamps.map((t) => verifyTimestamp(t, sigBytes, trust.timestampAuthorities));
+  const tokens = b.rfc3161Timestamps.map((t) => verifyTimestamp(t, sigBytes, trust.timestampAuthorities));
+  const tsaTimes = tokens.map((t) => t.time);
   ctx.stage = 4;
 
   // 5. Thresholds and trusted time.
   const keyless = signer.kind === 'certificate';
   const tlogThreshold = policy.tlogThreshold ?? (keyless ? 1 : 0);
-  // A repeated entry (same log, same index) or a repeated token is one witness, not two.
-  const distinctEntries = new Set(tlogEntries.map((e) => `${e.logId}/${e.logIndex}`)).size;
-  if (distinctEntries < tlogThreshold) {
-    throw new VouchError('TLOG_MISSING', `${distinctEntries} verified log entries, ${tlogThreshold} required`);
+  // A repeated entry (same log, same body, whatever index it claims) or a repeated token is one witness, not two.
+  if (witnesses.size < tlogThreshold) {
+    throw new VouchError('TLOG_MISSING', `${witnesses.size} verified log entries, ${tlogThreshold} required`);
   }
-  const distinctTokens = new Set(b.rfc3161Timestamps.map((t) => t.toString('base64'))).size;
+  // A token is known by the TSTInfo its authority signed, not by its bytes: the same token bare, in a
+  // TimeStampResp, or with another status text is still one.
+  const distinctTokens = new Set(tokens.map((t) => t.tstInfo.toString('base64'))).size;
   if (distinctTokens < (policy.timestampThreshold ?? 0)) {
     throw new VouchError('TIMESTAMP_MISSING', 'fewer verified RFC 3161 timestamps than the policy requires');
   }

@@ -4,7 +4,9 @@
  * It owns the signing context's lifecycle (a key read and decrypted, or a keyless session opened on the instance and
  * closed afterwards) and writes the bundle file, so the library's `sign()` and `vouch sign` do the same thing.
  */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import type { PeCheckRecord } from '../artifact/dir/index.ts';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -60,10 +62,13 @@ export interface SignOptions {
   /** Directories: where a manifest too large to embed is written (default: beside the bundle, DIR.manifest.jsonl). */
   manifest?: string;
   /**
-   * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
-   * installer tagged after signing). The exception is recorded in the result.
+   * PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway (e.g. an installer tagged
+   * after signing): a file target by its path, a directory's files by their path in the tree. The exception is
+   * recorded in the result, and for a directory in the signed statement.
    */
   allowPeAnomaly?: string[];
+  /** Replace a bundle that already exists (else FILE_EXISTS: a second signer adds a bundle, never replaces one). */
+  force?: boolean;
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -85,6 +90,8 @@ export interface SignedDirectorySummary {
     found: number;
     foundPaths: string[];
   };
+  /** The PE check run before signing: PE files found, and the exceptions `allowPeAnomaly` made (recorded). */
+  peCheck: PeCheckRecord;
 }
 
 /** Who signed: a key (by fingerprint), or the identity a CA certified for a keyless signature. */
@@ -165,8 +172,8 @@ export async function signTarget(input: string | Target, options: SignOptions = 
 }
 
 async function signWith(target: Target, options: SignOptions, context: ContextSource): Promise<SignResult> {
-  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin') {
-    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
+  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin' && target.kind !== 'dir') {
+    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as files or in a directory');
   }
   const result = await signKind(target, options, context);
   if (result.bundlePath) {
@@ -192,6 +199,19 @@ function signKind(target: Target, options: SignOptions, context: ContextSource):
   }
 }
 
+/**
+ * Checked once the signing context is ready (so a missing key or file is reported first) and before anything is
+ * signed or logged: a bundle already there is someone's signature, e.g. the pipeline's beside the release manager's
+ * (`--bundle app.exe.rm.sigstore.json`), and is not replaced unless asked (`force`).
+ */
+function refuseExistingBundle(path: string): void {
+  if (existsSync(path)) {
+    throw new VouchError('FILE_EXISTS', `${path} already exists: it may be another signer's bundle`, {
+      hint: 'Write yours beside it with --bundle (e.g. app.exe.rm.sigstore.json), or pass --force to replace it.',
+    });
+  }
+}
+
 /** Sign a digest without the bytes (the artifact never leaves the machine that built it). */
 async function signDigestTarget(
   target: Target & { kind: 'digest' },
@@ -201,6 +221,7 @@ async function signDigestTarget(
   if (!options.bundle) throw new VouchError('USAGE', 'signing a digest needs --bundle PATH');
   if (target.algorithm !== 'sha256') throw new VouchError('TARGET_UNSUPPORTED', 'only sha256 digests can be signed');
   const context = await contextOf();
+  if (!options.force) refuseExistingBundle(options.bundle);
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(describeTarget(target), target.value))
@@ -226,6 +247,7 @@ async function signDirectoryTarget(
 ): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
+  if (!options.force) refuseExistingBundle(bundlePath);
   const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
     bundlePath,
@@ -240,6 +262,7 @@ async function signDirectoryTarget(
         }
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.allowPeAnomaly ? { allowPeAnomaly: options.allowPeAnomaly } : {}),
   });
   // The context comes after the walk: a tree that fails its own checks never opens a session or asks a passphrase.
   let context: SigningContext;
@@ -277,6 +300,7 @@ async function signDirectoryTarget(
         found: walk.excluded.count,
         foundPaths: walk.excluded.paths,
       },
+      peCheck: prepared.peCheck,
     },
     ...proofsOf(bundle),
   };
@@ -302,6 +326,7 @@ async function signFile(
       ? await hashStream(process.stdin as AsyncIterable<Buffer>, 'sha256', KEEP_BYTES)
       : await hashFile(target.path, 'sha256', { keepUpTo: KEEP_BYTES });
   const context = await contextOf();
+  if (!options.force) refuseExistingBundle(bundlePath);
   const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
   const bundle =
     context.signer.keyType === 'ed25519'

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { children, derEncode, derOne, TAG } from '../../src/core/der.ts';
 import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import {
@@ -77,6 +78,7 @@ const v03 = loadCase('prod-v0.3-hashedrekord');
 const v02 = loadCase('prod-v0.2-hashedrekord');
 const dsse = loadCase('prod-v0.3-dsse-intoto');
 const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
+const rekor2Dsse = loadCase('staging-rekor2-dsse');
 const staging = loadCase('staging-v0.3-email-identity');
 const v01 = loadCase('prod-v0.1-hashedrekord');
 
@@ -97,6 +99,8 @@ describe('hostile bundle text', () => {
     ],
     ['100 MB bundle', () => `{"a":"${'A'.repeat(100 << 20)}"}`, 'BUNDLE_TOO_LARGE'],
     ['deep nesting', () => `${'['.repeat(10000)}${']'.repeat(10000)}`, 'BUNDLE_MALFORMED'],
+    // Refused at depth 65 by the scan; JSON.parse run first spent ~20 s building the lists.
+    ['30 MiB of nesting, just under the size cap', () => '['.repeat(30 << 20), 'BUNDLE_MALFORMED'],
   ];
   for (const [name, text, code] of rows) {
     it(name, () => {
@@ -315,6 +319,23 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       },
       'BUNDLE_UNSUPPORTED',
     ],
+    // Lookups by the bundle's own strings must not reach Object.prototype: these named a "version" (and verified).
+    ...['constructor', '__proto__', 'toString'].map((m): [string, RealCase, (b: Json) => void, ErrorCode] => [
+      `media type ${m} (an Object.prototype member)`,
+      v03,
+      (b) => {
+        b.mediaType = m;
+      },
+      'BUNDLE_UNSUPPORTED',
+    ]),
+    [
+      'a message digest algorithm named constructor',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.algorithm = 'constructor';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
     [
       'an empty signature',
       v03,
@@ -416,6 +437,16 @@ describe('hostile log entries', () => {
         e(b).kindVersion.kind = 'rekord';
       },
       'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'Rekor v2 DSSE entry logging a digest algorithm named constructor',
+      rekor2Dsse,
+      (b) => {
+        const x = body(b);
+        x.spec.hashedRekordV002.data.algorithm = 'constructor';
+        setBody(b, x);
+      },
+      'TLOG_INVALID',
     ],
     [
       'body digest changed',
@@ -1565,6 +1596,22 @@ describe('thresholds count distinct witnesses', () => {
     );
     expectCode('TLOG_MISSING', fn);
   });
+  it('the same Rekor v2 entry again under another index (and an unsigned integrated time) is not a second witness', () => {
+    const p = buildPolicy({ identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }], tlogThreshold: 2 });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const entries = b.verificationMaterial.tlogEntries;
+        const copy = structuredClone(entries[0]);
+        copy.logIndex = String(BigInt(copy.logIndex ?? 0) + 1n);
+        // Without a SET an integrated time is unsigned; it only switched off the v2 index cross-check.
+        copy.integratedTime = '1700000000';
+        entries.push(copy);
+      },
+      p,
+    );
+    expectCode('TLOG_MISSING', fn);
+  });
   it('the same timestamp twice does not meet a threshold of two', () => {
     const p = buildPolicy({
       identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
@@ -1575,6 +1622,35 @@ describe('thresholds count distinct witnesses', () => {
       (b) => {
         const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
         ts.push(ts[0]);
+      },
+      p,
+    );
+    expectCode('TIMESTAMP_MISSING', fn);
+  });
+  it('one timestamp token in three encodings does not meet a threshold of two', () => {
+    const p = buildPolicy({
+      identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
+      timestampThreshold: 2,
+    });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        // The real one is a TimeStampResp { status, token }: add the bare token, and the token under a status text.
+        const resp = children(
+          derOne(Buffer.from(ts[0].signedTimestamp, 'base64'), TAG.SEQUENCE, 'INTERNAL'),
+          'INTERNAL',
+        );
+        resp.next(TAG.SEQUENCE);
+        const token = Buffer.from(resp.next(TAG.SEQUENCE).raw);
+        const status = derEncode(
+          TAG.SEQUENCE,
+          Buffer.concat([Buffer.of(2, 1, 0), derEncode(TAG.SEQUENCE, Buffer.of(0x0c, 1, 0x41))]),
+        );
+        ts.push(
+          { signedTimestamp: token.toString('base64') },
+          { signedTimestamp: derEncode(TAG.SEQUENCE, Buffer.concat([status, token])).toString('base64') },
+        );
       },
       p,
     );
