@@ -290,6 +290,65 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }),
     );
 
+  const deps = program
+    .command('deps')
+    .description("verify a project's dependencies: integrity, registry signatures, provenance, who builds them");
+  const depsFlags = (c: Command) =>
+    c
+      .argument('[lockfile]', 'the lockfile, or the project folder holding it (default: the current folder)')
+      .option('--policy <file>', 'a policy file whose `dependencies` section applies (YAML or JSON)')
+      .option(
+        '--require-signatures',
+        'fail on packages without a verified registry signature (also keyless registries)',
+      )
+      .option('--trusted-root <file...>', 'Sigstore trusted roots for attestations (default: the public Sigstore root)')
+      .option('--deps-lock <file>', 'the identity lock (default: vouch-deps.lock.json beside the lockfile)')
+      .option('--no-cache', 'ask the registries everything again (the cache keeps immutable registry data only)')
+      .option('--concurrency <n>', 'packages examined at once', '16');
+  const depsProgress = (o: { json?: boolean; format?: string }) =>
+    !o.json && o.format === undefined && process.stderr.isTTY
+      ? (() => {
+          const bar = progressBar('verifying', 'packages');
+          return ({ done, total }: { done: number; total: number }) => bar({ filesDone: done, filesTotal: total });
+        })()
+      : undefined;
+  depsFlags(
+    deps.command('verify').description('check every locked package; exit 1 on a problem, 3 when a registry fails'),
+  )
+    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']))
+    .action(async (target: string | undefined, o) => {
+      const format = o.json ? 'json' : (o.format ?? 'text');
+      await run(format === 'json', async () => {
+        const [{ depsVerify }, { formatDepsReport, depsSarif }] = await Promise.all([
+          import('./commands/deps.ts'),
+          import('./format-deps.ts'),
+        ]);
+        const onProgress = depsProgress(o);
+        const r = await depsVerify(target, { ...o, ...(onProgress ? { onProgress } : {}) });
+        status = r.exitStatus;
+        if (format === 'sarif') return `${JSON.stringify(depsSarif(r), null, 2)}\n`;
+        return format === 'json' ? r : formatDepsReport(r);
+      });
+    });
+  depsFlags(
+    deps.command('lock').description("record each package's publisher identity in vouch-deps.lock.json (commit it)"),
+  )
+    .option('--update <name...>', 'accept the current identity of these packages')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string | undefined, o) => {
+      await run(o.json, async () => {
+        const [{ depsLock }, { formatDepsLock }] = await Promise.all([
+          import('./commands/deps.ts'),
+          import('./format-deps.ts'),
+        ]);
+        const onProgress = depsProgress(o);
+        const r = await depsLock(target, { ...o, ...(onProgress ? { onProgress } : {}) });
+        if (!r.written) status = r.report.exitStatus;
+        return o.json ? r : formatDepsLock(r);
+      });
+    });
+
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
     .command('show')
