@@ -432,7 +432,9 @@ class NpmSession implements EcosystemSession {
     }
     if (!attestations) return undefined;
     const outcome = verifyAttestations({ name, version, sha512, attestations, keys, trust: this.#options.trust });
-    return outcome.problems.length === 0 ? outcome.provenance : undefined;
+    // Which repository the earlier version declared does not matter here: only who built it.
+    const broken = outcome.problems.some((p) => p.code !== 'PROVENANCE_REPOSITORY_MISMATCH');
+    return broken ? undefined : outcome.provenance;
   }
 }
 
