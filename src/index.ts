@@ -22,6 +22,22 @@ export {
 } from './artifact/oci/image.ts';
 export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
 export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
+// PE files and Authenticode (docs/authenticode.md).
+export {
+  type AuthenticodeReport,
+  checkPe,
+  handleSource,
+  hasMzMagic,
+  ImageDigester,
+  inspectPeFile,
+  PE_ANOMALIES,
+  type PeAnomaly,
+  type PeCheck,
+  type PeInspection,
+  type PeSource,
+  peFailure,
+  refusals,
+} from './artifact/pe/index.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
 // Dependencies (vouch deps): lockfiles, registry signatures, provenance and publisher continuity.

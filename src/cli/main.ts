@@ -203,14 +203,19 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   program
     .command('serve')
-    .description('run the trust stack (CA, transparency log, timestamp authority, dev OIDC issuer) as a server')
+    .description(
+      'run the trust stack (CA, transparency log, timestamp authority, dev OIDC issuer, TUF repository) as a server',
+    )
     .option(
       '--data <dir>',
-      'state folder: keys, log, trusted_root.json, signing_config.json (default $VOUCH_HOME/serve)',
+      'state folder: keys, log, trusted_root.json, signing_config.json, tuf/ (default $VOUCH_HOME/serve)',
     )
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
-    .option('--public-url <url>', 'the URL clients use, when it differs from the listening address')
+    .option(
+      '--public-url <url>',
+      'the URL clients use (behind a proxy); kept in DATA/public_url, which names the dev issuer from the first start on',
+    )
     .option('--issuer <url...>', 'OIDC issuers the CA accepts tokens from (discovery + JWKS), besides the dev issuer')
     .option('--audience <aud>', 'audience the CA requires in tokens of --issuer', 'sigstore')
     .option(
@@ -219,20 +224,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     )
     .option('--allow-insecure-loopback-issuers', 'accept issuers over plain HTTP on 127.0.0.1 (tests, development)')
     .option('--postgres <url>', 'keep the log in PostgreSQL instead of SQLite')
-    .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc')
+    .option('--services <list>', 'comma-separated subset of ca,tlog,tsa,oidc,tuf')
     .option('--local-email <email>', "identity of the dev issuer's tokens (default <login>@localhost)")
     .option('--json', 'print the listening summary as JSON')
     .action(async (o) => {
       json = Boolean(o.json);
-      const { serve } = await import('./commands/serve.ts');
+      const { serve, formatServe } = await import('./commands/serve.ts');
       const { serving, summary } = await serve(o);
       if (summary.insecureLoopbackIssuers)
         io.err('vouch serve: warning: plain-HTTP loopback issuers are accepted (a test or development setup)\n');
-      io.out(
-        o.json
-          ? `${JSON.stringify(summary)}\n`
-          : `vouch serve: listening on ${summary.url} (${summary.storage})\n  trusted root   ${summary.trustedRoot}\n  signing config ${summary.signingConfig}\n  CA ${summary.urls.ca}  log ${summary.urls.tlog}  TSA ${summary.urls.tsa}  OIDC ${summary.urls.oidc}\n`,
-      );
+      io.out(o.json ? `${JSON.stringify(summary)}\n` : formatServe(summary));
       await serving.stopped;
     });
 

@@ -68,6 +68,7 @@ function scanDuplicates(text: string, maxDepth: number, code: ErrorCode, what: s
       if (stack.length > maxDepth) throw new VouchError(code, `${what} is nested deeper than ${maxDepth}`);
     } else if (c === 0x7d || c === 0x5d) {
       stack.pop();
+      // Stryker disable next-line BooleanLiteral,AssignmentOperator: in valid JSON a comma or a close follows, and a comma sets it again
       expectKey = false;
     } else if (c === 0x2c /* , */) {
       expectKey = stack[stack.length - 1] instanceof Set;

@@ -186,5 +186,7 @@ function readPort(file: string): number | undefined {
  */
 function localTokenUrl(base: string, services: ServiceUrls): string | undefined {
   if (services.oidc === undefined || new URL(services.oidc).origin !== new URL(base).origin) return undefined;
+  // The stack mounts its development issuer at /oidc; its login connector (/login) wants a person to sign in.
+  if (!new URL(services.oidc).pathname.replace(/\/+$/, '').endsWith('/oidc')) return undefined;
   return `${services.oidc}/token`;
 }

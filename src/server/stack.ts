@@ -13,8 +13,10 @@ import { type ServiceInput, signingConfigJson, type TrustedRootInput, trustedRoo
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
 import { caRoutes } from './ca/routes.ts';
+import type { LoginConfig } from './config.ts';
 import { createHttpServer, type Mount } from './http.ts';
 import { LocalIssuer } from './oidc/issuer.ts';
+import { LoginIssuer } from './oidc/login.ts';
 import { certDer, loadOrCreateAuthorities, loadOrCreateKey } from './pki.ts';
 import { Router } from './routes.ts';
 import { SqliteLogStore } from './store/sqlite.ts';
@@ -23,6 +25,7 @@ import { TransparencyLog } from './tlog/log.ts';
 import { MAX_ENTRY_BODY, tlogRoutes } from './tlog/routes.ts';
 import { tsaRoutes } from './tsa/routes.ts';
 import { TimestampAuthority } from './tsa/tsa.ts';
+import type { TufRepository } from './tuf/repository.ts';
 
 export type StorageOptions = { kind: 'sqlite'; path?: string } | { kind: 'postgres'; url: string };
 
@@ -30,8 +33,11 @@ export interface StackOptions {
   dataDir: string;
   host?: string;
   port?: number;
-  /** Which services to run; all by default, except the dev OIDC issuer when listening beyond loopback. */
-  services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean };
+  /**
+   * Which services to run; by default the CA, log and TSA, the dev OIDC issuer when listening on loopback, and no
+   * TUF repository (`vouch serve` asks for one; the embedded instance has no clients to bootstrap).
+   */
+  services?: { ca?: boolean; tlog?: boolean; tsa?: boolean; oidc?: boolean; tuf?: boolean };
   /** OIDC issuers the CA trusts besides the stack's own dev issuer. */
   issuers?: IssuerConfig[];
   /** Let the CA discover issuers over plain HTTP on a loopback address (tests and development only). */
@@ -41,8 +47,15 @@ export interface StackOptions {
   tlog?: { maxBatch?: number };
   /** The URL clients use, when it differs from the listening address (behind a proxy). */
   publicUrl?: string;
+  /**
+   * The URL that names the stack's identities (its dev issuer is `ISSUER_URL/oidc`), when it differs from the URL
+   * clients use: `vouch serve` keeps the first URL it served, so a restart on another port keeps the issuer.
+   */
+  issuerUrl?: string;
   /** Email of the local user in dev tokens; default `<login>@localhost`. */
   localEmail?: string;
+  /** Run the login connector at /login (people sign in through GitHub or an OIDC provider); the CA trusts it. */
+  login?: LoginConfig;
   clock?: () => Date;
 }
 
@@ -51,6 +64,10 @@ export interface StackUrls {
   tlog: string;
   tsa: string;
   oidc: string;
+  /** TUF mirror URL (metadata at its root, targets under `targets/`). */
+  tuf: string;
+  /** The login connector's issuer, when it runs. */
+  login?: string;
 }
 
 export interface Stack {
@@ -65,6 +82,8 @@ export interface Stack {
   log?: TransparencyLog;
   tsa?: TimestampAuthority;
   issuer?: LocalIssuer;
+  tuf?: TufRepository;
+  login?: LoginIssuer;
   close(): Promise<void>;
 }
 
@@ -85,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const listenHost = options.host ?? '127.0.0.1';
   // The dev issuer mints tokens for whoever reaches it, so by default it runs only when nobody else can: on loopback.
   const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listenHost);
-  const enabled = { ca: true, tlog: true, tsa: true, oidc: loopback, ...options.services };
+  const enabled = { ca: true, tlog: true, tsa: true, oidc: loopback, tuf: false, ...options.services };
   const clock = options.clock ?? (() => new Date());
   const mounts: Mount[] = [];
   const app = createHttpServer(mounts, {
@@ -99,6 +118,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw e;
   }
   let store: LogStore | undefined;
+  let stopTuf: (() => void) | undefined;
   try {
     const addr = app.server.address();
     if (!addr || typeof addr === 'string') throw new Error('no TCP address');
@@ -106,7 +126,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const bound = addr.address === '0.0.0.0' || addr.address === '::' ? 'localhost' : addr.address;
     const host = bound.includes(':') ? `[${bound}]` : bound;
     const url = (options.publicUrl ?? `http://${host}:${addr.port}`).replace(/\/$/, '');
-    const urls: StackUrls = { ca: `${url}/ca`, tlog: `${url}/tlog`, tsa: `${url}/tsa`, oidc: `${url}/oidc` };
+    const urls: StackUrls = {
+      ca: `${url}/ca`,
+      tlog: `${url}/tlog`,
+      tsa: `${url}/tsa`,
+      oidc: `${url}/oidc`,
+      tuf: `${url}/tuf`,
+    };
+    const issuerUrl = `${(options.issuerUrl ?? url).replace(/\/$/, '')}/oidc`;
 
     const material = await loadOrCreateAuthorities(dataDir, 'vouch', clock());
     const start = material.root.notBefore;
@@ -121,9 +148,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const services: Record<'ca' | 'oidc' | 'tlog' | 'tsa', ServiceInput[]> = { ca: [], oidc: [], tlog: [], tsa: [] };
 
     const issuers = [...(options.issuers ?? [])];
+    if (options.login) {
+      const login = new LoginIssuer({
+        issuer: `${url}/login`,
+        key: await loadOrCreateKey(join(dataDir, 'keys'), 'login'),
+        config: options.login,
+        allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
+        clock,
+      });
+      stack.login = login;
+      urls.login = login.issuer;
+      mounts.push({ prefix: '/login', router: new Router(login.routes()) });
+      // As public Sigstore does for its Dex, the certificate names the upstream the person logged in through.
+      issuers.push({
+        issuer: login.issuer,
+        type: 'email',
+        audience: options.login.clientId,
+        issuerClaim: '$.federated_claims.connector_id',
+        jwks: await login.jwks(),
+      });
+      // Listed first: where there is a real login, signers should use it rather than the development issuer.
+      services.oidc.push(service(login.issuer));
+    }
     if (enabled.oidc) {
       const issuer = new LocalIssuer({
-        issuer: urls.oidc,
+        issuer: issuerUrl,
         key: await loadOrCreateKey(join(dataDir, 'keys'), 'oidc'),
         email: options.localEmail ?? `${userInfo().username}@localhost`,
         clock,
@@ -131,7 +180,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stack.issuer = issuer;
       mounts.push({ prefix: '/oidc', router: new Router(issuer.routes()) });
       // Only this stack's CA trusts this issuer, with its keys given directly (no discovery round trip).
-      issuers.push({ issuer: urls.oidc, type: 'email', jwks: await issuer.jwks() });
+      issuers.push({ issuer: issuerUrl, type: 'email', jwks: await issuer.jwks() });
       services.oidc.push(service(urls.oidc));
     }
     if (enabled.ca) {
@@ -155,7 +204,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const log = await TransparencyLog.open({
         store,
         key: await loadOrCreateKey(join(dataDir, 'keys'), 'tlog'),
-        keyName: new URL(url).hostname,
+        keyName: new URL(issuerUrl).hostname,
         clock,
         maxBatch: options.tlog?.maxBatch,
       });
@@ -183,10 +232,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     const trustedRoot = trustedRootJson(trust);
     const signingConfig = signingConfigJson(services);
-    writeFileAtomic(join(dataDir, 'trusted_root.json'), `${JSON.stringify(trustedRoot, null, 2)}\n`, { fsync: true });
-    writeFileAtomic(join(dataDir, 'signing_config.json'), `${JSON.stringify(signingConfig, null, 2)}\n`, {
-      fsync: true,
-    });
+    const trustedRootBytes = Buffer.from(`${JSON.stringify(trustedRoot, null, 2)}\n`);
+    const signingConfigBytes = Buffer.from(`${JSON.stringify(signingConfig, null, 2)}\n`);
+    writeFileAtomic(join(dataDir, 'trusted_root.json'), trustedRootBytes, { fsync: true });
+    writeFileAtomic(join(dataDir, 'signing_config.json'), signingConfigBytes, { fsync: true });
+    if (enabled.tuf) {
+      // Loaded only here: the embedded instance never pays for the TUF models.
+      const { openDataTuf } = await import('./tuf/setup.ts');
+      const tuf = await openDataTuf(
+        dataDir,
+        { trustedRoot: trustedRootBytes, signingConfig: signingConfigBytes },
+        clock,
+      );
+      stack.tuf = tuf.repository;
+      stopTuf = tuf.stop;
+      mounts.push({ prefix: '/tuf', router: tuf.router });
+    }
     stack.trustedRoot = trustedRoot;
     stack.signingConfig = signingConfig;
     // Where `vouch sign --instance URL` fetches the instance's trust material (src/instance/instance.ts WELL_KNOWN).
@@ -201,6 +262,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stack.close = () => {
       // Stop accepting, let in-flight requests finish, commit what is queued, then close the store.
       closing ??= (async () => {
+        stopTuf?.();
         await app.close();
         await stack.log?.drain();
         await store?.close();
@@ -209,6 +271,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     return stack;
   } catch (e) {
+    stopTuf?.();
     await app.close();
     await store?.close();
     throw e;

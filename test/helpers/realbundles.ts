@@ -13,9 +13,12 @@ import type { ArtifactInput } from '../../src/verify/types.ts';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function realbundlesDir(): string {
-  // The worktree layout (/work/wt/<name>) puts shared/ two levels up; CI lays shared/ beside the clone.
-  for (const candidate of [join(REPO, '../shared/realbundles'), join(REPO, '../../shared/realbundles')]) {
+  // CI lays shared/ beside the clone; a worktree (/work/wt/<name>) has it two levels up, a mutation-testing
+  // sandbox (.stryker-tmp/sandbox-x inside a worktree) four: the nearest one above the repository is used.
+  for (let dir = dirname(REPO); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'shared/realbundles');
     if (existsSync(join(candidate, 'cases'))) return candidate;
+    if (dirname(dir) === dir) break;
   }
   throw new Error(`realbundles not found beside the repository (${join(REPO, '../shared/realbundles')})`);
 }

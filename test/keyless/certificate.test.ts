@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { readIdentity } from '../../src/sign/keyless.ts';
 import { KeyPairSigner } from '../../src/sign/signer.ts';
-import { rejectsWith, throwsWith } from './helpers.ts';
+import { rejectsWith } from './helpers.ts';
 
 const CASES = '/work/shared/realbundles/cases';
 

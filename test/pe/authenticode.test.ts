@@ -9,7 +9,16 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pkijs from 'pkijs';
-import { checkPe, handleSource, inspectPeFile, type PeSource, peFailure } from '../../src/artifact/pe/index.ts';
+import { signatureAlgorithms, verifyAuthenticode } from '../../src/artifact/pe/authenticode.ts';
+import {
+  bytesSource,
+  checkPe,
+  handleSource,
+  ImageDigester,
+  inspectPeFile,
+  type PeSource,
+  peFailure,
+} from '../../src/artifact/pe/index.ts';
 import { pemCertificates } from '../../src/core/encoding.ts';
 import { authenticodeRows, osslsigncodeVersion, parseTable, renderTable } from '../helpers/authenticode-table.ts';
 import { errorCode, REPO, vouch } from '../helpers/cli.ts';
@@ -135,6 +144,35 @@ describe('Authenticode on real PE files', { skip: missing }, () => {
     const bad = (await inspectPeFile(join(ws.dir, 'bad-countersignature.exe'), { roots }))!;
     assert.equal(bad.authenticode.signatures[0]!.timestamps[0]!.valid, false);
     assert.equal(peFailure(bad)?.code, 'AUTHENTICODE_TIMESTAMP_INVALID');
+  });
+
+  it('the image digest fed in any chunking (as a hasher streams the file) is the signed one', async () => {
+    for (const name of ['signed', 'signed-pe32', 'nested', '3cx']) {
+      const bytes = readFileSync(path(name));
+      const check = await checkPe(bytesSource(bytes));
+      assert.equal(check.kind, 'pe');
+      if (check.kind !== 'pe') return;
+      const algorithms = signatureAlgorithms(check);
+      assert.deepEqual(algorithms, ['sha256']);
+      // Chunk sizes 1..97 bytes: every excluded range is split somewhere.
+      const d = new ImageDigester(check.layout, algorithms);
+      for (let pos = 0, i = 0; pos < bytes.length; i++) {
+        const n = Math.min(1 + ((i * 37) % 97), bytes.length - pos);
+        d.update(bytes.subarray(pos, pos + n), pos);
+        pos += n;
+      }
+      const digests = d.digests();
+      const report = await verifyAuthenticode(check, bytesSource(bytes), { digests });
+      assert.equal(report.signatures[0]!.imageDigest, digests.get('sha256')!.toString('hex'));
+      assert.ok(
+        report.signatures.every((s) => s.digestMatches),
+        name,
+      );
+      // The given digests are used, not recomputed: wrong ones make a mismatch.
+      const wrong = new Map([['sha256', Buffer.alloc(32)]]);
+      const lied = await verifyAuthenticode(check, bytesSource(bytes), { digests: wrong });
+      assert.equal(lied.signatures[0]!.digestMatches, false);
+    }
   });
 
   it('checkPe on an open file reads the headers once and the table once', async () => {

@@ -20,7 +20,7 @@ import { TransparencyLog } from '../../src/server/tlog/log.ts';
 import { tlogRoutes } from '../../src/server/tlog/routes.ts';
 import { tsaRoutes } from '../../src/server/tsa/routes.ts';
 import { TimestampAuthority } from '../../src/server/tsa/tsa.ts';
-import { dsseEntry, hashedRekord, newSigner } from './helpers.ts';
+import { dsseEntry, hashedRekord, intotoEntry, newSigner } from './helpers.ts';
 
 /** Small deterministic PRNG (mulberry32). */
 function rng(seed: number) {
@@ -134,6 +134,7 @@ describe('fuzzing the POST routes', () => {
     const valid: [string, string, unknown][] = [
       ['tlog', '/api/v1/log/entries', hashedRekord(signer, 'seed')],
       ['tlog', '/api/v1/log/entries', dsseEntry(signer, Buffer.from('{}'))],
+      ['tlog', '/api/v1/log/entries', intotoEntry(signer, Buffer.from('{}'))],
       ['tlog', '/api/v1/log/entries/retrieve', { entryUUIDs: ['a'.repeat(64)], logIndexes: [0] }],
       [
         'ca',

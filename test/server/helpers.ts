@@ -56,3 +56,21 @@ export function verifyCheckpoint(
   const [origin, size, root] = text.trimEnd().split('\n');
   return { origin: origin!, size: Number(size), root: Buffer.from(root!, 'base64') };
 }
+
+/** A valid intoto 0.0.2 proposed entry, as sigstore-js sends one: payload and signature base64-encoded twice. */
+export function intotoEntry(s: Signer, payload: Buffer, badSig = false, publicKey = s.pemB64): Record<string, unknown> {
+  const type = 'application/vnd.in-toto+json';
+  const sig = sign('sha256', preAuthEncoding(type, badSig ? Buffer.from('other') : payload), s.privateKey);
+  const twice = (b: Buffer) => Buffer.from(b.toString('base64')).toString('base64');
+  return {
+    apiVersion: '0.0.2',
+    kind: 'intoto',
+    spec: {
+      content: {
+        envelope: { payloadType: type, payload: twice(payload), signatures: [{ sig: twice(sig), publicKey }] },
+        hash: { algorithm: 'sha256', value: createHash('sha256').update('envelope').digest('hex') },
+        payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+      },
+    },
+  };
+}

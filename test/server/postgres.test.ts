@@ -4,14 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
+import { isVouchError } from '../../src/errors.ts';
 import { loadOrCreateKey } from '../../src/server/pki.ts';
 import { PostgresLogStore } from '../../src/server/store/postgres.ts';
 import { TransparencyLog } from '../../src/server/tlog/log.ts';
+import { errorCode, vouch } from '../helpers/cli.ts';
 import { hashedRekord, newSigner } from './helpers.ts';
 
 const URL_ = process.env.VOUCH_TEST_PG_URL;
@@ -76,5 +79,87 @@ describe(
       await log.drain();
       await store.close();
     });
+  },
+);
+
+describe(
+  'PostgreSQL connection failures name their cause',
+  { skip: URL_ ? false : 'VOUCH_TEST_PG_URL is not set (no PostgreSQL server to test against)' },
+  () => {
+    /** A loopback port nothing listens on: bound, then released. */
+    async function closedPort(): Promise<number> {
+      const srv = createServer();
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      const { port } = srv.address() as { port: number };
+      await new Promise((resolve) => srv.close(resolve));
+      return port;
+    }
+    const variant = async (change: (u: URL) => void | Promise<void>) => {
+      const u = new URL(URL_!);
+      u.password = 'hunter2-secret';
+      await change(u);
+      return u.href;
+    };
+    const rows: {
+      name: string;
+      url: () => Promise<string>;
+      code: string;
+      status: number;
+      cause: string;
+    }[] = [
+      {
+        name: 'wrong port',
+        url: () =>
+          variant(async (u) => {
+            u.port = String(await closedPort());
+          }),
+        code: 'SERVICE_UNAVAILABLE',
+        status: 3,
+        cause: 'address',
+      },
+      {
+        name: 'unknown user',
+        url: () =>
+          variant((u) => {
+            u.username = 'vouch_no_such_role';
+          }),
+        code: 'CONFIG_INVALID',
+        status: 2,
+        cause: 'auth',
+      },
+      {
+        name: 'missing database',
+        url: () =>
+          variant((u) => {
+            u.pathname = '/vouch_no_such_database';
+          }),
+        code: 'CONFIG_INVALID',
+        status: 2,
+        cause: 'database',
+      },
+    ];
+    for (const row of rows) {
+      it(`${row.name}: ${row.code}, cause ${row.cause}, in the store and through vouch serve`, async () => {
+        const url = await row.url();
+        await assert.rejects(PostgresLogStore.connect(url, 'vouch_unused'), (e: unknown) => {
+          assert.ok(isVouchError(e));
+          assert.equal(e.code, row.code);
+          assert.deepEqual(e.details, { postgres: row.cause });
+          assert.ok(!e.message.includes('hunter2'), e.message);
+          return true;
+        });
+        const data = mkdtempSync(join(tmpdir(), 'vouch-pg-cli-'));
+        try {
+          const r = vouch(['serve', '--data', data, '--port', '0', '--postgres', url, '--json']);
+          assert.equal(r.status, row.status, r.stderr);
+          assert.equal(errorCode(r.stderr), row.code, r.stderr);
+          const out = r.json() as { error: { code: string; details: { postgres: string } } };
+          assert.deepEqual(out.error.details, { postgres: row.cause });
+          assert.ok(!r.stdout.includes('hunter2') && !r.stderr.includes('hunter2'));
+        } finally {
+          rmSync(data, { recursive: true, force: true });
+        }
+      });
+    }
   },
 );

@@ -14,7 +14,7 @@ import type { LogStore, StoredEntry, StoredNode } from '../../src/server/store/t
 import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
 import { MAX_ENTRY_BODY, tlogRoutes } from '../../src/server/tlog/routes.ts';
-import { dsseEntry, hashedRekord, newSigner, verifyCheckpoint } from './helpers.ts';
+import { dsseEntry, hashedRekord, intotoEntry, newSigner, verifyCheckpoint } from './helpers.ts';
 
 const hex = (h: string[]) => h.map((x) => Buffer.from(x, 'hex'));
 
@@ -147,6 +147,12 @@ describe('transparency log', () => {
     const other = newSigner();
     const good = hashedRekord(signer, 'x');
     const spec = good.spec as { data: { hash: { value: string } } };
+    /** A valid intoto entry with one change to its `spec.content`. */
+    const intotoWith = (change: (content: { envelope: Record<string, unknown>; hash?: unknown }) => unknown) => {
+      const e = intotoEntry(signer, Buffer.from('{"_type":"x"}')) as { spec: { content: never } };
+      change(e.spec.content);
+      return e;
+    };
     const cases: [string, unknown, number, Record<string, string>?][] = [
       ['signature by another key', hashedRekord(signer, 'y', sign('sha256', Buffer.from('y'), other.privateKey)), 400],
       [
@@ -192,6 +198,23 @@ describe('transparency log', () => {
         { ...good, spec: { ...(good.spec as object), signature: { content: 'AAAA', publicKey: { content: 'AAAA' } } } },
         400,
       ],
+      ['intoto bad signature', intotoEntry(signer, Buffer.from('{}'), true), 400],
+      ['intoto signature by a key not given', intotoEntry(other, Buffer.from('{}'), false, signer.pemB64), 400],
+      ['intoto payload encoded once', intotoWith((e) => Object.assign(e.envelope, { payload: 'e30=' })), 400],
+      ['intoto no signatures', intotoWith((e) => Object.assign(e.envelope, { signatures: [] })), 400],
+      ['intoto no envelope hash', intotoWith((e) => delete e.hash), 400],
+      [
+        'intoto envelope hash not hex',
+        intotoWith((e) => Object.assign(e, { hash: { algorithm: 'sha256', value: 'z'.repeat(64) } })),
+        400,
+      ],
+      [
+        'intoto envelope hash md5',
+        intotoWith((e) => Object.assign(e, { hash: { algorithm: 'md5', value: 'ab'.repeat(16) } })),
+        400,
+      ],
+      ['intoto empty payload type', intotoWith((e) => Object.assign(e.envelope, { payloadType: '' })), 400],
+      ['intoto version 0.0.1', { ...intotoEntry(signer, Buffer.from('{}')), apiVersion: '0.0.1' }, 400],
       ['array body', [], 400],
       ['not JSON', '{"a":', 400, { 'content-type': 'application/json' }],
       ['duplicate keys', '{"kind":"a","kind":"b"}', 400, { 'content-type': 'application/json' }],
@@ -300,6 +323,39 @@ describe('canonical bodies match production Rekor', () => {
       },
     };
     assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+  });
+
+  it('intoto 0.0.2 (npm provenance)', { skip }, () => {
+    const { bundle, body, parsed } = load('prod-npm-provenance-sigstore-2.0.0');
+    const logged = parsed.spec.content;
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    // What the client sent (sigstore-js toProposedIntotoEntry): payload and signature base64-encoded twice, the
+    // signer's certificate beside the signature, its own envelope hash; the payload hash is the log's to compute.
+    const proposed = {
+      apiVersion: '0.0.2',
+      kind: 'intoto',
+      spec: {
+        content: {
+          envelope: {
+            payloadType: bundle.dsseEnvelope.payloadType,
+            payload: b64(bundle.dsseEnvelope.payload),
+            signatures: [
+              { sig: b64(bundle.dsseEnvelope.signatures[0].sig), publicKey: logged.envelope.signatures[0].publicKey },
+            ],
+          },
+          hash: logged.hash,
+          payloadHash: { algorithm: 'sha256', value: '00'.repeat(32) },
+        },
+      },
+    };
+    assert.equal(canonicalizeProposedEntry(proposed).body.toString(), body.toString());
+    // The signature is checked before admission: another payload under the same signature is refused.
+    const forged = structuredClone(proposed);
+    forged.spec.content.envelope.payload = b64(b64('{"_type":"https://in-toto.io/Statement/v1"}'));
+    assert.throws(
+      () => canonicalizeProposedEntry(forged),
+      (e: { code?: string }) => e.code === 'SIGNATURE_INVALID',
+    );
   });
 });
 

@@ -64,6 +64,26 @@ describe('Merkle inclusion as the verifier uses it (core/merkle, RFC 9162 §2.1.
     assert.ok(!verifyInclusion(tree[5]!, 5, 13, [...proof, proof[0]!], root), 'too long');
     assert.ok(!verifyInclusion(tree[5]!, 5, 13, [Buffer.alloc(31), ...proof.slice(1)], root), 'short hash');
   });
+
+  it('proof shapes RFC 9162 §2.1.3.2 forbids fail even against the root they would compute', () => {
+    // Each root below is what the hashes do lead to: only the shape rules can refuse them.
+    const tree = leaves.slice(0, 13);
+    const proof = proofOf(5, tree);
+    const extra = Buffer.alloc(32, 7);
+    const longer = hashChildren(extra, rootFromLeafHashes(tree));
+    assert.ok(!verifyInclusion(tree[5]!, 5, 13, [...proof, extra], longer), 'a hash past the root');
+    // Without its last hash the path ends at the root of the left subtree of 8 leaves that holds leaf 5.
+    const partial = rootFromLeafHashes(tree.slice(0, 8));
+    assert.ok(verifyInclusion(tree[5]!, 5, 8, proof.slice(0, -1), partial), 'the same path in a tree of 8');
+    assert.ok(!verifyInclusion(tree[5]!, 5, 13, proof.slice(0, -1), partial), 'a path that stops short');
+    // A sibling that is not a hash: the root computed from it is refused.
+    const odd = Buffer.alloc(31, 3);
+    assert.ok(!verifyInclusion(tree[0]!, 0, 2, [odd], hashChildren(tree[0]!, odd)), 'a 31-byte sibling');
+    assert.ok(!verifyInclusion(tree[1]!, 1, 2, [Buffer.alloc(33)], hashChildren(Buffer.alloc(33), tree[1]!)));
+    assert.ok(verifyInclusion(tree[0]!, 0, 2, [tree[1]!], hashChildren(tree[0]!, tree[1]!)), 'the real pair');
+    assert.ok(verifyInclusion(tree[0]!, 0, 1, [], tree[0]!), 'a tree of one leaf');
+    assert.ok(!verifyInclusion(tree[0]!, 0, 1, [extra], hashChildren(extra, tree[0]!)), 'one leaf, one hash');
+  });
 });
 
 describe('signed notes and checkpoints (C2SP)', () => {
@@ -172,6 +192,15 @@ describe('policy', () => {
     ['bad regexp', { identities: [{ identityRegexp: '(', issuer: 'b' }] }],
     ['negative threshold', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: -1 }],
     ['fractional threshold', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: 0.5 }],
+    ['a log threshold over 32', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: 33 }],
+    ['a timestamp threshold over 32', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: 33 }],
+    ['a negative timestamp threshold', { identities: [{ identity: 'a', issuer: 'b' }], timestampThreshold: -1 }],
+    ['an infinite threshold', { identities: [{ identity: 'a', issuer: 'b' }], tlogThreshold: Infinity }],
+    ['empty issuer', { identities: [{ identity: 'a', issuer: '' }] }],
+    ['empty identity regexp', { identities: [{ identityRegexp: '', issuer: 'b' }] }],
+    ['empty issuer regexp', { identities: [{ identity: 'a', issuerRegexp: '' }] }],
+    ['issuer and issuer regexp', { identities: [{ identity: 'a', issuer: 'b', issuerRegexp: 'b' }] }],
+    ['a second identity without issuer', { identities: [{ identity: 'a', issuer: 'b' }, { identity: 'c' }] }],
   ];
   for (const [name, opts] of rows)
     it(`refuses ${name}`, () =>
@@ -196,6 +225,41 @@ describe('policy', () => {
         'POLICY_INVALID',
         JSON.stringify(p),
       );
+  });
+
+  it('keeps what it was given', () => {
+    const p = buildPolicy({
+      identities: [{ identity: 'a', issuerRegexp: 'b|c' }],
+      tlogThreshold: 32,
+      timestampThreshold: 0,
+    });
+    assert.equal(p.tlogThreshold, 32);
+    assert.equal(p.timestampThreshold, 0);
+    assert.deepEqual(p.identities![0]!.subject, { exact: 'a' });
+    const issuer = p.identities![0]!.issuer;
+    assert.ok('regexp' in issuer && issuer.regexp.test('c') && !issuer.regexp.test('bc'));
+    const k = buildPolicy({ keys: [{ spki: 'x' }] });
+    assert.deepEqual(k, { keys: [{ spki: 'x' }] });
+    assert.equal('tlogThreshold' in k, false);
+  });
+
+  it('hand-made matchers of the wrong type are refused', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const bad: Policy[] = [
+      { identities: [{ subject: { exact: 1 } as unknown as Matcher, issuer: { exact: 'x' } }] },
+      { identities: [{ subject: { regexp: '.*' } as unknown as Matcher, issuer: { exact: 'x' } }] },
+      { identities: [{ subject: { exact: 'a' }, issuer: undefined as unknown as Matcher }] },
+      { identities: [{ subject: { exact: 'a' }, issuer: { exact: '' } }] },
+      { keys: [] },
+    ];
+    for (const p of bad)
+      assert.equal(
+        code(() => verify(c.bundleText, c.artifact, p, trust)),
+        'POLICY_INVALID',
+      );
+    const good: Policy = { identities: [{ subject: { regexp: /.*/ }, issuer: { regexp: /.*/ } }] };
+    assert.equal(verify(c.bundleText, c.artifact, good, trust).verified, true);
   });
 
   it('anchors regular expressions', () => {

@@ -15,7 +15,9 @@ import {
   type TrustMaterial,
   verify,
 } from '../../src/verify/index.ts';
+import { certificate, p256, name as pkiName, selfSignedRoot, T0 } from '../helpers/fixture-pki.ts';
 import { loadCase, type RealCase } from '../helpers/realbundles.ts';
+import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at arbitrary JSON shapes
 type Json = Record<string, any>;
@@ -40,12 +42,13 @@ function trustOf(c: RealCase): TrustMaterial {
 
 function keylessPolicy(
   c: RealCase,
-  over: { identity?: string; identityRegexp?: string; issuer?: string } = {},
+  over: { identity?: string; identityRegexp?: string; issuer?: string; issuerRegexp?: string } = {},
 ): Policy {
   const id: Json = {};
   if (over.identityRegexp !== undefined) id.identityRegexp = over.identityRegexp;
   else id.identity = over.identity ?? c.identity;
-  id.issuer = over.issuer ?? c.issuer;
+  if (over.issuerRegexp !== undefined) id.issuerRegexp = over.issuerRegexp;
+  else id.issuer = over.issuer ?? c.issuer;
   return buildPolicy({ identities: [id] });
 }
 
@@ -75,6 +78,7 @@ const v02 = loadCase('prod-v0.2-hashedrekord');
 const dsse = loadCase('prod-v0.3-dsse-intoto');
 const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
 const staging = loadCase('staging-v0.3-email-identity');
+const v01 = loadCase('prod-v0.1-hashedrekord');
 
 describe('hostile bundle text', () => {
   const rows: [string, string | (() => string), ErrorCode][] = [
@@ -103,7 +107,7 @@ describe('hostile bundle text', () => {
 });
 
 describe('hostile bundle structure (mutated real bundles)', () => {
-  const rows: [string, RealCase, (b: Json) => void, ErrorCode][] = [
+  const rows: [string, RealCase, (b: Json) => void, ErrorCode | 'valid'][] = [
     [
       'wrong media type',
       v03,
@@ -211,6 +215,130 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'CERTIFICATE_INVALID',
     ],
     [
+      'an empty certificate chain',
+      v01,
+      (b) => {
+        b.verificationMaterial.x509CertificateChain.certificates = [];
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a certificate chain of eleven',
+      v01,
+      (b) => {
+        const c = b.verificationMaterial.x509CertificateChain.certificates;
+        while (c.length < 11) c.push(c[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a chain of ten naming no root: the leaf decides',
+      v01,
+      (b) => {
+        const c = b.verificationMaterial.x509CertificateChain.certificates;
+        c.length = 1;
+        while (c.length < 10) c.push(c[0]);
+      },
+      'valid',
+    ],
+    [
+      'v0.1 entry without inclusion promise',
+      v01,
+      (b) => delete b.verificationMaterial.tlogEntries[0].inclusionPromise,
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      '33 log entries',
+      v03,
+      (b) => {
+        const e = b.verificationMaterial.tlogEntries;
+        while (e.length < 33) e.push(e[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      '32 copies of the log entry are one witness',
+      v03,
+      (b) => {
+        const e = b.verificationMaterial.tlogEntries;
+        while (e.length < 32) e.push(e[0]);
+      },
+      'valid',
+    ],
+    [
+      '33 timestamps',
+      rekor2,
+      (b) => {
+        const t = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        while (t.length < 33) t.push(t[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'an inclusion proof of 65 hashes',
+      v03,
+      (b) => {
+        const h = b.verificationMaterial.tlogEntries[0].inclusionProof.hashes;
+        while (h.length < 65) h.push(h[0]);
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a negative log index',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries[0].logIndex = '-1';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a negative integrated time',
+      v03,
+      (b) => {
+        b.verificationMaterial.tlogEntries[0].integratedTime = '-1';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a message digest of the wrong length',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.digest = Buffer.alloc(31).toString('base64');
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'a message digest of an unknown algorithm',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.algorithm = 'MD5';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'an empty signature',
+      v03,
+      (b) => {
+        b.messageSignature.signature = '';
+      },
+      'BUNDLE_MALFORMED',
+    ],
+    [
+      'no message digest: the artifact is checked against the signature alone',
+      v03,
+      (b) => delete b.messageSignature.messageDigest,
+      'valid',
+    ],
+    [
+      'fields set to null are absent',
+      v03,
+      (b) => {
+        b.dsseEnvelope = null;
+        b.verificationMaterial.x509CertificateChain = null;
+      },
+      'valid',
+    ],
+    [
       'no tlog entries (keyless needs one)',
       v03,
       (b) => {
@@ -219,7 +347,12 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'TLOG_MISSING',
     ],
   ];
-  for (const [name, c, mutate, code] of rows) it(name, () => expectCode(code, mutated(c, mutate)));
+  for (const [name, c, mutate, code] of rows) {
+    it(name, () => {
+      if (code === 'valid') assert.equal(mutated(c, mutate)().verified, true);
+      else expectCode(code, mutated(c, mutate));
+    });
+  }
 });
 
 describe('hostile log entries', () => {
@@ -514,6 +647,13 @@ describe('hostile signatures and artifacts', () => {
       'DSSE_INVALID',
     ],
     [
+      'DSSE with its signature twice (bundles carry exactly one)',
+      mutated(dsse, (b) => {
+        b.dsseEnvelope.signatures.push(b.dsseEnvelope.signatures[0]);
+      }),
+      'DSSE_INVALID',
+    ],
+    [
       'DSSE for another artifact',
       () =>
         verify(
@@ -563,6 +703,11 @@ describe('identity near-misses', () => {
     ],
     ['regexp is anchored at the start', { identityRegexp: 'refs/heads/main' }, 'IDENTITY_MISMATCH'],
     ['alternation cannot escape the anchors', { identityRegexp: 'nomatch|.*heads/mai' }, 'IDENTITY_MISMATCH'],
+    // The pattern closes the anchoring group and opens one outside it: `^(?:x)|(.*)$` would match anything.
+    ['a pattern that closes the anchoring group', { identityRegexp: 'alice@example\\.com)|(.*' }, 'POLICY_INVALID'],
+    ['the same in the issuer', { issuerRegexp: 'https://accounts\\.google\\.com)|(.*' }, 'POLICY_INVALID'],
+    ['a pattern that closes the group and opens an empty one', { identityRegexp: '.*)|(?:' }, 'POLICY_INVALID'],
+    ['a trailing escape that eats the closing parenthesis', { identityRegexp: 'x\\' }, 'POLICY_INVALID'],
     ['issuer with a trailing slash', { issuer: `${v03.issuer}/` }, 'ISSUER_MISMATCH'],
     ['issuer of another provider', { issuer: 'https://accounts.google.com' }, 'ISSUER_MISMATCH'],
   ];
@@ -571,6 +716,16 @@ describe('identity near-misses', () => {
       expectCode(code, () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03, over), trustOf(v03))),
     );
   }
+  it('patterns that compile on their own stay inside the anchors', () => {
+    // Each is a valid expression by itself; wrapped, none may reach beyond the whole SAN.
+    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(a)|\\1.*heads']) {
+      expectCode('IDENTITY_MISMATCH', () =>
+        verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
+      );
+    }
+    const p = keylessPolicy(v03, { identityRegexp: '.*', issuerRegexp: 'https://token\\.actions\\..*' });
+    assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
   it('an anchored regexp that does match', () => {
     const p = keylessPolicy(v03, { identityRegexp: 'https://github\\.com/sigstore-conformance/.*@refs/heads/main' });
     assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
@@ -610,6 +765,43 @@ describe('another instance', () => {
     assert.throws(
       () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), trustOf(staging)),
       (e: unknown) => e instanceof VouchError && codes.includes(e.code),
+    );
+  });
+  it('several roots: a swapped log entry is reported by the root that lists its log, in any order', () => {
+    // The store's first root does not list the log and fails as early as the one that does; the claimed root's
+    // verdict is the one `--trusted-root` with that root gives.
+    const swapped = mutated(v03, (b) => {
+      b.verificationMaterial.tlogEntries = JSON.parse(v02.bundleText).verificationMaterial.tlogEntries;
+    });
+    expectCode('TLOG_INVALID', swapped);
+    const b = JSON.parse(v03.bundleText) as Json;
+    b.verificationMaterial.tlogEntries = JSON.parse(v02.bundleText).verificationMaterial.tlogEntries;
+    const text = JSON.stringify(b);
+    for (const roots of [
+      [trustOf(staging), trustOf(v03)],
+      [trustOf(v03), trustOf(staging)],
+      [trustOf(staging), trustOf(v03), trustOf(staging)],
+    ]) {
+      expectCode('TLOG_INVALID', () => verify(text, v03.artifact, keylessPolicy(v03), roots));
+    }
+  });
+  it('no trusted root at all', () => {
+    expectCode('TRUST_ROOT_INVALID', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), []));
+  });
+  it('an exception that is not a VouchError is INTERNAL, never a verdict', () => {
+    class Hostile extends RegExp {
+      override get source(): string {
+        throw new TypeError('hostile matcher');
+      }
+    }
+    const p: Policy = { identities: [{ subject: { regexp: new Hostile('x') }, issuer: { exact: v03.issuer! } }] };
+    expectCode('INTERNAL', () => verify(v03.bundleText, v03.artifact, p, trustOf(v03)));
+  });
+  it('several roots: an entry of no listed log is a mismatch of every root', () => {
+    const b = JSON.parse(v03.bundleText) as Json;
+    b.verificationMaterial.tlogEntries[0].logId.keyId = flipB64(b.verificationMaterial.tlogEntries[0].logId.keyId);
+    expectCode('TRUST_ROOT_MISMATCH', () =>
+      verify(JSON.stringify(b), v03.artifact, keylessPolicy(v03), [trustOf(staging), trustOf(v03)]),
     );
   });
   it('a trusted root whose CA has expired before the signing time', () => {
@@ -727,6 +919,181 @@ describe('trusted root parsing', () => {
       loadTrustedRoot(v03.trustedRootText.replace('"mediaType":', '"mediaType": "x", "mediaType":')),
     );
   });
+
+  const more: [string, (r: Json) => void][] = [
+    [
+      'media type version 0.0',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot+json;version=0.0';
+      },
+    ],
+    [
+      'media type with a suffix',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot.v0.1+json; x';
+      },
+    ],
+    [
+      'tlogs is not a list',
+      (r) => {
+        r.tlogs = { 0: r.tlogs[0] };
+      },
+    ],
+    [
+      'a log base URL that is not a URL',
+      (r) => {
+        r.tlogs[0].baseUrl = 'rekor.sigstore.dev';
+      },
+    ],
+    ['a log key without its details', (r) => delete r.tlogs[0].publicKey.keyDetails],
+    [
+      'a log key labelled PKCS#1 RSA that is not',
+      (r) => {
+        r.tlogs[0].publicKey.keyDetails = 'PKCS1_RSA_PKCS1V5';
+      },
+    ],
+    [
+      'a time with an offset instead of Z',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53:27+01:00';
+      },
+    ],
+    [
+      'a time in month 13',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-13-12T11:53:27Z';
+      },
+    ],
+    [
+      'a time without seconds',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53Z';
+      },
+    ],
+    [
+      'a time with text before it',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = 'x2021-01-12T11:53:27Z';
+      },
+    ],
+    [
+      'a time with text after it',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53:27Zx';
+      },
+    ],
+    [
+      'two different keys under one log ID',
+      (r) => {
+        const twin = structuredClone(r.tlogs[0]);
+        twin.publicKey.rawBytes = r.tlogs[1].publicKey.rawBytes;
+        r.tlogs.push(twin);
+      },
+    ],
+    [
+      'a CA certificate that is not DER',
+      (r) => {
+        r.certificateAuthorities[1].certChain.certificates = [{ rawBytes: 'AAAA' }];
+      },
+    ],
+  ];
+  for (const [name, mutate] of more) {
+    it(name, () => {
+      const r = structuredClone(base);
+      mutate(r);
+      expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
+    });
+  }
+
+  it('a CA whose chain has a certificate that is not a CA above another', () => {
+    const notCa = selfSignedRoot('not-a-ca', { ca: false });
+    const child = certificate({
+      serial: 9,
+      issuer: notCa.name,
+      subject: pkiName('vouch-test', 'child'),
+      notBefore: T0,
+      notAfter: T0 + 86400_000,
+      publicKey: p256().publicKey,
+      signingKey: notCa.keys.privateKey,
+      extensions: [],
+    });
+    const r = structuredClone(base);
+    r.certificateAuthorities[1].certChain.certificates = [child, notCa.cert].map((c) => ({
+      rawBytes: c.toString('base64'),
+    }));
+    expectCode('TRUST_ROOT_INVALID', () => loadTrustedRoot(JSON.stringify(r)));
+  });
+
+  const accepted: [string, (r: Json) => void, (t: TrustMaterial) => void][] = [
+    [
+      'the v0.1+json media type spelling',
+      (r) => {
+        r.mediaType = 'application/vnd.dev.sigstore.trustedroot.v0.1+json';
+      },
+      (t) => assert.equal(t.mediaType, 'application/vnd.dev.sigstore.trustedroot.v0.1+json'),
+    ],
+    [
+      'lists left out or null',
+      (r) => {
+        delete r.ctlogs;
+        r.timestampAuthorities = null;
+      },
+      (t) => assert.deepEqual([t.ctlogs.length, t.timestampAuthorities.length], [0, 0]),
+    ],
+    [
+      'no validFor: valid at any time',
+      (r) => delete r.tlogs[0].publicKey.validFor,
+      (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [-Infinity, Infinity]),
+    ],
+    [
+      'an end given as null: open',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.end = null;
+      },
+      (t) => assert.equal(t.tlogs[0]!.end, Infinity),
+    ],
+    [
+      'fractional seconds',
+      (r) => {
+        r.tlogs[0].publicKey.validFor = { start: '2021-01-12T11:53:27.5Z', end: '2021-01-12T11:53:28.25Z' };
+      },
+      (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [1610452407500, 1610452408250]),
+    ],
+    [
+      'a window of one instant',
+      (r) => {
+        r.tlogs[0].publicKey.validFor = { start: '2021-01-12T11:53:27Z', end: '2021-01-12T11:53:27Z' };
+      },
+      (t) => assert.equal(t.tlogs[0]!.start, t.tlogs[0]!.end),
+    ],
+    [
+      'a CA without a URI',
+      (r) => delete r.certificateAuthorities[0].uri,
+      (t) => assert.equal(t.certificateAuthorities[0]!.uri, ''),
+    ],
+    [
+      'the log host is the base URL host',
+      () => {},
+      (t) => assert.equal(t.tlogs.find((l) => l.baseUrl === 'https://rekor.sigstore.dev')!.host, 'rekor.sigstore.dev'),
+    ],
+  ];
+  for (const [name, mutate, check] of accepted) {
+    it(`accepted: ${name}`, () => {
+      const r = structuredClone(base);
+      mutate(r);
+      check(loadTrustedRoot(JSON.stringify(r)));
+    });
+  }
+  it('accepted: a PKCS#1 RSA log key, used with SHA-256', () => {
+    const { publicKey } = rsaKeys;
+    const r = structuredClone(base);
+    r.tlogs[0].publicKey.rawBytes = publicKey.export({ format: 'der', type: 'pkcs1' }).toString('base64');
+    r.tlogs[0].publicKey.keyDetails = 'PKCS1_RSA_PKCS1V5';
+    const t = loadTrustedRoot(JSON.stringify(r));
+    assert.equal(t.tlogs[0]!.hash, 'sha256');
+    assert.ok(t.tlogs[0]!.spki.equals(publicKey.export({ format: 'der', type: 'spki' })));
+    assert.equal(t.tlogs[0]!.key.asymmetricKeyType, 'rsa');
+  });
 });
 
 describe('every field of a valid bundle is load-bearing', () => {
@@ -785,18 +1152,47 @@ function fingerprint(k: KeyObject): Buffer {
     .digest();
 }
 
+type KeyType = 'ec' | 'ed25519' | 'rsa' | 'p384' | 'p521' | 'secp256k1' | 'ed448';
+const rsaKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+function keyPairOf(type: KeyType) {
+  switch (type) {
+    case 'ec':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'p521':
+      return generateKeyPairSync('ec', { namedCurve: 'P-521' });
+    case 'secp256k1':
+      return generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    case 'rsa':
+      return rsaKeys;
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+    case 'ed448':
+      return generateKeyPairSync('ed448');
+  }
+}
+/** The digest a DSSE signature by this key type is made with: the curve's size (as the verifier expects). */
+const DSSE_HASH: Record<KeyType, string | null> = {
+  ec: 'sha256',
+  p384: 'sha384',
+  p521: 'sha512',
+  secp256k1: 'sha256',
+  rsa: 'sha256',
+  ed25519: null,
+  ed448: null,
+};
+
 function keyBundle(
-  type: 'ec' | 'ed25519' | 'rsa',
+  type: KeyType,
   artifact: Buffer,
-  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string } = {},
+  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string; junk?: boolean } = {},
 ) {
-  const { privateKey, publicKey } =
-    type === 'ec'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : type === 'rsa'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : generateKeyPairSync('ed25519');
-  const hash = type === 'ed25519' ? null : 'sha256';
+  const { privateKey, publicKey } = keyPairOf(type);
+  const hash = opts.dsse ? DSSE_HASH[type] : type === 'ed25519' || type === 'ed448' ? null : 'sha256';
+  // A junk signature of the length a real one has (an RSA one is as long as the modulus).
+  const signed = (data: Buffer) =>
+    opts.junk ? Buffer.alloc(sign(hash, data, privateKey).length, 0x5a) : sign(hash, data, privateKey);
   const vm: Json = { publicKey: {}, tlogEntries: [] };
   if (opts.hint !== 'none') vm.publicKey.hint = fingerprint(publicKey).toString('base64');
   const b: Json = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: vm };
@@ -816,12 +1212,12 @@ function keyBundle(
     b.dsseEnvelope = {
       payload: payload.toString('base64'),
       payloadType: type,
-      signatures: [{ sig: sign(hash, pae, privateKey).toString('base64'), keyid: '' }],
+      signatures: [{ sig: signed(pae).toString('base64'), keyid: '' }],
     };
   } else {
     b.messageSignature = {
       messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(artifact).digest('base64') },
-      signature: sign(hash, artifact, privateKey).toString('base64'),
+      signature: signed(artifact).toString('base64'),
     };
   }
   return { text: JSON.stringify(b), json: b, publicKey, privateKey };
@@ -982,6 +1378,170 @@ describe('key-pair bundles', () => {
     ],
   ];
   for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
+});
+
+describe('key pairs of every type: junk signatures never verify', () => {
+  // Each row: a hinted key of this type, the bundle's signature replaced by junk of the right length. Where the
+  // verifier cannot check a signature (Ed25519 and Ed448 over a digest alone) it says so; where it cannot check a
+  // key type at all (Ed448, secp256k1 over a digest) the signature does not verify. Junk must never pass, through
+  // a library that throws on it or a curve the prehashed path does not know.
+  const artifact = Buffer.from('junk signatures\n');
+  const digest = createHash('sha256').update(artifact).digest();
+  const withBytes: ArtifactInput = { kind: 'digest', algorithm: 'sha256', digest, bytes: artifact };
+  const digestOnly: ArtifactInput = { kind: 'digest', algorithm: 'sha256', digest };
+  const types: KeyType[] = ['rsa', 'secp256k1', 'ed448', 'ec', 'p384', 'p521', 'ed25519'];
+  const policyOf = (k: KeyObject) => buildPolicy({ keys: [{ spki: spkiPem(k) }] });
+  const verdict = (text: string, input: ArtifactInput, k: KeyObject) => {
+    try {
+      verify(text, input, policyOf(k), trustOf(v03));
+      return 'valid';
+    } catch (e) {
+      assert.ok(e instanceof VouchError, String((e as Error)?.stack));
+      return e.code;
+    }
+  };
+  for (const type of types) {
+    for (const dsse of [false, true]) {
+      for (const [how, input] of [
+        ['with the bytes', withBytes],
+        ['digest only', digestOnly],
+      ] as const) {
+        const name = `${type}, ${dsse ? 'DSSE' : 'message'}, ${how}`;
+        it(`${name}: junk signature`, () => {
+          const kb = keyBundle(type, artifact, { dsse, junk: true });
+          const cannotCheck = !dsse && how === 'digest only' && (type === 'ed25519' || type === 'ed448');
+          assert.equal(verdict(kb.text, input, kb.publicKey), cannotCheck ? 'BUNDLE_UNSUPPORTED' : 'SIGNATURE_INVALID');
+          if (how === 'with the bytes') {
+            const v = sigstoreJsVerify({
+              trustedRootJson: EMPTY_ROOT,
+              bundleJson: kb.text,
+              artifact,
+              keyPem: spkiPem(kb.publicKey),
+            });
+            assert.notEqual(v.ok, true);
+          }
+        });
+        it(`${name}: a real signature`, () => {
+          const kb = keyBundle(type, artifact, { dsse });
+          const prehashable = type === 'rsa' || type === 'ec' || type === 'p384' || type === 'p521';
+          const want =
+            type === 'ed448'
+              ? dsse || how === 'with the bytes'
+                ? 'SIGNATURE_INVALID'
+                : 'BUNDLE_UNSUPPORTED'
+              : dsse || how === 'with the bytes' || prehashable
+                ? 'valid'
+                : type === 'ed25519'
+                  ? 'BUNDLE_UNSUPPORTED'
+                  : 'SIGNATURE_INVALID';
+          assert.equal(verdict(kb.text, input, kb.publicKey), want);
+        });
+      }
+    }
+  }
+});
+
+describe('key hints are read in every spelling, and never trusted', () => {
+  const artifact = Buffer.from('hinted\n');
+  const input: ArtifactInput = {
+    kind: 'digest',
+    algorithm: 'sha256',
+    digest: createHash('sha256').update(artifact).digest(),
+    bytes: artifact,
+  };
+  const trust = trustOf(v03);
+  const other = keyPairOf('ec');
+  const spellings: [string, (fp: Buffer) => string][] = [
+    ['lowercase hex', (fp) => fp.toString('hex')],
+    ['sha256:hex', (fp) => `sha256:${fp.toString('hex')}`],
+    ['base64', (fp) => fp.toString('base64')],
+    ['SHA256: unpadded base64', (fp) => `SHA256:${fp.toString('base64').replace(/=+$/, '')}`],
+  ];
+  const run = (kb: { json: Json; publicKey: KeyObject }, hint: string | undefined, policyKeys: KeyObject[]) => {
+    if (hint === undefined) delete kb.json.verificationMaterial.publicKey.hint;
+    else kb.json.verificationMaterial.publicKey.hint = hint;
+    try {
+      verify(
+        JSON.stringify(kb.json),
+        input,
+        buildPolicy({ keys: policyKeys.map((k) => ({ spki: spkiPem(k) })) }),
+        trust,
+      );
+      return 'valid';
+    } catch (e) {
+      assert.ok(e instanceof VouchError, String(e));
+      return e.code;
+    }
+  };
+  for (const [name, spell] of spellings) {
+    it(`${name}: names the key, so a bad signature is that key's failure`, () => {
+      const good = keyBundle('ec', artifact);
+      assert.equal(run(good, spell(fingerprint(good.publicKey)), [other.publicKey, good.publicKey]), 'valid');
+      const junk = keyBundle('ec', artifact, { junk: true });
+      assert.equal(
+        run(junk, spell(fingerprint(junk.publicKey)), [other.publicKey, junk.publicKey]),
+        'SIGNATURE_INVALID',
+      );
+    });
+  }
+  const rows: [string, () => string][] = [
+    [
+      'a hint naming another policy key: the signing key is still found',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        return run(kb, fingerprint(other.publicKey).toString('hex'), [other.publicKey, kb.publicKey]);
+      },
+    ],
+    [
+      'a hint naming no policy key, junk signature',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, 'not-a-fingerprint', [kb.publicKey]);
+      },
+    ],
+    [
+      'no hint, junk signature',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, undefined, [other.publicKey, kb.publicKey]);
+      },
+    ],
+    [
+      'a hint in upper-case hex is another string',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, fingerprint(kb.publicKey).toString('hex').toUpperCase(), [kb.publicKey]);
+      },
+    ],
+    [
+      'a base64 hint without its padding is another string',
+      () => {
+        const kb = keyBundle('ec', artifact, { junk: true });
+        return run(kb, fingerprint(kb.publicKey).toString('base64').replace(/=+$/, ''), [kb.publicKey]);
+      },
+    ],
+  ];
+  const want = ['valid', 'KEY_MISMATCH', 'KEY_MISMATCH', 'KEY_MISMATCH', 'KEY_MISMATCH'];
+  rows.forEach(([name, fn], i) => {
+    it(name, () => assert.equal(fn(), want[i]));
+  });
+  it('a DSSE keyid equal to the hint, or empty, is accepted', () => {
+    const kb = keyBundle('ec', artifact, { dsse: true });
+    const hint = fingerprint(kb.publicKey).toString('hex');
+    kb.json.dsseEnvelope.signatures[0].keyid = hint;
+    assert.equal(run(kb, hint, [kb.publicKey]), 'valid');
+    kb.json.dsseEnvelope.signatures[0].keyid = 'something else';
+    assert.equal(run(kb, undefined, [kb.publicKey]), 'valid');
+    assert.equal(run(kb, hint, [kb.publicKey]), 'DSSE_INVALID');
+  });
+  it('a policy key given as SPKI DER works as the PEM', () => {
+    const kb = keyBundle('ec', artifact);
+    const der = kb.publicKey.export({ format: 'der', type: 'spki' });
+    const r = verify(kb.text, input, buildPolicy({ keys: [{ spki: der }] }), trust);
+    assert.deepEqual(r.signer, { type: 'key', fingerprint: fingerprint(kb.publicKey).toString('hex') });
+    const priv = kb.privateKey.export({ format: 'der', type: 'pkcs8' });
+    expectCode('KEY_INVALID', () => verify(kb.text, input, buildPolicy({ keys: [{ spki: priv }] }), trust));
+  });
 });
 
 describe('thresholds count distinct witnesses', () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
-import { buildPolicy, loadTrustedRoot, type Policy, verify } from '../../src/verify/index.ts';
-import { p256, T0 } from '../helpers/fixture-pki.ts';
+import { buildPolicy, loadTrustedRoot, type Policy, type TrustMaterial, verify } from '../../src/verify/index.ts';
+import { makeInstance, p256, T0 } from '../helpers/fixture-pki.ts';
 import { makeRekorV2Instance, type V2BundleOptions } from '../helpers/fixture-rekor2.ts';
 import { sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
@@ -84,6 +84,33 @@ describe('Rekor v2 entries (in-memory instance)', () => {
     } catch (e) {
       assert.ok(e instanceof VouchError && e.code === 'TIMESTAMP_INVALID', String(e));
     }
+  });
+  it('several roots: without a log entry, the root whose CA issued the certificate reports', async () => {
+    // The claimed root's TSA window closed before the token; another root trusts the same TSA but not the CA, so
+    // it gets further (to the chain) and would win on distance alone.
+    const b = JSON.parse(inst.bundle({ artifact })) as { verificationMaterial: { tlogEntries: unknown[] } };
+    b.verificationMaterial.tlogEntries = [];
+    const text = JSON.stringify(b);
+    const claimed = JSON.parse(inst.trustedRootJson);
+    claimed.timestampAuthorities[0].validFor = { start: '2024-01-01T00:00:00Z', end: '2024-06-01T00:00:00Z' };
+    const other = JSON.parse(inst.trustedRootJson);
+    other.certificateAuthorities = JSON.parse((await makeInstance()).trustedRootJson).certificateAuthorities;
+    const p = buildPolicy({ identities: [{ identity: APP, issuer: GH }], tlogThreshold: 0 });
+    const [c, o] = [loadTrustedRoot(JSON.stringify(claimed)), loadTrustedRoot(JSON.stringify(other))];
+    const code = (roots: TrustMaterial[]) => {
+      try {
+        verify(text, input, p, roots);
+        return 'valid';
+      } catch (e) {
+        assert.ok(e instanceof VouchError, String(e));
+        return e.code;
+      }
+    };
+    assert.equal(code([c]), 'TIMESTAMP_INVALID');
+    assert.equal(code([o]), 'CHAIN_INVALID');
+    assert.equal(code([o, c]), 'TIMESTAMP_INVALID');
+    assert.equal(code([c, o]), 'TIMESTAMP_INVALID');
+    assert.equal(code([o, loadTrustedRoot(inst.trustedRootJson)]), 'valid');
   });
   it('entries of another v2 log are refused', () => {
     const other = makeRekorV2Instance();

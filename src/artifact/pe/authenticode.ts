@@ -10,9 +10,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { VouchError } from '../../errors.ts';
 import type { CertificateEntry, PeAnomaly, PeCheck } from './check.ts';
-import { excludedRanges, type PeLayout, type PeSource } from './layout.ts';
+import { imageDigests } from './digest.ts';
+import type { PeSource } from './layout.ts';
 
 const OID = {
   signedData: '1.2.840.113549.1.7.2',
@@ -87,6 +87,8 @@ export interface AuthenticodeReport {
 export interface AuthenticodeOptions {
   /** CA certificates (DER) a signer and a timestamp authority must chain to; without them chains are not checked. */
   roots?: Buffer[];
+  /** Image digests already computed in the caller's own pass (an `ImageDigester`); else the file is read again. */
+  digests?: Map<string, Buffer>;
 }
 
 interface ParsedSignature {
@@ -115,7 +117,9 @@ export async function verifyAuthenticode(
   const parsed: ParsedSignature[] = [];
   collect(entry.signature.der, entry.signature.offset, '0', 0, parsed, anomalies);
   const algorithms = [...new Set(parsed.flatMap((p) => (p.digestAlgorithm ? [p.digestAlgorithm] : [])))];
-  const digests = await imageDigests(check.layout, source, algorithms);
+  const given = options.digests;
+  const digests =
+    given && algorithms.every((a) => given.has(a)) ? given : await imageDigests(check.layout, source, algorithms);
   const roots = (options.roots ?? []).map((der) => pkijs.Certificate.fromBER(new Uint8Array(der)));
   const signatures: SignatureReport[] = [];
   for (const p of parsed) signatures.push(await verifyOne(p, digests, roots, options.roots !== undefined));
@@ -207,30 +211,13 @@ function spcIndirectData(sd: pkijs.SignedData): { algorithm: string; digest: Buf
   return { algorithm, digest: Buffer.from(digest.valueBlock.valueHexView) };
 }
 
-const CHUNK = 1 << 20;
-
-/** The image digest in each algorithm, in one bounded pass over the file with the excluded ranges skipped. */
-export async function imageDigests(
-  layout: PeLayout,
-  source: PeSource,
-  algorithms: string[],
-): Promise<Map<string, Buffer>> {
-  const hashes = algorithms.map((a) => createHash(a));
-  let pos = 0;
-  const hashUpTo = async (end: number) => {
-    while (pos < end) {
-      const n = Math.min(CHUNK, end - pos);
-      const chunk = await source.read(pos, n);
-      for (const h of hashes) h.update(chunk);
-      pos += n;
-    }
-  };
-  for (const [start, end] of excludedRanges(layout)) {
-    await hashUpTo(start);
-    pos = Math.max(pos, end);
-  }
-  await hashUpTo(layout.fileSize);
-  return new Map(algorithms.map((a, i) => [a, hashes[i]!.digest()]));
+/** The digest algorithms a checked file's signatures name (what an `ImageDigester` must compute). */
+export function signatureAlgorithms(check: PeCheck & { kind: 'pe' }): string[] {
+  const der = check.entries[0]?.signature;
+  if (!der) return [];
+  const parsed: ParsedSignature[] = [];
+  collect(der.der, der.offset, '0', 0, parsed, []);
+  return [...new Set(parsed.flatMap((p) => (p.digestAlgorithm ? [p.digestAlgorithm] : [])))];
 }
 
 function summary(cert: pkijs.Certificate): CertificateSummary {
@@ -427,29 +414,4 @@ async function countersignature(
     out.problem = `the countersignature does not verify: ${(e as Error).message}`;
   }
   return out;
-}
-
-/**
- * What makes a checked file fail (signing, `verify --pe-strict`): the first failing signature, as the error of its
- * kind. Chains and timestamps fail only when roots were given; without them they are reported, not judged.
- */
-export function authenticodeError(path: string, report: AuthenticodeReport): VouchError | undefined {
-  for (const s of report.signatures) {
-    const where = `${path}: Authenticode signature ${s.path}`;
-    if (s.signedDigest !== undefined && !s.digestMatches) {
-      return new VouchError(
-        'AUTHENTICODE_DIGEST_MISMATCH',
-        `${where}: image digest ${s.imageDigest} (${s.digestAlgorithm}), signed ${s.signedDigest}`,
-      );
-    }
-    if (!s.signatureValid) {
-      return new VouchError('AUTHENTICODE_SIGNATURE_INVALID', `${where}: ${s.problems[0] ?? 'does not verify'}`);
-    }
-    if (s.chainStatus === 'failed') {
-      return new VouchError('AUTHENTICODE_CHAIN_INVALID', `${where}: ${s.problems.at(-1) ?? 'chain invalid'}`);
-    }
-    const t = s.timestamps.find((t) => !t.valid || t.chain === 'failed');
-    if (t) return new VouchError('AUTHENTICODE_TIMESTAMP_INVALID', `${where}: ${t.problem ?? 'timestamp invalid'}`);
-  }
-  return undefined;
 }

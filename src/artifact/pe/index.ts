@@ -8,24 +8,20 @@ import { open, readFile } from 'node:fs/promises';
 import { fileError } from '../../core/digest.ts';
 import { pemCertificates } from '../../core/encoding.ts';
 import { VouchError } from '../../errors.ts';
-import {
-  type AuthenticodeOptions,
-  type AuthenticodeReport,
-  authenticodeError,
-  verifyAuthenticode,
-} from './authenticode.ts';
+import type { AuthenticodeOptions, AuthenticodeReport } from './authenticode.ts';
 import { anomalyError, checkPe, type PeAnomaly, type PeCheck, refusals } from './check.ts';
 import { handleSource, type PeLayout, type PeSource } from './layout.ts';
 
-export {
-  type AuthenticodeReport,
-  type CertificateSummary,
-  imageDigests,
-  type SignatureReport,
-  type TimestampReport,
-  verifyAuthenticode,
+// Types only: the PKCS#7 code (pkijs) is loaded when a signature is verified, not by a hasher calling checkPe.
+export type {
+  AuthenticodeOptions,
+  AuthenticodeReport,
+  CertificateSummary,
+  SignatureReport,
+  TimestampReport,
 } from './authenticode.ts';
 export { checkPe, PE_ANOMALIES, type PeAnomaly, type PeAnomalyCode, type PeCheck, refusals } from './check.ts';
+export { ImageDigester, imageDigests } from './digest.ts';
 export { bytesSource, excludedRanges, handleSource, hasMzMagic, type PeLayout, type PeSource } from './layout.ts';
 
 /** What `vouch inspect` prints for a PE file, and what `--pe-strict` judges. */
@@ -71,6 +67,7 @@ export async function inspectPe(
 ): Promise<PeInspection | undefined> {
   const check = await checkPe(source);
   if (check.kind !== 'pe') return undefined;
+  const { verifyAuthenticode } = await import('./authenticode.ts');
   const authenticode = await verifyAuthenticode(check, source, options);
   return describe(path, check, authenticode);
 }
@@ -169,4 +166,29 @@ export async function enforcePe(
   };
   if (failure) record.allowed = failure.code;
   return record;
+}
+
+/**
+ * What makes a checked file fail (signing, `verify --pe-strict`): the first failing signature, as the error of its
+ * kind. Chains and timestamps fail only when roots were given; without them they are reported, not judged.
+ */
+function authenticodeError(path: string, report: AuthenticodeReport): VouchError | undefined {
+  for (const s of report.signatures) {
+    const where = `${path}: Authenticode signature ${s.path}`;
+    if (s.signedDigest !== undefined && !s.digestMatches) {
+      return new VouchError(
+        'AUTHENTICODE_DIGEST_MISMATCH',
+        `${where}: image digest ${s.imageDigest} (${s.digestAlgorithm}), signed ${s.signedDigest}`,
+      );
+    }
+    if (!s.signatureValid) {
+      return new VouchError('AUTHENTICODE_SIGNATURE_INVALID', `${where}: ${s.problems[0] ?? 'does not verify'}`);
+    }
+    if (s.chainStatus === 'failed') {
+      return new VouchError('AUTHENTICODE_CHAIN_INVALID', `${where}: ${s.problems.at(-1) ?? 'chain invalid'}`);
+    }
+    const t = s.timestamps.find((t) => !t.valid || t.chain === 'failed');
+    if (t) return new VouchError('AUTHENTICODE_TIMESTAMP_INVALID', `${where}: ${t.problem ?? 'timestamp invalid'}`);
+  }
+  return undefined;
 }

@@ -1,4 +1,3 @@
-import { loadAuthenticodeRoots } from '../../artifact/pe/index.ts';
 import { VouchError } from '../../errors.ts';
 import { readKeyFile } from '../../sign/keys.ts';
 import type { IdentityOptions } from '../../verify/policy.ts';
@@ -51,7 +50,11 @@ export async function verify(target: string, o: VerifyCommandOptions): Promise<V
   }
   if (o.peStrict) {
     options.pe = { strict: true };
-    if (o.authenticodeRoots !== undefined) options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+    if (o.authenticodeRoots !== undefined) {
+      // Loaded only for --pe-strict: a plain verify stays as cold-fast as before.
+      const { loadAuthenticodeRoots } = await import('../../artifact/pe/index.ts');
+      options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+    }
     if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
   }
   return verifyTarget(target, options);

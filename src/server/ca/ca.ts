@@ -15,6 +15,7 @@ import * as asnX509 from '@peculiar/asn1-x509';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
+import { derEncode, TAG } from '../../core/der.ts';
 import { decodeBase64 } from '../../core/encoding.ts';
 import { type CertificateIdentity, mapIdentity } from '../../core/identity-map.ts';
 import { extensionDefinition, OID } from '../../core/x509.ts';
@@ -59,8 +60,9 @@ function acceptableKey(key: KeyObject): KeyObject {
   if (key.type !== 'public') throw new VouchError('REQUEST_INVALID', 'not a public key');
   const t = key.asymmetricKeyType;
   if (t === 'ec') {
-    const crv = key.export({ format: 'jwk' }).crv;
-    if (crv !== 'P-256' && crv !== 'P-384') throw new VouchError('REQUEST_INVALID', `curve ${crv} is not accepted`);
+    const crv = key.asymmetricKeyDetails?.namedCurve;
+    if (crv !== 'prime256v1' && crv !== 'secp384r1')
+      throw new VouchError('REQUEST_INVALID', `curve ${crv} is not accepted`);
   } else if (t === 'rsa') {
     if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
       throw new VouchError('REQUEST_INVALID', 'RSA keys must be >= 2048 bits');
@@ -79,7 +81,7 @@ export function keyIdentifier(spkiDer: Buffer): string {
 
 function popHash(key: KeyObject): string | null {
   if (key.asymmetricKeyType === 'ed25519') return null;
-  if (key.asymmetricKeyType === 'ec' && key.export({ format: 'jwk' }).crv === 'P-384') return 'sha384';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1') return 'sha384';
   return 'sha256';
 }
 
@@ -130,21 +132,25 @@ async function keyOfCsr(csr: unknown): Promise<KeyObject> {
   return key;
 }
 
-/** The one SAN, critical. Fulcio's username identity is an otherName (type 1.3.6.1.4.1.57264.1.7, UTF8String). */
-function sanExtension(san: CertificateIdentity['san']): x509.Extension {
-  if (san.type !== 'username') {
-    return new x509.SubjectAlternativeNameExtension(
-      [{ type: san.type === 'uri' ? 'url' : 'email', value: san.value }],
-      true,
-    );
+/**
+ * The one SAN, critical (RFC 5280 §4.2.1.6: a certificate with an empty subject must mark it so). Fulcio's username
+ * identity is an otherName (type 1.3.6.1.4.1.57264.1.7, value a UTF8String).
+ */
+function sanExtension(san: CertificateIdentity['san']): asnX509.Extension {
+  let value: ArrayBuffer;
+  if (san.type === 'username') {
+    const context0 = (v: asn1js.BaseBlock[]) =>
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: v });
+    const otherName = context0([
+      new asn1js.ObjectIdentifier({ value: OID.fulcioUsername }),
+      context0([new asn1js.Utf8String({ value: san.value })]),
+    ]);
+    value = new asn1js.Sequence({ value: [otherName] }).toBER();
+  } else {
+    const name = san.type === 'uri' ? { uniformResourceIdentifier: san.value } : { rfc822Name: san.value };
+    value = AsnConvert.serialize(new asnX509.SubjectAlternativeName([new asnX509.GeneralName(name)]));
   }
-  const context0 = (value: asn1js.BaseBlock[]) =>
-    new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value });
-  const otherName = context0([
-    new asn1js.ObjectIdentifier({ value: OID.fulcioUsername }),
-    context0([new asn1js.Utf8String({ value: san.value })]),
-  ]);
-  return new x509.Extension(OID.subjectAltName, true, new asn1js.Sequence({ value: [otherName] }).toBER());
+  return new asnX509.Extension({ extnID: OID.subjectAltName, critical: true, extnValue: new OctetString(value) });
 }
 
 export interface CertificateAuthorityOptions {
@@ -161,11 +167,25 @@ export class CertificateAuthority {
   private readonly authorityKeyId: string;
   /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
   private readonly issuerName: asnX509.Name;
+  /** Extensions every leaf carries: key usage, extended key usage, authority key identifier. */
+  private readonly fixedExtensions: asnX509.Extension[];
+  /** DER AlgorithmIdentifier ecdsa-with-SHA256 (no parameters, RFC 5758 §3.2). */
+  private readonly signatureAlgorithm: Buffer;
 
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
     this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
     this.issuerName = AsnConvert.parse(o.material.intermediate.rawData, asnX509.Certificate).tbsCertificate.subject;
+    this.fixedExtensions = [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
+      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
+      // async WebCrypto round trips.
+      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
+    ].map((e) => AsnConvert.parse(e.rawData, asnX509.Extension));
+    this.signatureAlgorithm = Buffer.from(
+      AsnConvert.serialize(new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })),
+    );
     this.tokens = o.tokens;
     this.clock = o.clock ?? (() => new Date());
   }
@@ -186,16 +206,6 @@ export class CertificateAuthority {
     const key = proof.kind === 'csr' ? await keyOfCsr(proof.csr) : possessionChecked(proof, identity.challenge);
     const now = this.clock();
     const spki = key.export({ format: 'der', type: 'spki' });
-    const standard: x509.Extension[] = [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
-      // async WebCrypto round trips, which dominated issuance time.
-      new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
-      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
-      // RFC 5280 §4.2.1.6: the SAN must be critical when the subject is empty.
-      sanExtension(identity.san),
-    ];
     // The identity extensions are built as schema objects, not parsed from DER: asn1js reads an OID arc past 2^53
     // (vouch's UUID arc) back as a hex placeholder that it cannot encode again.
     const identityExtensions = identity.extensions.map((e) => {
@@ -204,36 +214,45 @@ export class CertificateAuthority {
         d.encoding === 'raw' ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER();
       return new asnX509.Extension({ extnID: d.oid, critical: false, extnValue: new OctetString(value) });
     });
-    const signatureAlgorithm = new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
+    const subjectKeyId = new asnX509.SubjectKeyIdentifier(
+      new Uint8Array(Buffer.from(keyIdentifier(spki), 'hex')).buffer,
+    );
     const tbs = new asnX509.TBSCertificate({
       version: asnX509.Version.v3,
       serialNumber: new Uint8Array(Buffer.from(randomSerial(), 'hex')).buffer,
-      signature: signatureAlgorithm,
+      signature: new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
       issuer: this.issuerName,
       validity: new asnX509.Validity({ notBefore: now, notAfter: new Date(now.getTime() + CERT_VALIDITY_MS) }),
       subject: new asnX509.Name(),
       subjectPublicKeyInfo: AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo),
       extensions: new asnX509.Extensions([
-        ...standard.map((e) => AsnConvert.parse(e.rawData, asnX509.Extension)),
+        ...this.fixedExtensions,
+        new asnX509.Extension({
+          extnID: OID.subjectKeyId,
+          critical: false,
+          extnValue: new OctetString(AsnConvert.serialize(subjectKeyId)),
+        }),
+        sanExtension(identity.san),
         ...identityExtensions,
       ]),
     });
-    const { intermediateKey } = this.material;
-    // ECDSA signatures from node:crypto are DER Ecdsa-Sig-Value, the form X.509 carries (RFC 5758 §3.2).
-    const signatureValue = sign('sha256', Buffer.from(AsnConvert.serialize(tbs)), intermediateKey.privateKey);
-    const leaf = new x509.X509Certificate(
-      AsnConvert.serialize(
-        new asnX509.Certificate({
-          tbsCertificate: tbs,
-          signatureAlgorithm,
-          signatureValue: new Uint8Array(signatureValue).buffer,
-        }),
-      ),
+    const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+    // ECDSA signatures from node:crypto are DER Ecdsa-Sig-Value, the form X.509 carries (RFC 5758 §3.2). The
+    // Certificate SEQUENCE is put around the TBS bytes just signed rather than serializing the TBS a second time.
+    const signatureValue = sign('sha256', tbsDer, this.material.intermediateKey.privateKey);
+    const der = derEncode(
+      TAG.SEQUENCE,
+      Buffer.concat([
+        tbsDer,
+        this.signatureAlgorithm,
+        derEncode(TAG.BIT_STRING, Buffer.concat([Buffer.of(0), signatureValue])),
+      ]),
     );
     // Cheap self-check with an independent parser: the leaf must chain to the intermediate.
-    const nodeLeaf = new NodeX509(Buffer.from(leaf.rawData));
-    if (!nodeLeaf.verify(intermediateKey.publicKey))
+    const leaf = new NodeX509(der);
+    if (!leaf.verify(this.material.intermediateKey.publicKey)) {
       throw new VouchError('INTERNAL', 'issued certificate does not verify');
-    return { chain: [leaf.toString('pem'), ...this.chainPem()] };
+    }
+    return { chain: [leaf.toString(), ...this.chainPem()] };
   }
 }

@@ -28,6 +28,73 @@ function toEntry(r: EntryRow | undefined): StoredEntry | undefined {
     : undefined;
 }
 
+/** What a failed connection says about its cause: named in the message and in `details.postgres`. */
+export type PostgresFailure = 'address' | 'auth' | 'database' | 'other';
+
+/** Errno codes of a connection that never reached a PostgreSQL server. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** A connection attempt that hears nothing is an error after this long, not a hang. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Where a connection URL points, and as whom, without its password. */
+function describeTarget(url: string): { where: string; user: string; database: string } {
+  try {
+    const u = new URL(url);
+    const user = decodeURIComponent(u.username);
+    return {
+      where: `${u.hostname || 'localhost'}:${u.port || '5432'}`,
+      user,
+      database: decodeURIComponent(u.pathname.replace(/^\//, '')) || user,
+    };
+  } catch {
+    return { where: 'the --postgres address', user: '', database: '' };
+  }
+}
+
+/**
+ * The one-line error for a failed connection, naming its cause (server unreachable, login refused, no such
+ * database) so the operator can act without VOUCH_DEBUG. SQLSTATE class 28 is "invalid authorization" (28P01 wrong
+ * password, 28000 unknown role or a pg_hba.conf refusal) and 3D000 "invalid catalog name" (PostgreSQL docs,
+ * Appendix A). The password never appears: only host, port, user and database are named.
+ */
+export function connectionError(url: string, e: unknown, doing: string): VouchError {
+  const code = String((e as { code?: unknown }).code ?? '');
+  const said = String((e as Error)?.message ?? e).slice(0, 200);
+  const t = describeTarget(url);
+  const fail = (
+    c: 'SERVICE_UNAVAILABLE' | 'CONFIG_INVALID',
+    postgres: PostgresFailure,
+    message: string,
+    hint: string,
+  ) => new VouchError(c, `${doing}: ${message}`, { cause: e, hint, details: { postgres } });
+  if (UNREACHABLE.has(code) || /timeout/i.test(said)) {
+    return fail(
+      'SERVICE_UNAVAILABLE',
+      'address',
+      `no PostgreSQL server answers at ${t.where} (${code || 'timeout'})`,
+      'Check the host and port in --postgres, and that PostgreSQL runs and accepts TCP connections there.',
+    );
+  }
+  if (code.startsWith('28')) {
+    return fail(
+      'CONFIG_INVALID',
+      'auth',
+      `PostgreSQL at ${t.where} refused user "${t.user}": ${said}`,
+      "Check the user and password in --postgres, and the server's pg_hba.conf.",
+    );
+  }
+  if (code === '3D000') {
+    return fail(
+      'CONFIG_INVALID',
+      'database',
+      `PostgreSQL at ${t.where} has no database "${t.database}"`,
+      `Create it (createdb ${t.database || 'NAME'}) or name an existing database in --postgres.`,
+    );
+  }
+  return fail('SERVICE_UNAVAILABLE', 'other', `PostgreSQL at ${t.where}: ${said}`, 'See the PostgreSQL server log.');
+}
+
 export class PostgresLogStore implements LogStore {
   private readonly pool: pg.Pool;
   private readonly lock: pg.Client;
@@ -39,7 +106,12 @@ export class PostgresLogStore implements LogStore {
 
   static async connect(url: string, schema = 'vouch_tlog'): Promise<PostgresLogStore> {
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new VouchError('CONFIG_INVALID', 'invalid schema name');
-    const pool = new pg.Pool({ connectionString: url, max: 4, options: `-c search_path=${schema}` });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      options: `-c search_path=${schema}`,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     try {
       await pool.query(`
         CREATE SCHEMA IF NOT EXISTS ${schema};
@@ -52,12 +124,12 @@ export class PostgresLogStore implements LogStore {
       `);
     } catch (e) {
       await pool.end();
-      throw new VouchError('SERVICE_UNAVAILABLE', 'cannot initialise the PostgreSQL log store', { cause: e });
+      throw connectionError(url, e, 'cannot open the PostgreSQL log store');
     }
     // One writer per log: the log keeps its tree's right edge in memory, so two servers appending to one schema
     // would compute roots from a stale edge. A session advisory lock, held on a dedicated connection for the
     // store's lifetime (and released by the server if this process dies), enforces it.
-    const lock = new pg.Client({ connectionString: url });
+    const lock = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     let locked = false;
     try {
       await lock.connect();
@@ -68,7 +140,7 @@ export class PostgresLogStore implements LogStore {
     } catch (e) {
       await lock.end().catch(() => {});
       await pool.end();
-      throw new VouchError('SERVICE_UNAVAILABLE', 'cannot lock the PostgreSQL log store', { cause: e });
+      throw connectionError(url, e, 'cannot lock the PostgreSQL log store');
     }
     if (!locked) {
       await lock.end().catch(() => {});

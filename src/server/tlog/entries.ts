@@ -1,5 +1,6 @@
 /**
- * Rekor v1 entry kinds the log admits: hashedrekord 0.0.1 and dsse 0.0.1. Each proposed entry is parsed strictly,
+ * Rekor v1 entry kinds the log admits: hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2 (what the sigstore-js CLI
+ * and npm's provenance still send for attestations). Each proposed entry is parsed strictly,
  * its signature is verified BEFORE admission (a log of unverifiable claims would let anyone spam it with entries
  * that later confuse a monitor), and it is reduced to Rekor's canonical body (RFC 8785 JSON), whose bytes are the
  * Merkle leaf. Two submissions of the same signature produce the same body, hence the same leaf and a 409.
@@ -13,7 +14,7 @@ import { VouchError } from '../../errors.ts';
 import { verifyP256Prehashed } from './ecdsa.ts';
 
 export interface CanonicalEntry {
-  kind: 'hashedrekord' | 'dsse';
+  kind: 'hashedrekord' | 'dsse' | 'intoto';
   /** Canonical JSON body (the leaf data). */
   body: Buffer;
 }
@@ -192,6 +193,63 @@ function dsse(spec: Record<string, unknown>): CanonicalEntry {
   return { kind: 'dsse', body: Buffer.from(canonicalJson(body)) };
 }
 
+/**
+ * intoto 0.0.2, as Rekor admits it: the envelope's payload and each signature arrive base64-encoded a second time
+ * (the JSON strings of the DSSE envelope, as bytes), each signature with the PEM key or certificate that verifies it
+ * (every signature must verify, over the DSSE PAE). The payload hash is computed here, whatever the client said;
+ * the envelope hash is the client's (Rekor cannot recompute it: clients hash differently), checked for form only.
+ * The stored body drops the payload and keeps type, signatures and both hashes.
+ */
+function intoto(spec: Record<string, unknown>): CanonicalEntry {
+  const content = asObject(spec.content, 'spec.content', R);
+  const env = asObject(content.envelope, 'spec.content.envelope', R);
+  const payloadType = asString(env.payloadType, 'spec.content.envelope.payloadType', R);
+  if (payloadType === '') throw bad('spec.content.envelope.payloadType is empty');
+  if (typeof env.payload === 'string' && env.payload.length > MAX_ENVELOPE)
+    throw new VouchError('REQUEST_TOO_LARGE', 'envelope payload too large');
+  const payloadB64 = decodeBase64(env.payload, 'spec.content.envelope.payload', R).toString('latin1');
+  const payload = decodeBase64(payloadB64, 'spec.content.envelope.payload (inner)', R);
+  if (payload.length === 0) throw bad('spec.content.envelope.payload is empty');
+  const sigs = asArray(env.signatures, 'spec.content.envelope.signatures', R);
+  if (sigs.length === 0 || sigs.length > 8) throw bad('envelope must carry 1 to 8 signatures');
+  const keys = sigs.map((s, i) => {
+    const o = asObject(s, `spec.content.envelope.signatures[${i}]`, R);
+    return parseVerifier(o.publicKey, `spec.content.envelope.signatures[${i}].publicKey`).key;
+  });
+  const message = preAuthEncoding(payloadType, payload);
+  const signatures = sigs.map((s, i) => {
+    const o = s as Record<string, unknown>;
+    const what = `spec.content.envelope.signatures[${i}]`;
+    const inner = decodeBase64(o.sig, `${what}.sig`, R).toString('latin1');
+    const sig = decodeBase64(inner, `${what}.sig (inner)`, R);
+    if (!keys.some((k) => verifyMessage(k, message, sig)))
+      throw new VouchError('SIGNATURE_INVALID', `envelope signature ${i} does not verify with any of the keys`);
+    if (o.keyid !== undefined && typeof o.keyid !== 'string') throw bad(`${what}.keyid must be a string`);
+    // Go's omitempty: an empty key id is not stored.
+    return {
+      ...(o.keyid ? { keyid: o.keyid } : {}),
+      sig: o.sig as string,
+      publicKey: o.publicKey as string,
+    };
+  });
+  const hash = asObject(content.hash, 'spec.content.hash', R);
+  if (hash.algorithm !== 'sha256') throw bad('spec.content.hash.algorithm must be sha256');
+  const hashValue = asString(hash.value, 'spec.content.hash.value', R);
+  if (!/^[0-9a-f]{64}$/.test(hashValue)) throw bad('spec.content.hash.value must be 64 lowercase hex digits');
+  const body = {
+    apiVersion: '0.0.2',
+    kind: 'intoto',
+    spec: {
+      content: {
+        envelope: { payloadType, signatures },
+        hash: { algorithm: 'sha256', value: hashValue },
+        payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+      },
+    },
+  };
+  return { kind: 'intoto', body: Buffer.from(canonicalJson(body)) };
+}
+
 /** Validate a proposed entry (Rekor `ProposedEntry` JSON) and return its canonical body. */
 export function canonicalizeProposedEntry(v: Record<string, unknown>): CanonicalEntry {
   const kind = asString(v.kind, 'kind', R);
@@ -199,6 +257,7 @@ export function canonicalizeProposedEntry(v: Record<string, unknown>): Canonical
   const spec = asObject(v.spec, 'spec', R);
   if (kind === 'hashedrekord' && apiVersion === '0.0.1') return hashedRekord(spec);
   if (kind === 'dsse' && apiVersion === '0.0.1') return dsse(spec);
+  if (kind === 'intoto' && apiVersion === '0.0.2') return intoto(spec);
   throw bad(
     `unsupported entry kind ${JSON.stringify(kind).slice(0, 40)} version ${JSON.stringify(apiVersion).slice(0, 20)}`,
   );
