@@ -109,8 +109,10 @@ export async function readCapped(path: string, o: CapOptions): Promise<Buffer> {
     if (st.isFile() && st.size > o.maxBytes) throw tooLarge();
     const chunks: Buffer[] = [];
     let total = 0;
+    // A regular file is read in pieces of its size (one more byte shows it did not grow), anything else by 1 MiB.
+    const piece = st.isFile() ? st.size + 1 : 1 << 20;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(1 << 20, o.maxBytes + 1 - total)));
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(piece, 1 << 20, o.maxBytes + 1 - total)));
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;

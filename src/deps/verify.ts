@@ -155,7 +155,7 @@ function continuity(exam: Examination, entry: DepsLockEntry | undefined): Proble
     if (trustRank(entry.level) >= provenanceTier && e.provenance !== 'verified') {
       problem(
         'PROVENANCE_MISSING',
-        `the lock records provenance from ${describeIdentity(entry.identity)}; ${e.version} ${unknown ? 'has none the registry serves' : 'has none'}`,
+        `the lock records provenance from ${describeIdentity(entry.identity)}; ${e.version} ${unknown ? 'has none the registry serves' : e.provenance === 'invalid' ? 'has none that verifies' : 'has none'}`,
       );
     } else if (!unknown && effective(trustRank(e.level)) < trustRank(entry.level)) {
       problem('TRUST_DOWNGRADE', `${e.level}, the lock records ${entry.level} (${entry.version})`);

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import * as jose from 'jose';
 import * as tar from 'tar';
 import { IN_TOTO_STATEMENT_V1 } from '../../src/core/intoto.ts';
+import { mapLimit } from '../../src/deps/io.ts';
 import { startStack } from '../../src/server/stack.ts';
 import { type SigningContext, signStatement } from '../../src/sign/bundle.ts';
 import { FulcioClient } from '../../src/sign/fulcio.ts';
@@ -189,8 +190,9 @@ export async function buildFixture(specs: VersionSpec[], options: { dir?: string
   });
   const trustedRootPath = join(dir, 'trusted_root.json');
   writeFileSync(trustedRootPath, JSON.stringify(stack.trustedRoot));
-  const witnesses = [new RekorV1Witness(stack.urls.tlog)];
-  const ca = new FulcioClient(stack.urls.ca);
+  // Generous deadlines: a loaded CI machine (two cores, tests in parallel) must not fail the fixture.
+  const witnesses = [new RekorV1Witness(stack.urls.tlog, { timeoutMs: 120_000 })];
+  const ca = new FulcioClient(stack.urls.ca, { timeoutMs: 120_000 });
   const contexts = new Map<string, SigningContext>();
   const keylessContext = async (p: ProvenanceSpec): Promise<SigningContext> => {
     const workflow = p.workflow ?? '.github/workflows/release.yml';
@@ -242,16 +244,14 @@ export async function buildFixture(specs: VersionSpec[], options: { dir?: string
   const base = Date.now() - 30 * 86_400_000;
   const versions: BuiltVersion[] = [];
   try {
-    const built = await Promise.all(
-      specs.map(async (spec, i): Promise<BuiltVersion> => {
-        const tarball = makeTarball(dir, spec);
-        const integrity = sri(tarball);
-        const time = spec.time ?? new Date(base + i * 60_000).toISOString();
-        const b: BuiltVersion = { spec, tarball, integrity, time };
-        if (spec.provenance) b.attestations = await attest(spec, tarball, await keylessContext(spec.provenance));
-        return b;
-      }),
-    );
+    const built = await mapLimit(specs, 8, async (spec, i): Promise<BuiltVersion> => {
+      const tarball = makeTarball(dir, spec);
+      const integrity = sri(tarball);
+      const time = spec.time ?? new Date(base + i * 60_000).toISOString();
+      const b: BuiltVersion = { spec, tarball, integrity, time };
+      if (spec.provenance) b.attestations = await attest(spec, tarball, await keylessContext(spec.provenance));
+      return b;
+    });
     versions.push(...built);
   } finally {
     await stack.close();

@@ -154,6 +154,9 @@ describe('vouch deps against a real npm registry', () => {
   const trust = () => [loadTrustedRoot(readFileSync(f.trustedRootPath, 'utf8'))];
 
   before(async () => {
+    // Under `npm test`, npm's own settings arrive as npm_config_* variables (local_prefix would make the npm
+    // install below install into this repository); the project's .npmrc must be the only configuration here.
+    for (const k of Object.keys(process.env)) if (/^npm_/i.test(k)) delete process.env[k];
     f = await buildFixture(specs());
     registry = await startRegistry(f);
     project = join(f.dir, 'project');

@@ -18,6 +18,7 @@ import { MAX_TARBALL_BYTES } from './tarball.ts';
 /** Full packuments of very old, very busy packages run to tens of MiB. */
 export const MAX_PACKUMENT_BYTES = 128 << 20;
 const MAX_KEYS_BYTES = 1 << 20;
+const MAX_KEPT_PACKUMENTS = 64;
 
 /** `@scope/name` -> `@scope%2fname`, as npm writes package names in registry paths. */
 export function escapedName(name: string): string {
@@ -92,13 +93,11 @@ export class RegistryClient {
         return doc as Record<string, unknown>;
       })();
       this.#packuments.set(key, p);
+      // Full packuments run to megabytes: keep only the most recent few (versions of one name are examined close
+      // together, and each version's record is kept apart once extracted).
+      if (this.#packuments.size > MAX_KEPT_PACKUMENTS) this.#packuments.delete(this.#packuments.keys().next().value!);
     }
     return p;
-  }
-
-  /** Forget a packument once its versions are extracted (a run over thousands of packages must not hold them). */
-  release(registry: string, name: string): void {
-    this.#packuments.delete(`${registry} ${name}`);
   }
 
   /**
