@@ -6,9 +6,9 @@
  * Run: npm run bench -- log     (or: node bench/log.ts)
  */
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,24 +17,9 @@ import { loadOrCreateKey } from '../src/server/pki.ts';
 import { SqliteLogStore } from '../src/server/store/sqlite.ts';
 import type { StoredEntry, StoredNode } from '../src/server/store/types.ts';
 import { TransparencyLog } from '../src/server/tlog/log.ts';
+import { hashedRekordEntries, postJson } from './lib.ts';
 
 const CLIENTS = 100;
-
-function entries(n: number): string[] {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pemB64 = Buffer.from(publicKey.export({ format: 'pem', type: 'spki' }) as string).toString('base64');
-  return Array.from({ length: n }, () => {
-    const data = randomBytes(32);
-    return JSON.stringify({
-      apiVersion: '0.0.1',
-      kind: 'hashedrekord',
-      spec: {
-        data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(data).digest('hex') } },
-        signature: { content: sign('sha256', data, privateKey).toString('base64'), publicKey: { content: pemB64 } },
-      },
-    });
-  });
-}
 
 async function appendsPerSecond(maxBatch: number, n: number, pgUrl?: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-bench-log-'));
@@ -45,29 +30,11 @@ async function appendsPerSecond(maxBatch: number, n: number, pgUrl?: string): Pr
   try {
     const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
     const url = `${first.value as string}/api/v1/log/entries`;
-    const bodies = entries(n);
+    const bodies = hashedRekordEntries(n);
     let next = 0;
     let ok = 0;
-    // node:http with keep-alive: a lighter client than fetch, so the load generator (on the same 2 cores) takes
-    // less of the CPU the server is measured on.
     const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-    const post = (body: string) =>
-      new Promise<number>((resolve, reject) => {
-        const req = httpRequest(
-          url,
-          {
-            method: 'POST',
-            agent,
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+    const post = (body: string) => postJson(agent, url, body);
     const client = async () => {
       while (next < bodies.length) if ((await post(bodies[next++]!)) === 201) ok++;
     };

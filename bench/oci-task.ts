@@ -13,11 +13,12 @@ import type { AddressInfo } from 'node:net';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { type BundleVerifier, resolveImage, verifyImage } from '../src/artifact/oci/image.ts';
 import { RegistryClient } from '../src/artifact/oci/registry.ts';
+import { resolveImage } from '../src/artifact/oci/resolve.ts';
 import { trustedRootJson } from '../src/core/trustroot.ts';
 import { parsePublicKey } from '../src/sign/keys.ts';
 import type { VerificationResult } from '../src/verify/types.ts';
+import { type BundleVerifier, verifyImage } from '../src/workflow/verify-image.ts';
 
 function keyVerifier(pubPath: string): BundleVerifier {
   const publicKey = parsePublicKey(readFileSync(pubPath));

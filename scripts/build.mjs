@@ -16,6 +16,9 @@ await build({
   target: 'node22',
   outExtension: { '.js': '.mjs' },
   packages: 'bundle',
+  // Optional dependencies stay outside the bundle: loaded from node_modules when a command needs them, and a clear
+  // DEPENDENCY_MISSING when they were not installed (pg: only `vouch serve --postgres`).
+  external: ['pg'],
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',

@@ -158,6 +158,11 @@ export const ERROR_CODES = {
     'usage',
     'The directory holds something vouch will not sign (FIFO, device, socket, setuid/setgid file, a name that is not NFC UTF-8 or collides by case, a symlink leading outside it), exceeds the limits, or changed while it was read.',
   ],
+  DEPENDENCY_MISSING: ['usage', 'An optional package this feature needs is not installed; install it beside vouch.'],
+  LOG_KEY_MISMATCH: [
+    'usage',
+    'This log was created with another signing key: start it with its own data folder (keys/tlog.key), or give a new log another --postgres database or --data folder.',
+  ],
   // services (exit 3)
   SERVICE_UNAVAILABLE: ['service', 'A service could not be reached; try again later.'],
   SERVICE_ERROR: ['service', 'A service answered with an error.'],

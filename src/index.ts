@@ -3,25 +3,17 @@
  */
 
 // Container images (docs/formats/oci.md).
+export { attachSignature } from './artifact/oci/attach.ts';
 export {
-  attachSignature,
-  type BundleVerifier,
   buildImageStatement,
   checkImageStatement,
   checkSimpleSigning,
-  type FoundSignature,
-  findSignatures,
   type ImageCheckOptions,
-  type ImageVerification,
-  imagesToSign,
-  type ResolvedImage,
-  resolveImage,
-  selectPlatform,
-  verifyImage,
-  verifyImageSignatures,
-} from './artifact/oci/image.ts';
+} from './artifact/oci/binding.ts';
+export { type FoundSignature, findSignatures } from './artifact/oci/discover.ts';
 export { type ImageReference, parseReference } from './artifact/oci/reference.ts';
 export { RegistryClient, type RegistryOptions } from './artifact/oci/registry.ts';
+export { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from './artifact/oci/resolve.ts';
 // PE files and Authenticode (docs/authenticode.md).
 export {
   type AuthenticodeReport,
@@ -59,13 +51,20 @@ export {
   verifyDependencies,
 } from './deps/verify.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
-export { type SigningContext, signDigest, signStatement } from './sign/bundle.ts';
+export type { KeylessOptions } from './instance/session.ts';
+export { type SigningContext, signDigest, signStatement, type Witness } from './sign/bundle.ts';
 export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
-export { KeyPairSigner, type Signer, type SignPayload } from './sign/signer.ts';
+export { KeyPairSigner, type Signature, type Signer, type SignPayload } from './sign/signer.ts';
 export { buildPolicy, type PolicyOptions } from './verify/policy.ts';
 export { loadTrustedRoot, type TrustMaterial } from './verify/trust.ts';
-export type { ArtifactInput, Policy, VerificationResult } from './verify/types.ts';
-export { type SignOptions, type SignResult, signTarget as sign } from './workflow/sign.ts';
+export type { ArtifactInput, Policy, PublicKeyInput, VerificationResult } from './verify/types.ts';
+export {
+  type KeylessSummary,
+  type SignerSummary,
+  type SignOptions,
+  type SignResult,
+  signTarget as sign,
+} from './workflow/sign.ts';
 export { type ImageSignOptions, type SignedImage, signImage } from './workflow/sign-image.ts';
 export {
   loadDefaultTrust,
@@ -74,4 +73,13 @@ export {
   type VerifyOutcome,
   verifyTarget as verify,
 } from './workflow/verify.ts';
-export { type ImageVerifyOptions, type ImageVerifyResult, verifyImageTarget } from './workflow/verify-image.ts';
+export {
+  type BundleVerifier,
+  type ImageVerification,
+  type ImageVerifyOptions,
+  type ImageVerifyResult,
+  type RejectedSignature,
+  verifyImage,
+  verifyImageSignatures,
+  verifyImageTarget,
+} from './workflow/verify-image.ts';

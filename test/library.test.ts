@@ -4,7 +4,8 @@
  * library prints nothing.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { generateKeyPair, isVouchError, sign, VouchError, verify } from '../src/index.ts';
@@ -20,7 +21,9 @@ describe('library API', () => {
     writeFileSync(at('a.bin'), 'library artifact');
     const signed = await sign(`file:${at('a.bin')}`, { keyless: { home } });
     assert.equal(signed.signer.type, 'certificate');
-    writeFileSync(signed.bundlePath, JSON.stringify(signed.bundle));
+    // The bundle option's default: the file beside the artifact, written by sign() itself.
+    assert.equal(signed.bundlePath, `${at('a.bin')}.sigstore.json`);
+    assert.deepEqual(JSON.parse(readFileSync(signed.bundlePath, 'utf8')), signed.bundle);
     const { identity, issuer } = signed.signer as { identity: string; issuer: string };
     const result = await verify(at('a.bin'), { identities: [{ identity, issuer }], home });
     assert.equal(result.verified, true);
@@ -35,9 +38,18 @@ describe('library API', () => {
     writeFileSync(at('k.key'), pair.privateKeyPem);
     writeFileSync(at('b.bin'), 'key-signed artifact');
     const signed = await sign(at('b.bin'), { key: at('k.key'), passphrase: 'pw', bundle: at('b.json') });
-    writeFileSync(at('b.json'), JSON.stringify(signed.bundle));
+    assert.deepEqual(JSON.parse(readFileSync(at('b.json'), 'utf8')), signed.bundle);
     const result = await verify(at('b.bin'), { keys: [{ spki: pair.publicKeyPem }], bundle: at('b.json'), home });
     assert.deepEqual(result.signer, { type: 'key', fingerprint: pair.fingerprint });
+    // The key as a file's bytes (PEM in a Buffer), as `PublicKeyInput` says, and as DER.
+    writeFileSync(at('k.pub'), pair.publicKeyPem);
+    for (const spki of [
+      readFileSync(at('k.pub')),
+      createPublicKey(pair.publicKeyPem).export({ format: 'der', type: 'spki' }),
+    ]) {
+      const again = await verify(at('b.bin'), { keys: [{ spki }], bundle: at('b.json'), home });
+      assert.deepEqual(again.signer, { type: 'key', fingerprint: pair.fingerprint });
+    }
     writeFileSync(at('b.bin'), 'key-signed artifacT');
     await assert.rejects(
       verify(at('b.bin'), { keys: [{ spki: pair.publicKeyPem }], bundle: at('b.json'), home }),

@@ -10,8 +10,8 @@
  */
 import { writeFileAtomic } from '../core/atomic.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
+import { readCapped } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
-import { readCapped } from './io.ts';
 import { type PublisherIdentity, TRUST_LEVELS, type TrustLevel } from './types.ts';
 
 export const DEPS_LOCK_NAME = 'vouch-deps.lock.json';

@@ -9,8 +9,8 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import { readCapped } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
-import { readCapped } from './io.ts';
 import schema from './policy.schema.json' with { type: 'json' };
 import type { PackageEvidence, Problem } from './types.ts';
 

@@ -17,7 +17,7 @@ import { ERROR_CODES, EXIT, isVouchError, VouchError } from '../errors.ts';
 import { assetPath } from '../instance/assets.ts';
 import { vouchHome } from '../instance/home.ts';
 import { loadTrustedRoot, type TrustMaterial } from '../verify/trust.ts';
-import { mapLimit } from './io.ts';
+import { mapLimit } from './limit.ts';
 import {
   DEPS_LOCK_NAME,
   type DepsLock,

@@ -5,8 +5,9 @@
  * (`api://AzureADTokenExchange`); a CA that accepts these tokens is configured with that audience. SYSTEM_ACCESSTOKEN
  * is not in a script's environment unless the step maps it (`env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }`).
  */
+
+import { fetchJson, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson, withRetries } from './http.ts';
 import { type AmbientProvider, checkTokenText, tokenUnavailable, truthy } from './provider.ts';
 
 export const azurePipelines: AmbientProvider = {
@@ -33,20 +34,12 @@ export const azurePipelines: AmbientProvider = {
     const connection = ctx.env.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID;
     if (connection) url.searchParams.set('serviceConnectionId', connection);
     return withRetries(ctx, async () => {
-      const body = await fetchJson(
-        url.href,
-        {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${access}`,
-            'content-type': 'application/json',
-            accept: 'application/json',
-          },
-          body: '{}',
-        },
-        'the Azure Pipelines OIDC endpoint',
-        { timeoutMs: ctx.timeoutMs },
-      );
+      const body = await fetchJson(url.href, 'the Azure Pipelines OIDC endpoint', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: '{}',
+        timeoutMs: ctx.timeoutMs,
+      });
       return checkTokenText((body as { oidcToken?: unknown } | null)?.oidcToken, 'the Azure Pipelines OIDC endpoint');
     });
   },

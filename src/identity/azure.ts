@@ -15,8 +15,9 @@
  * AZURE_CLIENT_ID picks a user-assigned identity. The answer is an Entra access token (a JWT, `iss`
  * https://sts.windows.net/{tenant}/ or https://login.microsoftonline.com/{tenant}/v2.0).
  */
+
+import { boundedFetch, fetchJson, isLoopback, vouchCause, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { boundedFetch, fetchJson, isLoopback, vouchCause, withRetries } from './http.ts';
 import {
   type AmbientProvider,
   checkTokenText,
@@ -95,7 +96,7 @@ async function managedIdentity(ctx: ProviderContext, url: string, headers: Recor
   return withRetries(ctx, async () => {
     let body: unknown;
     try {
-      body = await fetchJson(url, { headers }, 'the Azure managed identity endpoint', { timeoutMs: ctx.timeoutMs });
+      body = await fetchJson(url, 'the Azure managed identity endpoint', { headers, timeoutMs: ctx.timeoutMs });
     } catch (e) {
       // 400 "Identity not found": the VM or app has no managed identity (or not the one AZURE_CLIENT_ID names).
       const status = ((e as VouchError).details as { status?: number } | undefined)?.status;

@@ -4,7 +4,7 @@
  * Token $BUILDKITE_AGENT_ACCESS_TOKEN` and `{"audience": AUD}`, answer `{"token": JWT}`. The endpoint defaults to
  * https://agent.buildkite.com/v3; agents behind a proxy set BUILDKITE_AGENT_ENDPOINT.
  */
-import { fetchJson, withRetries } from './http.ts';
+import { fetchJson, withRetries } from '../core/http.ts';
 import { type AmbientProvider, checkTokenText, tokenUnavailable, truthy } from './provider.ts';
 
 const DEFAULT_ENDPOINT = 'https://agent.buildkite.com/v3';
@@ -25,16 +25,12 @@ export const buildkite: AmbientProvider = {
     const endpoint = (ctx.env.BUILDKITE_AGENT_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
     const url = `${endpoint}/jobs/${encodeURIComponent(job)}/oidc/tokens`;
     return withRetries(ctx, async () => {
-      const body = await fetchJson(
-        url,
-        {
-          method: 'POST',
-          headers: { authorization: `Token ${access}`, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ audience: ctx.audience }),
-        },
-        'the Buildkite agent API',
-        { timeoutMs: ctx.timeoutMs },
-      );
+      const body = await fetchJson(url, 'the Buildkite agent API', {
+        method: 'POST',
+        headers: { authorization: `Token ${access}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ audience: ctx.audience }),
+        timeoutMs: ctx.timeoutMs,
+      });
       return checkTokenText((body as { token?: unknown } | null)?.token, 'the Buildkite agent API');
     });
   },

@@ -12,8 +12,9 @@
  *     google-auth-library's (ADC discovery, user and service-account credentials, refresh), routed through the shared
  *     bounded fetch. VOUCH_GCP_IAM_CREDENTIALS_URL moves the API (Private Service Connect, tests).
  */
+
+import { boundedFetch, httpRequest, vouchCause, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { boundedFetch, httpRequest, vouchCause, withRetries } from './http.ts';
 import { type AmbientProvider, checkTokenText, type ProviderContext, tokenUnavailable } from './provider.ts';
 
 const METADATA_HOST = 'metadata.google.internal';
@@ -55,12 +56,10 @@ async function metadataIdentity(ctx: ProviderContext): Promise<string> {
   const params = new URLSearchParams({ audience: ctx.audience, format: 'full' });
   const url = `${metadataBase(ctx.env)}/instance/service-accounts/default/identity?${params}`;
   return withRetries(ctx, async () => {
-    const { body, headers } = await httpRequest(
-      url,
-      { headers: { 'metadata-flavor': 'Google' } },
-      'the Google Cloud metadata server',
-      { timeoutMs: ctx.timeoutMs },
-    );
+    const { body, headers } = await httpRequest(url, 'the Google Cloud metadata server', {
+      headers: { 'metadata-flavor': 'Google' },
+      timeoutMs: ctx.timeoutMs,
+    });
     // The metadata server marks its answers; anything else (a proxy, a captive portal) is not it.
     if (headers.get('metadata-flavor') !== 'Google') {
       throw new VouchError('SERVICE_ERROR', 'the Google Cloud metadata server answer lacks Metadata-Flavor: Google');

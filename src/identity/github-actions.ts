@@ -5,8 +5,9 @@
  * `permissions: id-token: write`. The service fails now and then (sigstore/cosign#2991), so transient failures
  * (unreachable, 5xx, 429) are tried three times; a refusal (other 4xx) is final.
  */
+
+import { fetchJson, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson, withRetries } from './http.ts';
 import { type AmbientProvider, checkTokenText, tokenUnavailable, truthy } from './provider.ts';
 
 export const githubActions: AmbientProvider = {
@@ -30,12 +31,10 @@ export const githubActions: AmbientProvider = {
     }
     url.searchParams.set('audience', ctx.audience);
     return withRetries(ctx, async () => {
-      const body = await fetchJson(
-        url.href,
-        { headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' } },
-        'the GitHub Actions token service',
-        { timeoutMs: ctx.timeoutMs },
-      );
+      const body = await fetchJson(url.href, 'the GitHub Actions token service', {
+        headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
+        timeoutMs: ctx.timeoutMs,
+      });
       return checkTokenText((body as { value?: unknown } | null)?.value, 'the GitHub Actions token service');
     });
   },

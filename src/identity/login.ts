@@ -17,8 +17,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as OidcClient from 'openid-client';
+import { boundedFetch, isLoopback, vouchCause } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { boundedFetch, isLoopback, vouchCause } from './http.ts';
 import { SIGSTORE_AUDIENCE } from './provider.ts';
 import { decodeIdentityToken } from './token.ts';
 

@@ -6,7 +6,7 @@
  * `getToken` with TOKEN_INVALID and a hint naming what is missing, before any request: CI jobs never wait for a
  * person (src/identity/providers.ts picks the provider).
  */
-import { readFileSync } from 'node:fs';
+import { readCappedSync } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 
 /** Returns an OIDC identity token (a compact JWT). */
@@ -61,8 +61,8 @@ const MAX_LOCAL_FILE = 64 * 1024;
 /** `readFile` of the real machine: a missing or unreadable file is undefined, never an error. */
 export function readLocalFile(path: string): string | undefined {
   try {
-    const text = readFileSync(path, 'utf8');
-    return text.length > MAX_LOCAL_FILE ? undefined : text;
+    // Capped while read (src/core/read.ts): a token file path pointing at a FIFO or device stops at the cap.
+    return readCappedSync(path, { maxBytes: MAX_LOCAL_FILE, code: 'TOKEN_INVALID' }).toString('utf8');
   } catch {
     return undefined;
   }

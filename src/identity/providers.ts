@@ -11,7 +11,9 @@
  *   5. an interactive login (browser, or device flow with --device), only when a person is at a terminal and no CI
  *      is detected (`CI` set counts): a CI job never waits for a person.
  */
-import { readFileSync } from 'node:fs';
+
+import { fetchJson } from '../core/http.ts';
+import { readCappedText } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 import { aws } from './aws.ts';
 import { azure } from './azure.ts';
@@ -21,7 +23,6 @@ import { circleci } from './circleci.ts';
 import { gcp } from './gcp.ts';
 import { githubActions } from './github-actions.ts';
 import { gitlab } from './gitlab.ts';
-import { fetchJson } from './http.ts';
 import { kubernetes } from './kubernetes.ts';
 import { browserLogin, deviceLogin, type LoginOptions, type LoginResult } from './login.ts';
 import {
@@ -80,16 +81,12 @@ export class TokenFileProvider implements IdentityProvider {
     this.#path = path;
   }
   async getToken(): Promise<string> {
-    let text: string;
-    try {
-      text = readFileSync(this.#path, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE';
-      throw new VouchError(code, `cannot read the identity token file ${this.#path}`, { cause: e });
-    }
-    if (text.length > MAX_TOKEN_FILE) {
-      throw new VouchError('TOKEN_INVALID', `${this.#path} is larger than an identity token can be`);
-    }
+    // Capped while read: a FIFO or /dev/zero given as the token file stops at the cap (TOKEN_INVALID).
+    const text = await readCappedText(this.#path, {
+      maxBytes: MAX_TOKEN_FILE,
+      code: 'TOKEN_INVALID',
+      what: `the identity token file ${this.#path}`,
+    });
     return new StaticTokenProvider(text).getToken();
   }
 }
@@ -106,11 +103,11 @@ export class LocalIssuerProvider implements IdentityProvider {
   }
   async getToken(): Promise<string> {
     const request = { audience: SIGSTORE_AUDIENCE };
-    const body = await fetchJson(
-      this.#tokenUrl,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
-      'local issuer',
-    );
+    const body = await fetchJson(this.#tokenUrl, 'local issuer', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const token = b.id_token ?? b.token ?? b.access_token;
     if (typeof token !== 'string') throw new VouchError('SERVICE_ERROR', 'the local issuer answered without a token');

@@ -3,9 +3,9 @@
  * is not given: `"embedded"` (the default), `"public-good"`, or the URL of a `vouch serve`. Parsed strictly (unknown
  * keys are errors, not silently ignored, so a typo cannot fall back to another instance).
  */
-import { readFileSync } from 'node:fs';
 import { asObject, parseStrictJson } from '../core/json.ts';
-import { VouchError } from '../errors.ts';
+import { readCappedSync } from '../core/read.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 import { paths } from './home.ts';
 
 export interface VouchConfig {
@@ -19,9 +19,10 @@ export function readConfig(home: string): VouchConfig {
   const path = paths.config(home);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readCappedSync(path, { maxBytes: MAX_CONFIG_BYTES, code: 'CONFIG_INVALID' }).toString('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (isVouchError(e, 'FILE_NOT_FOUND')) return {};
+    if (isVouchError(e, 'CONFIG_INVALID')) throw e;
     throw new VouchError('CONFIG_INVALID', `cannot read ${path}`, { cause: e });
   }
   const obj = asObject(

@@ -10,8 +10,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fetchJson } from '../core/http.ts';
+import { readCappedSync } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson } from '../identity/http.ts';
 import { assetPath } from './assets.ts';
 import { readConfig } from './config.ts';
 import { paths, vouchHome } from './home.ts';
@@ -86,8 +87,8 @@ async function remote(url: string, home: string, timeoutMs?: number): Promise<In
   const base = checkUrl(url, '--instance').href.replace(/\/+$/, '');
   const opts = timeoutMs === undefined ? {} : { timeoutMs };
   const [rootJson, signingConfig] = await Promise.all([
-    fetchJson(base + WELL_KNOWN.trustedRoot, {}, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
-    fetchJson(base + WELL_KNOWN.signingConfig, {}, `instance ${base}`, opts),
+    fetchJson(base + WELL_KNOWN.trustedRoot, `instance ${base}`, { ...opts, maxBytes: 1 << 20 }),
+    fetchJson(base + WELL_KNOWN.signingConfig, `instance ${base}`, opts),
   ]);
   // What the instance serves is its answer, not the user's input: a bad document is the service's error (exit 3).
   let trustedRoot: TrustedRootJSON;
@@ -128,10 +129,10 @@ async function startEmbedded(home: string): Promise<Instance> {
     const portFile = join(dataDir, 'port');
     const last = readPort(portFile);
     try {
-      stack = await startStack({ dataDir, port: last ?? 0 });
+      stack = await startStack({ dataDir, port: last ?? 0, localDevelopment: true });
     } catch (e) {
       if (last === undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-      stack = await startStack({ dataDir, port: 0 });
+      stack = await startStack({ dataDir, port: 0, localDevelopment: true });
     }
     const port = Number(new URL(stack.url).port);
     if (port !== last) writeFileSync(portFile, `${port}\n`, { mode: 0o600 });
@@ -173,7 +174,7 @@ async function startEmbedded(home: string): Promise<Instance> {
 
 function readPort(file: string): number | undefined {
   try {
-    const n = Number(readFileSync(file, 'utf8').trim());
+    const n = Number(readCappedSync(file, { maxBytes: 16, code: 'CONFIG_INVALID' }).toString('utf8').trim());
     return Number.isInteger(n) && n >= 1024 && n <= 65535 ? n : undefined;
   } catch {
     return undefined;

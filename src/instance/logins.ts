@@ -5,10 +5,11 @@
  * unreadable, malformed, for another instance or expired is ignored; `vouch logout` removes them.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
+import { readCappedSync } from '../core/read.ts';
 import { decodeIdentityToken } from '../identity/token.ts';
 import { paths } from './home.ts';
 
@@ -47,12 +48,12 @@ export function saveLogin(home: string, login: StoredLogin): string {
 export function loadLogin(home: string, instance: string, now: Date = new Date()): StoredLogin | undefined {
   let text: string;
   try {
-    text = readFileSync(fileFor(home, instance), 'utf8');
+    // Capped while read (src/core/read.ts): an oversize or endless file is no login.
+    text = readCappedSync(fileFor(home, instance), { maxBytes: MAX_FILE, code: 'CONFIG_INVALID' }).toString('utf8');
   } catch {
     return undefined;
   }
   try {
-    if (text.length > MAX_FILE) return undefined;
     const o = asObject(parseStrictJson(text, { code: 'CONFIG_INVALID', what: 'login' }), 'login', 'CONFIG_INVALID');
     if (o.instance !== instance || typeof o.issuer !== 'string' || typeof o.idToken !== 'string') return undefined;
     // The token's own claims decide, not the file's note: a token whose exp passed is never sent.

@@ -30,7 +30,7 @@ export interface KeylessOptions {
   /** VOUCH_HOME (default from the environment). */
   home?: string;
   env?: NodeJS.ProcessEnv;
-  /** Timeout of each service call in ms (default 15 s). */
+  /** Overall deadline of each service call in ms (default: src/core/http.ts's, VOUCH_HTTP_TIMEOUT or 30 s). */
   timeoutMs?: number;
   /** An interactive login may be offered: given only when a person is at a terminal. */
   interactive?: { ui: LoginUi; device?: boolean; clientId?: string; connectorId?: string };
@@ -76,16 +76,16 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
       env,
     });
     const { ca, tlog, tsa } = instance.services;
-    const timeoutMs = o.timeoutMs ?? 15_000;
+    const timeout = o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {};
     const provider =
       instance.kind === 'embedded' && selected.source !== 'local-issuer' && instance.services.oidc !== undefined
         ? new EmbeddedIssuerCheck(selected.provider, instance.services.oidc, selected.source)
         : selected.provider;
     const context = keylessContext(provider, {
-      ca: new FulcioClient(ca, { timeoutMs }),
+      ca: new FulcioClient(ca, timeout),
       tlog,
       ...(tsa !== undefined ? { tsa } : {}),
-      timeoutMs,
+      ...timeout,
     });
     // The embedded CA only accepts its own issuer, which mints tokens for anyone: every identity it certifies is a
     // development identity. Elsewhere, only tokens taken from the instance's local issuer are.

@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
-import { VouchError } from '../errors.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
+import { readCappedSync } from '../core/read.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 import { assetPath } from './assets.ts';
 import { paths } from './home.ts';
 
@@ -63,13 +65,15 @@ export interface TrustStoreEntry {
 export const PUBLIC_GOOD = 'public-good';
 export const EMBEDDED = 'embedded';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const MAX_ROOT_BYTES = 1 << 20;
+/** Largest trusted root the store takes (the public-good root is ~10 KiB). */
+export const MAX_TRUSTED_ROOT_BYTES = 1 << 20;
+const MAX_META_BYTES = 64 << 10;
 const TRUSTED_ROOT_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.2)?\+json(;version=0\.[12])?$/;
 
 /** Parse and check a trusted root document: structure, base64, certificates and keys all readable. */
 export function parseTrustedRoot(text: string, what = 'trusted root'): TrustedRootJSON {
   const code = 'TRUST_ROOT_INVALID';
-  const root = asObject(parseStrictJson(text, { code, what, maxBytes: MAX_ROOT_BYTES }), what, code);
+  const root = asObject(parseStrictJson(text, { code, what, maxBytes: MAX_TRUSTED_ROOT_BYTES }), what, code);
   if (typeof root.mediaType !== 'string' || !TRUSTED_ROOT_MEDIA_TYPE.test(root.mediaType)) {
     throw new VouchError(code, `${what}: not a Sigstore trusted root (mediaType ${String(root.mediaType)})`);
   }
@@ -145,7 +149,7 @@ export function listTrustStore(home: string): TrustStoreEntry[] {
     entries.push({
       name,
       source: name === EMBEDDED ? 'embedded' : 'imported',
-      root: parseTrustedRoot(readFileSync(file, 'utf8'), file),
+      root: parseTrustedRoot(readStoreFile(file), file),
       ...readMeta(dir, name),
     });
   }
@@ -197,7 +201,7 @@ export function recordEmbeddedRoot(home: string, root: TrustedRootJSON): void {
   const text = `${JSON.stringify(root, null, 2)}\n`;
   let current: string | undefined;
   try {
-    current = readFileSync(file, 'utf8');
+    current = readStoreFile(file);
   } catch {
     current = undefined;
   }
@@ -243,8 +247,9 @@ export function exportTrustedRoot(home: string, name: string): string {
   if (name === PUBLIC_GOOD) return readFileSync(assetPath('public-good.trusted_root.json'), 'utf8');
   checkName(name);
   try {
-    return readFileSync(join(paths.trust(home), `${name}.json`), 'utf8');
+    return readStoreFile(join(paths.trust(home), `${name}.json`));
   } catch (e) {
+    if (!isVouchError(e, 'FILE_NOT_FOUND')) throw e;
     throw new VouchError('USAGE', `no trusted root named "${name}"`, {
       cause: e,
       hint: 'See `vouch trust show` for the names.',
@@ -258,7 +263,14 @@ export interface TrustSummary {
   source: TrustSource;
   localIssuers: string[];
   localDevelopment: boolean;
-  certificateAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
+  certificateAuthorities: {
+    subject: string;
+    uri?: string;
+    validFrom?: string;
+    validTo?: string;
+    /** Marked in the root as a local development CA (src/core/localdev.ts). */
+    localDevelopment?: true;
+  }[];
   tlogs: { baseUrl?: string; logId: string; validFrom?: string; validTo?: string }[];
   timestampAuthorities: { subject: string; uri?: string; validFrom?: string; validTo?: string }[];
   ctlogs: { baseUrl?: string; logId: string }[];
@@ -272,12 +284,14 @@ export function summarize(entry: TrustStoreEntry): TrustSummary {
     return clean({ subject: cert.subject.replace(/\n/g, ', '), uri: a.uri, ...window(a.validFor) });
   };
   const logId = (l: TransparencyLogJSON) => Buffer.from(l.logId.keyId, 'base64').toString('hex');
+  const marked = (a: CertificateAuthorityJSON) => a.subject?.organization === LOCAL_DEVELOPMENT_ORGANIZATION;
+  const cas = r.certificateAuthorities ?? [];
   return {
     name: entry.name,
     source: entry.source,
     localIssuers: entry.localIssuers,
-    localDevelopment: entry.localDevelopment,
-    certificateAuthorities: (r.certificateAuthorities ?? []).map(ca),
+    localDevelopment: entry.localDevelopment || (cas.length > 0 && cas.every(marked)),
+    certificateAuthorities: cas.map((a) => (marked(a) ? { ...ca(a), localDevelopment: true as const } : ca(a))),
     tlogs: (r.tlogs ?? []).map((l) => clean({ baseUrl: l.baseUrl, logId: logId(l), ...window(l.publicKey.validFor) })),
     timestampAuthorities: (r.timestampAuthorities ?? []).map(ca),
     ctlogs: (r.ctlogs ?? []).map((l) => clean({ baseUrl: l.baseUrl, logId: logId(l) })),
@@ -309,9 +323,11 @@ function readMeta(dir: string, name: string): Meta {
   const file = join(dir, `${name}.meta.json`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { localIssuers: [], localDevelopment: false };
+    text = readStoreFile(file, MAX_META_BYTES);
+  } catch (e) {
+    // No meta file: an ordinary root. An unreadable one must not silently drop a local development mark.
+    if (isVouchError(e, 'FILE_NOT_FOUND')) return { localIssuers: [], localDevelopment: false };
+    throw e;
   }
   const meta = asObject(parseStrictJson(text, { code: 'TRUST_ROOT_INVALID', what: file }), file, 'TRUST_ROOT_INVALID');
   const issuers = asArray(meta.localIssuers ?? [], `${file} localIssuers`, 'TRUST_ROOT_INVALID');
@@ -322,6 +338,11 @@ function readMeta(dir: string, name: string): Meta {
     throw new VouchError('TRUST_ROOT_INVALID', `${file}: localDevelopment must be a boolean`);
   }
   return { localIssuers: issuers as string[], localDevelopment: meta.localDevelopment === true };
+}
+
+/** A file of the store, read under its cap (an oversize or endless one is TRUST_ROOT_INVALID). */
+function readStoreFile(file: string, maxBytes = MAX_TRUSTED_ROOT_BYTES): string {
+  return readCappedSync(file, { maxBytes, code: 'TRUST_ROOT_INVALID' }).toString('utf8');
 }
 
 function writeMeta(dir: string, name: string, meta: Meta): void {

@@ -12,12 +12,14 @@ import {
   type KeyObject,
   webcrypto,
 } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { VouchError } from '../errors.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
+import { readCappedSync } from '../core/read.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -46,11 +48,15 @@ async function toStackKey(privateKey: KeyObject): Promise<StackKey> {
   return { privateKey, publicKey, spki, cryptoKeys };
 }
 
+/** Keys and certificates are PEM files of a few hundred bytes. */
+const MAX_PEM_BYTES = 64 << 10;
+
 function readIfExists(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readCappedSync(path, { maxBytes: MAX_PEM_BYTES, code: 'CONFIG_INVALID' }).toString('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isVouchError(e, 'FILE_NOT_FOUND')) return undefined;
+    if (isVouchError(e, 'CONFIG_INVALID')) throw e;
     throw new VouchError('CONFIG_INVALID', `cannot read ${path}`, { cause: e });
   }
 }
@@ -61,7 +67,10 @@ function writeExclusive(path: string, content: string, mode: number): string {
     writeFileSync(path, content, { mode, flag: 'wx' });
     return content;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8');
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      const theirs = readIfExists(path);
+      if (theirs !== undefined) return theirs;
+    }
     throw new VouchError('CONFIG_INVALID', `cannot write ${path}`, { cause: e });
   }
 }
@@ -96,26 +105,48 @@ export function randomSerial(): string {
 export interface CertificateAuthorityMaterial {
   root: x509.X509Certificate;
   intermediate: x509.X509Certificate;
+  /** Certifies only the stack's own development issuer (src/core/localdev.ts): its subject says so. */
+  localIntermediate: x509.X509Certificate;
   tsa: x509.X509Certificate;
   rootKey: StackKey;
   intermediateKey: StackKey;
+  localIntermediateKey: StackKey;
   tsaKey: StackKey;
 }
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
+/**
+ * A certificate of the stack, created once for `key`. One found on disk must certify that very key: a key file
+ * lost and created anew beside the old certificate would otherwise sign under a certificate that no longer
+ * matches it, and every signature issued from then on would fail to chain at the customers'.
+ */
 async function loadOrCreateCert(
   path: string,
+  key: StackKey,
   make: () => Promise<x509.X509Certificate>,
 ): Promise<x509.X509Certificate> {
   let pem = readIfExists(path);
   if (pem === undefined) pem = writeExclusive(path, (await make()).toString('pem'), 0o644);
-  return new x509.X509Certificate(pem);
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(pem);
+  } catch (e) {
+    throw new VouchError('CONFIG_INVALID', `${path} is not a certificate`, { cause: e });
+  }
+  if (!Buffer.from(cert.publicKey.rawData).equals(key.spki)) {
+    throw new VouchError('CONFIG_INVALID', `${path} certifies another key than the one in the keys folder`, {
+      hint: 'Restore the key this certificate was made for, or move both aside to start a new instance.',
+    });
+  }
+  return cert;
 }
 
 /**
  * Load or create the CA hierarchy. Root (10 years, pathLen 1) -> intermediate (pathLen 0, issues 10-minute
- * code-signing leaves) and root -> TSA leaf (EKU timeStamping, critical, as RFC 3161 §2.3 requires).
+ * code-signing leaves), root -> local development intermediate (the same, for the stack's own development issuer
+ * only, its organization LOCAL_DEVELOPMENT_ORGANIZATION) and root -> TSA leaf (EKU timeStamping, critical, as
+ * RFC 3161 §2.3 requires).
  */
 export async function loadOrCreateAuthorities(
   dataDir: string,
@@ -127,11 +158,12 @@ export async function loadOrCreateAuthorities(
   mkdirSync(certDir, { recursive: true, mode: 0o755 });
   const rootKey = await loadOrCreateKey(keyDir, 'root');
   const intermediateKey = await loadOrCreateKey(keyDir, 'intermediate');
+  const localIntermediateKey = await loadOrCreateKey(keyDir, 'local-intermediate');
   const tsaKey = await loadOrCreateKey(keyDir, 'tsa');
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + 10 * YEAR_MS);
 
-  const root = await loadOrCreateCert(join(certDir, 'root.pem'), async () =>
+  const root = await loadOrCreateCert(join(certDir, 'root.pem'), rootKey, async () =>
     x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: randomSerial(),
       name: `CN=${name} root, O=vouch`,
@@ -152,7 +184,7 @@ export async function loadOrCreateAuthorities(
     key: StackKey,
     extensions: x509.Extension[],
   ): Promise<x509.X509Certificate> =>
-    loadOrCreateCert(join(certDir, file), async () =>
+    loadOrCreateCert(join(certDir, file), key, async () =>
       x509.X509CertificateGenerator.create({
         serialNumber: randomSerial(),
         subject,
@@ -169,17 +201,29 @@ export async function loadOrCreateAuthorities(
         ],
       }),
     );
-  const intermediate = await issued('intermediate.pem', `CN=${name} intermediate, O=vouch`, intermediateKey, [
+  const intermediateExtensions = () => [
     new x509.BasicConstraintsExtension(true, 0, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-  ]);
+  ];
+  const intermediate = await issued(
+    'intermediate.pem',
+    `CN=${name} intermediate, O=vouch`,
+    intermediateKey,
+    intermediateExtensions(),
+  );
+  const localIntermediate = await issued(
+    'local-intermediate.pem',
+    `CN=${name} local development, O=${LOCAL_DEVELOPMENT_ORGANIZATION}`,
+    localIntermediateKey,
+    intermediateExtensions(),
+  );
   const tsa = await issued('tsa.pem', `CN=${name} timestamping, O=vouch`, tsaKey, [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.timeStamping], true),
   ]);
-  return { root, intermediate, tsa, rootKey, intermediateKey, tsaKey };
+  return { root, intermediate, localIntermediate, tsa, rootKey, intermediateKey, localIntermediateKey, tsaKey };
 }
 
 export function certDer(cert: x509.X509Certificate): Buffer {

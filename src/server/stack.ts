@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
 import { type ServiceInput, signingConfigJson, type TrustedRootInput, trustedRootJson } from '../core/trustroot.ts';
 import { CertificateAuthority } from './ca/ca.ts';
 import { type IssuerConfig, TokenVerifier } from './ca/oidc.ts';
@@ -54,6 +55,11 @@ export interface StackOptions {
   issuerUrl?: string;
   /** Email of the local user in dev tokens; default `<login>@localhost`. */
   localEmail?: string;
+  /**
+   * The whole stack is for local development (the embedded instance): every CA of its trusted root is marked as a
+   * local development CA (src/core/localdev.ts), trusted by verifiers for its own development identities only.
+   */
+  localDevelopment?: boolean;
   /** Run the login connector at /login (people sign in through GitHub or an OIDC provider); the CA trusts it. */
   login?: LoginConfig;
   clock?: () => Date;
@@ -94,8 +100,14 @@ async function openStore(dataDir: string, s: StorageOptions | undefined): Promis
 }
 
 /** A certificate authority entry of the TrustedRoot (CA or TSA): its chain, issuing certificate first. */
-function authority(commonName: string, uri: string, chain: Parameters<typeof certDer>[0][], start: Date) {
-  return { subject: { organization: 'vouch', commonName }, uri, chain: chain.map(certDer), start };
+function authority(
+  commonName: string,
+  uri: string,
+  chain: Parameters<typeof certDer>[0][],
+  start: Date,
+  organization = 'vouch',
+) {
+  return { subject: { organization, commonName }, uri, chain: chain.map(certDer), start };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -190,13 +202,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           clock,
           allowInsecureLoopback: options.allowInsecureLoopbackIssuers ?? false,
         }),
+        ...(enabled.oidc ? { localIssuers: [issuerUrl] } : {}),
         clock,
       });
       stack.ca = ca;
       mounts.push({ prefix: '/ca', router: new Router(caRoutes(ca)) });
+      // The mark travels with the root: a verifier anywhere trusts a marked CA only for this stack's own
+      // development identities and reports them as such (src/core/localdev.ts).
       trust.certificateAuthorities.push(
-        authority('vouch intermediate', urls.ca, [material.intermediate, material.root], start),
+        authority(
+          'vouch intermediate',
+          urls.ca,
+          [material.intermediate, material.root],
+          start,
+          options.localDevelopment ? LOCAL_DEVELOPMENT_ORGANIZATION : 'vouch',
+        ),
       );
+      if (enabled.oidc) {
+        trust.certificateAuthorities.push(
+          authority(
+            'vouch local development',
+            urls.ca,
+            [material.localIntermediate, material.root],
+            start,
+            LOCAL_DEVELOPMENT_ORGANIZATION,
+          ),
+        );
+      }
       services.ca.push(service(urls.ca));
     }
     if (enabled.tlog) {

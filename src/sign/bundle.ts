@@ -7,18 +7,35 @@ import { createHash } from 'node:crypto';
 import {
   type Bundle,
   bundleToJSON,
+  type RFC3161SignedTimestamp,
   type SerializedBundle,
+  type TransparencyLogEntry,
   toDSSEBundle,
   toMessageSignatureBundle,
 } from '@sigstore/bundle';
-import type { Witness } from '@sigstore/sign';
 import { preAuthEncoding } from '../core/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, type InTotoStatement } from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
 import type { Signature, Signer } from './signer.ts';
 
 export type { SerializedBundle } from '@sigstore/bundle';
-export type { Witness } from '@sigstore/sign';
+
+/** What a witness testifies to: the bundle's content (its message signature or DSSE envelope). */
+export type SignatureBundle = Bundle['content'];
+
+/** What a witness adds to the bundle's verification material. */
+export interface VerificationMaterial {
+  tlogEntries?: TransparencyLogEntry[];
+  rfc3161Timestamps?: RFC3161SignedTimestamp[];
+}
+
+/**
+ * The witness role (a transparency log, a timestamp authority): testifies to a signature made by `publicKey` (PEM
+ * key or certificate). The same shape as @sigstore/sign's `Witness`, so witnesses of either library fit both.
+ */
+export interface Witness {
+  testify(signature: SignatureBundle, publicKey: string): Promise<VerificationMaterial>;
+}
 
 export interface SigningContext {
   signer: Signer;

@@ -5,10 +5,9 @@
  * broken or hostile CA could make us publish a signature bound to someone else's key.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
+import { request as httpRequest } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { errorText, readCapped } from '../identity/http.ts';
 
-const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_ANSWER_BYTES = 256 * 1024;
 const MAX_CHAIN = 8;
 
@@ -35,11 +34,12 @@ export interface CertificateAuthority {
 
 export class FulcioClient implements CertificateAuthority {
   readonly baseUrl: string;
-  readonly #timeoutMs: number;
+  readonly #timeoutMs: number | undefined;
 
+  /** `timeoutMs`: the overall deadline of the request (default: the HTTP module's, see src/core/http.ts). */
   constructor(baseUrl: string, options: { timeoutMs?: number } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   async createSigningCertificate(request: CertificateRequest): Promise<IssuedCertificate> {
@@ -51,32 +51,22 @@ export class FulcioClient implements CertificateAuthority {
         proofOfPossession: request.proofOfPossession.toString('base64'),
       },
     };
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new VouchError(
-        'SERVICE_UNAVAILABLE',
-        `the certificate authority is unreachable (${url}): ${errorText(e)}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    const text = (await readCapped(res, MAX_ANSWER_BYTES, 'the certificate authority')).toString('utf8');
+    const res = await httpRequest(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+      maxBytes: MAX_ANSWER_BYTES,
+      what: 'the certificate authority',
+      ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),
+    });
+    const text = res.body.toString('utf8');
     if (res.status === 401 || res.status === 403) {
       // The CA verified the token and refused it: the user must fix the token, not retry the service.
       throw new VouchError('TOKEN_INVALID', `the certificate authority refused the identity token: ${brief(text)}`, {
         details: { status: res.status },
       });
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       throw new VouchError('SERVICE_ERROR', `the certificate authority answered HTTP ${res.status}: ${brief(text)}`, {
         details: { status: res.status },
       });

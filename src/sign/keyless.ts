@@ -9,12 +9,11 @@
  * every signature of the session.
  */
 
-import type { Witness } from '@sigstore/sign';
 import { type Certificate, fulcioExtensions, parseCertificate } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import type { IdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken, type IdentityClaims, proofSubject } from '../identity/token.ts';
-import type { SigningContext } from './bundle.ts';
+import type { SigningContext, Witness } from './bundle.ts';
 import type { CertificateAuthority, IssuedCertificate } from './fulcio.ts';
 import type { KeyType } from './keys.ts';
 import { KeyPairSigner, type Signature, type Signer, type SignPayload } from './signer.ts';
@@ -186,7 +185,7 @@ export function keylessContext(
 ): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
   const timings: KeylessTimings = {};
   const signer = new CertificateSigner({ identity, ca: services.ca, timings });
-  const options = { timeoutMs: services.timeoutMs ?? 15_000 };
+  const options = services.timeoutMs !== undefined ? { timeoutMs: services.timeoutMs } : {};
   const witnesses: Witness[] = [
     new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
       timings.tlog = ms;

@@ -5,8 +5,8 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileError } from '../core/digest.ts';
+import { readCappedText } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 
 export type KeyType = 'ecdsa-p256' | 'ed25519';
@@ -118,10 +118,10 @@ export function keyTypeOf(key: KeyObject): KeyType {
   throw new VouchError('KEY_INVALID', `unsupported key type ${key.asymmetricKeyType}`);
 }
 
+/** Largest key file read: a PEM key is a few hundred bytes, an RSA-8192 one ~7 KiB. */
+const MAX_KEY_FILE_BYTES = 64 << 10;
+
+/** A key file's text, read under a cap (a FIFO or /dev/zero stops there with KEY_INVALID). */
 export async function readKeyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw fileError(e as NodeJS.ErrnoException, path);
-  }
+  return readCappedText(path, { maxBytes: MAX_KEY_FILE_BYTES, code: 'KEY_INVALID', what: `key file ${path}` });
 }

@@ -4,11 +4,19 @@
  * (src/sign/keyless.ts); nothing else about the bundle changes.
  */
 import { createPublicKey, createSign, generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
-import type { Signature } from '@sigstore/sign';
 import { VouchError } from '../errors.ts';
 import { fingerprint, type KeyType, keyTypeOf } from './keys.ts';
 
-export type { Signature } from '@sigstore/sign';
+/** The key material a verifier needs: the signer's certificate, or its public key (PEM) and a hint naming it. */
+export type KeyMaterial =
+  | { $case: 'x509Certificate'; certificate: string }
+  | { $case: 'publicKey'; publicKey: string; hint?: string };
+
+/** A signature and its key material (the same shape as @sigstore/sign's, so its bundle builders take our signers). */
+export interface Signature {
+  signature: Buffer;
+  key: KeyMaterial;
+}
 
 /**
  * What to sign. `digest` is the SHA-256 of the message: it lets a 1 GiB file be signed in one streaming pass

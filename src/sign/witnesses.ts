@@ -14,10 +14,10 @@
 import { createHash } from 'node:crypto';
 import type { TransparencyLogEntry } from '@sigstore/bundle';
 import { envelopeToJSON } from '@sigstore/bundle';
-import type { SignatureBundle, VerificationMaterial, Witness } from '@sigstore/sign';
 import { decodeBase64 } from '../core/encoding.ts';
+import { fetchJson, httpRequest } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
-import { fetchJson, httpRequest } from '../identity/http.ts';
+import type { SignatureBundle, VerificationMaterial, Witness } from './bundle.ts';
 
 const MAX_ENTRY_ANSWER = 1 << 20;
 const MAX_TIMESTAMP = 64 * 1024;
@@ -37,12 +37,13 @@ export class RekorV1Witness implements Witness {
 
   async testify(content: SignatureBundle, publicKey: string): Promise<VerificationMaterial> {
     const proposed = proposedEntry(content, publicKey);
-    const answer = await fetchJson(
-      this.#url,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(proposed) },
-      'the transparency log',
-      { maxBytes: MAX_ENTRY_ANSWER, ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}) },
-    );
+    const answer = await fetchJson(this.#url, 'the transparency log', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(proposed),
+      maxBytes: MAX_ENTRY_ANSWER,
+      ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),
+    });
     return { tlogEntries: [toTlogEntry(answer, proposed.kind)] };
   }
 }
@@ -67,12 +68,13 @@ export class Rfc3161Witness implements Witness {
       artifactHash: createHash('sha256').update(signature).digest('base64'),
       hashAlgorithm: 'sha256',
     };
-    const { body } = await httpRequest(
-      this.#url,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
-      'the timestamp authority',
-      { maxBytes: MAX_TIMESTAMP, ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}) },
-    );
+    const { body } = await httpRequest(this.#url, 'the timestamp authority', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+      maxBytes: MAX_TIMESTAMP,
+      ...(this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {}),
+    });
     // A TimeStampResp is a DER SEQUENCE (RFC 3161 section 2.4.2); anything else is an error page or garbage.
     if (body.length < 16 || body[0] !== 0x30) {
       throw new VouchError('SERVICE_ERROR', 'the timestamp authority answered something that is not a timestamp');

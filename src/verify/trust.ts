@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { decodeBase64 } from '../core/encoding.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../core/json.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../core/localdev.ts';
 import { type Certificate, isIssuedBy, parseCertificate, publicKeyOf } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 
@@ -25,6 +26,8 @@ export interface LogAuthority {
 
 export interface CertificateAuthority {
   uri: string;
+  /** Marked in the trusted root as a local development CA (src/core/localdev.ts). */
+  localDevelopment: boolean;
   /** Issuing certificate first, root last, as in the trusted root. */
   certificates: Certificate[];
   keys: KeyObject[];
@@ -55,7 +58,8 @@ export interface LoadTrustOptions {
   localDevelopment?: boolean;
 }
 
-const MAX_TRUST_ROOT = 4 << 20;
+/** Largest trusted root document read (the public-good root is ~10 KiB). */
+export const MAX_TRUST_ROOT_BYTES = 4 << 20;
 const TRUST_MEDIA = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.[1-9]\+json|\+json;version=0\.[1-9])$/;
 
 function invalid(msg: string, cause?: unknown): never {
@@ -69,7 +73,7 @@ function invalid(msg: string, cause?: unknown): never {
 export function loadTrustedRoot(json: string | object, options: LoadTrustOptions = {}): TrustMaterial {
   const doc = asObject(
     typeof json === 'string'
-      ? parseStrictJson(json, { maxBytes: MAX_TRUST_ROOT, code: 'TRUST_ROOT_INVALID', what: 'trusted root' })
+      ? parseStrictJson(json, { maxBytes: MAX_TRUST_ROOT_BYTES, code: 'TRUST_ROOT_INVALID', what: 'trusted root' })
       : json,
     'trusted root',
     'TRUST_ROOT_INVALID',
@@ -238,8 +242,11 @@ function loadCa(v: unknown, what: string): CertificateAuthority {
     }
     if (!certificates[i + 1]!.isCA) invalid(`${what}: certificate ${i + 1} is not a CA`);
   }
+  const subject =
+    o.subject === undefined || o.subject === null ? {} : asObject(o.subject, `${what}.subject`, 'TRUST_ROOT_INVALID');
   return {
     uri: typeof o.uri === 'string' ? o.uri : '',
+    localDevelopment: subject.organization === LOCAL_DEVELOPMENT_ORGANIZATION,
     certificates,
     keys,
     ...timeRange(o.validFor, `${what}.validFor`),

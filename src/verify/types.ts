@@ -37,7 +37,7 @@ export interface Policy {
 }
 
 export interface PublicKeyInput {
-  /** SPKI PEM or DER. */
+  /** The public key: SPKI PEM (a string, or the bytes of a .pub file) or SPKI DER bytes. */
   spki: Buffer | string;
 }
 

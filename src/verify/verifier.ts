@@ -18,6 +18,7 @@ import type { HashAlgorithm } from '../core/digest.ts';
 import { preAuthEncoding } from '../core/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, isInTotoStatementType } from '../core/intoto.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
+import { isOwnDevelopmentIssuer } from '../core/localdev.ts';
 import {
   type Certificate,
   checkCodeSigningLeaf,
@@ -201,7 +202,7 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
     ctx.stage = 5;
     if (trust.ctlogs.length > 0) checkScts(leaf, ca.certificates[0]!, trust);
     ctx.stage = 6;
-    signerResult = checkIdentity(leaf, policy, trust);
+    signerResult = checkIdentity(leaf, policy, trust, ca);
   } else {
     signerResult = { type: 'key', fingerprint: signer.fingerprint! };
   }
@@ -448,16 +449,15 @@ function policyKey(k: PublicKeyInput): PolicyKey {
   // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
   if (!pk) {
     let key: KeyObject;
+    // PEM as text or as the bytes of a .pub file (DER SPKI starts with a SEQUENCE tag, never with "-----").
+    const pem = typeof k.spki === 'string' ? k.spki : isPem(k.spki) ? k.spki.toString('latin1') : undefined;
     // createPublicKey happily derives a public key from a private one; a policy holding a private key is a mistake
     // (and a leak) we refuse to paper over.
-    if (typeof k.spki === 'string' && k.spki.includes('PRIVATE KEY')) {
+    if (pem?.includes('PRIVATE KEY')) {
       throw new VouchError('KEY_INVALID', 'a policy key is a private key; give the public key');
     }
     try {
-      key =
-        typeof k.spki === 'string'
-          ? createPublicKey(k.spki)
-          : createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
+      key = pem !== undefined ? createPublicKey(pem) : createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
     } catch (e) {
       throw new VouchError('KEY_INVALID', 'a policy key is not a public key', { cause: e });
     }
@@ -467,6 +467,10 @@ function policyKey(k: PublicKeyInput): PolicyKey {
     keyCache.set(k, pk);
   }
   return pk;
+}
+
+function isPem(bytes: Buffer): boolean {
+  return bytes.toString('latin1', 0, 64).trimStart().startsWith('-----BEGIN');
 }
 
 /** Whether an unauthenticated key hint names this key: hex, base64 or "SHA256:" unpadded base64 of its digest. */
@@ -551,12 +555,19 @@ function checkScts(leaf: Certificate, issuer: Certificate, trust: TrustMaterial)
   throw new VouchError('SCT_INVALID', 'no embedded SCT verifies with a trusted CT log');
 }
 
-function checkIdentity(leaf: Certificate, policy: Policy, trust: TrustMaterial): VerificationResult['signer'] {
+function checkIdentity(
+  leaf: Certificate,
+  policy: Policy,
+  trust: TrustMaterial,
+  ca: CertificateAuthority,
+): VerificationResult['signer'] {
   const { issuer, extensions } = fulcioExtensions(leaf);
   if (issuer === undefined) throw new VouchError('ISSUER_MISMATCH', 'the certificate names no OIDC issuer');
-  // A local development root (the embedded instance, whose CA key sits in the user's data folder) vouches only for
-  // identities of its own development issuers: never for a GitHub, Google or any other real issuer's identity.
-  if (trust.localDevelopment && !trust.localIssuers.includes(issuer)) {
+  // A local development CA (marked in the trusted root, wherever it was copied to, or a store's embedded root),
+  // whose key sits in a data folder, vouches only for identities of its own development issuer: never for a
+  // GitHub, Google or any other real issuer's identity (src/core/localdev.ts).
+  const localCa = ca.localDevelopment || trust.localDevelopment;
+  if (localCa && !trust.localIssuers.includes(issuer) && !isOwnDevelopmentIssuer(ca.uri, issuer)) {
     throw new VouchError(
       'TRUST_ROOT_MISMATCH',
       `a local development root certifies only its own issuer, not ${issuer}`,
@@ -576,7 +587,7 @@ function checkIdentity(leaf: Certificate, policy: Policy, trust: TrustMaterial):
     subjectSeen = true;
     if (!matches(id.issuer, issuer)) continue;
     const signer: VerificationResult['signer'] = { type: 'certificate', identity: name.value, issuer, extensions };
-    if (trust.localDevelopment || trust.localIssuers.includes(issuer)) signer.localDevelopmentIdentity = true;
+    if (localCa || trust.localIssuers.includes(issuer)) signer.localDevelopmentIdentity = true;
     return signer;
   }
   if (subjectSeen) throw new VouchError('ISSUER_MISMATCH', `the identity was issued by ${issuer}`);

@@ -25,6 +25,7 @@ import { Base64Decoder, base64DecodedLength } from '../core/encoding.ts';
 import { IN_TOTO_PAYLOAD_TYPE, isInTotoStatementType } from '../core/intoto.ts';
 import { asObject, parseStrictJson } from '../core/json.ts';
 import { type JsonSplit, JsonSplitter, parseElement } from '../core/json-stream.ts';
+import { readCapped } from '../core/read.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 import {
   type Bundle,
@@ -68,7 +69,14 @@ async function openFile(path: string): Promise<FileHandle> {
 export async function readSplitBundle(path: string): Promise<SplitBundle> {
   const fh = await openFile(path);
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat();
+    const size = st.size;
+    if (!st.isFile()) {
+      // Read in passes at explicit offsets, which a pipe or device cannot serve (nor be sized for by stat()).
+      throw new VouchError('FILE_UNREADABLE', `${path} is not a regular file`, {
+        hint: 'A directory bundle is read several times: save it to a file first.',
+      });
+    }
     if (size > MAX_DIRECTORY_BUNDLE_BYTES) {
       throw new VouchError(
         'BUNDLE_TOO_LARGE',
@@ -98,7 +106,8 @@ export async function readSplitBundle(path: string): Promise<SplitBundle> {
     } catch (e) {
       // An escaped payload cannot be split; one that fits the ordinary cap is parsed the ordinary way.
       if (!(isVouchError(e) && e.code === 'BUNDLE_UNSUPPORTED' && size <= MAX_BUNDLE_BYTES)) throw e;
-      const bundle = parseBundle(await fh.readFile());
+      // Re-read under the cap: the file may have grown since it was sized.
+      const bundle = parseBundle(await readCapped(path, { maxBytes: MAX_BUNDLE_BYTES, code: 'BUNDLE_TOO_LARGE' }));
       if (bundle.content.kind !== 'dsse' || !Buffer.isBuffer(bundle.content.payload)) return { path, bundle };
       return { path, bundle, payload: { bytes: bundle.content.payload } };
     }

@@ -5,15 +5,11 @@
  * they will be pushed to. An OCI layout holds its signature the same way, as a referrer listed in index.json; an
  * archive is a tar that is not rewritten in place, so its bundle is written to a file instead.
  */
-import {
-  attachSignature,
-  buildImageStatement,
-  imagesToSign,
-  type ResolvedImage,
-  resolveImage,
-} from '../artifact/oci/image.ts';
+import { attachSignature } from '../artifact/oci/attach.ts';
+import { buildImageStatement } from '../artifact/oci/binding.ts';
 import type { Descriptor } from '../artifact/oci/manifest.ts';
 import type { RegistryOptions } from '../artifact/oci/registry.ts';
+import { imagesToSign, type ResolvedImage, resolveImage } from '../artifact/oci/resolve.ts';
 import type { Target } from '../artifact/target.ts';
 import { type SerializedBundle, type SigningContext, signStatement } from '../sign/bundle.ts';
 

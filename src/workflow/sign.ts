@@ -1,14 +1,18 @@
 /**
  * The sign workflow: target -> digest or statement -> signing context -> bundle file. It is the one place that knows
  * every target kind; each kind's own module does the work (CONVENTIONS: variants as tagged unions, exhaustive switch).
+ * It owns the signing context's lifecycle (a key read and decrypted, or a keyless session opened on the instance and
+ * closed afterwards) and writes the bundle file, so the library's `sign()` and `vouch sign` do the same thing.
  */
 import { basename, resolve } from 'node:path';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
+import type { IdentitySource } from '../identity/providers.ts';
 import { vouchHome } from '../instance/home.ts';
-import type { KeylessOptions } from '../instance/session.ts';
+import type { KeylessOptions, KeylessSession } from '../instance/session.ts';
 import {
   fileStatement,
   type SerializedBundle,
@@ -16,6 +20,7 @@ import {
   signDigest,
   signStatement,
 } from '../sign/bundle.ts';
+import type { KeylessTimings } from '../sign/keyless.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
 import { signStatementToFile } from '../sign/stream.ts';
@@ -25,18 +30,21 @@ import type { SignedImage } from './sign-image.ts';
 const KEEP_BYTES = 1 << 20;
 
 export interface SignOptions {
-  /** Private key file (key-pair signing). Without it, signing is keyless. */
+  /** Private key file (key-pair signing). Without it (and without `context`), signing is keyless. */
   key?: string;
-  /** Passphrase of the private key. */
-  passphrase?: string;
+  /**
+   * Passphrase of the private key, or a function asked for it once the key file has been read (a prompt is then
+   * shown only for a key that exists).
+   */
+  passphrase?: string | (() => Promise<string>);
   /**
    * Where to write the bundle; default `<target>.sigstore.json`. Required for stdin and digests. Registry images
    * and OCI layouts hold their signature themselves: for them a file is written only when this is given.
    */
   bundle?: string;
-  /** Pre-built signing context (keyless callers and tests); overrides `key`. */
+  /** Pre-built signing context (tests, programs with their own signer); overrides `key` and keyless signing. */
   context?: SigningContext;
-  /** Keyless signing (no `key`, no `context`): instance, identity token, VOUCH_HOME. */
+  /** Keyless signing (no `key`, no `context`): instance, identity token, VOUCH_HOME, device-flow prompt. */
   keyless?: KeylessOptions;
   /** Images: the repository a local image (oci-layout, oci-archive, docker-archive) is signed for. */
   repository?: string;
@@ -50,13 +58,6 @@ export interface SignOptions {
   incremental?: boolean | string;
   /** Directories: progress of hashing, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
-  /**
-   * Directories signed without witnesses (key pairs): write the bundle file here, streaming (src/sign/stream.ts),
-   * instead of returning it. A million-file manifest is a ~150 MB statement, and the in-memory path holds several
-   * copies of it. The result then has `bundleWritten: true` and no `bundle`. The CLI sets this; library callers
-   * that leave it unset get the bundle object as before and write it themselves.
-   */
-  writeBundle?: boolean;
   /**
    * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
    * installer tagged after signing). The exception is recorded in the result.
@@ -75,72 +76,120 @@ export interface SignedDirectorySummary {
   cached: number;
 }
 
+/** Who signed: a key (by fingerprint), or the identity a CA certified for a keyless signature. */
 export type SignerSummary =
   | { type: 'key'; fingerprint: string }
   | { type: 'certificate'; identity: string; issuer: string };
 
-interface SignResultFields {
+/**
+ * What a keyless signature adds to its result (`vouch sign --json` prints them at the top level): who the CA
+ * certified, as read back from the certificate, and the session's instance, identity source and timings.
+ */
+export interface KeylessSummary {
+  identity: string;
+  issuer: string;
+  identitySource: IdentitySource;
+  /** From a development issuer that mints tokens for anyone: proves nothing about a person elsewhere. */
+  localDevelopmentIdentity: boolean;
+  /** `embedded`, `public-good` or the instance URL. */
+  instance: string;
+  /** The certificate's validity and its Fulcio extensions by name (what verifier policies match on). */
+  certificate: { notBefore: string; notAfter: string; extensions: Record<string, string> };
+  /** Milliseconds per service call: token, ca, tlog, tsa. */
+  timings: KeylessTimings;
+}
+
+/** A signature made; the members of `KeylessSummary` are there exactly when it was keyless (a session on an instance). */
+export interface SignResult extends Partial<KeylessSummary> {
   target: string;
   /** `sha256:<hex>` of what was signed (the file, or the manifest/statement subject). */
   digest: string;
-  /** Where the bundle is written; empty when it was only attached to the image in its registry. */
+  /** Where the bundle was written; empty when it was only attached to the image (registry or OCI layout). */
   bundlePath: string;
+  /** The bundle, unless it was streamed straight to its file (a directory signed without witnesses). */
+  bundle?: SerializedBundle;
+  signer: SignerSummary;
+  /** The first log entry's index and its integrated time, when the bundle was logged. */
+  logIndex?: string;
+  integratedTime?: string;
+  /** RFC 3161 timestamps in the bundle. */
+  rfc3161Timestamps: number;
   /** Images: every manifest signed (several with --recursive) and where its signature was attached. */
   images?: Omit<SignedImage, 'bundle'>[];
-  signer: SignerSummary;
-  logIndex?: string;
   /** Directories: what the manifest covers. */
   directory?: SignedDirectorySummary;
   /** A PE file: what the check before signing found (and an anomaly let through by `allowPeAnomaly`). */
   pe?: PeRecord;
 }
 
-/** A signature: the bundle itself, or (with `writeBundle`, when it was streamed) the fact that it is at `bundlePath`. */
-export type SignResult = SignResultFields &
-  ({ bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true });
+/** A signing context made on first use: a target that fails its own checks never opens a session or asks a passphrase. */
+type ContextSource = () => Promise<SigningContext>;
 
 /**
- * Sign a target. With a private key (`key`) or a ready context it signs with that; with neither it signs keyless:
- * a session on the resolved instance (`keyless.instance`, the config file, else the embedded stack) is opened for
- * this one signature and closed afterwards.
+ * Sign a target and write its bundle. With a ready `context` it signs with that; with a private key (`key`) with that
+ * key; with neither, keyless: a session on the resolved instance (`keyless.instance`, the config file, else the
+ * embedded stack) is opened for this one signature and closed afterwards.
  */
 export async function signTarget(input: string | Target, options: SignOptions = {}): Promise<SignResult> {
-  if (options.context || options.key) return signWith(input, options);
-  const { openKeylessSession } = await import('../instance/session.ts');
-  const session = await openKeylessSession(options.keyless ?? {});
+  const target = typeof input === 'string' ? parseTarget(input) : input;
+  if (options.context) {
+    const context = options.context;
+    return signWith(target, options, async () => context);
+  }
+  if (options.key) {
+    const key = options.key;
+    return signWith(target, options, () => keyContext(key, options.passphrase));
+  }
+  let session: KeylessSession | undefined;
   try {
-    return await signWith(input, { ...options, context: session.context });
+    const result = await signWith(target, options, async () => {
+      const { openKeylessSession } = await import('../instance/session.ts');
+      session ??= await openKeylessSession(options.keyless ?? {});
+      return session.context;
+    });
+    return session ? withSession(result, session) : result;
   } finally {
-    await session.close();
+    await session?.close();
   }
 }
 
-async function signWith(input: string | Target, options: SignOptions): Promise<SignResult> {
-  const target = typeof input === 'string' ? parseTarget(input) : input;
+async function signWith(target: Target, options: SignOptions, context: ContextSource): Promise<SignResult> {
   if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin') {
     throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
   }
+  const result = await signKind(target, options, context);
+  if (result.bundlePath && result.bundle) {
+    writeFileAtomic(result.bundlePath, `${JSON.stringify(result.bundle)}\n`, { fsync: true });
+  }
+  return result;
+}
+
+function signKind(target: Target, options: SignOptions, context: ContextSource): Promise<SignResult> {
   switch (target.kind) {
     case 'file':
     case 'stdin':
-      return signFile(target, options);
+      return signFile(target, options, context);
     case 'oci':
     case 'oci-layout':
     case 'oci-archive':
     case 'docker-archive':
-      return signImageTarget(target, options);
+      return signImageTarget(target, options, context);
     case 'digest':
-      return signDigestTarget(target, options);
+      return signDigestTarget(target, options, context);
     case 'dir':
-      return signDirectoryTarget(target, options);
+      return signDirectoryTarget(target, options, context);
   }
 }
 
 /** Sign a digest without the bytes (the artifact never leaves the machine that built it). */
-async function signDigestTarget(target: Target & { kind: 'digest' }, options: SignOptions): Promise<SignResult> {
+async function signDigestTarget(
+  target: Target & { kind: 'digest' },
+  options: SignOptions,
+  contextOf: ContextSource,
+): Promise<SignResult> {
   if (!options.bundle) throw new VouchError('USAGE', 'signing a digest needs --bundle PATH');
   if (target.algorithm !== 'sha256') throw new VouchError('TARGET_UNSUPPORTED', 'only sha256 digests can be signed');
-  const context = options.context ?? (await keyContext(options));
+  const context = await contextOf();
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(describeTarget(target), target.value))
@@ -151,7 +200,7 @@ async function signDigestTarget(target: Target & { kind: 'digest' }, options: Si
     bundlePath: options.bundle,
     bundle,
     signer: signerSummary(context),
-    ...logIndexOf(bundle),
+    ...proofsOf(bundle),
   };
 }
 
@@ -159,10 +208,14 @@ async function signDigestTarget(target: Target & { kind: 'digest' }, options: Si
  * Sign a directory: every entry (files with size, digest and executable bit, symlinks with their target, empty
  * directories) in a manifest whose digest is the subject of a DSSE in-toto statement (docs/formats/directory-manifest.md).
  */
-async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: SignOptions): Promise<SignResult> {
+async function signDirectoryTarget(
+  target: Target & { kind: 'dir' },
+  options: SignOptions,
+  contextOf: ContextSource,
+): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const context = options.context ?? (await keyContext(options));
+  const context = await contextOf();
   const { countEntries, directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
     bundlePath,
@@ -177,21 +230,17 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts).
-  const streamed = options.writeBundle === true && context.witnesses.length === 0;
-  let signed: { bundle: SerializedBundle; bundleWritten?: undefined } | { bundle?: undefined; bundleWritten: true };
-  if (streamed) {
-    await signStatementToFile(context, prepared.statement, bundlePath);
-    signed = { bundleWritten: true };
-  } else {
-    signed = { bundle: await signStatement(context, prepared.statement) };
-  }
+  // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts). A
+  // million-file manifest is a ~150 MB statement, and the in-memory path holds several copies of it.
+  let bundle: SerializedBundle | undefined;
+  if (context.witnesses.length === 0) await signStatementToFile(context, prepared.statement, bundlePath);
+  else bundle = await signStatement(context, prepared.statement);
   const counts = countEntries(prepared.manifest.entries);
   return {
     target: describeTarget(target),
     digest: prepared.digest,
     bundlePath,
-    ...signed,
+    ...(bundle ? { bundle } : {}),
     signer: signerSummary(context),
     directory: {
       format: options.format ?? 'vouch',
@@ -202,25 +251,30 @@ async function signDirectoryTarget(target: Target & { kind: 'dir' }, options: Si
       hashed: prepared.manifest.stats.hashed,
       cached: prepared.manifest.stats.cached,
     },
-    ...(signed.bundle ? logIndexOf(signed.bundle) : {}),
+    ...proofsOf(bundle),
   };
 }
 
-async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: SignOptions): Promise<SignResult> {
+async function signFile(
+  target: Target & { kind: 'file' | 'stdin' },
+  options: SignOptions,
+  contextOf: ContextSource,
+): Promise<SignResult> {
   if (target.kind === 'stdin' && !options.bundle) {
     throw new VouchError('USAGE', 'signing stdin needs --bundle PATH');
   }
   const bundlePath = options.bundle ?? `${(target as { path: string }).path}.sigstore.json`;
   const allowed = new Set((options.allowPeAnomaly ?? []).map((p) => resolve(p)));
-  if (target.kind === 'stdin' && allowed.size > 0)
+  if (target.kind === 'stdin' && allowed.size > 0) {
     throw new VouchError('USAGE', '--allow-pe-anomaly names files; stdin is not checked');
+  }
   const pe = target.kind === 'file' ? await checkBeforeSigning(target.path, allowed) : undefined;
-  const context = options.context ?? (await keyContext(options));
   // Small files keep their bytes, which are signed natively (no pre-hashed signing library to load).
   const digest =
     target.kind === 'stdin'
       ? await hashStream(process.stdin as AsyncIterable<Buffer>, 'sha256', KEEP_BYTES)
       : await hashFile(target.path, 'sha256', { keepUpTo: KEEP_BYTES });
+  const context = await contextOf();
   const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
   const bundle =
     context.signer.keyType === 'ed25519'
@@ -232,7 +286,7 @@ async function signFile(target: Target & { kind: 'file' | 'stdin' }, options: Si
     bundlePath,
     bundle,
     signer: signerSummary(context),
-    ...logIndexOf(bundle),
+    ...proofsOf(bundle),
     ...(pe ? { pe } : {}),
   };
 }
@@ -249,8 +303,8 @@ async function checkBeforeSigning(path: string, allowed: Set<string>): Promise<P
   return enforcePe(path, { allow: allowed.has(resolve(path)) });
 }
 
-async function signImageTarget(target: Target, options: SignOptions): Promise<SignResult> {
-  const context = options.context ?? (await keyContext(options));
+async function signImageTarget(target: Target, options: SignOptions, contextOf: ContextSource): Promise<SignResult> {
+  const context = await contextOf();
   const { signImage } = await import('./sign-image.ts');
   const { image, signed } = await signImage(target, context, {
     ...(options.repository !== undefined ? { repository: options.repository } : {}),
@@ -268,14 +322,14 @@ async function signImageTarget(target: Target, options: SignOptions): Promise<Si
     bundle: first.bundle,
     signer: signerSummary(context),
     images: signed.map(({ bundle: _b, ...rest }) => rest),
-    ...logIndexOf(first.bundle),
+    ...proofsOf(first.bundle),
   };
 }
 
-async function keyContext(options: SignOptions): Promise<SigningContext> {
-  if (!options.key) throw new VouchError('INTERNAL', 'no key and no signing context');
-  const key = parsePrivateKey(await readKeyFile(options.key), options.passphrase);
-  return { signer: new KeyPairSigner(key), witnesses: [] };
+async function keyContext(path: string, passphrase: SignOptions['passphrase']): Promise<SigningContext> {
+  const pem = await readKeyFile(path);
+  const secret = typeof passphrase === 'function' ? await passphrase() : passphrase;
+  return { signer: new KeyPairSigner(parsePrivateKey(pem, secret)), witnesses: [] };
 }
 
 function signerSummary(context: SigningContext): SignerSummary {
@@ -284,10 +338,39 @@ function signerSummary(context: SigningContext): SignerSummary {
   return { type: 'key', fingerprint: s.fingerprint ?? '' };
 }
 
-function logIndexOf(bundle: SerializedBundle): { logIndex?: string } {
-  const entry = bundle.verificationMaterial.tlogEntries?.[0];
-  return entry ? { logIndex: entry.logIndex } : {};
+/** The proofs a bundle carries besides its signature: the first log entry and the number of RFC 3161 timestamps. */
+function proofsOf(
+  bundle: SerializedBundle | undefined,
+): Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> {
+  const entry = bundle?.verificationMaterial.tlogEntries?.[0];
+  const out: Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> = {
+    rfc3161Timestamps: bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
+  };
+  if (entry) out.logIndex = entry.logIndex;
+  if (entry?.integratedTime && entry.integratedTime !== '0') {
+    out.integratedTime = new Date(Number(entry.integratedTime) * 1000).toISOString();
+  }
+  return out;
 }
 
-/** A sign result without the bundle itself (what the CLI prints). */
-export type SignSummary = SignResultFields;
+/** A keyless result: the certified identity's details and the session's instance, identity source and timings. */
+function withSession(result: SignResult, session: KeylessSession): SignResult {
+  const certified = session.context.signer.certified;
+  if (!certified) return result;
+  return {
+    ...result,
+    identity: certified.identity,
+    issuer: certified.issuer,
+    identitySource: session.identitySource,
+    localDevelopmentIdentity: session.localDevelopmentIdentity,
+    instance: session.instance.name,
+    certificate: {
+      notBefore: certified.notBefore.toISOString(),
+      notAfter: certified.notAfter.toISOString(),
+      extensions: certified.extensions,
+    },
+    timings: Object.fromEntries(
+      Object.entries(session.context.timings).map(([k, v]) => [k, Math.round((v as number) * 10) / 10]),
+    ),
+  };
+}

@@ -3,18 +3,19 @@
  * bundle, hash the artifact (every byte, no excluded regions), load keys and trust material. Then
  * `verify(bundle, artifact, policy, trust)` decides, and its result is returned unchanged.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DirectoryVerification, FileInDirectoryVerification } from '../artifact/dir/index.ts';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
-import { fileError, hashFile, hashStream } from '../core/digest.ts';
+import { hashFile, hashStream } from '../core/digest.ts';
+import { readCappedText } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
 import { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
 import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
-import { loadTrustedRoot, noAuthorities, type TrustMaterial } from '../verify/trust.ts';
+import { loadTrustedRoot, MAX_TRUST_ROOT_BYTES, noAuthorities, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
 import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
@@ -186,12 +187,11 @@ async function verifyFileInSignedDirectory(
  */
 export async function loadTrust(options: { trustedRoot?: string; home?: string } = {}): Promise<TrustMaterial[]> {
   if (options.trustedRoot === undefined) return loadDefaultTrust(options.home);
-  let text: string;
-  try {
-    text = await readFile(options.trustedRoot, 'utf8');
-  } catch (e) {
-    throw fileError(e as NodeJS.ErrnoException, options.trustedRoot);
-  }
+  const text = await readCappedText(options.trustedRoot, {
+    maxBytes: MAX_TRUST_ROOT_BYTES,
+    code: 'TRUST_ROOT_INVALID',
+    what: `trusted root ${options.trustedRoot}`,
+  });
   return [loadTrustedRoot(text)];
 }
 
@@ -210,22 +210,9 @@ export function loadDefaultTrust(home = vouchHome()): TrustMaterial[] {
   );
 }
 
-/** Read a bundle file, refusing oversize ones before reading them (a real bundle is a few KiB). */
+/** Read a bundle file (or FIFO, or device), refusing more than the cap while reading (a real bundle is a few KiB). */
 export async function readBundleFile(path: string, maxBytes = MAX_BUNDLE_BYTES): Promise<string> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (e) {
-    throw fileError(e as NodeJS.ErrnoException, path);
-  }
-  if (size > maxBytes) {
-    throw new VouchError('BUNDLE_TOO_LARGE', `${path} is ${size} bytes; bundles are capped at ${maxBytes}`);
-  }
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw fileError(e as NodeJS.ErrnoException, path);
-  }
+  return readCappedText(path, { maxBytes, code: 'BUNDLE_TOO_LARGE', what: `bundle ${path}` });
 }
 
 async function verifyBlob(

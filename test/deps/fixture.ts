@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import * as jose from 'jose';
 import * as tar from 'tar';
 import { IN_TOTO_STATEMENT_V1 } from '../../src/core/intoto.ts';
-import { mapLimit } from '../../src/deps/io.ts';
+import { mapLimit } from '../../src/deps/limit.ts';
 import { startStack } from '../../src/server/stack.ts';
 import { type SigningContext, signStatement } from '../../src/sign/bundle.ts';
 import { FulcioClient } from '../../src/sign/fulcio.ts';

@@ -116,7 +116,14 @@ describe('streamed directory signatures', () => {
       const r = vouch(['sign', `dir:${at('tree')}`, '--key', at('k.key'), '--json']);
       assert.equal(r.status, 0, r.stderr);
       const out = r.json() as Record<string, unknown>;
-      assert.deepEqual(Object.keys(out).sort(), ['bundlePath', 'digest', 'directory', 'signer', 'target']);
+      assert.deepEqual(Object.keys(out).sort(), [
+        'bundlePath',
+        'digest',
+        'directory',
+        'rfc3161Timestamps',
+        'signer',
+        'target',
+      ]);
       assert.equal(out.bundlePath, at('tree.sigstore.json'));
       bundleText = readFileSync(at('tree.sigstore.json'), 'utf8');
       assert.ok(bundleText.endsWith('}\n'));

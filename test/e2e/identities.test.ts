@@ -27,6 +27,20 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
   let child: ChildProcess;
   let url = '';
   /** Where each type's tokens come from: kubernetes through a wildcard, so its issuer is a concrete cluster. */
+  /** `vouch verify` of the signed file with `bundle`, against the served root, for exactly `identity` and `issuer`. */
+  const verifyArgs = (bundle: string, identity: string, issuer: string) => [
+    'verify',
+    at('app.bin'),
+    '--bundle',
+    bundle,
+    '--trusted-root',
+    at('data/trusted_root.json'),
+    '--certificate-identity',
+    identity,
+    '--certificate-oidc-issuer',
+    issuer,
+    '--json',
+  ];
   const issuerOf = (type: string, path: string) =>
     type === 'kubernetes' ? idp.issuer('clusters/prod-eu') : idp.issuer(path);
 
@@ -143,25 +157,14 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
         { identity: expected.san.value, issuer: expected.issuer },
       );
 
-      const verifyArgs = (identity: string) => [
-        'verify',
-        at('app.bin'),
-        '--bundle',
-        bundle,
-        '--trusted-root',
-        at('data/trusted_root.json'),
-        '--certificate-identity',
-        identity,
-        '--certificate-oidc-issuer',
-        expected.issuer,
-        '--json',
-      ];
-      const verified = await vouchAsync(verifyArgs(expected.san.value), { env: { VOUCH_HOME: at('verifier-home') } });
+      const verified = await vouchAsync(verifyArgs(bundle, expected.san.value, expected.issuer), {
+        env: { VOUCH_HOME: at('verifier-home') },
+      });
       assert.equal(verified.status, 0, verified.stderr);
       const signer = (verified.json() as { signer: { extensions: Record<string, string> } }).signer;
       assert.deepEqual(signer.extensions, Object.fromEntries(expected.extensions.map((e) => [e.name, e.value])));
 
-      const wrong = await vouchAsync(verifyArgs(`${expected.san.value}x`), {
+      const wrong = await vouchAsync(verifyArgs(bundle, `${expected.san.value}x`, expected.issuer), {
         env: { VOUCH_HOME: at('verifier-home') },
       });
       assert.equal(wrong.status, 1);
@@ -216,18 +219,7 @@ describe('vouch serve --config: a certificate for every issuer type', () => {
     assert.equal(signed.status, 0, signed.stderr);
     const out = signed.json() as { identity: string; issuer: string };
     assert.deepEqual(out, { ...out, identity: 'octocat@example.test', issuer: `${github.url}/login/oauth` });
-    const verified = await vouchAsync([
-      'verify',
-      at('app.bin'),
-      '--bundle',
-      bundle,
-      '--trusted-root',
-      at('data/trusted_root.json'),
-      '--certificate-identity',
-      'octocat@example.test',
-      '--certificate-oidc-issuer',
-      `${github.url}/login/oauth`,
-    ]);
+    const verified = await vouchAsync(verifyArgs(bundle, 'octocat@example.test', `${github.url}/login/oauth`));
     assert.equal(verified.status, 0, verified.stderr);
     const config = (await (await fetch(`${url}/.well-known/vouch/signing_config.json`)).json()) as {
       oidcUrls: { url: string }[];

@@ -132,7 +132,8 @@ describe('interop: official sigstore-js <-> vouch on our servers', () => {
     const data = Buffer.from('signed by vouch');
     writeFileSync(file, data);
     const signed = await signTarget(file, { context, bundle: join(dir, 'artifact.json') });
-    const json = JSON.stringify(signed.bundle);
+    const json = readFileSync(signed.bundlePath, 'utf8');
+    assert.deepEqual(JSON.parse(json), signed.bundle, 'the bundle written is the one returned');
     assert.deepEqual(oracle(json, data), { ok: true });
     assert.equal(
       code(() => verify(json, digestOf(data), policy(), trust)),

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as serveCommand from '../../src/cli/commands/serve.ts';
+import { formatServe } from '../../src/cli/format/serve.ts';
 import { BIN, errorCode, tempDir, vouch } from '../helpers/cli.ts';
 
 describe('vouch serve', () => {
@@ -239,8 +239,7 @@ describe('vouch serve --services', () => {
   });
 
   it('prints the same list for a person', () => {
-    const { formatServe } = serveCommand;
-    const text = formatServe({
+    const lines = formatServe({
       url: 'http://127.0.0.1:1',
       urls: { ca: 'http://127.0.0.1:1/ca', tsa: 'http://127.0.0.1:1/tsa/api/v1/timestamp' },
       dataDir: '/d',
@@ -250,6 +249,7 @@ describe('vouch serve --services', () => {
       issuers: [],
       insecureLoopbackIssuers: false,
     });
+    const text = lines.join('\n');
     assert.match(text, /CA +http:\/\/127\.0\.0\.1:1\/ca/);
     assert.match(text, /TSA +http:\/\/127\.0\.0\.1:1\/tsa\/api\/v1\/timestamp/);
     assert.doesNotMatch(text, /log|OIDC|TUF/);

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 'vouch.mjs');
@@ -33,36 +34,6 @@ export function vouch(
   };
 }
 
-/**
- * `vouch()` without blocking this process: for tests whose servers (a fake identity provider, say) run in the test
- * process and must answer the CLI while it runs.
- */
-export function vouchAsync(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string | undefined>; input?: Buffer | string } = {},
-): Promise<CliRun> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  // A CLI that exits before reading its input closes the pipe: that is its answer, not the test's failure.
-  child.stdin.on('error', () => {});
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
-  });
-}
-
 /** A temporary folder removed when the returned disposer runs (use in `after`). */
 export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -72,4 +43,65 @@ export function tempDir(prefix = 'vouch-test-'): { path: string; dispose: () => 
 /** The error code printed on the one-line error (`vouch: ... (CODE): message`). */
 export function errorCode(stderr: string): string | undefined {
   return /^vouch: (?:NOT VERIFIED|error) \(([A-Z_]+)\)/m.exec(stderr)?.[1];
+}
+
+export interface AsyncCliRun extends CliRun {
+  /** Wall time from spawn to exit, in ms. */
+  ms: number;
+  /** Peak resident set size of the CLI process (kB), from its own `process.resourceUsage()` at exit. */
+  maxRssKb: number | undefined;
+}
+
+const RSS_PRELOAD = join(REPO, 'test', 'helpers', 'rss-preload.mjs');
+
+/**
+ * Run the built CLI without blocking this process (a test's own servers, a fake identity provider say, keep
+ * answering meanwhile), reporting its
+ * wall time and peak RSS. With `shell`, the
+ * arguments are bash words, not quoted (`--bundle <(cat /dev/zero)` is a process substitution), and `shell` itself
+ * is put before the command (`cat /dev/zero |` feeds a real pipe to its stdin).
+ */
+export function vouchAsync(
+  args: string[],
+  options: {
+    cwd?: string;
+    env?: Record<string, string | undefined>;
+    input?: Buffer | string;
+    shell?: string;
+  } = {},
+): Promise<AsyncCliRun> {
+  const start = Date.now();
+  const command = [process.execPath, '--import', pathToFileURL(RSS_PRELOAD).href, BIN];
+  const [file, argv] =
+    options.shell !== undefined
+      ? ['bash', ['-c', `${options.shell} exec "$0" "$1" "$2" "$3" ${args.join(' ')}`, ...command]]
+      : [process.execPath, [...command.slice(1), ...args]];
+  const child = spawn(file as string, argv as string[], {
+    cwd: options.cwd,
+    env: { ...process.env, VOUCH_PASSWORD: 'correct horse', ...options.env } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const rss: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => rss.push(c));
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const kb = Number.parseInt(Buffer.concat(rss).toString('utf8'), 10);
+      resolve({
+        status: code ?? -1,
+        stdout,
+        stderr: Buffer.concat(err).toString('utf8'),
+        json: () => JSON.parse(stdout),
+        ms: Date.now() - start,
+        maxRssKb: Number.isFinite(kb) ? kb : undefined,
+      });
+    });
+  });
 }

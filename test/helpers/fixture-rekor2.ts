@@ -103,6 +103,15 @@ export interface TokenOptions {
   serial?: number;
   /** Key identifier in the subjectKeyIdentifier signer identifier. */
   keyId?: Buffer;
+  /** The TSTInfo version as raw INTEGER content bytes. */
+  tstVersionBytes?: Buffer;
+  /** An element after the last field of: the ContentInfo, the SignedData, the issuer-and-serial signer identifier,
+   * the SignerInfo, the message imprint. */
+  contentInfoExtra?: boolean;
+  signedDataExtra?: boolean;
+  signerIdExtra?: boolean;
+  signerInfoExtra?: boolean;
+  imprintExtra?: boolean;
 }
 
 function generalizedTime(ms: number): Buffer {
@@ -116,7 +125,8 @@ function generalizedTime(ms: number): Buffer {
 }
 
 export interface V2InstanceOptions {
-  tsaLeafEku?: string[];
+  /** The TSA certificate's extended key usages; null leaves the extension out. */
+  tsaLeafEku?: string[] | null;
   /** Validity of the TSA certificate (default: from an hour before T0 for 30 days). */
   tsaLeafNotBefore?: number;
   tsaLeafNotAfter?: number;
@@ -142,7 +152,9 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
     signingKey: tsaRootKeys.privateKey,
     extensions: [
       ext('2.5.29.15', true, keyUsage(1)),
-      ext('2.5.29.37', true, seq(...(opts.tsaLeafEku ?? ['1.3.6.1.5.5.7.3.8']).map(oid))),
+      ...(opts.tsaLeafEku === null
+        ? []
+        : [ext('2.5.29.37', true, seq(...(opts.tsaLeafEku ?? ['1.3.6.1.5.5.7.3.8']).map(oid)))]),
       ext('2.5.29.14', false, octets(tsaKeyId)),
     ],
   });
@@ -193,9 +205,9 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
     const imprintAlg = seq(oid(t.imprintAlgorithm ?? SHA256_OID));
     const info = (over: Buffer, time: number) =>
       seq(
-        int(t.tstVersion ?? 1),
+        t.tstVersionBytes ? derEncode(0x02, t.tstVersionBytes) : int(t.tstVersion ?? 1),
         oid('1.2.3.4.1'),
-        seq(imprintAlg, octets(createHash('sha256').update(over).digest())),
+        seq(imprintAlg, octets(createHash('sha256').update(over).digest()), ...(t.imprintExtra ? [int(0)] : [])),
         int(9),
         generalizedTime(time),
       );
@@ -216,7 +228,10 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
       t.attributes ? t.attributes({ contentType, messageDigest }) : [contentType, messageDigest],
     );
     const sig = sign('sha256', derEncode(0x31, attrs), tsaKeys.privateKey);
-    const signerId = sid === 'keyId' ? derEncode(0x80, t.keyId ?? tsaKeyId) : seq(tsaRootName, int(t.serial ?? 7));
+    const signerId =
+      sid === 'keyId'
+        ? derEncode(0x80, t.keyId ?? tsaKeyId)
+        : seq(tsaRootName, int(t.serial ?? 7), ...(t.signerIdExtra ? [int(0)] : []));
     const signerInfo = seq(
       int(sid === 'keyId' ? 3 : 1),
       signerId,
@@ -225,6 +240,7 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
       seq(oid(t.signatureAlgorithm ?? ECDSA_SHA256_OID)),
       octets(sig),
       ...(t.unsignedAttributes ? [derEncode(0xa1, seq(oid('1.2.3.4.5'), set(int(1))))] : []),
+      ...(t.signerInfoExtra ? [int(0)] : []),
     );
     const signedData = seq(
       int(3),
@@ -237,8 +253,13 @@ export function makeRekorV2Instance(opts: V2InstanceOptions = {}) {
       ...(t.noCertificates ? [] : [derEncode(0xa0, tsaLeaf)]),
       ...(t.crls ? [derEncode(0xa1, Buffer.alloc(0))] : []),
       set(signerInfo, ...(t.twoSigners ? [signerInfo] : [])),
+      ...(t.signedDataExtra ? [int(0)] : []),
     );
-    const contentInfo = seq(oid(t.contentType ?? '1.2.840.113549.1.7.2'), derEncode(0xa0, signedData));
+    const contentInfo = seq(
+      oid(t.contentType ?? '1.2.840.113549.1.7.2'),
+      derEncode(0xa0, signedData),
+      ...(t.contentInfoExtra ? [int(0)] : []),
+    );
     if (t.bare) return contentInfo;
     const status = t.status === undefined ? int(0) : derEncode(0x02, t.status);
     return seq(seq(status), contentInfo, ...(t.responseExtra ? [int(0)] : []));

@@ -92,7 +92,9 @@ export class TestIdp {
       res.end(JSON.stringify(body));
     };
     const discovery = '/.well-known/openid-configuration';
-    if (path.endsWith(discovery)) {
+    // Issuers under /down/ are down: every request answers 503, as an unreachable provider's proxy would.
+    if (path.startsWith('/down/')) send(503, { error: 'unavailable' });
+    else if (path.endsWith(discovery)) {
       const issuer = this.origin + path.slice(0, -discovery.length);
       send(200, {
         issuer,

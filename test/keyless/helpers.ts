@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
+import type { KeylessOptions } from '../../src/instance/session.ts';
+import { signTarget } from '../../src/workflow/sign.ts';
 
 const keys = await generateKeyPair('ES256');
 
@@ -46,4 +48,17 @@ export function tempHome(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-home-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * Keyless `sign()` of the public API (the workflow opens and closes the session and writes the bundle); the keyless
+ * members of its result are checked present so tests can read them directly.
+ */
+export async function signKeyless(target: string, o: KeylessOptions & { bundle?: string } = {}) {
+  const { bundle, ...keyless } = o;
+  const r = await signTarget(target, { keyless, ...(bundle !== undefined ? { bundle } : {}) });
+  const { identity, issuer, identitySource, localDevelopmentIdentity, instance, certificate, timings } = r;
+  assert.ok(identity !== undefined && issuer !== undefined && identitySource !== undefined, 'a keyless result');
+  assert.ok(localDevelopmentIdentity !== undefined && instance !== undefined && certificate && timings);
+  return { ...r, identity, issuer, identitySource, localDevelopmentIdentity, instance, certificate, timings };
 }

@@ -3,9 +3,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { signKeyless } from '../../src/cli/commands/keyless.ts';
 import { resolveInstance } from '../../src/instance/instance.ts';
-import { makeToken, rejectsWith, tempHome } from './helpers.ts';
+import { makeToken, rejectsWith, signKeyless, tempHome } from './helpers.ts';
 
 /** A loopback port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -11,7 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { signKeyless } from '../../src/cli/commands/keyless.ts';
 import { StaticTokenProvider } from '../../src/identity/providers.ts';
 import { selectServices } from '../../src/instance/signingconfig.ts';
 import { importTrustedRoot, listTrustStore } from '../../src/instance/truststore.ts';
@@ -20,7 +19,7 @@ import { fileStatement, signDigest, signStatement } from '../../src/sign/bundle.
 import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { keylessContext } from '../../src/sign/keyless.ts';
 import { verifyTarget } from '../../src/workflow/verify.ts';
-import { makeToken, rejectsWith, tempHome } from './helpers.ts';
+import { makeToken, rejectsWith, signKeyless, tempHome } from './helpers.ts';
 
 function verifyOfficially(
   bundlePath: string,

@@ -9,12 +9,12 @@ import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { DSSEBundleBuilder } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import type { BundleVerifier } from '../../src/artifact/oci/image.ts';
 import { type Descriptor, MEDIA } from '../../src/artifact/oci/manifest.ts';
 import type { RegistryClient } from '../../src/artifact/oci/registry.ts';
 import { trustedRootJson } from '../../src/core/trustroot.ts';
 import { VouchError } from '../../src/errors.ts';
 import type { ArtifactInput, VerificationResult } from '../../src/verify/types.ts';
+import type { BundleVerifier } from '../../src/workflow/verify-image.ts';
 
 export interface TestKey {
   privateKey: KeyObject;

@@ -9,16 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  attachSignature,
-  buildImageStatement,
-  findSignatures,
-  type ResolvedImage,
-  resolveImage,
-  verifyImageSignatures,
-} from '../../src/artifact/oci/image.ts';
+import { attachSignature } from '../../src/artifact/oci/attach.ts';
+import { buildImageStatement } from '../../src/artifact/oci/binding.ts';
+import { findSignatures } from '../../src/artifact/oci/discover.ts';
 import { EMPTY_DESCRIPTOR, MEDIA } from '../../src/artifact/oci/manifest.ts';
 import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts';
+import { type ResolvedImage, resolveImage } from '../../src/artifact/oci/resolve.ts';
+import { verifyImageSignatures } from '../../src/workflow/verify-image.ts';
 import { buildImage, codeOf, sha256, signStatement, testKey, testVerifier } from './helpers.ts';
 
 type Reply = { status: number; headers?: Record<string, string>; body?: Buffer | string; hang?: boolean };

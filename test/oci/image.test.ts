@@ -12,13 +12,12 @@ import {
   COSIGN_SIGN_PREDICATE,
   checkImageStatement,
   checkSimpleSigning,
-  legacyToBundle,
-  type ResolvedImage,
-  resolveImage,
-} from '../../src/artifact/oci/image.ts';
+} from '../../src/artifact/oci/binding.ts';
+import { legacyToBundle } from '../../src/artifact/oci/legacy.ts';
 import { splitLocalTarget } from '../../src/artifact/oci/local.ts';
 import { MEDIA, parseManifest } from '../../src/artifact/oci/manifest.ts';
 import { parseChallenge, referrersTag } from '../../src/artifact/oci/registry.ts';
+import { type ResolvedImage, resolveImage } from '../../src/artifact/oci/resolve.ts';
 import { TarIndex } from '../../src/artifact/oci/tar.ts';
 import { buildImage, codeOf, sha256, tarOf } from './helpers.ts';
 

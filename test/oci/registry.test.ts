@@ -8,20 +8,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  attachSignature,
-  buildImageStatement,
-  findSignatures,
-  imagesToSign,
-  type ResolvedImage,
-  resolveImage,
-  selectPlatform,
-  verifyImage,
-  verifyImageSignatures,
-} from '../../src/artifact/oci/image.ts';
+import { attachSignature } from '../../src/artifact/oci/attach.ts';
+import { buildImageStatement } from '../../src/artifact/oci/binding.ts';
+import { findSignatures } from '../../src/artifact/oci/discover.ts';
 import { MEDIA, parseManifest } from '../../src/artifact/oci/manifest.ts';
 import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts';
-import { verifyImageTarget } from '../../src/workflow/verify-image.ts';
+import { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from '../../src/artifact/oci/resolve.ts';
+import { verifyImage, verifyImageSignatures, verifyImageTarget } from '../../src/workflow/verify-image.ts';
 import { buildImage, codeOf, pushImage, sha256, signStatement, tarOf, testKey, testVerifier } from './helpers.ts';
 
 const REG = process.env.VOUCH_TEST_REGISTRY;

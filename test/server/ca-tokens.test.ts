@@ -59,6 +59,7 @@ describe('hostile tokens at the CA, every issuer type', () => {
         issuers.push({ issuer: pattern, wildcard: true, ...common });
       }
     }
+    issuers.push({ issuer: idp.issuer('down/*'), wildcard: true, type: 'kubernetes' });
     const tokens = new TokenVerifier(issuers, { allowInsecureLoopback: true });
     const material = await loadOrCreateAuthorities(dir, 'test', new Date());
     router = new Router(caRoutes(new CertificateAuthority({ material, tokens })));
@@ -144,5 +145,17 @@ describe('hostile tokens at the CA, every issuer type', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => post(token, challenge)));
     assert.deepEqual(new Set(results.map((r) => r.status)), new Set([201]));
     assert.equal(idp.hits.get(`/${wildPath(c, 'burst')}/.well-known/openid-configuration`), 1);
+  });
+
+  it('answers 503 for an issuer that is down, and does not ask it again for every token', async () => {
+    const c = TYPE_CASES.find((x) => x.type === 'kubernetes')!;
+    const iss = idp.issuer('down/cluster-1');
+    const token = await idp.mint(iss, c.claims);
+    for (let i = 0; i < 3; i++) {
+      const res = await post(token, 'system:serviceaccount:release:signer');
+      assert.equal(res.status, 503);
+      assert.equal((res.body as { error: string }).error, 'SERVICE_UNAVAILABLE');
+    }
+    assert.equal(idp.hits.get('/down/cluster-1/.well-known/openid-configuration'), 1);
   });
 });

@@ -1,13 +1,14 @@
 /** CA routes called directly (no socket): token rejection table, proof of possession, hostile bodies, profile. */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as jose from 'jose';
+import { isVouchError } from '../../src/errors.ts';
 import { CertificateAuthority } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { caRoutes } from '../../src/server/ca/routes.ts';
@@ -43,6 +44,25 @@ describe('CA (Fulcio v2 routes)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('refuses a certificate on disk that certifies another key than its key file (keys lost, certs kept)', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'vouch-ca-keys-'));
+    try {
+      await loadOrCreateAuthorities(other, 'test', new Date());
+      for (const name of ['intermediate', 'root', 'local-intermediate', 'tsa']) {
+        const keyFile = join(other, 'keys', `${name}.key`);
+        const saved = readFileSync(keyFile);
+        rmSync(keyFile);
+        await assert.rejects(loadOrCreateAuthorities(other, 'test', new Date()), (e) =>
+          isVouchError(e, 'CONFIG_INVALID'),
+        );
+        writeFileSync(keyFile, saved, { mode: 0o600 });
+      }
+      await loadOrCreateAuthorities(other, 'test', new Date());
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('keeps private keys mode 0600 and reuses them', async () => {
     assert.equal(statSync(join(dir, 'keys', 'root.key')).mode & 0o777, 0o600);
     const again = await loadOrCreateAuthorities(dir, 'test', new Date());
@@ -74,6 +94,29 @@ describe('CA (Fulcio v2 routes)', () => {
     const der = leaf!.raw;
     const utf8 = Buffer.concat([Buffer.of(0x0c, ISS.length), Buffer.from(ISS)]);
     assert.ok(der.includes(utf8));
+  });
+
+  it("certifies its own development issuer's identities from the local development intermediate only", async () => {
+    const local = new CertificateAuthority({
+      material: ca.material,
+      tokens: ca.tokens,
+      localIssuers: [ISS],
+    });
+    const res = await new Router(caRoutes(local)).dispatch(
+      request('POST', '/api/v2/signingCert', { body: body(await issuer.mint()) }),
+    );
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const chain = (
+      res.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } }
+    ).signedCertificateDetachedSct.chain.certificates.map((c) => new X509Certificate(c));
+    assert.ok(chain[0]!.verify(chain[1]!.publicKey));
+    assert.equal(chain[1]!.raw.equals(Buffer.from(ca.material.localIntermediate.rawData)), true);
+    assert.match(chain[1]!.subject, /O=vouch local development/);
+    // Without the issuer listed as local, the ordinary intermediate (as for every real issuer).
+    const plain = await post(body(await issuer.mint()));
+    const plainChain = (plain.body as { signedCertificateDetachedSct: { chain: { certificates: string[] } } })
+      .signedCertificateDetachedSct.chain.certificates;
+    assert.equal(new X509Certificate(plainChain[1]!).raw.equals(Buffer.from(ca.material.intermediate.rawData)), true);
   });
 
   it('rejects bad tokens with 401 (table)', async () => {

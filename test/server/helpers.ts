@@ -1,6 +1,11 @@
 /** Shared helpers for the server tests: real signed entries, signed-note parsing. */
+import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { preAuthEncoding } from '../../src/core/dsse.ts';
+import { isVouchError } from '../../src/errors.ts';
+import type { StackKey } from '../../src/server/pki.ts';
+import type { LogStore } from '../../src/server/store/types.ts';
+import { TransparencyLog } from '../../src/server/tlog/log.ts';
 
 export interface Signer {
   privateKey: KeyObject;
@@ -55,6 +60,51 @@ export function verifyCheckpoint(
   if (!verify('sha256', Buffer.from(text), logKey, blob.subarray(4))) throw new Error('bad checkpoint signature');
   const [origin, size, root] = text.trimEnd().split('\n');
   return { origin: origin!, size: Number(size), root: Buffer.from(root!, 'base64') };
+}
+
+/**
+ * Issue 10 item 8, for any LogStore: a log records its key when created and refuses to open with another one
+ * (LOG_KEY_MISMATCH); a store from before the key was recorded adopts a key only if its first entry's signed entry
+ * timestamp verifies with it. `open` gives a fresh handle on one and the same store each time; `forgetKey` deletes
+ * the recorded key, as in a store made before it was recorded.
+ */
+export async function checkKeyPinning(
+  open: () => Promise<LogStore>,
+  forgetKey: () => Promise<void>,
+  keys: { a: StackKey; b: StackKey },
+): Promise<void> {
+  const signer = newSigner();
+  const reopen = async (key: StackKey) => {
+    const store = await open();
+    try {
+      const log = await TransparencyLog.open({ store, key, keyName: 'pin' });
+      await log.drain();
+    } finally {
+      await store.close();
+    }
+  };
+  const mismatch = (e: unknown) => isVouchError(e, 'LOG_KEY_MISMATCH');
+  // Created with key A, and one entry logged.
+  let store = await open();
+  const log = await TransparencyLog.open({ store, key: keys.a, keyName: 'pin' });
+  await log.add(hashedRekord(signer, 'pinned'));
+  await log.drain();
+  await store.close();
+  // Another key: refused, every time, and the refusal records nothing.
+  await assert.rejects(reopen(keys.b), mismatch);
+  await assert.rejects(reopen(keys.b), mismatch);
+  await reopen(keys.a);
+  // A store from before the key was recorded: the first entry decides.
+  await forgetKey();
+  await assert.rejects(reopen(keys.b), mismatch);
+  await reopen(keys.a);
+  await assert.rejects(reopen(keys.b), mismatch);
+  store = await open();
+  try {
+    assert.equal(await store.getMeta('public_key'), keys.a.spki.toString('base64'));
+  } finally {
+    await store.close();
+  }
 }
 
 /** A valid intoto 0.0.2 proposed entry, as sigstore-js sends one: payload and signature base64-encoded twice. */

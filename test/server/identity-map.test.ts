@@ -8,13 +8,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import * as asnX509 from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
 import { type IdentityRules, mapIdentity } from '../../src/core/identity-map.ts';
-import { fulcioExtensions, parseCertificate } from '../../src/core/x509.ts';
+import { CERTIFICATE_EXTENSIONS, fulcioExtensions, parseCertificate } from '../../src/core/x509.ts';
 import { isVouchError } from '../../src/errors.ts';
-import { CertificateAuthority } from '../../src/server/ca/ca.ts';
+import { CertificateAuthority, identityExtensionDer } from '../../src/server/ca/ca.ts';
 import { TokenVerifier } from '../../src/server/ca/oidc.ts';
 import { loadOrCreateAuthorities } from '../../src/server/pki.ts';
-import { typeCase } from '../helpers/identity-claims.ts';
+import { TYPE_CASES, typeCase } from '../helpers/identity-claims.ts';
 import { realbundlesDir } from '../helpers/realbundles.ts';
 
 const ISS = 'https://issuer.test';
@@ -431,5 +434,24 @@ describe('against certificates the public Sigstore CA issued', () => {
     const pick = (c: typeof real, oid: string) => c.extensions.find((x) => x.oid === oid)!.raw.toString('hex');
     for (const oid of ['2.5.29.17', '1.3.6.1.4.1.57264.1.1', '1.3.6.1.4.1.57264.1.8'])
       assert.equal(pick(mine, oid), pick(real, oid));
+  });
+});
+
+describe('the CA encodes identity extensions as the schema library would', () => {
+  it('byte for byte, for every extension every issuer type maps (the differential test of the hand encoder)', () => {
+    let checked = 0;
+    for (const c of TYPE_CASES) {
+      const iss = c.type === 'entra' ? `https://login.microsoftonline.com/${c.claims.tid as string}/v2.0` : ISS;
+      for (const e of mapIdentity(iss, c.claims, { type: c.type, ...c.rules }).extensions) {
+        const d = CERTIFICATE_EXTENSIONS.find((x) => x.name === e.name)!;
+        const value = d.encoding === 'raw' ? Buffer.from(e.value) : new asn1js.Utf8String({ value: e.value }).toBER();
+        const lib = AsnConvert.serialize(
+          new asnX509.Extension({ extnID: d.oid, critical: false, extnValue: new OctetString(value) }),
+        );
+        assert.equal(identityExtensionDer(e).toString('hex'), Buffer.from(lib).toString('hex'), `${c.type} ${e.name}`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 60);
   });
 });

@@ -85,20 +85,22 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     throw new Error('too many redirects');
   }
 
-  async function login(connector: string, over: Record<string, string> = {}) {
+  /** An authorization request as a public client makes it (PKCE S256), with `params` added. */
+  async function authUrl(params: Record<string, string>, verifier = client.randomPKCECodeVerifier()): Promise<URL> {
+    return client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ...params,
+    });
+  }
+
+  async function login(connector: string) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state,
-      nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      connector_id: connector,
-      ...over,
-    });
+    const auth = await authUrl({ state, nonce, connector_id: connector }, verifier);
     return { verifier, state, nonce, result: await browse(auth.toString()) };
   }
 
@@ -149,14 +151,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
   }
 
   it('offers the choice of upstream when the client names none (escaped HTML)', async () => {
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state: 's',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const res = await fetch(auth, { redirect: 'manual' });
+    const res = await fetch(await authUrl({ state: 's' }), { redirect: 'manual' });
     assert.equal(res.status, 200);
     const html = await res.text();
     assert.match(html, /connector_id=http%3A%2F%2F127\.0\.0\.1/);
@@ -307,14 +302,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     assert.equal(await raw('grant_type=password&client_id=sigstore'), 'unsupported_grant_type');
 
     // A login left unfinished past its lifetime is forgotten.
-    const auth = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      state: 's',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      connector_id: `${github.url}/login/oauth`,
-    });
+    const auth = await authUrl({ state: 's', connector_id: `${github.url}/login/oauth` });
     const toGitHub = new URL((await fetch(auth, { redirect: 'manual' })).headers.get('location')!);
     const approved = (await fetch(toGitHub, { redirect: 'manual' })).headers.get('location')!;
     offset = 11 * 60_000;
@@ -346,12 +334,36 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
         client_id: 'sigstore',
       });
     const gh = `${github.url}/login/oauth`;
+    /** The person on the /device page: sees the code, presses the GitHub button (a same-origin POST), logs in. */
+    const confirm = async (
+      userCode: string,
+      headers: Record<string, string> = { origin: new URL(stack.url).origin },
+    ) => {
+      const res = await fetch(`${stack.urls.login}/device`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ user_code: userCode.toLowerCase(), connector_id: gh }),
+        redirect: 'manual',
+      });
+      if (res.status !== 302) return { status: res.status, text: await res.text() };
+      return browse(new URL(res.headers.get('location')!, stack.url).toString(), 'never');
+    };
 
     const d = await start();
     assert.match(d.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
     assert.equal((await poll(d)).body.error, 'authorization_pending');
     assert.equal((await poll(d)).body.error, 'slow_down');
-    const visit = await browse(`${d.verification_uri_complete}&connector_id=${encodeURIComponent(gh)}`, 'never');
+    // Arriving by the complete URI shows the code to compare, and logs in only from the page's own form.
+    const shown = await fetch(d.verification_uri_complete);
+    assert.equal(shown.status, 200);
+    assert.ok((await shown.text()).includes(d.user_code));
+    for (const hostile of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Record<
+      string,
+      string
+    >[]) {
+      assert.equal((await confirm(d.user_code, hostile)).status, 403, JSON.stringify(hostile));
+    }
+    const visit = await confirm(d.user_code);
     assert.equal(visit.status, 200, visit.text);
     assert.match(visit.text, /octocat@example\.test/);
     offset = 20_000;
@@ -376,7 +388,7 @@ describe('login connector (/login) in front of GitHub and an OIDC provider', () 
     const refused = await start();
     github.deny = true;
     try {
-      const v = await browse(`${refused.verification_uri_complete}&connector_id=${encodeURIComponent(gh)}`, 'never');
+      const v = await confirm(refused.user_code);
       assert.equal(v.status, 403);
     } finally {
       github.deny = false;

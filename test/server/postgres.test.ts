@@ -15,7 +15,7 @@ import { loadOrCreateKey } from '../../src/server/pki.ts';
 import { PostgresLogStore } from '../../src/server/store/postgres.ts';
 import { TransparencyLog } from '../../src/server/tlog/log.ts';
 import { errorCode, vouch } from '../helpers/cli.ts';
-import { hashedRekord, newSigner } from './helpers.ts';
+import { checkKeyPinning, hashedRekord, newSigner } from './helpers.ts';
 
 const URL_ = process.env.VOUCH_TEST_PG_URL;
 
@@ -78,6 +78,25 @@ describe(
       );
       await log.drain();
       await store.close();
+    });
+
+    it('records the log key at creation and refuses to open with another (LOG_KEY_MISMATCH)', async () => {
+      const pinned = `${schema}_pin`;
+      const keys = {
+        a: await loadOrCreateKey(join(dir, 'pin-a'), 'tlog'),
+        b: await loadOrCreateKey(join(dir, 'pin-b'), 'tlog'),
+      };
+      const c = new pg.Client({ connectionString: URL_ });
+      await c.connect();
+      try {
+        const forgetKey = async () => {
+          await c.query(`DELETE FROM ${pinned}.meta WHERE key = 'public_key'`);
+        };
+        await checkKeyPinning(() => PostgresLogStore.connect(URL_!, pinned), forgetKey, keys);
+      } finally {
+        await c.query(`DROP SCHEMA IF EXISTS ${pinned} CASCADE`);
+        await c.end();
+      }
     });
   },
 );

@@ -4,6 +4,7 @@ import { createPublicKey, sign } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { hashLeaf, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
 import { isVouchError, VouchError } from '../../src/errors.ts';
@@ -14,7 +15,7 @@ import type { LogStore, StoredEntry, StoredNode } from '../../src/server/store/t
 import { canonicalizeProposedEntry } from '../../src/server/tlog/entries.ts';
 import { type EntryView, TransparencyLog } from '../../src/server/tlog/log.ts';
 import { MAX_ENTRY_BODY, tlogRoutes } from '../../src/server/tlog/routes.ts';
-import { dsseEntry, hashedRekord, intotoEntry, newSigner, verifyCheckpoint } from './helpers.ts';
+import { checkKeyPinning, dsseEntry, hashedRekord, intotoEntry, newSigner, verifyCheckpoint } from './helpers.ts';
 
 const hex = (h: string[]) => h.map((x) => Buffer.from(x, 'hex'));
 
@@ -270,6 +271,25 @@ describe('transparency log', () => {
 });
 
 describe('sqlite log store', () => {
+  it('records the log key at creation and refuses to open with another (LOG_KEY_MISMATCH)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-pin-'));
+    try {
+      const path = join(dir, 'tlog.sqlite3');
+      const keys = {
+        a: await loadOrCreateKey(join(dir, 'a'), 'tlog'),
+        b: await loadOrCreateKey(join(dir, 'b'), 'tlog'),
+      };
+      const forgetKey = async () => {
+        const db = new DatabaseSync(path);
+        db.exec("DELETE FROM meta WHERE key = 'public_key'");
+        db.close();
+      };
+      await checkKeyPinning(async () => new SqliteLogStore(path), forgetKey, keys);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second writer on the same database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vouch-lock-'));
     const a = new SqliteLogStore(join(dir, 'db'));

@@ -1376,6 +1376,15 @@ describe('key-pair bundles', () => {
       },
       'KEY_INVALID',
     ],
+    [
+      'policy key is a private key, as the bytes of a PEM file',
+      () => {
+        const kb = keyBundle('ec', artifact);
+        const pem = Buffer.from(kb.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+        return verify(kb.text, bytesInput, buildPolicy({ keys: [{ spki: pem }] }), trust);
+      },
+      'KEY_INVALID',
+    ],
   ];
   for (const [name, fn, code] of rows) it(name, () => expectCode(code, fn));
 });

@@ -846,6 +846,32 @@ describe('RFC 3161 tokens made otherwise than a TSA would', () => {
       },
       'TIMESTAMP_INVALID',
     ],
+    ['an element after the SignedData in the ContentInfo', { contentInfoExtra: true }, 'TIMESTAMP_INVALID'],
+    ['an element after the signer infos', { signedDataExtra: true }, 'TIMESTAMP_INVALID'],
+    ['an element after the serial in the signer identifier', { signerIdExtra: true }, 'TIMESTAMP_INVALID'],
+    ['an element after the last field of the signer info', { signerInfoExtra: true }, 'TIMESTAMP_INVALID'],
+    ['an element after the message imprint digest', { imprintExtra: true }, 'TIMESTAMP_INVALID'],
+    ['TSTInfo version 256 (its first byte is 1)', { tstVersionBytes: Buffer.from([1, 0]) }, 'TIMESTAMP_INVALID'],
+    [
+      'a content type attribute holding the TSTInfo OID bytes in an OCTET STRING',
+      {
+        attributes: (a) => {
+          const tstInfoOid = oid('1.2.840.113549.1.9.16.1.4');
+          return [attr(CONTENT_TYPE, octets(tstInfoOid.subarray(2))), a.messageDigest];
+        },
+      },
+      'TIMESTAMP_INVALID',
+    ],
+    [
+      'a message digest attribute holding the right bytes in another type',
+      {
+        attributes: (a) => {
+          const digest = a.messageDigest.subarray(a.messageDigest.length - 32);
+          return [a.contentType, attr(MESSAGE_DIGEST, derEncode(0x0c, digest))];
+        },
+      },
+      'TIMESTAMP_INVALID',
+    ],
     [
       'another attribute beside the two (a signing time)',
       {
@@ -863,6 +889,13 @@ describe('RFC 3161 tokens made otherwise than a TSA would', () => {
   // TimeStampResp (vouch also reads the bare token inside it), and it refuses a signature algorithm naming another
   // key type than the TSA's (vouch checks with the trusted key and the named hash).
   const laxer = new Set([
+    'an element after the SignedData in the ContentInfo',
+    'an element after the serial in the signer identifier',
+    'an element after the last field of the signer info',
+    'an element after the message imprint digest',
+    'TSTInfo version 256 (its first byte is 1)',
+    'a content type attribute holding the TSTInfo OID bytes in an OCTET STRING',
+    'a message digest attribute holding the right bytes in another type',
     'the signature algorithm of another key type',
     'a bare ContentInfo (no TimeStampResp)',
     'status rejection',
@@ -887,6 +920,24 @@ describe('RFC 3161 tokens made otherwise than a TSA would', () => {
       if (!laxer.has(name)) assert.equal(theirs(text, false), want === 'valid');
     });
   }
+  it('a TSA certificate without any extended key usage is not trusted for time', () => {
+    const i = makeRekorV2Instance({ tsaLeafEku: null });
+    assert.equal(verdict(i.bundle({ artifact }), keyless, loadTrustedRoot(i.trustedRootJson)), 'TIMESTAMP_INVALID');
+  });
+  it('a token at the last instant of the TSA certificate', () => {
+    const i = makeRekorV2Instance({ tsaLeafNotAfter: TSA_TIME });
+    const text = i.bundle({ artifact });
+    assert.equal(verdict(text, keyless, loadTrustedRoot(i.trustedRootJson)), 'valid');
+    assert.equal(theirs(text, false, i.trustedRootJson), true);
+  });
+  it('a TSA chain whose leaf is not signed by the root listed above it is a broken trusted root', () => {
+    const r = JSON.parse(inst.trustedRootJson) as Json;
+    const certs = r.timestampAuthorities[0].certChain.certificates;
+    const der = Buffer.from(certs[0].rawBytes, 'base64');
+    der[der.length - 1]! ^= 1;
+    certs[0].rawBytes = der.toString('base64');
+    assert.equal(verdict(inst.bundle({ artifact }), keyless, loadTrustedRoot(JSON.stringify(r))), 'TRUST_ROOT_INVALID');
+  });
   it('a token of a TSA listed after another one of the root', () => {
     const other = makeRekorV2Instance();
     const r = JSON.parse(inst.trustedRootJson) as Json;

@@ -5,12 +5,12 @@
  * defines; their output is parsed strictly and never logged.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decodeBase64 } from '../../core/encoding.ts';
 import { asObject, parseStrictJson } from '../../core/json.ts';
-import { VouchError } from '../../errors.ts';
+import { readCappedSync } from '../../core/read.ts';
+import { isVouchError, VouchError } from '../../errors.ts';
 
 export type Credentials = { username: string; password: string } | { identityToken: string };
 
@@ -70,8 +70,10 @@ export async function dockerCredentials(
   const path = options.configPath ?? dockerConfigPath(options.env);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
+    text = readCappedSync(path, { maxBytes: 1 << 20, code: 'CONFIG_INVALID' }).toString('utf8');
+  } catch (e) {
+    // No docker configuration (or none readable): anonymous access. One that never ends is an error.
+    if (isVouchError(e, 'CONFIG_INVALID')) throw e;
     return undefined;
   }
   const config = asObject(

@@ -11,12 +11,11 @@
  *   makes a new manifest whose digest depends on the gzip implementation, so no tool can predict it: sign such
  *   an image after pushing it.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic.ts';
-import { fileError } from '../../core/digest.ts';
 import { asArray, asObject, asString, parseStrictJson } from '../../core/json.ts';
-import { VouchError } from '../../errors.ts';
+import { readCapped } from '../../core/read.ts';
+import { isVouchError, VouchError } from '../../errors.ts';
 import {
   checkContent,
   type Descriptor,
@@ -122,17 +121,11 @@ export async function readOciLayout(spec: string): Promise<LocalImage> {
   const { path, ...select } = splitLocalTarget(spec);
   const read: BlobReader = async (rel, max) => {
     try {
-      // Sized before it is read: a blob file longer than its descriptor must not be loaded whole.
-      if ((await stat(join(path, rel))).size > max) {
-        throw new VouchError('IMAGE_INVALID', `${rel} is larger than ${max} bytes`);
-      }
-      const b = await readFile(join(path, rel));
-      if (b.length > max) throw new VouchError('IMAGE_INVALID', `${rel} is larger than ${max} bytes`);
-      return b;
+      // Capped while read: a blob file longer than its descriptor (or a FIFO in its place) is never loaded whole.
+      return await readCapped(join(path, rel), { maxBytes: max, code: 'IMAGE_INVALID', what: rel });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      if (e instanceof VouchError) throw e;
-      throw fileError(e as NodeJS.ErrnoException, join(path, rel));
+      if (isVouchError(e, 'FILE_NOT_FOUND')) return undefined;
+      throw e;
     }
   };
   const layoutFile = await read('oci-layout', 4096);
@@ -145,12 +138,11 @@ async function putLayoutBlob(dir: string, bytes: Buffer): Promise<Descriptor> {
   const digest = sha256Digest(bytes);
   const path = join(dir, blobPath(digest));
   try {
-    const st = await stat(path);
-    if (st.size === bytes.length && sha256Digest(await readFile(path)) === digest) {
-      return { mediaType: '', digest, size: bytes.length };
-    }
+    // A longer file (or a FIFO planted there) is not read past the blob's size: it is damaged, and replaced.
+    const current = await readCapped(path, { maxBytes: bytes.length, code: 'IMAGE_INVALID' });
+    if (sha256Digest(current) === digest) return { mediaType: '', digest, size: bytes.length };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(e as NodeJS.ErrnoException, path);
+    if (!isVouchError(e, 'FILE_NOT_FOUND') && !isVouchError(e, 'IMAGE_INVALID')) throw e;
   }
   writeFileAtomic(path, bytes, { fsync: true });
   return { mediaType: '', digest, size: bytes.length };
@@ -172,16 +164,7 @@ export async function addLayoutArtifact(
 ): Promise<{ added: boolean }> {
   const { path: dir } = splitLocalTarget(spec);
   const indexPath = join(dir, 'index.json');
-  let raw: Buffer;
-  try {
-    if ((await stat(indexPath)).size > MANIFEST_MAX) {
-      throw new VouchError('IMAGE_INVALID', `${indexPath} is larger than ${MANIFEST_MAX} bytes`);
-    }
-    raw = await readFile(indexPath);
-  } catch (e) {
-    if (e instanceof VouchError) throw e;
-    throw fileError(e as NodeJS.ErrnoException, indexPath);
-  }
+  const raw = await readCapped(indexPath, { maxBytes: MANIFEST_MAX, code: 'IMAGE_INVALID' });
   // Checked as an index first (strict JSON, no duplicate keys, no image fields), then edited as plain JSON so
   // unknown fields and the other entries survive untouched.
   const parsed = parseManifest(raw, MEDIA.ociIndex, indexPath);

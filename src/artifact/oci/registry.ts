@@ -1,6 +1,7 @@
 /**
- * A small OCI distribution-spec client (v1.1: pull, push, referrers). It is written against node:http/https rather
- * than fetch because a custom CA and hard response-size caps must be per client, not process-wide.
+ * A small OCI distribution-spec client (v1.1: pull, push, referrers), over the deadline-bound, capped HTTP module
+ * (src/core/http.ts): its CA is per client, and one logical request (redirects, a token round, retries) shares one
+ * overall deadline, so a registry that drips its answer cannot hold a verification.
  *
  * Trust model: the registry is not trusted. Everything fetched by digest is hashed and compared with that digest,
  * sizes and media types must match the descriptor that led to them, manifests are capped at 4 MiB and a blob is
@@ -10,10 +11,10 @@
  * to turn "could not check" into "nothing to check".
  */
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
+import { deadlineIn, request as httpRequest, timeoutMs } from '../../core/http.ts';
+import { readCappedSync } from '../../core/read.ts';
 import { VouchError } from '../../errors.ts';
 import { type Credentials, dockerCredentials } from './credentials.ts';
 import {
@@ -39,6 +40,7 @@ export interface RegistryOptions {
   /** Retries for 429/5xx and network errors (default 3) and the first back-off in ms (default 200). */
   retries?: number;
   backoffMs?: number;
+  /** Overall deadline of one logical request, retries and redirects included (default: src/core/http.ts's). */
   timeoutMs?: number;
   /** Largest referrers listing read (entries); beyond it the listing is refused (default 1000). */
   maxReferrers?: number;
@@ -47,7 +49,7 @@ export interface RegistryOptions {
 
 interface Response {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: Buffer;
   url: URL;
 }
@@ -128,7 +130,7 @@ export class RegistryClient {
     return this.credentials;
   }
 
-  private once(url: URL, init: RequestInit, auth: string | undefined): Promise<Response> {
+  private once(url: URL, init: RequestInit, auth: string | undefined, deadline: number): Promise<Response> {
     this.stats.requests++;
     const secure = url.protocol === 'https:';
     if (!secure && url.protocol !== 'http:') {
@@ -137,48 +139,18 @@ export class RegistryClient {
     if (!secure && !isLoopback(url.hostname) && this.options.allowInsecure !== true) {
       return Promise.reject(new VouchError('SERVICE_ERROR', `refusing plain HTTP to ${url.host}`));
     }
-    const headers: Record<string, string> = { 'user-agent': 'vouch', ...init.headers };
+    const headers: Record<string, string> = { ...init.headers };
     if (auth) headers.authorization = auth;
-    if (init.body) headers['content-length'] = String(init.body.length);
-    const timeout = this.options.timeoutMs ?? 30_000;
-    return new Promise((resolve, reject) => {
-      const opts: https.RequestOptions = { method: init.method, headers, timeout };
-      if (secure && this.ca !== undefined) opts.ca = this.ca;
-      const req = (secure ? https : http).request(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const status = res.statusCode ?? 0;
-        const done = () => resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });
-        // Caps apply to the content of successful answers; an error page is only read up to 64 KiB, for nothing.
-        const ok = status >= 200 && status < 300;
-        const max = init.method === 'HEAD' ? 0 : ok ? init.maxBytes : 64 << 10;
-        const tooLarge = () =>
-          init.tooLarge?.() ?? new VouchError('IMAGE_INVALID', `response larger than ${init.maxBytes} bytes`);
-        const declared = Number(res.headers['content-length']);
-        if (ok && init.method !== 'HEAD' && Number.isFinite(declared) && declared > max) {
-          res.destroy();
-          return reject(tooLarge());
-        }
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > max) {
-            res.destroy();
-            if (ok && init.method !== 'HEAD') reject(tooLarge());
-            else done();
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', done);
-        res.on('error', (e) =>
-          reject(new VouchError('SERVICE_UNAVAILABLE', `registry ${url.host}: ${e.message}`, { cause: e })),
-        );
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (e) =>
-        reject(new VouchError('SERVICE_UNAVAILABLE', `registry ${url.host} unreachable: ${e.message}`, { cause: e })),
-      );
-      req.end(init.body);
+    return httpRequest(url, {
+      method: init.method,
+      headers,
+      ...(init.body ? { body: init.body } : {}),
+      maxBytes: init.maxBytes,
+      deadline,
+      ...(secure && this.ca !== undefined ? { ca: this.ca } : {}),
+      what: `registry ${url.host}`,
+      tooLarge: () =>
+        init.tooLarge?.() ?? new VouchError('IMAGE_INVALID', `response larger than ${init.maxBytes} bytes`),
     });
   }
 
@@ -186,21 +158,29 @@ export class RegistryClient {
   async request(path: string | URL, init: RequestInit): Promise<Response> {
     const retries = this.options.retries ?? 3;
     let delay = this.options.backoffMs ?? 200;
+    const deadline = deadlineIn(timeoutMs(this.options.timeoutMs));
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.authorised(typeof path === 'string' ? new URL(path, this.base) : path, init);
+        res = await this.authorised(typeof path === 'string' ? new URL(path, this.base) : path, init, deadline);
       } catch (e) {
-        if (e instanceof VouchError && e.code === 'SERVICE_UNAVAILABLE' && attempt < retries) {
+        // A retry only while time is left: the deadline covers the whole logical request, back-offs included.
+        if (
+          e instanceof VouchError &&
+          e.code === 'SERVICE_UNAVAILABLE' &&
+          attempt < retries &&
+          Date.now() + delay < deadline
+        ) {
           await sleep(delay);
           delay *= 2;
           continue;
         }
         throw e;
       }
-      if (RETRY_STATUS.has(res.status) && attempt < retries) {
-        const after = Number(res.headers['retry-after']);
-        await sleep(Number.isFinite(after) ? Math.min(after * 1000, 5000) : delay);
+      const after = Number(res.headers['retry-after']);
+      const wait = Number.isFinite(after) ? Math.min(after * 1000, 5000) : delay;
+      if (RETRY_STATUS.has(res.status) && attempt < retries && Date.now() + wait < deadline) {
+        await sleep(wait);
         delay *= 2;
         continue;
       }
@@ -212,23 +192,23 @@ export class RegistryClient {
     }
   }
 
-  private async authorised(url: URL, init: RequestInit): Promise<Response> {
+  private async authorised(url: URL, init: RequestInit, deadline: number): Promise<Response> {
     const key = init.scope ?? '';
-    let res = await this.follow(url, init, this.tokens.get(key));
+    let res = await this.follow(url, init, this.tokens.get(key), deadline);
     if (res.status !== 401) return res;
     const challenge = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
-    const auth = await this.authenticate(challenge, init.scope);
+    const auth = await this.authenticate(challenge, init.scope, deadline);
     if (!auth) return res;
     this.tokens.set(key, auth);
-    res = await this.follow(url, init, auth);
+    res = await this.follow(url, init, auth, deadline);
     return res;
   }
 
-  private async follow(url: URL, init: RequestInit, auth: string | undefined): Promise<Response> {
+  private async follow(url: URL, init: RequestInit, auth: string | undefined, deadline: number): Promise<Response> {
     let current = url;
     for (let i = 0; ; i++) {
       // Credentials go only to the registry itself, never to the storage host a blob redirects to.
-      const res = await this.once(current, init, current.host === this.base.host ? auth : undefined);
+      const res = await this.once(current, init, current.host === this.base.host ? auth : undefined, deadline);
       if (![301, 302, 303, 307, 308].includes(res.status) || i >= MAX_REDIRECTS) return res;
       const location = res.headers.location;
       if (!location) return res;
@@ -243,6 +223,7 @@ export class RegistryClient {
   private async authenticate(
     challenge: { scheme: string; params: Record<string, string> },
     scope: string | undefined,
+    deadline: number,
   ): Promise<string | undefined> {
     const creds = await this.creds();
     if (challenge.scheme === 'basic') {
@@ -273,7 +254,7 @@ export class RegistryClient {
     } else if (creds) {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     }
-    const res = await this.once(realm, init, undefined);
+    const res = await this.once(realm, init, undefined, deadline);
     if (res.status === 401 || res.status === 403) {
       throw new VouchError('SERVICE_ERROR', `registry token service refused the credentials (${res.status})`, {
         hint: 'Check `docker login` for this registry.',
@@ -541,8 +522,9 @@ export function referrersTag(digest: string): string {
 
 function readCa(path: string): Buffer {
   try {
-    return readFileSync(path);
+    return readCappedSync(path, { maxBytes: 1 << 20, code: 'CONFIG_INVALID', what: `registry CA file ${path}` });
   } catch (e) {
+    if (e instanceof VouchError && e.code === 'CONFIG_INVALID') throw e;
     throw new VouchError('CONFIG_INVALID', `cannot read registry CA file ${path}`, { cause: e });
   }
 }

@@ -4,9 +4,10 @@
  * `verify --pe-strict`), with one rule for what fails (`peFailure`).
  */
 import { X509Certificate } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { fileError } from '../../core/digest.ts';
 import { pemCertificates } from '../../core/encoding.ts';
+import { readCappedText } from '../../core/read.ts';
 import { VouchError } from '../../errors.ts';
 import type { AuthenticodeOptions, AuthenticodeReport } from './authenticode.ts';
 import { anomalyError, checkPe, type PeAnomaly, type PeCheck, refusals } from './check.ts';
@@ -110,10 +111,12 @@ const MAX_ROOTS_BYTES = 1 << 20;
 
 /** `--authenticode-roots FILE`: PEM CA certificates, each checked to parse, as DER. */
 export async function loadAuthenticodeRoots(path: string): Promise<Buffer[]> {
-  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw fileError(e, path);
+  // Capped while read: a FIFO or /dev/zero stops at the cap instead of being swallowed.
+  const text = await readCappedText(path, {
+    maxBytes: MAX_ROOTS_BYTES,
+    code: 'USAGE',
+    what: `--authenticode-roots ${path}`,
   });
-  if (text.length > MAX_ROOTS_BYTES) throw new VouchError('USAGE', `--authenticode-roots ${path} is over 1 MiB`);
   const roots = pemCertificates(text, `--authenticode-roots ${path}`, 'USAGE');
   for (const der of roots) {
     try {

@@ -1,6 +1,6 @@
 /**
- * `vouch serve`: the embedded trust stack as a server a team shares. Returns once listening; the CLI then waits for
- * `stopped` (SIGTERM/SIGINT flush the log and close the store).
+ * `vouch serve`: the embedded trust stack as a server a team shares. Returns once listening; the CLI prints where,
+ * then waits for `stopped` (SIGTERM/SIGINT flush the log and close the store).
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -10,8 +10,10 @@ import type { IssuerConfig } from '../../server/ca/oidc.ts';
 import { loadServeConfig } from '../../server/config.ts';
 import { type Serving, serve as startServing } from '../../server/serve.ts';
 import type { StackOptions } from '../../server/stack.ts';
+import { formatServe } from '../format/serve.ts';
+import { type CommandContext, defineCommand } from '../run.ts';
 
-export interface ServeCommandOptions {
+interface ServeFlags {
   data?: string;
   host?: string;
   port?: string;
@@ -44,9 +46,10 @@ export interface ServeSummary {
   insecureLoopbackIssuers: boolean;
 }
 
-const SERVICES = ['ca', 'tlog', 'tsa', 'oidc', 'tuf'] as const;
+/** The services a stack may run, in the order the listing shows them. */
+export const SERVICES = ['ca', 'tlog', 'tsa', 'oidc', 'tuf'] as const;
 
-export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving; summary: ServeSummary }> {
+async function serve(o: ServeFlags): Promise<{ serving: Serving; summary: ServeSummary }> {
   const dataDir = o.data ?? join(vouchHome(), 'serve');
   const port = o.port === undefined ? 8080 : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VouchError('USAGE', `invalid --port ${o.port}`);
@@ -119,26 +122,16 @@ export async function serve(o: ServeCommandOptions): Promise<{ serving: Serving;
   return { serving, summary };
 }
 
-const LABELS: Record<(typeof SERVICES)[number], string> = {
-  ca: 'CA',
-  tlog: 'log',
-  tsa: 'TSA',
-  oidc: 'OIDC',
-  tuf: 'TUF',
-};
-
-/** The listening summary for a person: only the services that run, each with the URL clients are given. */
-export function formatServe(s: ServeSummary): string {
-  const lines = [`vouch serve: listening on ${s.url} (${s.storage})`];
-  for (const k of SERVICES) {
-    const url = s.urls[k];
-    if (url === undefined) continue;
-    let line = `  ${LABELS[k].padEnd(5)} ${url}`;
-    if (k === 'oidc' && s.issuer !== undefined && s.issuer !== url) line += `  (identities name ${s.issuer})`;
-    if (k === 'tuf' && s.tuf) line += `  (pin ${s.tuf.root}, sha256 ${s.tuf.rootSha256})`;
-    lines.push(line);
-  }
-  if (s.urls.login !== undefined) lines.push(`  login ${s.urls.login}  (people sign in here)`);
-  lines.push(`  trusted root   ${s.trustedRoot}`, `  signing config ${s.signingConfig}`);
-  return `${lines.join('\n')}\n`;
-}
+export default defineCommand({
+  async run(_args: [], flags: ServeFlags, ctx: CommandContext) {
+    const r = await serve(flags);
+    if (r.summary.insecureLoopbackIssuers) {
+      ctx.warn('plain-HTTP loopback issuers are accepted (a test or development setup)');
+    }
+    return r;
+  },
+  human: (r) => formatServe(r.summary),
+  json: (r) => r.summary,
+  wait: (r) => r.serving.stopped,
+  jsonLine: true,
+});

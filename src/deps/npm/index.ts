@@ -11,9 +11,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readCapped } from '../../core/read.ts';
 import { isVouchError, VouchError } from '../../errors.ts';
 import { DepsCache } from '../cache.ts';
-import { readCapped } from '../io.ts';
 import type {
   Ecosystem,
   EcosystemOptions,

@@ -13,8 +13,8 @@ import { basename } from 'node:path';
 import { parse as parseYarnLockfile } from '@yarnpkg/lockfile';
 import { parseDocument, visit } from 'yaml';
 import { asObject, parseStrictJson } from '../../core/json.ts';
+import { readCapped } from '../../core/read.ts';
 import { VouchError } from '../../errors.ts';
-import { readCapped } from '../io.ts';
 import type { LockedPackage, Lockfile, SkippedPackage } from '../types.ts';
 
 /** Largest lockfile read (the lockfile of a 10,000-package monorepo is ~15 MiB). */

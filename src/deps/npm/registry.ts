@@ -2,14 +2,15 @@
  * The npm registry protocol as vouch deps uses it: full packuments (`Accept: application/json`; the abbreviated
  * "corgi" form drops `time`, `_npmUser` and `repository`, which npm itself fetches the full document for when it
  * verifies signatures), the keys endpoint, the attestations endpoint and tarballs. Every request carries the
- * credentials configured for that registry (and only those), is capped and deadline-bound (./io.ts), and counts.
+ * credentials configured for that registry (and only those), is capped and deadline-bound (src/core/http.ts), and counts.
  * At most `concurrency` requests run at once; the same packument or key set is fetched once per run.
  *
  * Attestations are always fetched from the configured registry (npm/pacote does the same), whatever host the
  * packument's `dist.attestations.url` names: a mirror cannot point us elsewhere.
  */
+
+import { type HttpResponse, request } from '../../core/http.ts';
 import { VouchError } from '../../errors.ts';
-import { type HttpResponse, request } from '../io.ts';
 import { authorizationFor, type NpmConfig } from './config.ts';
 import { MAX_ATTESTATIONS_BYTES } from './provenance.ts';
 import { parseRegistryKeys, type RegistryKey } from './signatures.ts';

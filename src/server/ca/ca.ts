@@ -9,13 +9,13 @@
  * CA logs to no CT log, and the trusted root it publishes lists none.
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate as NodeX509, sign, verify } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asnX509 from '@peculiar/asn1-x509';
 // tsyringe, which @peculiar/x509 uses, needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
-import { derEncode, TAG } from '../../core/der.ts';
+import { derEncode, derOne, TAG } from '../../core/der.ts';
 import { decodeBase64 } from '../../core/encoding.ts';
 import { type CertificateIdentity, mapIdentity } from '../../core/identity-map.ts';
 import { extensionDefinition, OID } from '../../core/x509.ts';
@@ -133,30 +133,85 @@ async function keyOfCsr(csr: unknown): Promise<KeyObject> {
 }
 
 /**
- * The one SAN, critical (RFC 5280 §4.2.1.6: a certificate with an empty subject must mark it so). Fulcio's username
- * identity is an otherName (type 1.3.6.1.4.1.57264.1.7, value a UTF8String).
+ * One Extension (RFC 5280 §4.1: SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }), written
+ * with core/der.ts rather than serialized by @peculiar/asn1-schema, which took ~270 µs an extension here and made a
+ * GitHub certificate (21 identity extensions) several times slower than an email one (bench/ca.ts). The OIDs are
+ * encoded once, by asn1js, which writes arcs past 2^53 (vouch's UUID arc) correctly.
  */
-function sanExtension(san: CertificateIdentity['san']): asnX509.Extension {
-  let value: ArrayBuffer;
-  if (san.type === 'username') {
-    const context0 = (v: asn1js.BaseBlock[]) =>
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: v });
-    const otherName = context0([
-      new asn1js.ObjectIdentifier({ value: OID.fulcioUsername }),
-      context0([new asn1js.Utf8String({ value: san.value })]),
-    ]);
-    value = new asn1js.Sequence({ value: [otherName] }).toBER();
-  } else {
-    const name = san.type === 'uri' ? { uniformResourceIdentifier: san.value } : { rfc822Name: san.value };
-    value = AsnConvert.serialize(new asnX509.SubjectAlternativeName([new asnX509.GeneralName(name)]));
+function extensionDer(oid: string, critical: boolean, value: Buffer): Buffer {
+  let oidDer = OID_DER.get(oid);
+  if (!oidDer) {
+    oidDer = Buffer.from(new asn1js.ObjectIdentifier({ value: oid }).toBER());
+    OID_DER.set(oid, oidDer);
   }
-  return new asnX509.Extension({ extnID: OID.subjectAltName, critical: true, extnValue: new OctetString(value) });
+  return derEncode(
+    TAG.SEQUENCE,
+    Buffer.concat([oidDer, critical ? CRITICAL : Buffer.alloc(0), derEncode(TAG.OCTET_STRING, value)]),
+  );
+}
+
+/** One identity extension as the table says to encode it (raw bytes or a UTF8String), non-critical. */
+export function identityExtensionDer(e: CertificateIdentity['extensions'][number]): Buffer {
+  const d = extensionDefinition(e.name);
+  const utf8 = Buffer.from(e.value, 'utf8');
+  return extensionDer(d.oid, false, d.encoding === 'raw' ? utf8 : derEncode(TAG.UTF8_STRING, utf8));
+}
+
+const OID_DER = new Map<string, Buffer>();
+const CRITICAL = Buffer.of(TAG.BOOLEAN, 1, 0xff);
+
+/**
+ * The one SAN, critical (RFC 5280 §4.2.1.6: a certificate with an empty subject must mark it so): rfc822Name [1] or
+ * uniformResourceIdentifier [6] (IA5String, which identity-map.ts made sure the value is), or Fulcio's username
+ * identity, an otherName [0] of type 1.3.6.1.4.1.57264.1.7 holding an explicitly tagged UTF8String.
+ */
+function sanExtension(san: CertificateIdentity['san']): Buffer {
+  let name: Buffer;
+  if (san.type === 'username') {
+    const value = derEncode(0xa0, derEncode(TAG.UTF8_STRING, Buffer.from(san.value, 'utf8')));
+    name = derEncode(0xa0, Buffer.concat([oidOf(OID.fulcioUsername), value]));
+  } else name = derEncode(san.type === 'uri' ? 0x86 : 0x81, Buffer.from(san.value, 'ascii'));
+  return extensionDer(OID.subjectAltName, true, derEncode(TAG.SEQUENCE, name));
+}
+
+function oidOf(oid: string): Buffer {
+  return Buffer.from(new asn1js.ObjectIdentifier({ value: oid }).toBER());
 }
 
 export interface CertificateAuthorityOptions {
   material: CertificateAuthorityMaterial;
   tokens: TokenVerifier;
+  /**
+   * Development issuers (the stack's own `/oidc`): their identities are certified by the local development
+   * intermediate, which the trusted root marks (src/core/localdev.ts), so verifiers anywhere know what they are.
+   */
+  localIssuers?: string[];
   clock?: () => Date;
+}
+
+/** An intermediate that issues leaves, with what every leaf it issues carries. */
+interface Issuing {
+  cert: CertificateAuthorityMaterial['intermediate'];
+  key: CertificateAuthorityMaterial['intermediateKey'];
+  /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
+  issuerName: asnX509.Name;
+  /** Extensions every leaf carries, as DER: key usage, extended key usage, authority key identifier. */
+  fixedExtensions: Buffer[];
+}
+
+function issuingOf(cert: Issuing['cert'], key: Issuing['key']): Issuing {
+  return {
+    cert,
+    key,
+    issuerName: AsnConvert.parse(cert.rawData, asnX509.Certificate).tbsCertificate.subject,
+    fixedExtensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
+      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
+      // async WebCrypto round trips.
+      new x509.AuthorityKeyIdentifierExtension(keyIdentifier(key.spki)),
+    ].map((e) => Buffer.from(e.rawData)),
+  };
 }
 
 export class CertificateAuthority {
@@ -164,25 +219,17 @@ export class CertificateAuthority {
   readonly tokens: TokenVerifier;
   private readonly clock: () => Date;
 
-  private readonly authorityKeyId: string;
-  /** The intermediate's subject, exactly as encoded there: the leaf's issuer must match it byte for byte. */
-  private readonly issuerName: asnX509.Name;
-  /** Extensions every leaf carries: key usage, extended key usage, authority key identifier. */
-  private readonly fixedExtensions: asnX509.Extension[];
+  private readonly issuing: Issuing;
+  private readonly localIssuing: Issuing;
+  private readonly localIssuers: Set<string>;
   /** DER AlgorithmIdentifier ecdsa-with-SHA256 (no parameters, RFC 5758 §3.2). */
   private readonly signatureAlgorithm: Buffer;
 
   constructor(o: CertificateAuthorityOptions) {
     this.material = o.material;
-    this.authorityKeyId = keyIdentifier(o.material.intermediateKey.spki);
-    this.issuerName = AsnConvert.parse(o.material.intermediate.rawData, asnX509.Certificate).tbsCertificate.subject;
-    this.fixedExtensions = [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning]),
-      // Key identifiers computed here (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits) instead of through
-      // async WebCrypto round trips.
-      new x509.AuthorityKeyIdentifierExtension(this.authorityKeyId),
-    ].map((e) => AsnConvert.parse(e.rawData, asnX509.Extension));
+    this.issuing = issuingOf(o.material.intermediate, o.material.intermediateKey);
+    this.localIssuing = issuingOf(o.material.localIntermediate, o.material.localIntermediateKey);
+    this.localIssuers = new Set(o.localIssuers ?? []);
     this.signatureAlgorithm = Buffer.from(
       AsnConvert.serialize(new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })),
     );
@@ -190,9 +237,18 @@ export class CertificateAuthority {
     this.clock = o.clock ?? (() => new Date());
   }
 
-  /** PEM chain of the issuing CA: intermediate, root. */
+  /** PEM chain of the CA that certifies other issuers' identities: intermediate, root. */
   chainPem(): string[] {
     return [this.material.intermediate.toString('pem'), this.material.root.toString('pem')];
+  }
+
+  /** PEM chains of every issuing CA (the trust bundle): the ordinary one, then the local development one. */
+  chainsPem(): string[][] {
+    const chains = [this.chainPem()];
+    if (this.localIssuers.size > 0) {
+      chains.push([this.material.localIntermediate.toString('pem'), this.material.root.toString('pem')]);
+    }
+    return chains;
   }
 
   /**
@@ -202,44 +258,36 @@ export class CertificateAuthority {
    * an unauthenticated caller learns nothing about its request.
    */
   async issue(token: unknown, proof: KeyProof): Promise<IssuedCertificate> {
-    const identity = identityOf(await this.tokens.verify(token));
+    const verified = await this.tokens.verify(token);
+    const identity = identityOf(verified);
+    const issuing = this.localIssuers.has(verified.issuer) ? this.localIssuing : this.issuing;
     const key = proof.kind === 'csr' ? await keyOfCsr(proof.csr) : possessionChecked(proof, identity.challenge);
     const now = this.clock();
     const spki = key.export({ format: 'der', type: 'spki' });
-    // The identity extensions are built as schema objects, not parsed from DER: asn1js reads an OID arc past 2^53
-    // (vouch's UUID arc) back as a hex placeholder that it cannot encode again.
-    const identityExtensions = identity.extensions.map((e) => {
-      const d = extensionDefinition(e.name);
-      const value =
-        d.encoding === 'raw' ? Buffer.from(e.value, 'utf8') : new asn1js.Utf8String({ value: e.value }).toBER();
-      return new asnX509.Extension({ extnID: d.oid, critical: false, extnValue: new OctetString(value) });
-    });
-    const subjectKeyId = new asnX509.SubjectKeyIdentifier(
-      new Uint8Array(Buffer.from(keyIdentifier(spki), 'hex')).buffer,
-    );
-    const tbs = new asnX509.TBSCertificate({
+    const extensions = [
+      ...issuing.fixedExtensions,
+      extensionDer(OID.subjectKeyId, false, derEncode(TAG.OCTET_STRING, Buffer.from(keyIdentifier(spki), 'hex'))),
+      sanExtension(identity.san),
+      ...identity.extensions.map(identityExtensionDer),
+    ];
+    // The fields before the extensions come from the schema library; the extensions ([3] EXPLICIT) are appended.
+    const head = new asnX509.TBSCertificate({
       version: asnX509.Version.v3,
       serialNumber: new Uint8Array(Buffer.from(randomSerial(), 'hex')).buffer,
       signature: new asnX509.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-      issuer: this.issuerName,
+      issuer: issuing.issuerName,
       validity: new asnX509.Validity({ notBefore: now, notAfter: new Date(now.getTime() + CERT_VALIDITY_MS) }),
       subject: new asnX509.Name(),
       subjectPublicKeyInfo: AsnConvert.parse(spki, asnX509.SubjectPublicKeyInfo),
-      extensions: new asnX509.Extensions([
-        ...this.fixedExtensions,
-        new asnX509.Extension({
-          extnID: OID.subjectKeyId,
-          critical: false,
-          extnValue: new OctetString(AsnConvert.serialize(subjectKeyId)),
-        }),
-        sanExtension(identity.san),
-        ...identityExtensions,
-      ]),
     });
-    const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+    const fields = derOne(Buffer.from(AsnConvert.serialize(head)), TAG.SEQUENCE, 'INTERNAL').value;
+    const tbsDer = derEncode(
+      TAG.SEQUENCE,
+      Buffer.concat([fields, derEncode(0xa3, derEncode(TAG.SEQUENCE, Buffer.concat(extensions)))]),
+    );
     // ECDSA signatures from node:crypto are DER Ecdsa-Sig-Value, the form X.509 carries (RFC 5758 §3.2). The
     // Certificate SEQUENCE is put around the TBS bytes just signed rather than serializing the TBS a second time.
-    const signatureValue = sign('sha256', tbsDer, this.material.intermediateKey.privateKey);
+    const signatureValue = sign('sha256', tbsDer, issuing.key.privateKey);
     const der = derEncode(
       TAG.SEQUENCE,
       Buffer.concat([
@@ -250,9 +298,9 @@ export class CertificateAuthority {
     );
     // Cheap self-check with an independent parser: the leaf must chain to the intermediate.
     const leaf = new NodeX509(der);
-    if (!leaf.verify(this.material.intermediateKey.publicKey)) {
+    if (!leaf.verify(issuing.key.publicKey)) {
       throw new VouchError('INTERNAL', 'issued certificate does not verify');
     }
-    return { chain: [leaf.toString(), ...this.chainPem()] };
+    return { chain: [leaf.toString(), issuing.cert.toString('pem'), this.material.root.toString('pem')] };
   }
 }

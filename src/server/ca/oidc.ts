@@ -11,6 +11,7 @@
  * loopback host: a token's keys fetched over plain HTTP from the network could be anyone's.
  */
 import * as jose from 'jose';
+import { request, timeoutMs } from '../../core/http.ts';
 import { type IdentityRules, ISSUER_TYPES, type IssuerType, parseClaimPath } from '../../core/identity-map.ts';
 import { VouchError } from '../../errors.ts';
 
@@ -43,7 +44,8 @@ export interface VerifiedToken {
 export interface TokenVerifierOptions {
   clock?: () => Date;
   skewSeconds?: number;
-  fetch?: typeof fetch;
+  /** Deadline of each discovery and JWKS request (default VOUCH_HTTP_TIMEOUT, else 10 s). */
+  timeoutMs?: number;
   /** Accept issuers served over plain HTTP from a loopback address (tests and local development only). */
   allowInsecureLoopback?: boolean;
 }
@@ -55,7 +57,13 @@ const KEYS_TTL_MS = 10 * 60_000;
 const KEYS_REFRESH_MS = 30_000;
 /** Concrete issuers of wildcard patterns whose keys are kept (Fulcio keeps 100 meta-issuer verifiers). */
 const MAX_CACHED_ISSUERS = 100;
+/**
+ * Discovery and JWKS requests of the CA: shorter than a client's deadline (src/core/http.ts), so a CA whose issuer
+ * hangs or drips answers 503 before the client signing through it gives up.
+ */
 const FETCH_TIMEOUT_MS = 10_000;
+/** How long a failed discovery is remembered before the issuer is asked again. */
+const FAILURE_TTL_MS = 30_000;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
 
@@ -176,17 +184,21 @@ export class TokenVerifier {
   private readonly wildcards: { pattern: RegExp; config: ResolvedIssuer }[] = [];
   private readonly clock: () => Date;
   private readonly skewSeconds: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number | undefined;
   private readonly allowInsecureLoopback: boolean;
   /** Keys per concrete issuer URL, oldest first (Map order), capped at MAX_CACHED_ISSUERS + the exact issuers. */
   private readonly keySets = new Map<string, KeySet>();
+  /** Issuers whose discovery failed lately, oldest first, capped at MAX_CACHED_ISSUERS. */
+  private readonly failures = new Map<string, { at: number; error: VouchError }>();
+  /** Key sets given directly, imported once. */
+  private readonly localKeys = new WeakMap<jose.JSONWebKeySet, KeySet>();
   /** One discovery at a time per issuer: concurrent first requests share it. */
   private readonly pending = new Map<string, Promise<KeySet>>();
 
   constructor(issuers: IssuerConfig[], options: TokenVerifierOptions = {}) {
     this.clock = options.clock ?? (() => new Date());
     this.skewSeconds = options.skewSeconds ?? 30;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs;
     this.allowInsecureLoopback = options.allowInsecureLoopback ?? false;
     for (const i of issuers) this.addIssuer(i);
   }
@@ -260,15 +272,38 @@ export class TokenVerifier {
   }
 
   private async keysFor(c: ResolvedIssuer, refresh: boolean): Promise<KeySet> {
-    if (c.jwks) return { at: Date.now(), keys: jose.createLocalJWKSet(c.jwks) };
+    if (c.jwks) {
+      let local = this.localKeys.get(c.jwks);
+      if (!local) {
+        local = { at: Date.now(), keys: jose.createLocalJWKSet(c.jwks) };
+        this.localKeys.set(c.jwks, local);
+      }
+      return local;
+    }
     const cached = this.keySets.get(c.issuer);
     if (cached && !refresh && Date.now() - cached.at < KEYS_TTL_MS) return cached;
+    // An issuer that just failed is not asked again at once: tokens naming an unreachable (or made-up, wildcard-
+    // matching) issuer must not turn each request into an outbound fetch.
+    const failed = this.failures.get(c.issuer);
+    if (failed && Date.now() - failed.at < FAILURE_TTL_MS) throw failed.error;
     let p = this.pending.get(c.issuer);
     if (!p) {
       p = this.discover(c.issuer).finally(() => this.pending.delete(c.issuer));
       this.pending.set(c.issuer, p);
     }
-    const keys = await p;
+    let keys: KeySet;
+    try {
+      keys = await p;
+    } catch (e) {
+      this.failures.delete(c.issuer);
+      this.failures.set(c.issuer, { at: Date.now(), error: e as VouchError });
+      for (const k of this.failures.keys()) {
+        if (this.failures.size <= MAX_CACHED_ISSUERS) break;
+        this.failures.delete(k);
+      }
+      throw e;
+    }
+    this.failures.delete(c.issuer);
     this.keySets.delete(c.issuer);
     this.keySets.set(c.issuer, keys);
     const limit = MAX_CACHED_ISSUERS + this.exact.size;
@@ -307,25 +342,16 @@ export class TokenVerifier {
     const plainOk = this.allowInsecureLoopback && isLoopbackHost(u.hostname);
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && plainOk))
       throw new Error(`refusing ${u.protocol} ${u.host}`);
-    const res = await this.fetchImpl(u, {
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      redirect: 'error',
+    // One overall deadline and a cap (src/core/http.ts): an issuer that drips its keys cannot hold the CA.
+    const res = await request(u, {
       headers: { accept: 'application/json' },
+      maxBytes,
+      timeoutMs: timeoutMs(this.timeoutMs, FETCH_TIMEOUT_MS),
+      what: `issuer ${u.host}`,
     });
-    if (!res.ok) throw new Error(`${u.host} answered HTTP ${res.status}`);
-    return JSON.parse((await readCapped(res, maxBytes)).toString('utf8'));
+    if (res.status < 200 || res.status >= 300) throw new Error(`${u.host} answered HTTP ${res.status}`);
+    return JSON.parse(res.body.toString('utf8'));
   }
-}
-
-async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > maxBytes) throw new Error(`answer larger than ${maxBytes} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
 }
 
 function reasonOf(code: string, e: unknown): string {

@@ -39,7 +39,10 @@ export function caRoutes(ca: CertificateAuthority): Route[] {
     {
       method: 'GET',
       pattern: '/api/v2/trustBundle',
-      handler: () => ({ status: 200, body: { chains: [{ certificates: ca.chainPem() }] } }),
+      handler: () => ({
+        status: 200,
+        body: { chains: ca.chainsPem().map((certificates) => ({ certificates })) },
+      }),
     },
     {
       method: 'GET',

@@ -170,7 +170,8 @@ export class LoginIssuer {
       { method: 'GET', pattern: '/callback', handler: (req) => this.callback(req) },
       { method: 'POST', pattern: '/token', handler: (req) => this.token(req) },
       { method: 'POST', pattern: '/device/code', handler: (req) => this.deviceCode(req) },
-      { method: 'GET', pattern: '/device', handler: (req) => this.deviceVerify(req) },
+      { method: 'GET', pattern: '/device', handler: (req) => this.deviceEnter(req) },
+      { method: 'POST', pattern: '/device', handler: (req) => this.deviceConfirm(req) },
     ];
   }
 
@@ -557,27 +558,67 @@ export class LoginIssuer {
     };
   }
 
-  /** GET /device: the person enters (or confirms) the code shown on their device, then logs in upstream. */
-  private async deviceVerify(req: RouteRequest): Promise<RouteResponse> {
-    const entered = (req.query.user_code ?? '').toUpperCase().replace(/[^A-Z]/g, '');
-    if (entered === '') {
+  /**
+   * GET /device: the person enters the code shown on their device, or, arriving by `verification_uri_complete`, sees
+   * it and is asked to compare it with their device's before going on (RFC 8628 §5.4: a link with the code filled in
+   * is what a phisher sends). Going on is a POST from this page.
+   */
+  private deviceEnter(req: RouteRequest): RouteResponse {
+    const action = escapeHtml(`${this.issuer}/device`);
+    const entered = req.query.user_code ?? '';
+    const grant = entered === '' ? undefined : this.deviceGrant(entered);
+    if (entered === '' || !grant) {
+      const note = entered === '' ? '' : '<p>That code is unknown, used or expired. Check the code on your device.</p>';
       return page(
-        200,
+        entered === '' ? 200 : 400,
         'Log in a device',
-        `<form method="get" action="${escapeHtml(`${this.issuer}/device`)}"><label>Code shown on your device <input name="user_code" autocomplete="off"></label> <button>Continue</button></form>`,
+        `${note}<form method="post" action="${action}"><label>Code shown on your device <input name="user_code" autocomplete="off"></label> <button>Continue</button></form>`,
       );
     }
-    const userCode = `${entered.slice(0, 4)}-${entered.slice(4)}`;
-    const deviceCode = this.userCodes.get(userCode);
-    const grant = deviceCode === undefined ? undefined : this.devices.get(deviceCode);
-    if (!grant || grant.expires < this.now() || grant.status !== 'pending') {
+    const buttons = this.config.connectors
+      .map(
+        (c) =>
+          `<form method="post" action="${action}"><input type="hidden" name="user_code" value="${escapeHtml(grant.userCode)}"><input type="hidden" name="connector_id" value="${escapeHtml(c.id)}"><button>Log in with ${escapeHtml(c.type === 'github' ? `GitHub (${c.url})` : c.issuer)}</button></form>`,
+      )
+      .join('');
+    return page(
+      200,
+      'Log in a device',
+      `<p>A device is asking to sign as you with the code <strong>${escapeHtml(grant.userCode)}</strong>. Continue only if you started this and your device shows the same code.</p>${buttons}`,
+    );
+  }
+
+  /** POST /device: from the page above (never from another site's page), log in upstream for that device. */
+  private async deviceConfirm(req: RouteRequest): Promise<RouteResponse> {
+    // A form another site submits in the person's browser carries that site's Origin (or Sec-Fetch-Site: cross-site).
+    const origin = req.headers.origin;
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (
+      (origin !== undefined && origin !== new URL(this.issuer).origin) ||
+      (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none')
+    ) {
+      return page(403, 'Refused', '<p>This form must be sent from this server’s own page.</p>');
+    }
+    if (req.body.length > MAX_FORM_BYTES) return page(413, 'Refused', '<p>Request too large.</p>');
+    const form = new URLSearchParams(req.body.toString('utf8'));
+    const grant = this.deviceGrant(form.get('user_code') ?? '');
+    if (!grant) {
       return page(400, 'Unknown code', '<p>This code is unknown, used or expired. Check the code on your device.</p>');
     }
-    return this.toUpstream(req.query.connector_id, { kind: 'device', deviceCode: deviceCode! }, (id) => {
-      const u = new URL(`${this.issuer}/device`);
-      u.searchParams.set('user_code', userCode);
-      u.searchParams.set('connector_id', id);
-      return u.toString();
-    });
+    if (!form.get('connector_id')) {
+      // Typed in by hand: show the code back and the login buttons.
+      return this.deviceEnter({ ...req, query: { user_code: grant.userCode } });
+    }
+    return this.toUpstream(form.get('connector_id')!, { kind: 'device', deviceCode: grant.deviceCode }, () => '');
+  }
+
+  /** The pending device grant of a user code as a person typed it (any case, with or without the dash). */
+  private deviceGrant(entered: string): { userCode: string; deviceCode: string } | undefined {
+    const letters = entered.toUpperCase().replace(/[^A-Z]/g, '');
+    const userCode = `${letters.slice(0, 4)}-${letters.slice(4)}`;
+    const deviceCode = this.userCodes.get(userCode);
+    const grant = deviceCode === undefined ? undefined : this.devices.get(deviceCode);
+    if (!grant || grant.expires < this.now() || grant.status !== 'pending') return undefined;
+    return { userCode, deviceCode: deviceCode! };
   }
 }

@@ -1,9 +1,9 @@
 /**
  * LogStore on PostgreSQL (`pg`), for a team server. A batch is one transaction; PostgreSQL's default
  * synchronous_commit=on makes COMMIT return after the WAL is flushed, so an acknowledged append is durable.
- * Proof reads fetch all the nodes they need in one query.
+ * Proof reads fetch all the nodes they need in one query. `pg` is an optional dependency, loaded only here.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { NodeId } from '../../core/merkle.ts';
 import { VouchError } from '../../errors.ts';
 import type { LogStore, StoredEntry, StoredNode } from './types.ts';
@@ -14,6 +14,24 @@ interface EntryRow {
   body: Buffer;
   integrated_time: string;
   set_sig: Buffer;
+}
+
+/** The `pg` package, or DEPENDENCY_MISSING when it was not installed (it is optional: only `--postgres` needs it). */
+async function loadPg(): Promise<typeof pg> {
+  try {
+    return (await import('pg')).default;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== 'ERR_MODULE_NOT_FOUND' || !/'pg'/.test(err.message)) throw e;
+    throw new VouchError(
+      'DEPENDENCY_MISSING',
+      'the PostgreSQL log store needs the package pg, which is not installed',
+      {
+        cause: e,
+        hint: 'Install it beside vouch (npm install pg); it is an optional dependency, left out by --omit=optional.',
+      },
+    );
+  }
 }
 
 function toEntry(r: EntryRow | undefined): StoredEntry | undefined {
@@ -106,6 +124,7 @@ export class PostgresLogStore implements LogStore {
 
   static async connect(url: string, schema = 'vouch_tlog'): Promise<PostgresLogStore> {
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new VouchError('CONFIG_INVALID', 'invalid schema name');
+    const pg = await loadPg();
     const pool = new pg.Pool({
       connectionString: url,
       max: 4,

@@ -6,7 +6,7 @@
  * concurrent appends share one durable transaction (one fsync) instead of paying one each. The in-memory frontier
  * gives the root after a batch without reading the store; proofs read O(log n) stored subtree hashes.
  */
-import { randomBytes, sign } from 'node:crypto';
+import { randomBytes, sign, verify as verifySignature } from 'node:crypto';
 import { canonicalJson } from '../../core/json.ts';
 import {
   consistencyRanges,
@@ -78,6 +78,39 @@ async function loadFrontier(store: LogStore): Promise<Frontier> {
   );
 }
 
+/**
+ * What a signed entry timestamp signs: the canonical JSON of {body, integratedTime, logID, logIndex}, as Rekor
+ * computes it and @sigstore/verify recomputes it.
+ */
+function setPayload(body: Buffer, integratedTime: number, logIdHex: string, logIndex: number): Buffer {
+  return Buffer.from(canonicalJson({ body: body.toString('base64'), integratedTime, logID: logIdHex, logIndex }));
+}
+
+/**
+ * A log has one key for its whole life: every signed entry timestamp and checkpoint a client holds was made with it,
+ * and verifiers pin it in their trusted root. The key (SPKI, base64) is recorded beside the origin when the log is
+ * created, and a log opened with another key (a server pointed at an existing PostgreSQL schema with another
+ * `--data` folder, or keys lost) refuses to start instead of signing new checkpoints over the old tree. A store
+ * from before the key was recorded adopts the key only if its first entry's SET verifies with it.
+ */
+async function checkKey(store: LogStore, key: StackKey, origin: string): Promise<void> {
+  const spki = key.spki.toString('base64');
+  const mismatch = () =>
+    new VouchError(
+      'LOG_KEY_MISMATCH',
+      `the log "${origin}" was created with another key than ${keyId(key.spki).toString('hex').slice(0, 16)}...`,
+    );
+  const recorded = await store.getMeta('public_key');
+  if (recorded === spki) return;
+  if (recorded !== undefined) throw mismatch();
+  const first = (await store.size()) > 0 ? await store.byIndex(0) : undefined;
+  if (first) {
+    const payload = setPayload(first.body, first.integratedTime, keyId(key.spki).toString('hex'), 0);
+    if (!verifySignature('sha256', payload, key.publicKey, first.set)) throw mismatch();
+  }
+  await store.setMeta('public_key', spki);
+}
+
 export class TransparencyLog {
   readonly store: LogStore;
   readonly logId: Buffer;
@@ -123,6 +156,7 @@ export class TransparencyLog {
       origin = `${o.keyName} - ${treeId}`;
       await o.store.setMeta('origin', origin);
     }
+    await checkKey(o.store, o.key, origin);
     return new TransparencyLog(o, await loadFrontier(o.store), treeId, origin);
   }
 
@@ -201,15 +235,7 @@ export class TransparencyLog {
       }
       seen.set(uuid, p);
       const index = frontier.size;
-      // SET: the log's signature over the canonical JSON of {body, integratedTime, logID, logIndex}, as Rekor
-      // computes it and @sigstore/verify recomputes it.
-      const payload = canonicalJson({
-        body: p.body.toString('base64'),
-        integratedTime,
-        logID: logIdHex,
-        logIndex: index,
-      });
-      const set = sign('sha256', Buffer.from(payload), this.key.privateKey);
+      const set = sign('sha256', setPayload(p.body, integratedTime, logIdHex, index), this.key.privateKey);
       for (const n of frontier.append(p.leafHash)) nodes.push(n);
       accepted.push({ p, e: { index, leafHash: p.leafHash, body: p.body, integratedTime, set } });
     }

@@ -1,15 +1,13 @@
-/** `vouch deps` output: a summary line, then one line per problem with its code; SARIF 2.1.0 for code scanning. */
-
-import type { DepsReport, Problem } from '../deps/types.ts';
-import type { LockResult } from '../deps/verify.ts';
-import { ERROR_CODES } from '../errors.ts';
+/**
+ * `vouch deps`, for people: a summary line, then one line per problem with its code (src/cli/terminal.ts escapes what
+ * registries and lockfiles put in names); and the report as SARIF 2.1.0 for code scanning.
+ */
+import type { DepsReport, Problem } from '../../deps/types.ts';
+import type { LockResult } from '../../deps/verify.ts';
+import { ERROR_CODES } from '../../errors.ts';
 import { type SarifRule, sarifLog } from './sarif.ts';
 
 const MAX_LISTED = 200;
-
-function clean(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
-}
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -20,11 +18,11 @@ function problemLines(problems: Problem[]): string[] {
   const codeWidth = Math.max(...problems.map((p) => p.code.length), 0);
   return problems.slice(0, MAX_LISTED).map((p) => {
     const what = p.file !== undefined ? `${p.file}: ${p.message}` : p.message;
-    return clean(`    ${p.package.padEnd(width)}  ${p.code.padEnd(codeWidth)}  ${what}`);
+    return `    ${p.package.padEnd(width)}  ${p.code.padEnd(codeWidth)}  ${what}`;
   });
 }
 
-export function formatDepsReport(r: DepsReport): string {
+export function formatDepsReport(r: DepsReport): string[] {
   const s = r.summary;
   const parts = [`${s.integrityOk} integrity OK`, `${s.registrySigned} registry-signed`];
   if (s.signaturesUnchecked > 0) parts.push(`${s.signaturesUnchecked} unchecked (registry without keys)`);
@@ -46,16 +44,16 @@ export function formatDepsReport(r: DepsReport): string {
     lines.push(`  ${plural(accepted.length, 'problem')} accepted by policy exceptions:`);
     lines.push(
       ...problemLines(accepted).map(
-        (l, i) => `${l}  (${clean(accepted[i]!.excepted!.reason)}, until ${accepted[i]!.excepted!.expires})`,
+        (l, i) => `${l}  (${accepted[i]!.excepted!.reason}, until ${accepted[i]!.excepted!.expires})`,
       ),
     );
   }
-  for (const x of r.expiredExceptions) lines.push(clean(`  policy exception for ${x.package} expired ${x.expires}`));
+  for (const x of r.expiredExceptions) lines.push(`  policy exception for ${x.package} expired ${x.expires}`);
   lines.push(`  ${plural(r.requests, 'request')}, ${r.cacheHits} from the cache`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
-export function formatDepsLock(r: LockResult): string {
+export function formatDepsLock(r: LockResult): string[] {
   const lines = [
     r.written
       ? `Wrote ${r.path}: ${r.added.length} added, ${r.updated.length} updated, ${r.kept.length} kept, ${r.removed.length} removed`
@@ -71,7 +69,7 @@ export function formatDepsLock(r: LockResult): string {
     lines.push(`  ${plural(live.length, 'problem')}:`);
     lines.push(...problemLines(live));
   }
-  return `${lines.map(clean).join('\n')}\n`;
+  return lines;
 }
 
 /** The report as SARIF 2.1.0: one rule per problem code, one result per problem, located in the lockfile. */

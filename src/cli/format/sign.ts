@@ -1,0 +1,38 @@
+/** `vouch sign`, for people: what was signed, by whom, with which proofs, and where the bundle is. */
+import { thousands } from '../../core/encoding.ts';
+import type { SignSummary } from '../commands/sign.ts';
+import { formatPeRecord } from './pe.ts';
+
+export function formatSign(r: SignSummary): string[] {
+  const lines = [`Signed ${r.target}`, `  digest   ${r.digest}`];
+  if (r.signer.type === 'key') lines.push(`  signer   key sha256:${r.signer.fingerprint}`);
+  else {
+    lines.push(`  signer   ${r.signer.identity} (issuer ${r.signer.issuer})`);
+    if (r.localDevelopmentIdentity) {
+      lines.push('           local development identity: proves nothing about a person outside this machine');
+    }
+  }
+  if (r.logIndex !== undefined) lines.push(`  log      index ${r.logIndex}`);
+  for (const i of r.images ?? []) {
+    lines.push(
+      `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
+    );
+  }
+  if (r.directory) {
+    const d = r.directory;
+    lines.push(
+      `  covers   ${thousands(d.files)} files, ${thousands(d.symlinks)} symlinks, ${thousands(d.emptyDirectories)} empty directories (${d.format} manifest)`,
+    );
+    if (d.cached > 0)
+      lines.push(`  hashed   ${thousands(d.hashed)} files, ${thousands(d.cached)} unchanged (incremental)`);
+  }
+  if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
+  if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
+  const v = r.verifyCommands;
+  if (v) {
+    lines.push('Verify it as this identity with:', `  ${v.vouch}`);
+    if (v.cosign) lines.push(`  ${v.cosign}`);
+    if (v.trustedRoot) lines.push(`  (customers first need this instance's trusted root: ${v.trustedRoot})`);
+  }
+  return lines;
+}
