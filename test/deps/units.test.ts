@@ -13,7 +13,13 @@ import { describe, it } from 'node:test';
 import { formatDepsLock, identityChanges, parseDepsLock } from '../../src/deps/lock.ts';
 import { authorizationFor, loadNpmConfig, registryFor } from '../../src/deps/npm/config.ts';
 import { claimedLevel, versionRecord } from '../../src/deps/npm/index.ts';
-import { normalizeRepository, npmPurl, verifyAttestations } from '../../src/deps/npm/provenance.ts';
+import {
+  MAX_ATTESTATIONS_BYTES,
+  normalizeRepository,
+  npmPurl,
+  parseAttestations,
+  verifyAttestations,
+} from '../../src/deps/npm/provenance.ts';
 import { checkRegistrySignatures, parseRegistryKeys, type RegistryKey } from '../../src/deps/npm/signatures.ts';
 import { installPath, tarballFiles } from '../../src/deps/npm/tarball.ts';
 import { applyExceptions, evaluatePolicy, parseDepsPolicy } from '../../src/deps/policy.ts';
@@ -192,8 +198,9 @@ describe('attestations (production npm bundles)', () => {
     };
   };
 
-  it('sigstore@2.0.0: a v0.1 bundle from GitHub Actions names its repository, ids and workflow', () => {
-    const out = verifyAttestations({
+  /** The attestations of sigstore@2.0.0 as the registry serves them, with `o` changed. */
+  const sigstore2 = (o: Partial<Parameters<typeof verifyAttestations>[0]> = {}) =>
+    verifyAttestations({
       name: 'sigstore',
       version: '2.0.0',
       sha512: sha('prod-npm-provenance-sigstore-2.0.0'),
@@ -201,7 +208,11 @@ describe('attestations (production npm bundles)', () => {
       keys: [],
       trust,
       declaredRepository: normalizeRepository('git+https://github.com/sigstore/sigstore-js.git')!,
+      ...o,
     });
+
+  it('sigstore@2.0.0: a v0.1 bundle from GitHub Actions names its repository, ids and workflow', () => {
+    const out = sigstore2();
     assert.deepEqual(out.problems, []);
     assert.equal(out.ownRepository, true);
     assert.deepEqual(
@@ -220,6 +231,69 @@ describe('attestations (production npm bundles)', () => {
     );
   });
 
+  // The registry serves bundles v0.1, v0.2 and v0.3 (by the npm CLI version that published). The same provenance in
+  // each form: the media type is not signed, and v0.3 carries the leaf alone instead of a chain.
+  interface BundleJson {
+    mediaType: string;
+    verificationMaterial: {
+      certificate?: unknown;
+      x509CertificateChain?: { certificates: unknown[] };
+      tlogEntries: { inclusionProof?: unknown }[];
+    };
+  }
+  const asVersion = (version: '0.2' | '0.3', mutate?: (b: BundleJson) => void) => {
+    const b = structuredClone(provenance) as BundleJson;
+    b.mediaType = `application/vnd.dev.sigstore.bundle${version === '0.3' ? '.v0.3' : ''}+json${version === '0.3' ? '' : ';version=0.2'}`;
+    if (version === '0.3') {
+      const vm = b.verificationMaterial;
+      vm.certificate = vm.x509CertificateChain!.certificates[0];
+      delete vm.x509CertificateChain;
+    }
+    mutate?.(b);
+    return b;
+  };
+  const forms: [string, BundleJson, string[]][] = [
+    ['v0.2', asVersion('0.2'), []],
+    ['v0.3', asVersion('0.3'), []],
+    [
+      'v0.2 without its inclusion proof (v0.2 requires one)',
+      asVersion('0.2', (b) => delete b.verificationMaterial.tlogEntries[0]!.inclusionProof),
+      ['ATTESTATION_INVALID'],
+    ],
+    [
+      'v0.3 with a certificate chain (v0.3 carries the leaf only)',
+      asVersion('0.3', (b) => {
+        b.verificationMaterial.x509CertificateChain = { certificates: [b.verificationMaterial.certificate] };
+        delete b.verificationMaterial.certificate;
+      }),
+      ['ATTESTATION_INVALID'],
+    ],
+    [
+      'an unknown bundle version',
+      asVersion('0.2', (b) => {
+        b.mediaType = 'application/vnd.dev.sigstore.bundle.v0.9+json';
+      }),
+      ['ATTESTATION_INVALID'],
+    ],
+  ];
+  for (const [name, bundle, codes] of forms) {
+    it(`sigstore@2.0.0 provenance as a bundle ${name}: ${codes.length === 0 ? 'the same identity' : codes.join(', ')}`, () => {
+      const out = sigstore2({
+        attestations: [
+          { predicateType: 'https://slsa.dev/provenance/v1', bundle: bundle as unknown as Record<string, unknown> },
+        ],
+      });
+      assert.deepEqual(
+        out.problems.map((p) => p.code),
+        codes,
+      );
+      if (codes.length === 0) {
+        assert.equal(out.provenance?.repositoryId, '495574555');
+        assert.equal(out.ownRepository, true);
+      } else assert.equal(out.provenance, undefined);
+    });
+  }
+
   const cases: [string, Partial<Parameters<typeof verifyAttestations>[0]>, string[]][] = [
     ['another version (purl)', { version: '2.0.1' }, ['ATTESTATION_SUBJECT_MISMATCH']],
     ['another tarball', { sha512: Buffer.alloc(64) }, ['ATTESTATION_SUBJECT_MISMATCH']],
@@ -237,20 +311,49 @@ describe('attestations (production npm bundles)', () => {
   ];
   for (const [name, o, codes] of cases) {
     it(`sigstore@2.0.0 provenance refused: ${name}`, () => {
-      const out = verifyAttestations({
-        name: 'sigstore',
-        version: '2.0.0',
-        sha512: sha('prod-npm-provenance-sigstore-2.0.0'),
-        attestations: [{ predicateType: 'https://slsa.dev/provenance/v1', bundle: provenance }],
-        keys: [],
-        trust,
-        declaredRepository: 'https://github.com/sigstore/sigstore-js',
-        ...o,
-      });
+      const out = sigstore2({ declaredRepository: 'https://github.com/sigstore/sigstore-js', ...o });
       assert.deepEqual(
         out.problems.map((p) => p.code),
         codes,
       );
+    });
+  }
+
+  it('a second provenance beside the real one is refused, not chosen from (ATTESTATION_INVALID)', () => {
+    const slsa = { predicateType: 'https://slsa.dev/provenance/v1', bundle: provenance };
+    for (const attestations of [
+      [slsa, slsa],
+      [slsa, { ...slsa, predicateType: 'https://slsa.dev/provenance/v0.2' }],
+    ]) {
+      const out = sigstore2({ attestations });
+      assert.deepEqual(
+        out.problems.map((p) => p.code),
+        ['ATTESTATION_INVALID'],
+      );
+      assert.equal(out.provenance, undefined);
+    }
+  });
+
+  // The attestations document as a registry may serve it: each row is refused whole.
+  const documents: [string, string][] = [
+    ['not JSON', '{"attestations": ['],
+    ['a duplicate key', '{"attestations": [], "attestations": []}'],
+    ['an array', '[]'],
+    ['no attestations member', '{}'],
+    ['attestations not an array', '{"attestations": {}}'],
+    ['an entry that is not an object', '{"attestations": [1]}'],
+    ['an entry without predicateType', '{"attestations": [{"bundle": {}}]}'],
+    ['a bundle that is not an object', '{"attestations": [{"predicateType": "x", "bundle": "b"}]}'],
+    ['deep nesting', `{"attestations": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`],
+    [
+      'more entries than any version has',
+      JSON.stringify({ attestations: Array(10_000).fill({ predicateType: 'x', bundle: {} }) }),
+    ],
+    ['over the size cap', `{"attestations": [], "pad": "${'x'.repeat(MAX_ATTESTATIONS_BYTES)}"}`],
+  ];
+  for (const [name, text] of documents) {
+    it(`attestations document refused: ${name}`, () => {
+      assert.throws(() => parseAttestations(text), { code: 'ATTESTATION_INVALID' });
     });
   }
 

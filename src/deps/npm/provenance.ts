@@ -168,8 +168,28 @@ export function verifyAttestations(input: AttestationInput): AttestationOutcome 
   const out: AttestationOutcome = { problems: [] };
   const purl = npmPurl(input.name, input.version);
   const hex = input.sha512.toString('hex');
+  // npm publishes one provenance and one publish attestation per version. A second one is refused rather than
+  // chosen from: a registry could otherwise add a valid bundle from any repository for the same tarball (anyone
+  // can sign any digest with their own CI identity) and let it stand beside, or replace, the real one.
+  const seen = new Set<string>();
   for (const att of input.attestations) {
     const label = att.predicateType === NPM_PUBLISH_V01 ? 'publish attestation' : 'provenance';
+    const kind =
+      att.predicateType === NPM_PUBLISH_V01
+        ? 'publish'
+        : att.predicateType.startsWith('https://slsa.dev/provenance/')
+          ? 'provenance'
+          : att.predicateType;
+    if (seen.has(kind)) {
+      out.problems.push({
+        code: 'ATTESTATION_INVALID',
+        message: `the registry lists more than one ${label} attestation`,
+      });
+      delete out.provenance;
+      delete out.ownRepository;
+      break;
+    }
+    seen.add(kind);
     let result: VerificationResult;
     let keyed: RegistryKey | undefined;
     try {
