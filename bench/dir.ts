@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { directoryStatement } from '../src/artifact/dir/prepare.ts';
 import { walkDirectory } from '../src/artifact/dir/walk.ts';
 
-const RULES = { excludeNames: [], excludePaths: [], allowExternalSymlinks: true };
+const RULES = { excludeNames: [], excludePaths: [], signatureFiles: [], allowExternalSymlinks: true };
 
 async function child(): Promise<void> {
   const [, , , dir, how, conc] = process.argv;
@@ -47,10 +47,14 @@ async function child(): Promise<void> {
     files = m.stats.files;
     bytes = m.stats.bytes;
   } else if (how === 'sign') {
-    // The sign side in this process: walk, statement, manifest digest (not the DSSE payload, built by src/sign).
-    const p = await directoryStatement(dir!, { ...(conc !== 'default' && { concurrency: Number(conc) }) });
-    files = p.manifest.stats.files;
-    bytes = p.manifest.stats.bytes;
+    // The sign side in this process: walk, manifest written (to a temporary file beside it), statement.
+    const p = await directoryStatement(dir!, {
+      ...(conc !== 'default' && { concurrency: Number(conc) }),
+      bundlePath: join(tmpdir(), `vouch-bench-${process.pid}.sigstore.json`),
+    });
+    await p.discard();
+    files = p.walk.stats.files;
+    bytes = p.walk.stats.bytes;
   } else {
     // The per-file promise baseline: fs.promises.readFile with 64 files in flight.
     const list = execFileSync('find', [dir!, '-type', 'f'], { maxBuffer: 1 << 30 })

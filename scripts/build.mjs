@@ -7,7 +7,8 @@ import { build } from 'esbuild';
 rmSync('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 await build({
-  entryPoints: { main: 'src/cli/main.ts' },
+  // The hashing worker is its own entry: src/artifact/dir/pool.ts starts it from beside the chunk that loads it.
+  entryPoints: { main: 'src/cli/main.ts', 'hash-worker': 'src/artifact/dir/hash-worker.ts' },
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,

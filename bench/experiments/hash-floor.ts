@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashFiles } from '../../src/artifact/dir/hash.ts';
+import { hashFiles } from '../../src/artifact/dir/pool.ts';
 
 interface Addon {
   start(root: string, job: object, threads: number, done: (error: string | null) => void): object;

@@ -55,6 +55,7 @@ function declareCommands(program: Command, command: ActionFactory): void {
         .default('vouch'),
     )
     .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
+    .option('--manifest <path>', 'directories: where a manifest over 1 MiB goes (default: BUNDLE.manifest.jsonl)')
     .option('--allow-pe-anomaly <path...>', 'PE files: sign this file despite an Authenticode anomaly (recorded)')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/sign.ts')));
@@ -71,6 +72,9 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
     .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
     .option('--path <path>', 'check one file against a directory signature: its path inside the directory')
+    .option('--manifest <path>', 'directories: the manifest file, when not embedded (default: BUNDLE.manifest.jsonl)')
+    .option('--ignore-paths <path...>', 'directories, model-signing: also leave out these paths (shown in the result)')
+    .option('--fail-on-excluded', 'directories: fail when the tree holds content the signed rules exclude')
     .option('--platform <os/arch>', 'images: verify this platform of an index (a signed index covers it)')
     .option('--repository <name>', 'images: the repository a local image must be signed for')
     .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')

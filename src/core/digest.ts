@@ -4,7 +4,7 @@
  * flat memory whatever the file size. Small-chunk streams (64 KiB) were 2-3x slower, so they are not used.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { VouchError } from '../errors.ts';
 
 export type HashAlgorithm = 'sha256' | 'sha384' | 'sha512';
@@ -49,33 +49,42 @@ export async function hashFile(
     if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket()) {
       throw new VouchError('TARGET_UNSUPPORTED', `${path} is a device or socket, not a file`);
     }
-    const hash: Hash = createHash(algorithm);
-    const keepUpTo = options.keepUpTo ?? 0;
-    const kept: Buffer[] = [];
-    let size = 0;
-    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-    let i = 0;
-    let pending = fh.read(bufs[0]!, 0, CHUNK, null);
-    for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) break;
-      const cur = bufs[i]!;
-      i ^= 1;
-      pending = fh.read(bufs[i]!, 0, CHUNK, null);
-      const chunk = bytesRead === CHUNK ? cur : cur.subarray(0, bytesRead);
-      hash.update(chunk);
-      size += bytesRead;
-      if (size <= keepUpTo) kept.push(Buffer.from(chunk));
-      options.onProgress?.(size);
-    }
-    const result: FileDigest = { algorithm, value: hash.digest(), size };
-    if (size <= keepUpTo) result.bytes = Buffer.concat(kept, size);
-    return result;
+    return await hashHandle(fh, algorithm, options);
   } catch (e) {
     throw e instanceof VouchError ? e : fileError(e as NodeJS.ErrnoException, path);
   } finally {
     await fh.close();
   }
+}
+
+/** Hash an open file from its current offset to its end, the next read in flight while a chunk is hashed. */
+export async function hashHandle(
+  fh: FileHandle,
+  algorithm: HashAlgorithm = 'sha256',
+  options: { keepUpTo?: number; onProgress?: (bytes: number) => void } = {},
+): Promise<FileDigest> {
+  const hash: Hash = createHash(algorithm);
+  const keepUpTo = options.keepUpTo ?? 0;
+  const kept: Buffer[] = [];
+  let size = 0;
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let i = 0;
+  let pending = fh.read(bufs[0]!, 0, CHUNK, null);
+  for (;;) {
+    const { bytesRead } = await pending;
+    if (bytesRead === 0) break;
+    const cur = bufs[i]!;
+    i ^= 1;
+    pending = fh.read(bufs[i]!, 0, CHUNK, null);
+    const chunk = bytesRead === CHUNK ? cur : cur.subarray(0, bytesRead);
+    hash.update(chunk);
+    size += bytesRead;
+    if (size <= keepUpTo) kept.push(Buffer.from(chunk));
+    options.onProgress?.(size);
+  }
+  const result: FileDigest = { algorithm, value: hash.digest(), size };
+  if (size <= keepUpTo) result.bytes = Buffer.concat(kept, size);
+  return result;
 }
 
 /** Hash a readable stream (stdin); keeps the bytes when they fit in `keepUpTo`. */

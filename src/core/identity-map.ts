@@ -85,6 +85,28 @@ export function defaultBaseUrl(type: IssuerType, issuer: string): string | undef
   }
 }
 
+/** Issuer types guessed from well-known issuer URLs, for issuers given without a type (`vouch serve --issuer`). */
+const WELL_KNOWN: Record<string, IssuerType> = {
+  'https://token.actions.githubusercontent.com': 'github-workflow',
+  'https://gitlab.com': 'gitlab-pipeline',
+  'https://agent.buildkite.com': 'buildkite-job',
+  'https://oidc.circleci.com': 'circleci-job',
+};
+
+export function guessIssuerType(issuer: string): IssuerType {
+  return WELL_KNOWN[issuer] ?? 'email';
+}
+
+/**
+ * Fulcio's meta-issuer matching (pkg/config/config.go MetaRegex, anchored since GHSA-59jp-pj84-45mr): the pattern is
+ * literal but for each `*`, which matches one or more of [-_a-zA-Z0-9] — never `.` or `/`, so a wildcard cannot
+ * stretch over a host label or path segment, and the whole URL must match, not a prefix.
+ */
+export function wildcardRegExp(pattern: string): RegExp {
+  const parts = pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return new RegExp(`^${parts.join('[-_a-zA-Z0-9]+')}$`);
+}
+
 const MAX_VALUE = 4096;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // In a `u` regular expression a surrogate pair is one code point, so \p{Cs} matches only a lone surrogate.

@@ -41,10 +41,14 @@ export const aws: AmbientProvider = {
       );
     }
     const region = ctx.env.AWS_REGION || ctx.env.AWS_DEFAULT_REGION;
-    const [{ STSClient, GetWebIdentityTokenCommand }, { fromNodeProviderChain }] = await Promise.all([
+    // CommonJS builds (the packages' `main`): module.exports is the namespace's `default` under Node and in the CLI
+    // bundle alike (esbuild gives a lazily loaded CommonJS chunk a default export only).
+    const [sts, credentials] = await Promise.all([
       import('@aws-sdk/client-sts'),
       import('@aws-sdk/credential-providers'),
     ]);
+    const { STSClient, GetWebIdentityTokenCommand } = sts.default;
+    const { fromNodeProviderChain } = credentials.default;
     const client = new STSClient({
       ...(region ? { region } : {}),
       credentials: fromNodeProviderChain(),

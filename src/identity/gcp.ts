@@ -72,14 +72,21 @@ async function impersonate(ctx: ProviderContext, account: string): Promise<strin
   if (!/^[^@\s/]+@[^@\s/]+$/.test(account) && !/^\d+$/.test(account)) {
     throw new VouchError('TOKEN_INVALID', 'GOOGLE_SERVICE_ACCOUNT_NAME is not a service account email or id');
   }
-  const { GoogleAuth, Impersonated } = await import('google-auth-library');
+  // A CommonJS package: its module.exports is the namespace's `default`, both under Node and in the CLI bundle
+  // (esbuild gives a lazily loaded CommonJS chunk a default export only, so named imports would be undefined there).
+  const { GoogleAuth, Impersonated } = (await import('google-auth-library')).default;
   const transporterOptions = {
     fetchImplementation: boundedFetch('Google Cloud IAM', { timeoutMs: ctx.timeoutMs }),
     timeout: ctx.timeoutMs,
   };
   const endpoint = ctx.env.VOUCH_GCP_IAM_CREDENTIALS_URL?.replace(/\/+$/, '');
   try {
+    // The account is named as `projects/-/serviceAccounts/EMAIL` (IAM Credentials API: "-" is the wildcard, the
+    // project is the account's own), so no project id is needed. Given one, ADC does not go looking for it: that
+    // search runs `gcloud config config-helper` (a Python start, ~3.5 s where gcloud is installed) and then asks the
+    // metadata server, for a value nothing here reads. Which credentials ADC picks is unchanged.
     const auth = new GoogleAuth({
+      projectId: '-',
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
       clientOptions: { transporterOptions },
     });

@@ -6,8 +6,9 @@
  *      one provider and skips detection;
  *   2. the CI service or cloud detected, in the order of `AMBIENT` (CI services first). A CI service that is detected
  *      but gives no token fails at once with TOKEN_INVALID and a hint naming what the job lacks;
- *   3. the local development issuer of the instance (embedded stack, `vouch serve` on loopback), when it has one;
- *   4. a login cached by `vouch login` for the instance;
+ *   3. a login cached by `vouch login` for the instance: a person who logged in at a real issuer means to sign as
+ *      that login, even at an instance that also runs a development issuer;
+ *   4. the local development issuer of the instance (embedded stack, `vouch serve` on loopback), when it has one;
  *   5. an interactive login (browser, or device flow with --device), only when a person is at a terminal and no CI
  *      is detected (`CI` set counts): a CI job never waits for a person.
  */
@@ -187,11 +188,11 @@ export function selectIdentityProvider(options: SelectOptions): SelectedProvider
     if (options.embedded && !p.ci) continue;
     if (p.detect(ctx)) return { source: p.name, provider: ambient(p, ctx) };
   }
+  const cached = options.cachedLogin?.();
+  if (cached !== undefined) return { source: 'cached-login', provider: new StaticTokenProvider(cached) };
   if (options.localIssuerTokenUrl !== undefined) {
     return { source: 'local-issuer', provider: new LocalIssuerProvider(options.localIssuerTokenUrl) };
   }
-  const cached = options.cachedLogin?.();
-  if (cached !== undefined) return { source: 'cached-login', provider: new StaticTokenProvider(cached) };
   if (truthy(env.CI)) {
     throw new VouchError('TOKEN_INVALID', 'no identity token in this CI job, and CI jobs never sign in interactively', {
       hint: 'Pass --identity-token-file or set SIGSTORE_ID_TOKEN to a token with audience sigstore, or name the provider with --identity-provider.',

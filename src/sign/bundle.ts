@@ -79,7 +79,7 @@ export function fileStatement(name: string, sha256: Buffer): InTotoStatement {
   };
 }
 
-/** The key material of a bundle made by `signature`'s signer (the streamed writer, src/sign/stream.ts, uses it too). */
+/** The key material of a bundle made by `signature`'s signer. */
 export function keyOptions(signature: Signature): { certificate?: Buffer; keyHint?: string; certificateChain: false } {
   switch (signature.key.$case) {
     case 'publicKey':

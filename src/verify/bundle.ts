@@ -11,11 +11,6 @@ import { VouchError } from '../errors.ts';
 
 /** Bundles above this size are refused before parsing (a real bundle is a few KiB; certificate chains < 64 KiB). */
 export const MAX_BUNDLE_BYTES = 32 << 20;
-/**
- * Directory bundles carry their whole manifest (about 320 bytes of bundle per entry once base64-encoded), so they
- * get a larger cap: 256 MiB admits about 800,000 entries and stays well under V8's string limit (~512 MiB).
- */
-export const MAX_DIRECTORY_BUNDLE_BYTES = 256 << 20;
 
 export type BundleVersion = '0.1' | '0.2' | '0.3';
 
@@ -61,29 +56,8 @@ export interface MessageSignatureContent {
 export interface DsseContent {
   kind: 'dsse';
   payloadType: string;
-  /** The payload bytes, or (a directory bundle too large to hold, read in passes) only its digests. */
-  payload: Buffer | DetachedPayload;
+  payload: Buffer;
   signatures: { sig: Buffer; keyid: string }[];
-}
-
-/**
- * A DSSE payload kept out of memory: its length and the digests computed while it streamed past, of the payload
- * itself (`payload`, for the log entry's payload hash) and of its DSSE pre-authentication encoding (`pae`, which
- * ECDSA and RSA PKCS#1 v1.5 signatures can be checked against without the bytes). Filled in by whoever streams the
- * payload (src/workflow/dir-bundle.ts) before the verifier runs; asking for a digest not computed is refused.
- */
-export interface DetachedPayload {
-  readonly kind: 'detached';
-  readonly length: number;
-  readonly payload: Map<HashAlgorithm, Buffer>;
-  readonly pae: Map<HashAlgorithm, Buffer>;
-}
-
-/** Options of bundleFromJson for a bundle whose payload was split out (src/core/json-stream.ts). */
-export interface DetachedOption {
-  /** The marker string standing for the payload in the parsed skeleton. */
-  marker: string;
-  payload: DetachedPayload;
 }
 
 export interface Bundle {
@@ -136,7 +110,11 @@ function int64(v: unknown, what: string): bigint {
   return v === undefined ? 0n : asInt(v, what);
 }
 
-export function bundleFromJson(root: Record<string, unknown>, detached?: DetachedOption): Bundle {
+/**
+ * A bundle already parsed as JSON (strictly, by its container): `vouch deps` reads the bundles embedded in a
+ * registry's attestations document (src/deps/npm/provenance.ts) without serializing them again.
+ */
+export function bundleFromJson(root: Record<string, unknown>): Bundle {
   const mediaType = asString(get(root, 'mediaType'), 'mediaType');
   const version = MEDIA_TYPES[mediaType];
   if (!version) throw new VouchError('BUNDLE_UNSUPPORTED', `unsupported bundle media type ${mediaType.slice(0, 100)}`);
@@ -205,7 +183,6 @@ export function bundleFromJson(root: Record<string, unknown>, detached?: Detache
     malformed('bundle must carry exactly one of messageSignature, dsseEnvelope');
   let content: Bundle['content'];
   if (ms !== undefined) {
-    if (detached) malformed('a split-out payload in a message signature bundle');
     const m = asObject(ms, 'messageSignature');
     const md = get(m, 'messageDigest');
     let digest: MessageSignatureContent['digest'];
@@ -223,13 +200,7 @@ export function bundleFromJson(root: Record<string, unknown>, detached?: Detache
   } else {
     const d = asObject(de, 'dsseEnvelope');
     const payloadType = asString(get(d, 'payloadType'), 'dsseEnvelope.payloadType');
-    const raw = get(d, 'payload');
-    let payload: Buffer | DetachedPayload;
-    if (detached) {
-      // The split must have taken exactly this member out, and nothing else.
-      if (raw !== detached.marker) malformed('the split-out payload is not the dsseEnvelope payload');
-      payload = detached.payload;
-    } else payload = b64(raw, 'dsseEnvelope.payload');
+    const payload = b64(get(d, 'payload'), 'dsseEnvelope.payload');
     const sigs = asArray(get(d, 'signatures'), 'dsseEnvelope.signatures').map((s, i) => {
       const so = asObject(s, `signatures[${i}]`);
       const keyid = get(so, 'keyid');

@@ -232,41 +232,6 @@ function signatureBytes(b: Bundle): Buffer {
   return b.content.signatures[0]!.sig;
 }
 
-/** Curves whose ECDSA signatures verifyPrehashed checks against a digest. */
-const PREHASH_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
-
-/**
- * What verifying `b` under `policy` needs of a DSSE payload read in passes (src/workflow/dir-bundle.ts): the
- * digests of its pre-authentication encoding for every key that may have signed it, or the bytes themselves when
- * one of those keys cannot be checked against a digest (Ed25519 hashes the message itself; RSA-PSS is not
- * implemented over a digest here). A certificate that does not parse needs nothing: the verifier refuses it.
- */
-export function payloadNeeds(b: Bundle, policy: Policy): { bytes: boolean; pae: HashAlgorithm[] } {
-  const keys: KeyObject[] = [];
-  if (b.material.kind === 'certificate') {
-    try {
-      keys.push(publicKeyOf(parseCertificate(b.material.certificates[0]!)));
-    } catch {
-      // reported by the verifier
-    }
-  } else {
-    for (const k of policy.keys ?? []) keys.push(policyKey(k).key);
-  }
-  const pae = new Set<HashAlgorithm>(['sha256']);
-  let bytes = false;
-  for (const key of keys) {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    const alg = hashFor(key) as HashAlgorithm | null;
-    if (
-      alg !== null &&
-      (key.asymmetricKeyType === 'rsa' || (key.asymmetricKeyType === 'ec' && PREHASH_CURVES.has(curve ?? '')))
-    ) {
-      pae.add(alg);
-    } else bytes = true;
-  }
-  return { bytes, pae: [...pae] };
-}
-
 // ---- the signature over the content ---------------------------------------------------------------------------
 
 interface SignatureCheck {
@@ -316,28 +281,6 @@ function prepareSignatureCheck(b: Bundle, artifact: ArtifactInput): SignatureChe
   // DSSE: the signature is over PAE(payloadType, payload) (DSSE protocol.md).
   const sig = signatureBytes(b);
   const p = c.payload;
-  if (!Buffer.isBuffer(p)) {
-    // Read in passes (a large directory bundle): the digests stand for the bytes. The statement was parsed by the
-    // caller while it streamed; only the caller can inspect it, so only `statement` artifacts are accepted.
-    if (artifact.kind !== 'statement') {
-      throw new VouchError('BUNDLE_UNSUPPORTED', 'a payload read in passes can only be verified as a statement');
-    }
-    const digest = (m: Map<HashAlgorithm, Buffer>, what: string) => (alg: HashAlgorithm) => {
-      const d = m.get(alg);
-      if (!d) throw new VouchError('BUNDLE_UNSUPPORTED', `the ${alg} digest of the ${what} was not computed`);
-      return d;
-    };
-    const paeDigest = digest(p.pae, 'DSSE pre-authentication encoding');
-    return {
-      verify: (key) => {
-        const alg = hashFor(key) as HashAlgorithm | null;
-        if (alg === null) return verifyPrehashed(key, 'sha256', Buffer.alloc(0), sig);
-        return verifyPrehashed(key, alg, paeDigest(alg), sig);
-      },
-      binding: { kind: 'dsse', payloadType: c.payloadType, payloadDigest: digest(p.payload, 'payload'), paeDigest },
-      statement: { payloadType: c.payloadType, payload: undefined },
-    };
-  }
   const pae = preAuthEncoding(c.payloadType, p);
   const check: SignatureCheck = {
     verify: (key) => safeVerify(hashFor(key), pae, key, sig),

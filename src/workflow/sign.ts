@@ -23,7 +23,6 @@ import {
 import type { KeylessTimings } from '../sign/keyless.ts';
 import { parsePrivateKey, readKeyFile } from '../sign/keys.ts';
 import { KeyPairSigner } from '../sign/signer.ts';
-import { signStatementToFile } from '../sign/stream.ts';
 import type { SignedImage } from './sign-image.ts';
 
 /** Files up to this size are signed over their bytes (natively), larger ones over their streamed digest. */
@@ -58,6 +57,8 @@ export interface SignOptions {
   incremental?: boolean | string;
   /** Directories: progress of hashing, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number }) => void;
+  /** Directories: where a manifest too large to embed is written (default: beside the bundle, DIR.manifest.jsonl). */
+  manifest?: string;
   /**
    * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
    * installer tagged after signing). The exception is recorded in the result.
@@ -74,6 +75,16 @@ export interface SignedDirectorySummary {
   bytes: number;
   hashed: number;
   cached: number;
+  /** Where the manifest was written; absent when it is embedded in the bundle (up to 1 MiB). */
+  manifestPath?: string;
+  /** The exclusion rules signed, and how many entries they left out. */
+  excluded: {
+    excludeNames: string[];
+    excludePaths: string[];
+    signatureFiles: string[];
+    found: number;
+    foundPaths: string[];
+  };
 }
 
 /** Who signed: a key (by fingerprint), or the identity a CA certified for a keyless signature. */
@@ -106,8 +117,8 @@ export interface SignResult extends Partial<KeylessSummary> {
   digest: string;
   /** Where the bundle was written; empty when it was only attached to the image (registry or OCI layout). */
   bundlePath: string;
-  /** The bundle, unless it was streamed straight to its file (a directory signed without witnesses). */
-  bundle?: SerializedBundle;
+  /** The bundle (also written to `bundlePath` when that is set). */
+  bundle: SerializedBundle;
   signer: SignerSummary;
   /** The first log entry's index and its integrated time, when the bundle was logged. */
   logIndex?: string;
@@ -158,7 +169,7 @@ async function signWith(target: Target, options: SignOptions, context: ContextSo
     throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
   }
   const result = await signKind(target, options, context);
-  if (result.bundlePath && result.bundle) {
+  if (result.bundlePath) {
     writeFileAtomic(result.bundlePath, `${JSON.stringify(result.bundle)}\n`, { fsync: true });
   }
   return result;
@@ -215,10 +226,10 @@ async function signDirectoryTarget(
 ): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const context = await contextOf();
-  const { countEntries, directoryStatement } = await import('../artifact/dir/index.ts');
+  const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
     bundlePath,
+    ...(options.manifest !== undefined ? { manifestPath: options.manifest } : {}),
     ...(options.format !== undefined ? { format: options.format } : {}),
     ...(options.incremental
       ? {
@@ -230,17 +241,25 @@ async function signDirectoryTarget(
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  // Without witnesses nothing needs the envelope in memory: stream it to the file (src/sign/stream.ts). A
-  // million-file manifest is a ~150 MB statement, and the in-memory path holds several copies of it.
-  let bundle: SerializedBundle | undefined;
-  if (context.witnesses.length === 0) await signStatementToFile(context, prepared.statement, bundlePath);
-  else bundle = await signStatement(context, prepared.statement);
-  const counts = countEntries(prepared.manifest.entries);
+  // The context comes after the walk: a tree that fails its own checks never opens a session or asks a passphrase.
+  let context: SigningContext;
+  let bundle: SerializedBundle;
+  try {
+    context = await contextOf();
+    bundle = await signStatement(context, prepared.statement);
+    await prepared.commit();
+  } catch (e) {
+    await prepared.discard();
+    throw e;
+  }
+  const { walk } = prepared;
+  const counts = walk.entries.counts();
+  const rules = prepared.statement.predicate.rules as { excludeNames?: string[]; excludePaths?: string[] } | undefined;
   return {
     target: describeTarget(target),
     digest: prepared.digest,
     bundlePath,
-    ...(bundle ? { bundle } : {}),
+    bundle,
     signer: signerSummary(context),
     directory: {
       format: options.format ?? 'vouch',
@@ -248,8 +267,16 @@ async function signDirectoryTarget(
       symlinks: counts.symlinks,
       emptyDirectories: counts.emptyDirectories,
       bytes: counts.bytes,
-      hashed: prepared.manifest.stats.hashed,
-      cached: prepared.manifest.stats.cached,
+      hashed: walk.stats.hashed,
+      cached: walk.stats.cached,
+      ...(prepared.manifestPath !== undefined ? { manifestPath: prepared.manifestPath } : {}),
+      excluded: {
+        excludeNames: rules?.excludeNames ?? walk.rules.excludeNames,
+        excludePaths: rules?.excludePaths ?? walk.rules.excludePaths,
+        signatureFiles: walk.rules.signatureFiles,
+        found: walk.excluded.count,
+        foundPaths: walk.excluded.paths,
+      },
     },
     ...proofsOf(bundle),
   };
@@ -339,12 +366,10 @@ function signerSummary(context: SigningContext): SignerSummary {
 }
 
 /** The proofs a bundle carries besides its signature: the first log entry and the number of RFC 3161 timestamps. */
-function proofsOf(
-  bundle: SerializedBundle | undefined,
-): Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> {
-  const entry = bundle?.verificationMaterial.tlogEntries?.[0];
+function proofsOf(bundle: SerializedBundle): Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> {
+  const entry = bundle.verificationMaterial.tlogEntries?.[0];
   const out: Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> = {
-    rfc3161Timestamps: bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
+    rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
   };
   if (entry) out.logIndex = entry.logIndex;
   if (entry?.integratedTime && entry.integratedTime !== '0') {

@@ -3,12 +3,13 @@
  * bundle, hash the artifact (every byte, no excluded regions), load keys and trust material. Then
  * `verify(bundle, artifact, policy, trust)` decides, and its result is returned unchanged.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DirectoryVerification, FileInDirectoryVerification } from '../artifact/dir/index.ts';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
-import { hashFile, hashStream } from '../core/digest.ts';
+import { fileError, hashFile, hashStream } from '../core/digest.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../core/intoto.ts';
 import { readCappedText } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
@@ -32,6 +33,12 @@ export interface VerifyOptions extends PolicyOptions {
   home?: string;
   /** A file of a signed directory: its path inside the directory (`--path bin/app.exe`). */
   path?: string;
+  /** Directories: the manifest file of a signature that does not embed it (default: beside the bundle). */
+  manifest?: string;
+  /** Directories, model-signing: paths to leave out besides those the signature records (shown in the result). */
+  ignorePaths?: string[];
+  /** Directories: fail when the tree holds content the signed rules exclude (it is always reported). */
+  failOnExcluded?: boolean;
   /** Directories: hashing progress, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
   /** Images: see ImageVerifyOptions. */
@@ -101,12 +108,10 @@ async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Prom
 }
 
 /**
- * A directory: the bundle is read in passes (src/workflow/dir-bundle.ts, memory bounded whatever the manifest's
- * size): its signature, signer, log entries and times are verified over the payload's digests first; then the
- * tree is walked with the signer's recorded rules, every file re-hashed (nothing is taken from a cache). When the
- * statement vouch would sign for that walk is byte for byte the signed payload, the tree is the signed one; else
- * the entries are checked and compared as they stream from the bundle again, and each difference is named. The statement is not repeated in the
- * result.
+ * A directory: the bundle is read and verified like any other (it is small: the manifest is bound by its digest),
+ * then the tree is walked with the signer's recorded rules, every file re-hashed (nothing is taken from a cache),
+ * and compared with the manifest as it streams, from the statement or the file beside the bundle, through one
+ * SHA-256 that must be the signed one.
  */
 async function verifyDirectory(
   target: Target & { kind: 'dir' },
@@ -116,51 +121,69 @@ async function verifyDirectory(
   if (options.path !== undefined) throw new VouchError('USAGE', '--path takes the file to check, not its directory');
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
-  const [d, { prestartHashWorkers, verifyDirectoryEntries }] = await Promise.all([
-    import('./dir-bundle.ts'),
-    import('../artifact/dir/index.ts'),
-  ]);
-  // A large bundle takes a while to read before the walk: the hashing workers start meanwhile. A worker never used
-  // still costs ~15 ms at exit, hence only above 1 MiB (~4,000 entries, where a walk starts workers anyway).
-  const size = await stat(bundlePath).then(
-    (st) => st.size,
-    () => 0,
-  );
-  if (size >= LARGE_DIRECTORY_BUNDLE) prestartHashWorkers();
+  const { verifyDirectory: compare } = await import('../artifact/dir/index.ts');
   const v = await verifiedDirectoryBundle(bundlePath, policy, options);
-  const directory = await verifyDirectoryEntries(v.header, root, d.streamEntries(v.split, v.first, v.header), {
-    bundlePath,
-    // Verified in pass 1: a walk that re-creates these exact bytes needs no second pass over the entries.
-    payloadDigest: v.first.identity,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
+  try {
+    const directory = await compare(v.signed, root, v.manifest?.source, {
+      ownFiles: [v.bundleFile, ...(v.manifest ? [v.manifest.file] : [])],
+      ...(options.ignorePaths ? { ignorePaths: options.ignorePaths } : {}),
+      ...(options.failOnExcluded ? { failOnExcluded: true } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
+  } finally {
+    await v.manifest?.close();
+  }
 }
 
-const LARGE_DIRECTORY_BUNDLE = 1 << 20;
-
 /**
- * A directory bundle read in passes up to its verified signature: the bundle without its payload, then the payload
- * hashed (and the statement's skeleton kept), then the verifier over those digests, then the statement's header.
+ * A directory bundle up to its verified, parsed statement, and where the manifest's bytes come from: the file given
+ * with --manifest, or the one beside the bundle when the statement does not embed it. A statement that embeds its
+ * manifest beside a different file of that name is refused: two manifests for one signature.
  */
 async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, options: VerifyOptions) {
-  const d = await import('./dir-bundle.ts');
-  const split = await d.readSplitBundle(bundlePath);
+  const { manifestPathFor, parseDirectoryStatement, fileSource } = await import('../artifact/dir/index.ts');
+  const bundle = parseBundle(await readBundleFile(bundlePath));
   const trust =
-    options.trust ?? (needsAuthorities(split.bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
-  if (!split.payload) {
-    // Nothing to split: not a DSSE bundle (or a malformed one). The verifier names the problem.
-    verify(split.bundle, { kind: 'statement' }, policy, trust);
+    options.trust ?? (needsAuthorities(bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
+  const verified = verify(bundle, { kind: 'statement' }, policy, trust);
+  if (!verified.statement || verified.statement.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
   }
-  const first = await d.firstPass(split, policy);
-  const verified = verify(first.bundle, { kind: 'statement' }, policy, trust);
-  if (!d.isInTotoBundle(first.bundle)) {
-    throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
-  }
-  const header = d.statementHeader(first);
+  const signed = parseDirectoryStatement(verified.statement.payload);
   const { statement: _omitted, ...result } = verified;
-  return { split, first, header, result };
+  const bundleFile = await stat(bundlePath);
+  const manifestPath = options.manifest ?? manifestPathFor(bundlePath);
+  let manifest:
+    | { source: AsyncIterable<Uint8Array>; file: { dev: number; ino: number }; close(): Promise<void> }
+    | undefined;
+  if (signed.format === 'vouch') {
+    const fh = await open(manifestPath, 'r').catch((e: NodeJS.ErrnoException) => {
+      // Embedded: a file is only needed when one was named.
+      if (e.code === 'ENOENT' && signed.manifest.embedded && options.manifest === undefined) return undefined;
+      throw fileError(e, manifestPath);
+    });
+    if (fh) {
+      const st = await fh.stat();
+      const embedded = signed.manifest.embedded;
+      if (embedded && (st.size !== embedded.length || !(await sameBytes(fileSource(fh, embedded.length), embedded)))) {
+        await fh.close();
+        throw new VouchError('MANIFEST_INVALID', `${manifestPath} is not the manifest this signature embeds`);
+      }
+      manifest = { source: fileSource(fh, signed.manifest.size), file: st, close: () => fh.close() };
+    }
+  }
+  return { signed, result, bundleFile, manifest };
+}
+
+/** Whether a source's bytes are exactly `expected` (the source stops one byte past its cap, so never more). */
+async function sameBytes(source: AsyncIterable<Uint8Array>, expected: Buffer): Promise<boolean> {
+  let at = 0;
+  for await (const chunk of source) {
+    if (at + chunk.length > expected.length || !expected.subarray(at, at + chunk.length).equals(chunk)) return false;
+    at += chunk.length;
+  }
+  return at === expected.length;
 }
 
 /** `--path`: one file checked against its entry in a signed directory's manifest. */
@@ -171,14 +194,16 @@ async function verifyFileInSignedDirectory(
   options: VerifyOptions,
 ): Promise<VerifyOutcome> {
   if (!options.bundle) throw new VouchError('USAGE', "--path needs --bundle (the directory's bundle)");
-  const { fileInDirectoryPath, verifyFileInCheckedDirectory } = await import('../artifact/dir/index.ts');
+  const { fileInDirectoryPath, signedEntry, verifyFileAgainst } = await import('../artifact/dir/index.ts');
   const path = fileInDirectoryPath(relPath);
-  const d = await import('./dir-bundle.ts');
   const v = await verifiedDirectoryBundle(options.bundle, policy, options);
-  const result = v.result;
-  const signed = await d.checkEntries(v.split, v.first, v.header, [path]);
-  const file = await verifyFileInCheckedDirectory(signed, target.path, path);
-  return { target: describeTarget(target), ...result, artifact: { digest: `sha256:${file.sha256}` }, file };
+  try {
+    const entry = await signedEntry(v.signed, path, v.manifest?.source);
+    const file = await verifyFileAgainst(v.signed, entry, target.path, path);
+    return { target: describeTarget(target), ...v.result, artifact: { digest: `sha256:${file.sha256}` }, file };
+  } finally {
+    await v.manifest?.close();
+  }
 }
 
 /**

@@ -55,8 +55,8 @@ function verifiedStatement(bundle: SerializedBundle): unknown {
 describe('sign a directory with a key pair, verify, tamper', () => {
   it('verifies untouched, the bundle inside the tree being excluded by a signed rule', async () => {
     const { root, bundle } = await signRelease();
-    const statement = verifiedStatement(bundle) as { predicate: { rules: { excludePaths: string[] } } };
-    assert.deepEqual(statement.predicate.rules.excludePaths, ['release.sigstore.json']);
+    const statement = verifiedStatement(bundle) as { predicate: { rules: { signatureFiles: string[] } } };
+    assert.deepEqual(statement.predicate.rules.signatureFiles, ['release.manifest.jsonl', 'release.sigstore.json']);
     const r = await verifyDirectoryStatement(statement, root);
     assert.deepEqual([r.files, r.symlinks, r.emptyDirectories], [4, 1, 1]);
     const one = await verifyFileInDirectory(statement, join(root, 'bin/app.exe'), 'bin/app.exe');
@@ -96,6 +96,7 @@ describe('sign a directory with a key pair, verify, tamper', () => {
     const env = bundle.dsseEnvelope!;
     const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8'));
     st.predicate.rules.excludeNames.push('lib');
+    st.predicate.counts.files = 2;
     const forged = { ...bundle, dsseEnvelope: { ...env, payload: Buffer.from(JSON.stringify(st)).toString('base64') } };
     assert.throws(
       () => verifiedStatement(forged as SerializedBundle),

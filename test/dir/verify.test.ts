@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  buildStatement,
   DEFAULT_RULES,
   type Difference,
   defaultRules,
   describeDifference,
   describeDirectory,
-  type EntryStream,
-  type PayloadDigest,
-  parseDirectoryHeader,
-  signedPayloadMatches,
-  verifyDirectoryEntries,
+  directoryStatement,
+  modelSigningStatement,
   verifyDirectoryStatement,
   verifyFileInDirectory,
   walkDirectory,
@@ -34,9 +30,9 @@ const RELEASE: Record<string, Node> = {
 
 async function signedRelease(): Promise<{ root: string; statement: unknown }> {
   const root = tree(RELEASE);
-  const m = await walkDirectory(root, DEFAULT_RULES);
+  const { statement } = await directoryStatement(root, { name: 'release' });
   // Through JSON, as the statement comes out of a DSSE payload.
-  return { root, statement: JSON.parse(JSON.stringify(buildStatement(m, 'release', 'vouch'))) };
+  return { root, statement: JSON.parse(JSON.stringify(statement)) };
 }
 
 describe('verifyDirectoryStatement (vouch format)', () => {
@@ -51,9 +47,20 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       r.manifestDigest,
       `sha256:${(statement as { subject: { digest: { sha256: string } }[] }).subject[0]!.digest.sha256}`,
     );
-    // .git is excluded by the signed rules, so repository metadata appearing later is not a difference.
+    assert.equal(r.excluded.found, 0);
+    // .git is excluded by the signed rules, so repository metadata appearing later is not a difference, but it is
+    // reported (issue 10, 2), and fails when asked.
     writeNode(root, '.git/HEAD', 'ref');
-    await verifyDirectoryStatement(statement, root);
+    const again = await verifyDirectoryStatement(statement, root);
+    assert.deepEqual(
+      [again.excluded.found, again.excluded.foundPaths, again.excluded.excludeNames],
+      [1, ['.git'], ['.git']],
+    );
+    const e = await rejectsWith(
+      () => verifyDirectoryStatement(statement, root, { failOnExcluded: true }),
+      'DIRECTORY_MISMATCH',
+    );
+    assert.deepEqual(e.details, [{ type: 'excluded', path: '.git' }]);
   });
 
   it('reports progress: files hashed, then signed entries checked, each phase ending complete', async () => {
@@ -176,13 +183,6 @@ describe('verifyDirectoryStatement (vouch format)', () => {
       tamper(root);
       const e = await rejectsWith(() => verifyDirectoryStatement(statement, root), 'DIRECTORY_MISMATCH');
       const details = e.details as Difference[];
-      // Given the signed payload's digest, the walk no longer re-creates it: the entries are read and the same
-      // differences named.
-      const byPayload = await rejectsWith(
-        () => verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement) }),
-        'DIRECTORY_MISMATCH',
-      );
-      assert.deepEqual(byPayload.details, details);
       // Paths print escaped, so a hostile name cannot move the terminal cursor.
       for (const d of details) assert.doesNotMatch(describeDifference(d), /[\u0000-\u001f]/);
       assert.equal(details.length, expected.length, JSON.stringify(details));
@@ -193,130 +193,35 @@ describe('verifyDirectoryStatement (vouch format)', () => {
     });
   }
 
-  it('the bundle being verified may sit inside the tree; nothing else is ignored', async () => {
-    const { root, statement } = await signedRelease();
+  it('the signature files inside the tree are left out by a recorded rule; nothing else is ignored', async () => {
+    const root = tree(RELEASE);
     const bundlePath = join(root, 'release.sigstore.json');
+    const { statement } = await directoryStatement(root, { bundlePath });
+    assert.deepEqual((statement.predicate.rules as { signatureFiles: string[] }).signatureFiles, [
+      'release.manifest.jsonl',
+      'release.sigstore.json',
+    ]);
     writeFileSync(bundlePath, '{}');
-    await rejectsWith(() => verifyDirectoryStatement(statement, root), 'DIRECTORY_MISMATCH');
-    await verifyDirectoryStatement(statement, root, { bundlePath });
-    // A signed file at that path is compared as usual, and other paths are never ignored for this format.
-    await rejectsWith(
-      () => verifyDirectoryStatement(statement, root, { bundlePath: join(root, 'README.md') }),
+    const st = JSON.parse(JSON.stringify(statement));
+    // Content at a signature file's path that is not the file being read is reported like any excluded content.
+    assert.equal((await verifyDirectoryStatement(st, root)).excluded.found, 1);
+    const { dev, ino } = statSync(bundlePath);
+    assert.equal((await verifyDirectoryStatement(st, root, { ownFiles: [{ dev, ino }] })).excluded.found, 0);
+    // Any other path, also one given as the bundle, is compared (issue 10, 3).
+    writeFileSync(join(root, 'install.sh'), '{}');
+    const e = await rejectsWith(
+      () => verifyDirectoryStatement(st, root, { ownFiles: [{ dev, ino }] }),
       'DIRECTORY_MISMATCH',
     );
-    await rejectsWith(
-      () => verifyDirectoryStatement(statement, root, { ignorePaths: ['release.sigstore.json'] }),
-      'DIRECTORY_MISMATCH',
-    );
+    assert.deepEqual(e.details, [{ type: 'added', path: 'install.sh', kind: 'file' }]);
+    await rejectsWith(() => verifyDirectoryStatement(st, root, { ignorePaths: ['install.sh'] }), 'USAGE');
   });
 
   it('a hostile statement is refused before the disk is touched', async () => {
-    const { root, statement } = await signedRelease();
-    const st = statement as { predicate: { entries: { path: string }[] } };
-    st.predicate.entries[0]!.path = '../../etc/passwd';
-    await rejectsWith(() => verifyDirectoryStatement(st, root), 'MANIFEST_INVALID');
-  });
-});
-
-/**
- * A statement's payload as vouch signs it, digested with a prefix as the CLI does (the DSSE pre-authentication
- * header) or without.
- */
-function payloadSha256(statement: unknown, prefix = ''): PayloadDigest {
-  const p = Buffer.from(prefix);
-  return { prefix: p, sha256: createHash('sha256').update(p).update(JSON.stringify(statement)).digest() };
-}
-
-const unread: EntryStream = async () => {
-  throw new Error('the entries were read');
-};
-
-describe('verifying by the signed payload digest', () => {
-  it('an untouched tree verifies without reading the entries', async () => {
-    const { root, statement } = await signedRelease();
-    const header = parseDirectoryHeader(statement);
-    const r = await verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement) });
-    // Digested after the DSSE pre-authentication header, as the CLI's pass 1 leaves it: the same, and the prefix
-    // counts (another one is another digest).
-    const pae = 'DSSEv1 28 application/vnd.in-toto+json 700 ';
-    assert.deepEqual(
-      await verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement, pae) }),
-      r,
-    );
-    await assert.rejects(
-      () =>
-        verifyDirectoryEntries(header, root, unread, {
-          payloadDigest: { ...payloadSha256(statement, pae), prefix: Buffer.from('DSSEv1 ') },
-        }),
-      { message: 'the entries were read' },
-    );
-    assert.deepEqual([r.files, r.symlinks, r.emptyDirectories, r.bytes], [4, 1, 1, 21]);
-    assert.deepEqual(r, await verifyDirectoryStatement(statement, root));
-    // Another digest, or the statement in another layout (same meaning, other bytes): the entries are read.
-    const other = createHash('sha256').update('other').digest();
-    await assert.rejects(
-      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: { prefix: Buffer.alloc(0), sha256: other } }),
-      {
-        message: 'the entries were read',
-      },
-    );
-    const reordered = JSON.parse(JSON.stringify(statement), (_k, v) =>
-      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
-    );
-    assert.equal(
-      (await verifyDirectoryStatement(reordered, root, { payloadDigest: payloadSha256(reordered) })).files,
-      4,
-    );
-    await assert.rejects(
-      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(reordered) }),
-      { message: 'the entries were read' },
-    );
-  });
-
-  it('the bundle inside the tree: the entries are read, so it is left out only when unlisted', async () => {
-    const { root, statement } = await signedRelease();
-    const bundlePath = join(root, 'release.sigstore.json');
-    writeFileSync(bundlePath, '{}');
-    const header = parseDirectoryHeader(statement);
-    await assert.rejects(
-      () => verifyDirectoryEntries(header, root, unread, { payloadDigest: payloadSha256(statement), bundlePath }),
-      { message: 'the entries were read' },
-    );
-    await verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement), bundlePath });
-  });
-
-  // A dishonest signer can sign exactly what a verify walk records: the digests then match, but a sign walk would
-  // have refused the tree, so the entries are read and refused as they would be without a digest.
-  const refusedBySigner: [string, Record<string, Node>, string][] = [
-    ['names that collide on case-insensitive file systems', { README: 'a', readme: 'b' }, 'MANIFEST_INVALID'],
-    ['a symlink that leaves the tree', { out: { link: '../../etc/passwd' } }, 'MANIFEST_INVALID'],
-  ];
-  for (const [name, spec, code] of refusedBySigner) {
-    it(`${name}: signed byte for byte, still refused (${code})`, async () => {
-      const root = tree({ ok: 'fine', ...spec });
-      const walked = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
-      assert.equal(typeof walked.unsignable, 'string');
-      // (Names a verify walk records as kind `other`, such as NFD or control characters, cannot be written at all.)
-      const statement: unknown = JSON.parse(JSON.stringify(buildStatement(walked, 'evil', 'vouch')));
-      assert.equal(signedPayloadMatches(walked, parseDirectoryHeader(statement), payloadSha256(statement)), false);
-      await rejectsWith(
-        () => verifyDirectoryStatement(statement, root, { payloadDigest: payloadSha256(statement) }),
-        code,
-      );
-      await rejectsWith(() => verifyDirectoryStatement(statement, root), code);
-    });
-  }
-
-  it('a setuid file signed byte for byte is still a difference', async () => {
-    const root = tree({ ok: 'fine', 'bin/su': { content: 'x', mode: 0o755 } });
-    const signed = JSON.parse(JSON.stringify(buildStatement(await walkDirectory(root, DEFAULT_RULES), 'r', 'vouch')));
-    chmodSync(join(root, 'bin/su'), 0o4755);
-    const walked = await walkDirectory(root, DEFAULT_RULES, { mode: 'verify' });
-    assert.match(walked.unsignable ?? '', /setuid/);
-    await rejectsWith(
-      () => verifyDirectoryStatement(signed, root, { payloadDigest: payloadSha256(signed) }),
-      'DIRECTORY_MISMATCH',
-    );
+    const { statement } = await signedRelease();
+    const st = statement as { predicate: { rules: { excludePaths: string[] } } };
+    st.predicate.rules.excludePaths = ['../../etc'];
+    await rejectsWith(() => verifyDirectoryStatement(st, join(tree({}), 'nope')), 'MANIFEST_INVALID');
   });
 });
 
@@ -387,14 +292,15 @@ describe('OpenSSF model-signing format', () => {
       readFileSync(new URL('./fixtures/model-signing-deep_model_folder.json', import.meta.url), 'utf8'),
     );
     assert.equal((await verifyDirectoryStatement(deep, root)).files, 4);
-    const st = buildStatement(await walkDirectory(root, defaultRules('model-signing')), 'deep_model', 'model-signing');
+    const w = await walkDirectory(root, defaultRules('model-signing'));
+    const st = modelSigningStatement(w.entries, w.rules, 'deep_model');
     assert.deepEqual(st.subject, deep.subject);
   });
 
   it('vouch produces the same subject digest and resources for that tree', async () => {
     const root = sampleModel();
     const m = await walkDirectory(root, defaultRules('model-signing'));
-    const st = buildStatement(m, 'sample_model', 'model-signing');
+    const st = modelSigningStatement(m.entries, m.rules, 'sample_model');
     assert.deepEqual(st.subject, golden.subject);
     assert.deepEqual(
       (st.predicate.resources as unknown[]).map((r) => JSON.stringify(r, ['name', 'algorithm', 'digest'])),
@@ -420,6 +326,45 @@ describe('OpenSSF model-signing format', () => {
       const e = await rejectsWith(() => verifyDirectoryStatement(golden, root), 'DIRECTORY_MISMATCH');
       assert.equal((e.details as Difference[])[0]!.type, type);
     }
+  });
+
+  it('a setuid bit or a special file added after signing fails (issue 10, 6)', async () => {
+    const root = sampleModel();
+    chmodSync(join(root, 'd0/f00'), 0o4755);
+    const e = await rejectsWith(() => verifyDirectoryStatement(golden, root), 'DIRECTORY_MISMATCH');
+    assert.deepEqual(
+      (e.details as Difference[]).map((d) => `${d.type} ${d.path}`),
+      ['mode-changed d0/f00'],
+    );
+    const other = sampleModel();
+    writeNode(other, 'd1/pipe', { fifo: true });
+    const f = await rejectsWith(() => verifyDirectoryStatement(golden, other), 'DIRECTORY_MISMATCH');
+    assert.deepEqual(
+      (f.details as Difference[]).map((d) => `${d.type} ${d.path}`),
+      ['added d1/pipe'],
+    );
+  });
+
+  it('ignore paths, signed or given by the verifier, are part of the result with what they left out', async () => {
+    const root = sampleModel();
+    writeFileSync(join(root, 'model.sig'), '{}');
+    const r = await verifyDirectoryStatement(golden, root, { ignorePaths: ['model.sig'] });
+    assert.deepEqual(
+      [r.excluded.ignorePaths, r.excluded.found, r.excluded.foundPaths],
+      [['model.sig'], 1, ['model.sig']],
+    );
+    await rejectsWith(
+      () => verifyDirectoryStatement(golden, root, { ignorePaths: ['model.sig'], failOnExcluded: true }),
+      'DIRECTORY_MISMATCH',
+    );
+    // Ignoring everything the signature lists is not a verification.
+    const st = structuredClone(golden);
+    st.predicate.resources = [];
+    st.subject[0].digest.sha256 = createHash('sha256').digest('hex');
+    await rejectsWith(
+      () => verifyDirectoryStatement(st, root, { ignorePaths: ['d0', 'd1', 'f0', 'f1', 'f2', 'f3', 'model.sig'] }),
+      'MANIFEST_INVALID',
+    );
   });
 
   it('the signature file inside the model directory can be left out; ignore_paths are honoured', async () => {
@@ -541,6 +486,49 @@ describe('OpenSSF model-signing format', () => {
       },
       'MANIFEST_INVALID',
     ],
+    // Issue 10, 6: as strict as the vouch format.
+    [
+      'unknown serialization member',
+      (s) => {
+        s.predicate.serialization.shard_size = 1000;
+      },
+      'MANIFEST_INVALID',
+    ],
+    [
+      'unknown resource member',
+      (s) => {
+        s.predicate.resources[0]!.size = 23;
+      },
+      'MANIFEST_INVALID',
+    ],
+    [
+      'unknown predicate member',
+      (s) => {
+        (s.predicate as Record<string, unknown>).extra = {};
+      },
+      'MANIFEST_INVALID',
+    ],
+    [
+      'unknown statement member',
+      (s) => {
+        (s as Record<string, unknown>).extra = 1;
+      },
+      'MANIFEST_INVALID',
+    ],
+    [
+      'resources colliding by case (LIB/lib)',
+      (s) => {
+        s.predicate.resources.push({ ...s.predicate.resources[0]!, name: 'D0/f00' });
+      },
+      'MANIFEST_INVALID',
+    ],
+    [
+      'a resource under an ignored path',
+      (s) => {
+        s.predicate.serialization.ignore_paths = ['d0'];
+      },
+      'MANIFEST_INVALID',
+    ],
   ];
   for (const [name, mutate, code] of bad) {
     it(`hostile statement: ${name}`, async () => {
@@ -553,8 +541,8 @@ describe('OpenSSF model-signing format', () => {
   it('symlinks cannot be signed in this format (vouch never follows them)', async () => {
     const root = tree({ a: 'a', l: { link: 'a' } });
     const m = await walkDirectory(root, defaultRules('model-signing'));
-    await rejectsWith(() => buildStatement(m, 'x', 'model-signing'), 'DIRECTORY_UNSUPPORTED');
+    await rejectsWith(() => modelSigningStatement(m.entries, m.rules, 'x'), 'DIRECTORY_UNSUPPORTED');
     const withNames = await walkDirectory(tree({ a: 'a' }), DEFAULT_RULES);
-    await rejectsWith(() => buildStatement(withNames, 'x', 'model-signing'), 'USAGE');
+    await rejectsWith(() => modelSigningStatement(withNames.entries, withNames.rules, 'x'), 'USAGE');
   });
 });

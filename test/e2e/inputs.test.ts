@@ -46,6 +46,10 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
     assert.equal(s.status, 0, s.stderr);
     mkdirSync(at('tree'));
     writeFileSync(at('tree/f'), 'x');
+    const d = vouch(['sign', `dir:${at('tree')}`, '--key', at('k.key'), '--bundle', at('tree.json')], {
+      env: { VOUCH_HOME: home },
+    });
+    assert.equal(d.status, 0, d.stderr);
     for (const f of ['bundle.fifo', 'key.fifo', 'root.fifo', 'dirbundle.fifo', 'import.fifo', 'token.fifo']) {
       execFileSync('mkfifo', [at(f)]);
     }
@@ -188,11 +192,17 @@ describe('inputs are read under a cap, whatever stat() says (hostile inputs thro
       status: 2,
     },
     {
-      name: 'directory bundle: a FIFO (read in passes, so refused)',
+      name: 'directory bundle: a FIFO fed without end (read once, under the ordinary cap)',
       args: ['verify', `dir:${at('tree')}`, ...keyed, '--bundle', at('dirbundle.fifo')],
-      code: 'FILE_UNREADABLE',
-      status: 2,
+      code: 'BUNDLE_TOO_LARGE',
+      status: 1,
       fifo: 'dirbundle.fifo',
+    },
+    {
+      name: 'directory manifest: /dev/zero beside a signature that embeds its manifest',
+      args: ['verify', `dir:${at('tree')}`, ...keyed, '--bundle', at('tree.json'), '--manifest', '/dev/zero'],
+      code: 'MANIFEST_INVALID',
+      status: 1,
     },
   ];
 

@@ -7,7 +7,7 @@
 import { type FakeIssuer, json, startIssuer } from './fake-issuer.ts';
 
 export const AZURE_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
-const ORG = '0b1c2d3e-0000-4000-8000-00000000000a';
+export const AZURE_DEVOPS_ORG = '0b1c2d3e-0000-4000-8000-00000000000a';
 
 export interface FakeAzurePipelines extends FakeIssuer {
   env: Record<string, string>;
@@ -16,7 +16,7 @@ export interface FakeAzurePipelines extends FakeIssuer {
 export async function startAzurePipelines(): Promise<FakeAzurePipelines> {
   const access = 'system-access-token';
   const fake = (await startIssuer({
-    issuerPath: `/${ORG}`,
+    issuerPath: `/${AZURE_DEVOPS_ORG}`,
     routes: [
       async (req, res) => {
         if (
@@ -30,8 +30,8 @@ export async function startAzurePipelines(): Promise<FakeAzurePipelines> {
         return json(res, 200, {
           oidcToken: await fake.mint({
             aud: AZURE_EXCHANGE_AUDIENCE,
-            sub: 'p://acme/app/release',
-            org_id: ORG,
+            sub: 'p://acme/Release Tools/app-release',
+            org_id: AZURE_DEVOPS_ORG,
             prj_id: 'a1',
             def_id: '12',
             rpo_id: 'r1',

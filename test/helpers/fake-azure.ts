@@ -12,6 +12,9 @@ import { type FakeIssuer, json, startIssuer } from './fake-issuer.ts';
 export const TENANT = '72f988bf-0000-4000-8000-0000000000aa';
 export const APP_AUDIENCE = 'api://vouch-signing';
 export const CLIENT_ID = '0c0d0e0f-0000-4000-8000-0000000000bb';
+/** The Azure resource id of the VM's user-assigned managed identity. */
+export const MANAGED_IDENTITY =
+  '/subscriptions/0b1f6471-0000-4000-8000-0000000000cc/resourcegroups/release/providers/Microsoft.ManagedIdentity/userAssignedIdentities/signer';
 
 export interface FakeAzure extends FakeIssuer {
   /** Federated assertions the token endpoint accepts (the AKS issuer's tokens). */
@@ -19,7 +22,9 @@ export interface FakeAzure extends FakeIssuer {
 }
 
 export async function startAzure(): Promise<FakeAzure> {
-  const accessToken = (resource: string, via: string) =>
+  // An application's token (workload identity), or a managed identity's, which names its Azure resource in
+  // `xms_mirid` and says `idtyp: app` (Microsoft identity platform, access token claims reference).
+  const accessToken = (resource: string, via: 'workload' | 'vm') =>
     fake.mint({
       aud: resource,
       sub: `${via}-object-id`,
@@ -28,6 +33,7 @@ export async function startAzure(): Promise<FakeAzure> {
       azp: CLIENT_ID,
       appid: CLIENT_ID,
       ver: '2.0',
+      ...(via === 'vm' ? { idtyp: 'app', xms_mirid: MANAGED_IDENTITY } : {}),
     });
   const fake = (await startIssuer({
     issuerPath: `/${TENANT}/v2.0`,

@@ -1,7 +1,9 @@
 /**
  * CircleCI: a `circleci` executable on PATH that answers `circleci run oidc get --claims '{"aud":...}'` with a JWT
  * on stdout, as the real CLI does inside a job. It gets the token from the fake issuer (which holds the key), so the
- * token is signed for the audience asked. `fail` makes it exit 1 with the CLI's message for jobs without tokens.
+ * token is signed for the audience asked, with the claims CircleCI documents ("OpenID Connect tokens": the
+ * `oidc.circleci.com/` ids of the org, project, pipeline definition, pipeline, workflow and job, the VCS origin and
+ * ref, ssh-rerun, context ids). `fail` makes it exit 1 with the CLI's message for jobs without tokens.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,25 +15,29 @@ export interface FakeCircleCi extends FakeIssuer {
   env: Record<string, string>;
 }
 
-const ORG = '4a4b5c6d-0000-4000-8000-000000000001';
+export const CIRCLECI_ORG = '4a4b5c6d-0000-4000-8000-000000000001';
 
 export async function startCircleCi(options: { fail?: boolean } = {}): Promise<FakeCircleCi> {
   const fake = (await startIssuer({
-    issuerPath: `/org/${ORG}`,
+    issuerPath: `/org/${CIRCLECI_ORG}`,
     routes: [
       async (req, res) => {
         if (req.url.pathname !== '/mint') return false;
-        const aud = req.url.searchParams.get('aud') ?? ORG;
+        const aud = req.url.searchParams.get('aud') ?? CIRCLECI_ORG;
         return json(res, 200, {
           token: await fake.mint({
             aud,
-            sub: `org/${ORG}/project/5e6f/user/7a8b`,
-            'oidc.circleci.com/org-id': ORG,
+            sub: `org/${CIRCLECI_ORG}/project/5e6f/user/7a8b`,
+            'oidc.circleci.com/org-id': CIRCLECI_ORG,
             'oidc.circleci.com/project-id': '5e6f',
+            'oidc.circleci.com/pipeline-definition-id': '3a4b',
             'oidc.circleci.com/pipeline-id': '9c0d',
+            'oidc.circleci.com/workflow-id': '6c7d',
             'oidc.circleci.com/job-id': '1e2f',
             'oidc.circleci.com/vcs-origin': 'github.com/acme/app',
             'oidc.circleci.com/vcs-ref': 'refs/heads/main',
+            'oidc.circleci.com/ssh-rerun': false,
+            'oidc.circleci.com/context-ids': ['8e9f'],
           }),
         });
       },

@@ -4,6 +4,9 @@
  * TOKEN_INVALID at once (no request made), and transient failures are retried where the provider retries.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { aws } from '../../src/identity/aws.ts';
@@ -147,7 +150,7 @@ describe('Azure Pipelines', () => {
     try {
       const claims = decodeJwt(await azurePipelines.getToken(ctx(ap.env)));
       assert.equal(claims.aud, AZURE_EXCHANGE_AUDIENCE);
-      assert.equal(claims.sub, 'p://acme/app/release');
+      assert.equal(claims.sub, 'p://acme/Release Tools/app-release');
       const e = await rejectsWith(
         azurePipelines.getToken(ctx({ TF_BUILD: 'True', SYSTEM_OIDCREQUESTURI: ap.env.SYSTEM_OIDCREQUESTURI! })),
         'TOKEN_INVALID',
@@ -209,10 +212,30 @@ describe('Google Cloud', () => {
   });
   it('impersonation: generateIdToken with includeEmail, authenticated by ADC (here the metadata server)', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, g.env(RELEASE_ACCOUNT));
+    // A `gcloud` first on PATH that leaves a mark when run, and no ADC file: what ADC does is all we see.
+    const tmp = mkdtempSync(join(tmpdir(), 'vouch-gcloud-'));
+    writeFileSync(join(tmp, 'gcloud'), `#!/bin/sh\ntouch ${join(tmp, 'ran')}\n`, { mode: 0o755 });
+    Object.assign(process.env, g.env(RELEASE_ACCOUNT), {
+      PATH: `${tmp}${delimiter}${process.env.PATH ?? ''}`,
+      CLOUDSDK_CONFIG: tmp,
+    });
+    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
     try {
+      const first = g.requests.length;
       const claims = decodeJwt(await gcp.getToken(ctx(g.env(RELEASE_ACCOUNT))));
       assert.equal(claims.email, RELEASE_ACCOUNT);
+      // The source credentials (the VM's account) and the impersonation: no project id is looked up, neither with
+      // gcloud (a process start of seconds) nor at the metadata server, since generateIdToken needs none.
+      assert.equal(existsSync(join(tmp, 'ran')), false, 'gcloud was run');
+      // (The first request is ADC's check that a metadata server is there, made once per process.)
+      assert.deepEqual(
+        g.requests.slice(first).map((r) => r.url.pathname),
+        [
+          '/computeMetadata/v1/instance',
+          '/computeMetadata/v1/instance/service-accounts/default/token',
+          `/v1/projects/-/serviceAccounts/${RELEASE_ACCOUNT}:generateIdToken`,
+        ],
+      );
       const req = g.requests.find((r) => r.url.pathname.endsWith(':generateIdToken'))!;
       assert.deepEqual(
         { audience: JSON.parse(req.body).audience, includeEmail: JSON.parse(req.body).includeEmail },
@@ -222,6 +245,7 @@ describe('Google Cloud', () => {
       assert.match(e.hint, /serviceAccountOpenIdTokenCreator/);
     } finally {
       process.env = saved;
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -42,9 +42,19 @@ describe('identity source order', () => {
       'github-actions',
     ],
     [
-      'local issuer before a cached login',
+      'a cached login before the local issuer',
       { env: {}, localIssuerTokenUrl: 'http://l', cachedLogin: () => 'a.b.c' },
+      'cached-login',
+    ],
+    [
+      'the local issuer when no login is cached',
+      { env: {}, localIssuerTokenUrl: 'http://l', cachedLogin: () => undefined, interactive },
       'local-issuer',
+    ],
+    [
+      'a CI before a cached login',
+      { env: gh, localIssuerTokenUrl: 'http://l', cachedLogin: () => 'a.b.c' },
+      'github-actions',
     ],
     ['cached login before an interactive one', { env: {}, cachedLogin: () => 'a.b.c', interactive }, 'cached-login'],
     ['interactive last', { env: {}, cachedLogin: () => undefined, interactive }, 'login'],

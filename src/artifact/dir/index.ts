@@ -1,54 +1,57 @@
 /** Directory signing: walk + manifest + statement (sign side), parse + re-walk + compare (verify side). */
 
-export { prestartHashWorkers } from './hash.ts';
+export { cachePathFor } from './cache.ts';
+export { EntryList, type EntryTable, WalkEntries } from './entries.ts';
+export {
+  type FileInDirectoryVerification,
+  fileInDirectoryPath,
+  signedEntry,
+  verifyFileAgainst,
+  verifyFileInDirectory,
+} from './file.ts';
+export { bytesSource, EMBED_LIMIT, fileSource, type ManifestSource, parseLine, readManifest } from './lines.ts';
 export {
   compareManifest,
-  countEntries,
   DEFAULT_RULES,
   type Difference,
   type DirEntry,
   type DirectoryRules,
+  entryLine,
   type FileEntry,
-  type Manifest,
   ManifestComparer,
   type ManifestCounts,
   type ManifestEntry,
-  MODEL_SIGNING_PREDICATE,
-  manifestDigest,
   type SymlinkEntry,
-  VOUCH_DIRECTORY_PREDICATE,
 } from './manifest.ts';
 export { DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
-export { type DirectoryStatementOptions, directoryStatement, type PreparedDirectory } from './prepare.ts';
 export {
-  buildStatement,
-  type CheckedDirectory,
-  type CheckedEntries,
+  type DirectoryStatementOptions,
+  directoryStatement,
+  manifestPathFor,
+  type PreparedDirectory,
+} from './prepare.ts';
+export {
   type DirectoryFormat,
-  type DirectoryHeader,
   defaultRules,
-  type EntryChecker,
-  entryChecker,
   type InTotoStatement,
-  parseDirectoryHeader,
+  MANIFEST_MEDIA_TYPE,
+  MODEL_SIGNING_PREDICATE,
+  type ModelSigningDirectory,
+  modelSigningStatement,
   parseDirectoryStatement,
   type SignedDirectory,
-  type SplitList,
+  VOUCH_DIRECTORY_PREDICATE,
+  type VouchDirectory,
+  vouchStatement,
 } from './statement.ts';
 export {
-  bundlePathInTree,
+  type DirectoryExclusions,
   type DirectoryVerification,
   describeDifference,
   describeDirectory,
-  type EntryStream,
-  type FileInDirectoryVerification,
-  fileInDirectoryPath,
-  type PayloadDigest,
-  signedPayloadMatches,
+  describeExclusions,
   type VerifyDirectoryOptions,
-  verifyDirectoryEntries,
+  verifyDirectory,
   verifyDirectoryStatement,
-  verifyFileInCheckedDirectory,
-  verifyFileInDirectory,
 } from './verify.ts';
-export { cachePathFor, type WalkOptions, type WalkResult, type WalkStats, walkDirectory } from './walk.ts';
+export { type ExcludedFound, type WalkOptions, type WalkResult, type WalkStats, walkDirectory } from './walk.ts';

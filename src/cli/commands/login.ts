@@ -4,7 +4,8 @@
  */
 import { VouchError } from '../../errors.ts';
 import { browserLogin, deviceLogin, type LoginUi } from '../../identity/login.ts';
-import { certificateIssuer, decodeIdentityToken, proofSubject } from '../../identity/token.ts';
+import { decodeIdentityToken } from '../../identity/token.ts';
+import { expectedCertificate } from '../../instance/ca-issuers.ts';
 import { readConfig } from '../../instance/config.ts';
 import { vouchHome } from '../../instance/home.ts';
 import { type Instance, resolveInstance } from '../../instance/instance.ts';
@@ -83,6 +84,11 @@ async function login(o: LoginCommandOptions, ui: LoginUi): Promise<LoginSummary>
     if (claims.expiresAt === undefined) {
       throw new VouchError('TOKEN_INVALID', 'the issuer answered an ID token without an expiry (exp)');
     }
+    // What the certificates will say (a login connector's upstream is their issuer), and a login this instance's CA
+    // would refuse is not kept.
+    const certificate = await expectedCertificate(instance, claims, {
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    });
     saveLogin(instance.home, {
       instance: instance.name,
       issuer: result.issuer,
@@ -92,8 +98,8 @@ async function login(o: LoginCommandOptions, ui: LoginUi): Promise<LoginSummary>
     return {
       instance: instance.name,
       tokenIssuer: claims.issuer,
-      issuer: certificateIssuer(claims),
-      identity: proofSubject(claims),
+      issuer: certificate.issuer,
+      identity: certificate.san.value,
       expiresAt: claims.expiresAt.toISOString(),
       flow: o.device ? 'device' : 'browser',
     };

@@ -23,6 +23,7 @@ interface SignFlags extends IdentityFlags {
   allowInsecureRegistry?: boolean;
   format?: 'vouch' | 'model-signing';
   incremental?: boolean | string;
+  manifest?: string;
   allowPeAnomaly?: string[];
 }
 
@@ -45,6 +46,7 @@ export default defineCommand({
       ...(f.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
       ...(f.format !== undefined ? { format: f.format } : {}),
       ...(f.incremental !== undefined ? { incremental: f.incremental } : {}),
+      ...(f.manifest !== undefined ? { manifest: f.manifest } : {}),
       ...(f.allowPeAnomaly ? { allowPeAnomaly: f.allowPeAnomaly } : {}),
       ...(onProgress ? { onProgress } : {}),
     });

@@ -20,6 +20,9 @@ interface VerifyFlags {
   unsafeAllowAnyRepository?: boolean;
   allowInsecureRegistry?: boolean;
   path?: string;
+  manifest?: string;
+  ignorePaths?: string[];
+  failOnExcluded?: boolean;
   peStrict?: boolean;
   authenticodeRoots?: string;
   allowPeAnomaly?: string[];
@@ -40,6 +43,9 @@ export default defineCommand({
     if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
     if (o.bundle !== undefined) options.bundle = o.bundle;
     if (o.path !== undefined) options.path = o.path;
+    if (o.manifest !== undefined) options.manifest = o.manifest;
+    if (o.ignorePaths !== undefined) options.ignorePaths = o.ignorePaths;
+    if (o.failOnExcluded) options.failOnExcluded = true;
     const onProgress = ctx.progress();
     if (onProgress) options.onProgress = onProgress;
     const image: NonNullable<VerifyOptions['image']> = {};

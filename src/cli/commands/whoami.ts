@@ -1,9 +1,11 @@
 /**
- * `vouch whoami`: the identity, issuer and claims the next keyless signature would carry, and where its token comes
- * from. Never signs in interactively.
+ * `vouch whoami`: the identity, issuer, extensions and claims the next keyless signature would carry, as the
+ * instance's CA will map the token (src/instance/ca-issuers.ts), and where its token comes from. Never signs in
+ * interactively.
  */
 import { type IdentitySource, selectIdentityProvider } from '../../identity/providers.ts';
-import { certificateIssuer, decodeIdentityToken, proofSubject } from '../../identity/token.ts';
+import { decodeIdentityToken } from '../../identity/token.ts';
+import { expectedCertificate } from '../../instance/ca-issuers.ts';
 import { readConfig } from '../../instance/config.ts';
 import { vouchHome } from '../../instance/home.ts';
 import { resolveInstance } from '../../instance/instance.ts';
@@ -26,6 +28,8 @@ export interface WhoamiSummary {
   identity: string;
   /** The issuer the certificate will name: what `--certificate-oidc-issuer` must say. */
   issuer: string;
+  /** The identity extensions the certificate will carry, by name (as `vouch sign --json` and `vouch verify --json`). */
+  extensions: Record<string, string>;
   tokenIssuer: string;
   subject: string;
   audience: string[];
@@ -47,11 +51,15 @@ async function whoami(o: WhoamiOptions): Promise<WhoamiSummary> {
     });
     const token = await selected.provider.getToken();
     const claims = decodeIdentityToken(token);
+    const certificate = await expectedCertificate(instance, claims, {
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    });
     const summary: WhoamiSummary = {
       identitySource: selected.source,
       instance: instance?.name ?? EMBEDDED,
-      identity: await expectedIdentity(claims),
-      issuer: certificateIssuer(claims),
+      identity: certificate.san.value,
+      issuer: certificate.issuer,
+      extensions: Object.fromEntries(certificate.extensions.map((e) => [e.name, e.value])),
       tokenIssuer: claims.issuer,
       subject: claims.subject,
       audience: claims.audience,
@@ -61,24 +69,6 @@ async function whoami(o: WhoamiOptions): Promise<WhoamiSummary> {
     return summary;
   } finally {
     await instance?.close();
-  }
-}
-
-/**
- * The SAN the CA will write, from the CA's own claim mapping (src/server/ca), so `whoami` and the certificate cannot
- * disagree. Issuers the mapping does not know as a CI type are read as email identities; a token without a verified
- * email then names its subject.
- */
-async function expectedIdentity(claims: ReturnType<typeof decodeIdentityToken>): Promise<string> {
-  const [{ mapIdentity }, { issuerType }] = await Promise.all([
-    import('../../core/identity-map.ts'),
-    import('../../server/ca/oidc.ts'),
-  ]);
-  const issuer = claims.issuer;
-  try {
-    return mapIdentity(issuer, claims.raw, { type: issuerType({ issuer }) }).san.value;
-  } catch {
-    return proofSubject(claims);
   }
 }
 

@@ -25,9 +25,13 @@ export function formatSign(r: SignSummary): string[] {
     );
     if (d.cached > 0)
       lines.push(`  hashed   ${thousands(d.hashed)} files, ${thousands(d.cached)} unchanged (incremental)`);
+    const x = d.excluded;
+    const rules = [...x.excludeNames, ...x.excludePaths, ...x.signatureFiles].map((t) => JSON.stringify(t));
+    lines.push(`  excluded ${rules.length > 0 ? rules.join(', ') : 'nothing'}; ${thousands(x.found)} found`);
   }
   if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);
+  if (r.directory?.manifestPath) lines.push(`  manifest ${r.directory.manifestPath} (ship it with the bundle)`);
   const v = r.verifyCommands;
   if (v) {
     lines.push('Verify it as this identity with:', `  ${v.vouch}`);

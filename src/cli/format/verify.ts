@@ -1,5 +1,5 @@
 /** `vouch verify`, for people: "Verified OK", what was verified (its digest first), who signed, and when. */
-import { describeDirectory } from '../../artifact/dir/verify.ts';
+import { describeDirectory, describeExclusions } from '../../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
 import { formatPeRecord } from './pe.ts';
 
@@ -7,6 +7,7 @@ export function formatVerify(r: VerifyOutcome): string[] {
   const lines = [
     r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
   ];
+  if (r.directory) lines.push(`  excluded   ${describeExclusions(r.directory.excluded)}`);
   // An image is verified by digest: that (not the tag, which may move) is what to deploy, so it comes first.
   if (r.image) {
     lines.push(`  image      ${r.image.repository}@${r.image.digest}`);

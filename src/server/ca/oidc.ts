@@ -12,10 +12,18 @@
  */
 import * as jose from 'jose';
 import { request, timeoutMs } from '../../core/http.ts';
-import { type IdentityRules, ISSUER_TYPES, type IssuerType, parseClaimPath } from '../../core/identity-map.ts';
+import {
+  guessIssuerType,
+  type IdentityRules,
+  ISSUER_TYPES,
+  type IssuerType,
+  parseClaimPath,
+  wildcardRegExp,
+} from '../../core/identity-map.ts';
 import { VouchError } from '../../errors.ts';
 
 export type { IssuerType };
+export { wildcardRegExp };
 
 export interface IssuerConfig extends Partial<IdentityRules> {
   /** The exact `iss` value, or with `wildcard` a pattern in which each `*` stands for one run of [-_a-zA-Z0-9]. */
@@ -67,16 +75,9 @@ const FAILURE_TTL_MS = 30_000;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
 
-/** Issuer types guessed from well-known issuer URLs for `--issuer` flags, which carry no type. */
-const WELL_KNOWN: Record<string, IssuerType> = {
-  'https://token.actions.githubusercontent.com': 'github-workflow',
-  'https://gitlab.com': 'gitlab-pipeline',
-  'https://agent.buildkite.com': 'buildkite-job',
-  'https://oidc.circleci.com': 'circleci-job',
-};
-
+/** An issuer's type: the configured one, else guessed from its URL (`--issuer` flags carry no type). */
 export function issuerType(c: Pick<IssuerConfig, 'issuer' | 'type'>): IssuerType {
-  return c.type ?? WELL_KNOWN[c.issuer] ?? 'email';
+  return c.type ?? guessIssuerType(c.issuer);
 }
 
 function invalid(reason: string, cause?: unknown): VouchError {
@@ -91,16 +92,6 @@ const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/;
 
 export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK.test(hostname);
-}
-
-/**
- * Fulcio's meta-issuer matching (pkg/config/config.go MetaRegex, anchored since GHSA-59jp-pj84-45mr): the pattern is
- * literal but for each `*`, which matches one or more of [-_a-zA-Z0-9] — never `.` or `/`, so a wildcard cannot
- * stretch over a host label or path segment, and the whole URL must match, not a prefix.
- */
-export function wildcardRegExp(pattern: string): RegExp {
-  const parts = pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  return new RegExp(`^${parts.join('[-_a-zA-Z0-9]+')}$`);
 }
 
 /**

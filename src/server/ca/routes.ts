@@ -54,7 +54,9 @@ export function caRoutes(ca: CertificateAuthority): Route[] {
 
 /**
  * One issuer as Fulcio's GET /api/v2/configuration lists it (fulcio.proto OIDCIssuer in protobuf JSON: camelCase,
- * fields at their default value left out).
+ * fields at their default value left out), plus every setting of the claim mapping (type, subject domain, email
+ * verification, issuer claim, base URL): with them a client maps a token exactly as this CA will
+ * (src/instance/ca-issuers.ts), so `vouch whoami` names the certificate's identity before signing.
  */
 function configurationEntry(i: ResolvedIssuer): Record<string, unknown> {
   const entry: Record<string, unknown> = i.wildcard ? { wildcardIssuerUrl: i.issuer } : { issuerUrl: i.issuer };
@@ -64,5 +66,7 @@ function configurationEntry(i: ResolvedIssuer): Record<string, unknown> {
   entry.issuerType = i.type;
   if (i.subjectDomain) entry.subjectDomain = i.subjectDomain;
   if (i.skipEmailVerification) entry.skipEmailVerification = true;
+  if (i.issuerClaim) entry.issuerClaim = i.issuerClaim;
+  if (i.baseUrl) entry.baseUrl = i.baseUrl;
   return entry;
 }
