@@ -21,3 +21,10 @@ try {
   throw e;
 }
 process.exitCode = await mod.main(process.argv.slice(2));
+// The command has its answer, printed. A request a library left open past vouch's deadline (the AWS SDK's
+// credential sources open sockets of their own, which vouch cannot bound, only stop waiting for) must not hold the
+// process: once the output is flushed, whatever is left gets a short grace, then the process exits. The timer is
+// unref'd, so a process with nothing left exits at once, as before.
+const flushed = (s) => (s.writableLength > 0 ? new Promise((r) => s.once('drain', r)) : undefined);
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+setTimeout(() => process.exit(), 1000).unref();

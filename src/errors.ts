@@ -40,6 +40,14 @@ export const ERROR_CODES = {
   TRUST_ROOT_MISMATCH: ['verification', 'No trusted authority matches this bundle: it comes from another instance.'],
   DSSE_INVALID: ['verification', 'The DSSE envelope or its statement is malformed or does not match the log entry.'],
   POLICY_INVALID: ['usage', 'The verification policy is incomplete or contradictory.'],
+  POLICY_NOT_SATISFIED: [
+    'verification',
+    'The signatures that verified do not meet the policy: see which rule failed and why each signature does not count.',
+  ],
+  POLICY_DIGEST_MISMATCH: [
+    'verification',
+    'The policy fetched is not the one pinned by --policy-digest or the trust store: it changed, or the server is not the publisher.',
+  ],
   DIRECTORY_MISMATCH: ['verification', 'The directory differs from what was signed.'],
   MANIFEST_INVALID: ['verification', 'The signed manifest is malformed or hostile.'],
   PATH_NOT_SIGNED: ['verification', 'That path is not part of the signed directory.'],

@@ -52,6 +52,18 @@ export {
 } from './deps/verify.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
 export type { KeylessOptions } from './instance/session.ts';
+export {
+  type EvaluationContext,
+  evaluatePolicy,
+  type PolicyEvaluation,
+  type RuleReport,
+  type SignatureOutcome,
+  type SignatureReport,
+} from './policy/evaluate.ts';
+export { type PolicyDocument, policyFromSignatures } from './policy/init.ts';
+export { parsePolicy, policySection } from './policy/load.ts';
+export { toSarif } from './policy/sarif.ts';
+export type { CompiledPolicy } from './policy/types.ts';
 export { type SigningContext, signDigest, signStatement, type Witness } from './sign/bundle.ts';
 export { fingerprint, generateKeyPair, type KeyType } from './sign/keys.ts';
 export { KeyPairSigner, type Signature, type Signer, type SignPayload } from './sign/signer.ts';
@@ -83,3 +95,10 @@ export {
   verifyImageSignatures,
   verifyImageTarget,
 } from './workflow/verify-image.ts';
+export {
+  type NamedTrust,
+  type PolicyVerifyFailure,
+  type PolicyVerifyOptions,
+  type PolicyVerifyOutcome,
+  verifyWithPolicy,
+} from './workflow/verify-policy.ts';

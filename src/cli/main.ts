@@ -12,6 +12,11 @@ export function main(argv: string[], io?: Io): Promise<number> {
   return runCli(argv, declareCommands, io);
 }
 
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** `--identity-provider`: force one token source (names of src/identity/provider.ts). */
 function identityProviderOption(): Option {
   return new Option('--identity-provider <name>', 'keyless: take the token from this provider only').choices([
@@ -36,7 +41,11 @@ function declareCommands(program: Command, command: ActionFactory): void {
     )
     .argument('<target>', 'what to sign')
     .option('--key <file>', 'private key (key-pair signing); without it signing is keyless')
-    .option('--bundle <path>', 'where to write the bundle (default: TARGET.sigstore.json)')
+    .option(
+      '--bundle <path>',
+      'where to write the bundle (default: TARGET.sigstore.json; a second signer: another name)',
+    )
+    .option('--force', 'replace a bundle that already exists (else FILE_EXISTS)')
     .option(
       '--instance <url|name>',
       'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
@@ -62,14 +71,25 @@ function declareCommands(program: Command, command: ActionFactory): void {
 
   program
     .command('verify')
-    .description('verify a target against its bundle, a key or an identity')
+    .description('verify a target against its bundle, a key, an identity, or a policy')
     .argument('<target>', 'file:PATH, a bare path, sha256:HEX, - for stdin, or an image (oci:REF, oci-layout:DIR...)')
-    .option('--bundle <path>', 'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry)')
-    .option('--key <file>', 'public key that must have signed (key-pair bundles)')
+    .option(
+      '--bundle <path>',
+      'the bundle (default: TARGET.sigstore.json; images: the signatures in the registry); repeatable, or a folder of bundles',
+      collect,
+    )
+    .option('--key <file>', 'public key that must have signed (key-pair bundles); repeatable', collect)
+    .option('--policy <file|url>', 'a policy (YAML or JSON, docs/policy.md); a URL needs --policy-digest or a pin')
+    .option('--policy-digest <sha256:hex>', 'the digest the policy must have (required for a URL)')
     .option('--certificate-identity <id>', 'exact signer identity (email or URI)')
     .option('--certificate-identity-regexp <re>', 'signer identity as a regular expression (always anchored)')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
     .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
+    .option('--certificate-github-workflow-repository <repo>', 'GitHub Actions: the repository claim, exactly')
+    .option('--certificate-github-workflow-ref <ref>', 'GitHub Actions: the ref claim (refs/tags/v1.2.3), exactly')
+    .option('--certificate-github-workflow-trigger <event>', 'GitHub Actions: the event_name claim, exactly')
+    .option('--certificate-github-workflow-sha <sha>', 'GitHub Actions: the commit sha claim, exactly')
+    .option('--certificate-github-workflow-name <name>', 'GitHub Actions: the workflow name claim, exactly')
     .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
     .option('--path <path>', 'check one file against a directory signature: its path inside the directory')
     .option('--manifest <path>', 'directories: the manifest file, when not embedded (default: BUNDLE.manifest.jsonl)')
@@ -83,8 +103,42 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--pe-strict', 'PE files: also refuse data hidden around the Authenticode signature or a broken one')
     .option('--authenticode-roots <file>', 'PE files (--pe-strict): PEM CA certificates Authenticode must chain to')
     .option('--allow-pe-anomaly <path...>', 'PE files (--pe-strict): accept this file despite an anomaly (recorded)')
+    .addOption(
+      new Option('--format <format>', 'output: text, json (as --json) or sarif (SARIF 2.1.0)').choices([
+        'text',
+        'json',
+        'sarif',
+      ]),
+    )
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/verify.ts')));
+
+  const policy = program
+    .command('policy')
+    .description('verification policies: pin the signers of a release, check a policy, pin a policy URL');
+  policy
+    .command('init')
+    .description('the strictest policy that the given signatures meet (pin on first use), as YAML')
+    .requiredOption('--from <bundle>', 'a known-good bundle; repeatable (one signer per distinct identity)', collect)
+    .option('--threshold <k>', 'with several signers: any k of them (default: all)')
+    .option('--key <file>', 'public key of a key-pair bundle; repeatable', collect)
+    .option('--trusted-root <file>', 'Sigstore trusted root JSON to trust instead of the trust store')
+    .option('--json', 'print the policy as JSON')
+    .action(command(() => import('./commands/policy-init.ts')));
+  policy
+    .command('check')
+    .description('validate a policy: schema (line and field), references, and that it can be met')
+    .argument('<policy>', 'the policy (YAML or JSON), or an https URL with --policy-digest')
+    .option('--policy-digest <sha256:hex>', 'the digest the policy must have')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/policy-check.ts')));
+  policy
+    .command('pin')
+    .description('fetch a policy URL once, check its digest, and pin it in the trust store')
+    .argument('<url>', 'the https URL of the policy')
+    .requiredOption('--policy-digest <sha256:hex>', 'the digest the policy must have')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/policy-pin.ts')));
 
   program
     .command('inspect')

@@ -47,17 +47,17 @@ export class JsonText {
 export interface CliCommand<R> {
   run(args: string[], flags: Record<string, unknown>, ctx: CommandContext): Promise<R>;
   human(result: R): string[] | JsonText;
-  /** The `--json` value, when it is not the result itself. */
-  json?(result: R): unknown;
-  /**
-   * Machine-readable documents chosen with `--format NAME` (e.g. `sarif`), printed as JSON; `--format json` is
-   * `--json`. Only a command that declares them reads `--format` this way.
-   */
-  formats?: Record<string, (result: R) => unknown>;
+  /** The `--json` value, when it is not the result itself (`--format sarif`: the flags say which). */
+  json?(result: R, flags: Record<string, unknown>): unknown;
   /** The exit status of a result that is a finding, not an error (deps verify: 1 for a problem, 3 for a registry). */
   exitStatus?(result: R): number;
   /** Members printed beside `error` when the command fails with `--json` (verify: `verified: false`). */
   failure?: Record<string, unknown>;
+  /**
+   * A failure the command renders itself (verify --policy: the rule tree, or a SARIF log): `json` replaces the
+   * `--json` failure document, `lines` go to stderr before the error line. Undefined: the default rendering.
+   */
+  renderFailure?(error: VouchError, flags: Record<string, unknown>): { json?: unknown; lines?: string[] } | undefined;
   /** Awaited after printing: a server runs until it is stopped. */
   wait?(result: R): Promise<void>;
   /** `--json` on one line (a long-running command's status line, which callers read line by line). */
@@ -68,10 +68,10 @@ export interface CliCommand<R> {
 export function defineCommand<A extends string[], F, R>(c: {
   run(args: A, flags: F, ctx: CommandContext): Promise<R>;
   human(result: R): string[] | JsonText;
-  json?(result: R): unknown;
-  formats?: Record<string, (result: R) => unknown>;
+  json?(result: R, flags: F): unknown;
   exitStatus?(result: R): number;
   failure?: Record<string, unknown>;
+  renderFailure?(error: VouchError, flags: F): { json?: unknown; lines?: string[] } | undefined;
   wait?(result: R): Promise<void>;
   jsonLine?: boolean;
 }): CliCommand<unknown> {
@@ -83,7 +83,7 @@ export type CommandLoader = () => Promise<{ default: CliCommand<unknown> }>;
 export type ActionFactory = (load: CommandLoader) => (...args: unknown[]) => Promise<void>;
 
 /** The version of the package this CLI ships in (package.json, two folders up from src/cli and dist/cli). */
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: unknown;
@@ -103,6 +103,7 @@ export async function runCli(
   let json = false;
   let status: number = EXIT.ok;
   let failure: Record<string, unknown> = {};
+  let renderFailure: ((e: VouchError) => { json?: unknown; lines?: string[] } | undefined) | undefined;
   const printLines = (lines: string[]) => io.out(lines.map((l) => `${terminalSafe(l)}\n`).join(''));
   const printJson = (value: unknown, oneLine = false) =>
     io.out(`${jsonSafe(JSON.stringify(value, null, oneLine ? undefined : 2))}\n`);
@@ -119,17 +120,14 @@ export async function runCli(
       // commander passes the positional arguments, then the options object, then the Command itself.
       const flags = params.at(-2) as Record<string, unknown>;
       const args = params.slice(0, -2) as string[];
-      json = flags.json === true;
+      // `--format json|sarif` (verify) is JSON output as `--json` is; other `--format` values name a content format.
+      json = flags.json === true || flags.format === 'json' || flags.format === 'sarif';
       const cmd = (await load()).default;
-      const format = cmd.formats && typeof flags.format === 'string' ? flags.format : undefined;
-      if (format === 'json') json = true;
-      const document =
-        format !== undefined && cmd.formats && Object.hasOwn(cmd.formats, format) ? cmd.formats[format] : undefined;
       failure = cmd.failure ?? {};
-      const result = await cmd.run(args, flags, ctx(json || document !== undefined));
+      if (cmd.renderFailure) renderFailure = (e) => cmd.renderFailure!(e, flags);
+      const result = await cmd.run(args, flags, ctx(json));
       if (cmd.exitStatus) status = cmd.exitStatus(result);
-      if (document) printJson(document(result));
-      else if (json) printJson(cmd.json ? cmd.json(result) : result, cmd.jsonLine);
+      if (json) printJson(cmd.json ? cmd.json(result, flags) : result, cmd.jsonLine);
       else {
         const out = cmd.human(result);
         if (out instanceof JsonText) io.out(jsonSafe(out.text));
@@ -164,7 +162,9 @@ export async function runCli(
       e instanceof VouchError
         ? e
         : new VouchError('INTERNAL', `unexpected error: ${(e as Error)?.message ?? e}`, { cause: e });
-    if (json) printJson({ ...failure, error: err.toJSON() });
+    const own = renderFailure?.(err);
+    if (json) printJson(own?.json !== undefined ? own.json : { ...failure, error: err.toJSON() });
+    else if (own?.lines) io.err(own.lines.map((l) => `${terminalSafe(l)}\n`).join(''));
     // Loaded only when needed: the directory module is not part of a plain file verification.
     const describe =
       err.code === 'DIRECTORY_MISMATCH' ? (await import('../artifact/dir/verify.ts')).describeDifference : undefined;

@@ -252,6 +252,36 @@ export function boundedFetch(
   };
 }
 
+/**
+ * Bounds an operation made by a library that does not send all its requests through `request` (the AWS SDK's
+ * credential sources open their own sockets): it settles by `deadline` whatever the library does, rejecting with
+ * SERVICE_UNAVAILABLE and aborting `signal` so the library can drop its work. Requests the library sends through
+ * `request` with the same deadline are destroyed at that moment too; others end at their own timeouts, after the
+ * caller has its answer.
+ */
+export async function withinDeadline<T>(
+  what: string,
+  deadline: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const left = Math.max(0, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new VouchError('SERVICE_UNAVAILABLE', `${what}: no answer within ${left / 1000} s`);
+      controller.abort(e);
+      reject(e);
+    }, left);
+  });
+  try {
+    // Both promises are handled by the race: a late rejection of `run` after the deadline is not unhandled.
+    return await Promise.race([run(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const TRIES = 3;
 const FIRST_DELAY_MS = 500;
 

@@ -1,17 +1,19 @@
 /**
- * The `dependencies` section of a vouch policy file: which packages must have provenance, which builders, refs and
- * triggers a package's provenance may name, a minimum release age (a cooldown that lets the community catch a
- * compromised release before you install it), and exceptions, each with a reason and an expiry date. Its JSON
- * Schema is src/deps/policy.schema.json (published as docs/policy-dependencies.schema.json), checked by ajv.
+ * The `dependencies` section of a vouch policy document (docs/policy.md): which packages must have provenance, which
+ * builders, refs and triggers a package's provenance may name, a minimum release age (a cooldown that lets the
+ * community catch a compromised release before you install it), and exceptions, each with a reason and an expiry
+ * date. One document, one loader, one schema: the policy loader (src/policy/load.ts) reads the file and checks the
+ * section against src/policy/dependencies.schema.json (published as docs/schemas/dependencies.schema.json), which
+ * `parseDepsPolicy` also applies to a section given as a value (the library).
  *
  * The section is evaluated on verified evidence only (certificate extensions and the verified SLSA predicate),
  * never on unsigned registry metadata.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import { parseDocument } from 'yaml';
-import { readCapped } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
-import schema from './policy.schema.json' with { type: 'json' };
+import { readPolicySource } from '../instance/policies.ts';
+import schema from '../policy/dependencies.schema.json' with { type: 'json' };
+import { parsePolicy, policySection } from '../policy/load.ts';
 import type { PackageEvidence, Problem } from './types.ts';
 
 export interface DepsPolicyException {
@@ -46,7 +48,7 @@ export function parseDepsPolicy(value: unknown, source = 'policy'): DepsPolicy {
   validator ??= new Ajv({ strict: true, allErrors: false }).compile(schema);
   if (!validator(value)) {
     throw new VouchError('POLICY_INVALID', `${source}: ${schemaMessage(validator.errors![0]!)}`, {
-      hint: 'See docs/policy-dependencies.schema.json and README (vouch deps).',
+      hint: 'See docs/schemas/dependencies.schema.json and docs/dependencies.md.',
     });
   }
   const p = value as DepsPolicy;
@@ -59,24 +61,14 @@ export function parseDepsPolicy(value: unknown, source = 'policy'): DepsPolicy {
 }
 
 /**
- * Read a policy file (YAML or JSON) and take its `dependencies` section. The one place that reads the file: the
- * project-wide policy loader replaces it when it lands, keeping parseDepsPolicy for the section.
+ * The `dependencies` section of a policy document (a path, or a URL pinned by digest: src/instance/policies.ts),
+ * read and checked by the policy loader. A policy without the section is POLICY_INVALID: `--policy` was given for it.
  */
-export async function loadDepsPolicy(path: string): Promise<DepsPolicy> {
-  const text = (await readCapped(path, { maxBytes: 4 << 20, code: 'POLICY_INVALID', what: path })).toString('utf8');
-  const doc = parseDocument(text, { uniqueKeys: true, merge: false });
-  if (doc.errors.length > 0)
-    throw new VouchError('POLICY_INVALID', `${path}: ${doc.errors[0]!.message.split('\n')[0]}`);
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new VouchError('POLICY_INVALID', `${path}: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || !('dependencies' in value)) {
-    throw new VouchError('POLICY_INVALID', `${path}: no dependencies section`);
-  }
-  return parseDepsPolicy((value as { dependencies: unknown }).dependencies, path);
+export async function loadDepsPolicy(ref: string, o: { digest?: string } = {}): Promise<DepsPolicy> {
+  const p = await readPolicySource(ref, o.digest !== undefined ? { digest: o.digest } : {});
+  const section = policySection(parsePolicy(p.text, p.source), 'dependencies');
+  if (section === undefined) throw new VouchError('POLICY_INVALID', `${p.source}: no dependencies section`);
+  return parseDepsPolicy(section, p.source);
 }
 
 /** `left-pad`, `@acme/*`, `*`. */

@@ -11,6 +11,7 @@
  * Detected on AWS compute only (Lambda, ECS, CodeBuild, EKS Pod Identity or IRSA, EC2): credentials on a laptop are
  * not a sign that the person wants to sign as their role; `--identity-provider aws` asks for that.
  */
+import { deadlineIn, request, withinDeadline } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
 import { type AmbientProvider, checkTokenText, type ProviderContext, tokenUnavailable } from './provider.ts';
 
@@ -49,20 +50,29 @@ export const aws: AmbientProvider = {
     ]);
     const { STSClient, GetWebIdentityTokenCommand } = sts.default;
     const { fromNodeProviderChain } = credentials.default;
+    // One deadline for the whole token round: credentials (which may themselves be an STS exchange), the call and
+    // the SDK's retries. Every request an SDK client makes goes through core/http under it; the credential sources
+    // that open their own sockets (IMDS, the container endpoint) are bounded by `withinDeadline`.
+    const deadline = deadlineIn(ctx.timeoutMs);
+    const requestHandler = boundedHandler('AWS STS', deadline);
     const client = new STSClient({
       ...(region ? { region } : {}),
-      credentials: fromNodeProviderChain(),
+      // The nested clients of the chain (web identity, SSO) inherit the caller's handler; `clientConfig` says so
+      // explicitly. `timeout` is the per-attempt limit of IMDS and the container endpoint (the SDK's default, 1 s).
+      credentials: fromNodeProviderChain({ clientConfig: { requestHandler }, timeout: Math.min(1000, ctx.timeoutMs) }),
       maxAttempts: 3,
-      requestHandler: { requestTimeout: ctx.timeoutMs, connectionTimeout: ctx.timeoutMs },
+      requestHandler,
     });
     try {
-      const out = await client.send(
-        new GetWebIdentityTokenCommand({
-          Audience: [ctx.audience],
-          SigningAlgorithm: algorithm,
-          DurationSeconds: DURATION_S,
-        }),
-        { abortSignal: AbortSignal.timeout(ctx.timeoutMs * 3) },
+      const out = await withinDeadline('AWS STS GetWebIdentityToken', deadline, (abortSignal) =>
+        client.send(
+          new GetWebIdentityTokenCommand({
+            Audience: [ctx.audience],
+            SigningAlgorithm: algorithm,
+            DurationSeconds: DURATION_S,
+          }),
+          { abortSignal },
+        ),
       );
       return checkTokenText(out.WebIdentityToken, 'AWS STS GetWebIdentityToken');
     } catch (e) {
@@ -72,6 +82,61 @@ export const aws: AmbientProvider = {
     }
   },
 };
+
+/** What the SDK hands its HTTP handler (Smithy's HttpRequest); only the fields a request needs. */
+interface SdkRequest {
+  method: string;
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/**
+ * The AWS SDK's HTTP handler (Smithy's `HttpHandler` interface) over core/http: the SDK signs and parses, and each
+ * request it sends gets vouch's overall deadline (shared by retries and nested exchanges) and byte cap, where the
+ * SDK's own Node handler has only idle timeouts, which a server dripping bytes renews forever.
+ */
+function boundedHandler(what: string, deadline: number) {
+  return {
+    async handle(req: SdkRequest, options: { abortSignal?: AbortSignal } = {}) {
+      if (req.body !== undefined && typeof req.body !== 'string' && !(req.body instanceof Uint8Array)) {
+        throw new VouchError('INTERNAL', `${what}: the SDK sent a streamed body`);
+      }
+      const port = req.port ? `:${req.port}` : '';
+      const res = await request(`${req.protocol}//${req.hostname}${port}${req.path}${queryString(req.query)}`, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        deadline,
+        what,
+        ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+      });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = [v].flat().join(', ');
+      // A Uint8Array body is what the SDK's deserializers collect without a stream collector.
+      return { response: { statusCode: res.status, headers, body: new Uint8Array(res.body) } };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
+  };
+}
+
+/** The query as SigV4 signed it: RFC 3986 percent-encoding (not form encoding, where a space is `+`). */
+function queryString(query: SdkRequest['query']): string {
+  const rfc3986 = (s: string) =>
+    encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v === null) parts.push(rfc3986(k));
+    else for (const one of [v].flat()) parts.push(`${rfc3986(k)}=${rfc3986(one)}`);
+  }
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
+}
 
 function awsError(e: unknown): VouchError {
   if (e instanceof VouchError) return e;

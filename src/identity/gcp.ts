@@ -10,10 +10,10 @@
  *     read): the IAM Credentials API `generateIdToken` with `includeEmail: true` (without the `email` claim, an
  *     email-type CA cannot certify the account), authenticated by Application Default Credentials. That part is
  *     google-auth-library's (ADC discovery, user and service-account credentials, refresh), routed through the shared
- *     bounded fetch. VOUCH_GCP_IAM_CREDENTIALS_URL moves the API (Private Service Connect, tests).
+ *     bounded fetch, under one deadline for the whole round. VOUCH_GCP_IAM_CREDENTIALS_URL moves the API (Private Service Connect, tests).
  */
 
-import { boundedFetch, httpRequest, vouchCause, withRetries } from '../core/http.ts';
+import { boundedFetch, deadlineIn, httpRequest, vouchCause, withinDeadline, withRetries } from '../core/http.ts';
 import { VouchError } from '../errors.ts';
 import { type AmbientProvider, checkTokenText, type ProviderContext, tokenUnavailable } from './provider.ts';
 
@@ -35,7 +35,13 @@ export const gcp: AmbientProvider = {
   detect: (ctx) => Boolean(ctx.env.GOOGLE_SERVICE_ACCOUNT_NAME) || onGoogleCloud(ctx),
   async getToken(ctx) {
     const account = ctx.env.GOOGLE_SERVICE_ACCOUNT_NAME;
-    if (account) return impersonate(ctx, account);
+    // ADC reaches the metadata server through gcp-metadata, whose requests neither take vouch's fetch nor end at its
+    // deadline (its probe gives up after about 3 s, its token fetch when gaxios does): the whole round is bounded.
+    if (account) {
+      return withinDeadline('Google Cloud IAM (impersonation)', deadlineIn(ctx.timeoutMs), () =>
+        impersonate(ctx, account),
+      );
+    }
     if (!onGoogleCloud(ctx)) {
       throw tokenUnavailable(
         'Google Cloud',

@@ -6,6 +6,7 @@
  * `getToken` with TOKEN_INVALID and a hint naming what is missing, before any request: CI jobs never wait for a
  * person (src/identity/providers.ts picks the provider).
  */
+import { timeoutMs } from '../core/http.ts';
 import { readCappedSync } from '../core/read.ts';
 import { VouchError } from '../errors.ts';
 
@@ -68,11 +69,16 @@ export function readLocalFile(path: string): string | undefined {
   }
 }
 
+/**
+ * The real machine's context. The deadline of a provider's requests is VOUCH_HTTP_TIMEOUT when set (as for every
+ * request of vouch, src/core/http.ts), else 10 s: a token service that is slower than that is down.
+ */
 export function defaultContext(over: Partial<ProviderContext> = {}): ProviderContext {
+  const env = over.env ?? process.env;
   return {
-    env: process.env,
+    env,
     audience: SIGSTORE_AUDIENCE,
-    timeoutMs: 10_000,
+    timeoutMs: timeoutMs(undefined, 10_000, env),
     readFile: readLocalFile,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ...over,

@@ -14,12 +14,14 @@ export const MAX_BUNDLE_BYTES = 32 << 20;
 
 export type BundleVersion = '0.1' | '0.2' | '0.3';
 
-const MEDIA_TYPES: Record<string, BundleVersion> = {
-  'application/vnd.dev.sigstore.bundle+json;version=0.1': '0.1',
-  'application/vnd.dev.sigstore.bundle+json;version=0.2': '0.2',
-  'application/vnd.dev.sigstore.bundle+json;version=0.3': '0.3',
-  'application/vnd.dev.sigstore.bundle.v0.3+json': '0.3',
-};
+// Maps, not object literals: a lookup by an attacker's string must not reach Object.prototype ("constructor",
+// "__proto__" would otherwise name a "version").
+const MEDIA_TYPES = new Map<string, BundleVersion>([
+  ['application/vnd.dev.sigstore.bundle+json;version=0.1', '0.1'],
+  ['application/vnd.dev.sigstore.bundle+json;version=0.2', '0.2'],
+  ['application/vnd.dev.sigstore.bundle+json;version=0.3', '0.3'],
+  ['application/vnd.dev.sigstore.bundle.v0.3+json', '0.3'],
+]);
 
 export type VerificationMaterial =
   | { kind: 'publicKey'; hint?: string }
@@ -69,11 +71,11 @@ export interface Bundle {
   content: MessageSignatureContent | DsseContent;
 }
 
-const HASH_ALGORITHMS: Record<string, HashAlgorithm> = {
-  SHA2_256: 'sha256',
-  SHA2_384: 'sha384',
-  SHA2_512: 'sha512',
-};
+const HASH_ALGORITHMS = new Map<string, HashAlgorithm>([
+  ['SHA2_256', 'sha256'],
+  ['SHA2_384', 'sha384'],
+  ['SHA2_512', 'sha512'],
+]);
 const HASH_LENGTHS: Record<HashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** protobuf JSON: a field set to null is the same as an absent field. */
@@ -116,7 +118,7 @@ function int64(v: unknown, what: string): bigint {
  */
 export function bundleFromJson(root: Record<string, unknown>): Bundle {
   const mediaType = asString(get(root, 'mediaType'), 'mediaType');
-  const version = MEDIA_TYPES[mediaType];
+  const version = MEDIA_TYPES.get(mediaType);
   if (!version) throw new VouchError('BUNDLE_UNSUPPORTED', `unsupported bundle media type ${mediaType.slice(0, 100)}`);
   const vm = asObject(get(root, 'verificationMaterial'), 'verificationMaterial');
 
@@ -188,7 +190,7 @@ export function bundleFromJson(root: Record<string, unknown>): Bundle {
     let digest: MessageSignatureContent['digest'];
     if (md !== undefined) {
       const mdo = asObject(md, 'messageDigest');
-      const algorithm = HASH_ALGORITHMS[asString(get(mdo, 'algorithm'), 'messageDigest.algorithm')];
+      const algorithm = HASH_ALGORITHMS.get(asString(get(mdo, 'algorithm'), 'messageDigest.algorithm'));
       if (!algorithm) throw new VouchError('BUNDLE_UNSUPPORTED', 'unsupported messageDigest algorithm');
       const value = b64(get(mdo, 'digest'), 'messageDigest.digest');
       if (value.length !== HASH_LENGTHS[algorithm]) malformed('messageDigest has the wrong length');

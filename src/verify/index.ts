@@ -12,7 +12,8 @@
  *   checkpoint origin or its first word ("<name> - <tree id>"); the log's URL is not compared;
  * - a trusted root TimeRange without `start` is refused (TRUST_ROOT_INVALID), never read as unbounded;
  * - an inclusion proof without checkpoint is malformed, even in a v0.1 bundle;
- * - every log entry and timestamp present must verify; thresholds count distinct entries / tokens;
+ * - every log entry and timestamp present must verify; thresholds count distinct witnesses: one per log and
+ *   entry body (the index a bundle gives is not signed without a SET), one per timestamp token;
  * - a certificate with more than one SAN is refused (sigstore-js reads its first URI, else its first e-mail).
  */
 import type { HashAlgorithm } from '../core/digest.ts';

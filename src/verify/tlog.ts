@@ -45,11 +45,12 @@ function fail(msg: string): never {
   throw new VouchError(T, msg);
 }
 
-const HASH_NAMES: Record<string, HashAlgorithm | undefined> = {
-  SHA2_256: 'sha256',
-  SHA2_384: 'sha384',
-  SHA2_512: 'sha512',
-};
+/** A Map: a logged algorithm name such as "constructor" must not find Object.prototype's members. */
+const HASH_NAMES = new Map<string, HashAlgorithm>([
+  ['SHA2_256', 'sha256'],
+  ['SHA2_384', 'sha384'],
+  ['SHA2_512', 'sha512'],
+]);
 
 export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, trust: TrustMaterial): TlogResult {
   const logs = trust.tlogById.get(entry.logId.toString('hex'));
@@ -176,7 +177,7 @@ function hashedRekordV001(spec: Record<string, unknown>, b: SignatureBinding): v
 function hashedRekordV002(spec: Record<string, unknown>, b: SignatureBinding): void {
   const h = asObject(spec.hashedRekordV002, 'hashedRekordV002', T);
   const data = asObject(h.data, 'data', T);
-  const alg = HASH_NAMES[asString(data.algorithm, 'data.algorithm', T)];
+  const alg = HASH_NAMES.get(asString(data.algorithm, 'data.algorithm', T));
   const digest = decodeBase64(data.digest, 'data.digest', T);
   if (b.content.kind === 'message') {
     if (alg !== b.content.digest.algorithm || !digest.equals(b.content.digest.value)) fail('logged digest differs');
@@ -191,7 +192,7 @@ function hashedRekordV002(spec: Record<string, unknown>, b: SignatureBinding): v
 
 function payloadHashMatches(ph: unknown, payloadDigest: (a: HashAlgorithm) => Buffer, hex: boolean): boolean {
   const o = asObject(ph, 'payloadHash', T);
-  const alg = hex ? asString(o.algorithm, 'algorithm', T) : HASH_NAMES[asString(o.algorithm, 'algorithm', T)];
+  const alg = hex ? asString(o.algorithm, 'algorithm', T) : HASH_NAMES.get(asString(o.algorithm, 'algorithm', T));
   if (alg !== 'sha256' && alg !== 'sha384' && alg !== 'sha512') return false;
   const want = payloadDigest(alg);
   return hex

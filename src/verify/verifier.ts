@@ -5,45 +5,21 @@
  * is skipped because another one passed). Checks run cheapest-first; a success is returned in one place only,
  * at the very end.
  */
-import {
-  constants,
-  createHash,
-  createPublicKey,
-  verify as cryptoVerify,
-  type KeyObject,
-  publicDecrypt,
-} from 'node:crypto';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { HashAlgorithm } from '../core/digest.ts';
 import { preAuthEncoding } from '../core/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, isInTotoStatementType } from '../core/intoto.ts';
 import { asArray, asObject, parseStrictJson } from '../core/json.ts';
-import { isOwnDevelopmentIssuer } from '../core/localdev.ts';
-import {
-  type Certificate,
-  checkCodeSigningLeaf,
-  embeddedScts,
-  fulcioExtensions,
-  isIssuedBy,
-  parseCertificate,
-  publicKeyOf,
-  sctSignedData,
-} from '../core/x509.ts';
+import { checkCodeSigningLeaf, parseCertificate, publicKeyOf } from '../core/x509.ts';
 import { isVouchError, VouchError } from '../errors.ts';
 import { type Bundle, parseBundle } from './bundle.ts';
-import { checkPolicy, matches } from './policy.ts';
+import { checkIdentity, checkScts, findIssuer } from './certificate.ts';
+import { checkPolicy } from './policy.ts';
+import { policyKey, type Signer, safeVerify, selectKey, verifyPrehashed } from './signature.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
-import {
-  type CertificateAuthority,
-  ensureChain,
-  hashFor,
-  type LogAuthority,
-  spkiFingerprint,
-  type TrustMaterial,
-  validAt,
-} from './trust.ts';
+import { hashFor, type LogAuthority, type TrustMaterial, validAt } from './trust.ts';
 import { verifyTimestamp } from './tsa.ts';
-import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult, VerifiedTimestamp } from './types.ts';
+import type { ArtifactInput, Policy, VerificationResult, VerifiedTimestamp } from './types.ts';
 
 /**
  * Verify `bundle` (text or parsed) for `artifact` under `policy` with one trusted root or several. With several,
@@ -102,14 +78,6 @@ interface Ctx {
   stage: number;
 }
 
-interface Signer {
-  kind: 'certificate' | 'key';
-  key: KeyObject;
-  keyDer: Buffer;
-  leaf?: Certificate;
-  fingerprint?: string;
-}
-
 function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trust: TrustMaterial, ctx: Ctx) {
   // 1. The signed content and the artifact binding.
   const sigBytes = signatureBytes(b);
@@ -143,8 +111,14 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   const tlogTimes: number[] = [];
   const proofOnlyLogs: LogAuthority[][] = [];
   const tlogEntries: VerificationResult['tlogEntries'] = [];
+  // Witnesses are counted by what they prove: one body in one log. The bundle's log index is not: only a SET
+  // signs it, and a Rekor v1 entry proven by inclusion alone (shard-local proof index) leaves it unchecked.
+  const witnesses = new Set<string>();
   for (const entry of b.tlogEntries) {
     const r = verifyTlogEntry(entry, binding, trust);
+    witnesses.add(
+      `${entry.logId.toString('hex')}/${createHash('sha256').update(entry.canonicalizedBody).digest('hex')}`,
+    );
     if (r.integratedTime !== undefined) tlogTimes.push(r.integratedTime);
     else proofOnlyLogs.push(r.logs);
     const v: VerificationResult['tlogEntries'][number] = {
@@ -164,10 +138,9 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   // 5. Thresholds and trusted time.
   const keyless = signer.kind === 'certificate';
   const tlogThreshold = policy.tlogThreshold ?? (keyless ? 1 : 0);
-  // A repeated entry (same log, same index) or a repeated token is one witness, not two.
-  const distinctEntries = new Set(tlogEntries.map((e) => `${e.logId}/${e.logIndex}`)).size;
-  if (distinctEntries < tlogThreshold) {
-    throw new VouchError('TLOG_MISSING', `${distinctEntries} verified log entries, ${tlogThreshold} required`);
+  // A repeated entry (same log, same body, whatever index it claims) or a repeated token is one witness, not two.
+  if (witnesses.size < tlogThreshold) {
+    throw new VouchError('TLOG_MISSING', `${witnesses.size} verified log entries, ${tlogThreshold} required`);
   }
   const distinctTokens = new Set(b.rfc3161Timestamps.map((t) => t.toString('base64'))).size;
   if (distinctTokens < (policy.timestampThreshold ?? 0)) {
@@ -336,203 +309,4 @@ function memoDigest(data: Buffer): (algorithm: HashAlgorithm) => Buffer {
     }
     return d;
   };
-}
-
-function safeVerify(hash: string | null, data: Buffer, key: KeyObject, sig: Buffer): boolean {
-  try {
-    return cryptoVerify(hash, data, key, sig);
-  } catch {
-    return false;
-  }
-}
-
-const DIGEST_INFO: Record<HashAlgorithm, Buffer> = {
-  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
-  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-};
-
-/** Verify a signature given only the message digest (no artifact bytes): ECDSA and RSA PKCS#1 v1.5 allow it. */
-function verifyPrehashed(key: KeyObject, algorithm: HashAlgorithm, digest: Buffer, sig: Buffer): boolean {
-  try {
-    if (key.asymmetricKeyType === 'ec') {
-      const jwk = key.export({ format: 'jwk' });
-      const point = Buffer.concat([
-        Buffer.from([4]),
-        Buffer.from(jwk.x as string, 'base64url'),
-        Buffer.from(jwk.y as string, 'base64url'),
-      ]);
-      const curve = jwk.crv === 'P-256' ? p256 : jwk.crv === 'P-384' ? p384 : jwk.crv === 'P-521' ? p521 : undefined;
-      if (!curve) return false;
-      return curve.verify(sig, digest, point, { prehash: false, format: 'der', lowS: false });
-    }
-    if (key.asymmetricKeyType === 'rsa') {
-      const em = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, sig);
-      return em.equals(Buffer.concat([DIGEST_INFO[algorithm], digest]));
-    }
-  } catch {
-    return false;
-  }
-  // Ed25519 signs the message itself: without the bytes there is nothing to verify.
-  throw new VouchError('BUNDLE_UNSUPPORTED', 'this signature type needs the artifact bytes, not only its digest');
-}
-
-// ---- key pairs ----------------------------------------------------------------------------------------------
-
-interface PolicyKey {
-  key: KeyObject;
-  spki: Buffer;
-  fingerprint: string;
-}
-
-const keyCache = new WeakMap<PublicKeyInput, PolicyKey>();
-
-function policyKey(k: PublicKeyInput): PolicyKey {
-  let pk = keyCache.get(k);
-  // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
-  if (!pk) {
-    let key: KeyObject;
-    // PEM as text or as the bytes of a .pub file (DER SPKI starts with a SEQUENCE tag, never with "-----").
-    const pem = typeof k.spki === 'string' ? k.spki : isPem(k.spki) ? k.spki.toString('latin1') : undefined;
-    // createPublicKey happily derives a public key from a private one; a policy holding a private key is a mistake
-    // (and a leak) we refuse to paper over.
-    if (pem?.includes('PRIVATE KEY')) {
-      throw new VouchError('KEY_INVALID', 'a policy key is a private key; give the public key');
-    }
-    try {
-      key = pem !== undefined ? createPublicKey(pem) : createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
-    } catch (e) {
-      throw new VouchError('KEY_INVALID', 'a policy key is not a public key', { cause: e });
-    }
-    if (key.type !== 'public') throw new VouchError('KEY_INVALID', 'a policy key is not a public key');
-    const spki = key.export({ format: 'der', type: 'spki' });
-    pk = { key, spki, fingerprint: spkiFingerprint(spki) };
-    keyCache.set(k, pk);
-  }
-  return pk;
-}
-
-function isPem(bytes: Buffer): boolean {
-  return bytes.toString('latin1', 0, 64).trimStart().startsWith('-----BEGIN');
-}
-
-/** Whether an unauthenticated key hint names this key: hex, base64 or "SHA256:" unpadded base64 of its digest. */
-function hintNames(hint: string, pk: PolicyKey): boolean {
-  const d = Buffer.from(pk.fingerprint, 'hex');
-  return (
-    hint === pk.fingerprint ||
-    hint === d.toString('base64') ||
-    hint === `SHA256:${d.toString('base64').replace(/=+$/, '')}` ||
-    hint === `sha256:${pk.fingerprint}`
-  );
-}
-
-function selectKey(
-  keys: PublicKeyInput[],
-  hint: string | undefined,
-  b: Bundle,
-  verifySig: (k: KeyObject) => boolean,
-): Signer {
-  const pks = keys.map(policyKey);
-  // DSSE: the bundle's key hint and the envelope's keyid must agree when both are set (sigstore_bundle.proto).
-  if (b.content.kind === 'dsse' && hint) {
-    const keyid = b.content.signatures[0]?.keyid;
-    if (keyid && keyid !== hint) throw new VouchError('DSSE_INVALID', 'the envelope keyid differs from the key hint');
-  }
-  const hinted = hint ? pks.filter((pk) => hintNames(hint, pk)) : [];
-  for (const pk of [...hinted, ...pks.filter((p) => !hinted.includes(p))]) {
-    if (verifySig(pk.key)) return { kind: 'key', key: pk.key, keyDer: pk.spki, fingerprint: pk.fingerprint };
-  }
-  if (hinted.length > 0) throw new VouchError('SIGNATURE_INVALID', 'the signature does not verify with the hinted key');
-  throw new VouchError('KEY_MISMATCH', 'the signature verifies with none of the given keys');
-}
-
-// ---- certificate chain, SCTs, identity ------------------------------------------------------------------------
-
-const caChecked = new WeakMap<CertificateAuthority, boolean>();
-
-function findIssuer(leaf: Certificate, cas: readonly CertificateAuthority[], times: number[]): CertificateAuthority {
-  // Validity is checked at each trusted time; with none, `every` below would be vacuously true.
-  // Stryker disable next-line ConditionalExpression: each of the three no-time checks stands in for the others (kept against a reordering)
-  if (times.length === 0) throw new VouchError('TIMESTAMP_MISSING', 'no verified signing time');
-  let nameMatched = false;
-  for (const ca of cas) {
-    const issuing = ca.certificates[0]!;
-    // Stryker disable next-line ConditionalExpression,BlockStatement: isIssuedBy compares the names too; this only tells "no CA of that name" from "none valid"
-    if (!leaf.issuer.equals(issuing.subject)) continue;
-    nameMatched = true;
-    let ok = caChecked.get(ca);
-    // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
-    if (ok === undefined) {
-      ok = issuing.isCA && issuing.keyUsage !== undefined && (issuing.keyUsage & (1 << 5)) !== 0;
-      caChecked.set(ca, ok);
-    }
-    if (!ok) continue;
-    if (!isIssuedBy(leaf, issuing, ca.keys[0]!)) continue;
-    ensureChain(ca);
-    const valid = times.every(
-      (t) => t >= ca.start && t <= ca.end && ca.certificates.every((c) => t >= c.notBefore && t <= c.notAfter),
-    );
-    if (valid) return ca;
-  }
-  throw new VouchError(
-    'CHAIN_INVALID',
-    nameMatched
-      ? 'the certificate was not issued by a trusted CA valid at the signing time'
-      : 'the certificate issuer is not a trusted CA',
-  );
-}
-
-/** At least one embedded SCT from a CT log of the trusted root must verify (RFC 6962 §3.2; Fulcio embeds them). */
-function checkScts(leaf: Certificate, issuer: Certificate, trust: TrustMaterial): void {
-  for (const sct of embeddedScts(leaf)) {
-    const logs = trust.ctlogById.get(sct.logId.toString('hex'));
-    const log = logs?.[0];
-    if (!logs || !log || !validAt(logs, Number(sct.timestamp))) continue;
-    try {
-      if (cryptoVerify(log.hash ?? null, sctSignedData(leaf, issuer.spki, sct), log.key, sct.signature)) return;
-    } catch {
-      // A malformed signature is just one that does not verify.
-    }
-  }
-  throw new VouchError('SCT_INVALID', 'no embedded SCT verifies with a trusted CT log');
-}
-
-function checkIdentity(
-  leaf: Certificate,
-  policy: Policy,
-  trust: TrustMaterial,
-  ca: CertificateAuthority,
-): VerificationResult['signer'] {
-  const { issuer, extensions } = fulcioExtensions(leaf);
-  if (issuer === undefined) throw new VouchError('ISSUER_MISMATCH', 'the certificate names no OIDC issuer');
-  // A local development CA (marked in the trusted root, wherever it was copied to, or a store's embedded root),
-  // whose key sits in a data folder, vouches only for identities of its own development issuer: never for a
-  // GitHub, Google or any other real issuer's identity (src/core/localdev.ts).
-  const localCa = ca.localDevelopment || trust.localDevelopment;
-  if (localCa && !trust.localIssuers.includes(issuer) && !isOwnDevelopmentIssuer(ca.uri, issuer)) {
-    throw new VouchError(
-      'TRUST_ROOT_MISMATCH',
-      `a local development root certifies only its own issuer, not ${issuer}`,
-    );
-  }
-  // Fulcio certifies exactly one name. With several, verifiers that read a different one (sigstore-js reads the
-  // first URI, else the first e-mail) would disagree on who signed: refuse rather than pick.
-  if (leaf.san.length > 1) {
-    throw new VouchError('CERTIFICATE_INVALID', `the certificate names ${leaf.san.length} subjects, not one`);
-  }
-  const names = leaf.san.filter((s) => s.type === 'email' || s.type === 'uri' || s.type === 'username');
-  if (names.length === 0) throw new VouchError('IDENTITY_MISMATCH', 'the certificate has no identity');
-  let subjectSeen = false;
-  for (const id of policy.identities ?? []) {
-    const name = names.find((n) => matches(id.subject, n.value));
-    if (!name) continue;
-    subjectSeen = true;
-    if (!matches(id.issuer, issuer)) continue;
-    const signer: VerificationResult['signer'] = { type: 'certificate', identity: name.value, issuer, extensions };
-    if (localCa || trust.localIssuers.includes(issuer)) signer.localDevelopmentIdentity = true;
-    return signer;
-  }
-  if (subjectSeen) throw new VouchError('ISSUER_MISMATCH', `the identity was issued by ${issuer}`);
-  throw new VouchError('IDENTITY_MISMATCH', `the bundle was signed by ${names[0]!.value}`);
 }

@@ -4,6 +4,7 @@
  * It owns the signing context's lifecycle (a key read and decrypted, or a keyless session opened on the instance and
  * closed afterwards) and writes the bundle file, so the library's `sign()` and `vouch sign` do the same thing.
  */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
@@ -64,6 +65,8 @@ export interface SignOptions {
    * installer tagged after signing). The exception is recorded in the result.
    */
   allowPeAnomaly?: string[];
+  /** Replace a bundle that already exists (else FILE_EXISTS: a second signer adds a bundle, never replaces one). */
+  force?: boolean;
 }
 
 /** What a directory signature covers; `hashed` + `cached` = files (cached only with --incremental). */
@@ -192,6 +195,19 @@ function signKind(target: Target, options: SignOptions, context: ContextSource):
   }
 }
 
+/**
+ * Checked once the signing context is ready (so a missing key or file is reported first) and before anything is
+ * signed or logged: a bundle already there is someone's signature, e.g. the pipeline's beside the release manager's
+ * (`--bundle app.exe.rm.sigstore.json`), and is not replaced unless asked (`force`).
+ */
+function refuseExistingBundle(path: string): void {
+  if (existsSync(path)) {
+    throw new VouchError('FILE_EXISTS', `${path} already exists: it may be another signer's bundle`, {
+      hint: 'Write yours beside it with --bundle (e.g. app.exe.rm.sigstore.json), or pass --force to replace it.',
+    });
+  }
+}
+
 /** Sign a digest without the bytes (the artifact never leaves the machine that built it). */
 async function signDigestTarget(
   target: Target & { kind: 'digest' },
@@ -201,6 +217,7 @@ async function signDigestTarget(
   if (!options.bundle) throw new VouchError('USAGE', 'signing a digest needs --bundle PATH');
   if (target.algorithm !== 'sha256') throw new VouchError('TARGET_UNSUPPORTED', 'only sha256 digests can be signed');
   const context = await contextOf();
+  if (!options.force) refuseExistingBundle(options.bundle);
   const bundle =
     context.signer.keyType === 'ed25519'
       ? await signStatement(context, fileStatement(describeTarget(target), target.value))
@@ -226,6 +243,7 @@ async function signDirectoryTarget(
 ): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
+  if (!options.force) refuseExistingBundle(bundlePath);
   const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
     bundlePath,
@@ -302,6 +320,7 @@ async function signFile(
       ? await hashStream(process.stdin as AsyncIterable<Buffer>, 'sha256', KEEP_BYTES)
       : await hashFile(target.path, 'sha256', { keepUpTo: KEEP_BYTES });
   const context = await contextOf();
+  if (!options.force) refuseExistingBundle(bundlePath);
   const name = target.kind === 'stdin' ? 'stdin' : basename(resolve(target.path));
   const bundle =
     context.signer.keyType === 'ed25519'

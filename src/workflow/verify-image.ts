@@ -231,3 +231,54 @@ export async function verifyImageTarget(
     },
   };
 }
+
+/** One signature of an image for policy verification: verified and bound to the image by `verify`. */
+export interface ImageCandidate {
+  /** The referrer manifest digest (with the index it came from), or the bundle file given. */
+  source: string;
+  bundle: string;
+  /** Verify with the verify layer (policy and trust bound), then bind the verified content to the image. */
+  verify(verifier: BundleVerifier): Promise<VerificationResult>;
+}
+
+/**
+ * Every signature of the image (registry referrers and legacy `.sig` tags, an OCI layout's referrers), or the bundle
+ * texts given, each to be verified and bound on its own by the caller (src/workflow/verify-policy.ts); with
+ * `platform`, the index's signatures are candidates too, bound through the index that lists the manifest.
+ */
+export async function imageCandidates(
+  target: Target,
+  options: Omit<ImageVerifyOptions, 'bundle'>,
+  given?: { source: string; text: string }[],
+): Promise<{ candidates: ImageCandidate[]; image: ImageVerifyResult['image'] }> {
+  const resolved = await resolveImage(target, {
+    ...(options.repository !== undefined ? { repository: options.repository } : {}),
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+  });
+  const image = options.platform !== undefined ? await selectPlatform(resolved, options.platform) : resolved;
+  const check: ImageCheckOptions = {};
+  if (options.allowRepositories !== undefined) check.allowRepositories = options.allowRepositories;
+  const sets: { signatures: FoundSignature[]; check: ImageCheckOptions }[] = [];
+  const viaIndex = { ...check, viaIndex: resolved };
+  if (given) {
+    const sigs = given.map((g): FoundSignature => ({ format: 'bundle', bundle: g.text, referrer: g.source }));
+    sets.push({ signatures: sigs, check });
+    if (options.platform !== undefined) sets.push({ signatures: sigs, check: viaIndex });
+  } else {
+    sets.push({ signatures: await findSignatures(image), check });
+    if (options.platform !== undefined) sets.push({ signatures: await findSignatures(resolved), check: viaIndex });
+  }
+  const candidates = sets.flatMap(({ signatures, check: c }) =>
+    signatures.map(
+      (signature): ImageCandidate => ({
+        source: c.viaIndex ? `${signature.referrer} (index ${resolved.digest})` : signature.referrer,
+        bundle: signature.bundle,
+        verify: async (verifier) => (await verifyOne(image, signature, verifier, c)).result,
+      }),
+    ),
+  );
+  return {
+    candidates,
+    image: { repository: image.repository, digest: image.digest, mediaType: image.descriptor.mediaType },
+  };
+}

@@ -228,6 +228,14 @@ function needsAuthorities(bundle: Bundle, policy: Policy): boolean {
   return !policy.keys || bundle.tlogEntries.length > 0 || bundle.rfc3161Timestamps.length > 0;
 }
 
+/** The trust store's roots by name (a policy signer's `roots` names them). */
+export function loadNamedTrust(home = vouchHome()): { name: string; material: TrustMaterial }[] {
+  return listTrustStore(home).map((e) => ({
+    name: e.name,
+    material: loadTrustedRoot(e.root, { localIssuers: e.localIssuers, localDevelopment: e.localDevelopment }),
+  }));
+}
+
 /** The trust store's roots, each loaded once per process. */
 export function loadDefaultTrust(home = vouchHome()): TrustMaterial[] {
   return listTrustStore(home).map((e) =>

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
+import { sarifValidator } from '../helpers/sarif-schema.ts';
 
 const tmp = tempDir('vouch-deps-cli-');
 after(() => tmp.dispose());
@@ -38,6 +39,10 @@ const lock = (registry: string) =>
 // Port 1 on loopback: nothing listens, the connection is refused at once.
 const DEAD = 'http://127.0.0.1:1/';
 const npmrc = `registry=${DEAD}\n`;
+
+/** A policy document (docs/policy.md) with this `dependencies` section (YAML lines). */
+const policyYaml = (section: string) =>
+  `apiVersion: vouch.dev/policy/v1\nsigners:\n  ci:\n    identity: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1\n    issuer: https://token.actions.githubusercontent.com\nrequire: ci\ndependencies:\n${section}`;
 
 const env = () => ({
   VOUCH_HOME: join(tmp.path, 'home'),
@@ -122,7 +127,7 @@ describe('vouch deps: bad input through the CLI', () => {
     {
       name: 'a policy whose dependencies section has an unknown key',
       args: () => {
-        const dir = project('pol', { 'package-lock.json': lock(DEAD), 'p.yaml': 'dependencies:\n  tagOnly: true\n' });
+        const dir = project('pol', { 'package-lock.json': lock(DEAD), 'p.yaml': policyYaml('  tagOnly: true\n') });
         return ['deps', 'verify', dir, '--policy', join(dir, 'p.yaml')];
       },
       code: 'POLICY_INVALID',
@@ -184,6 +189,8 @@ describe('vouch deps: bad input through the CLI', () => {
         args: ['--format', 'sarif'],
         check: (s) => {
           const log = JSON.parse(s) as { runs: { results: { ruleId: string }[] }[] };
+          const valid = sarifValidator();
+          assert.ok(valid(log), JSON.stringify(valid.errors));
           assert.deepEqual(
             log.runs[0]!.results.map((x) => x.ruleId),
             ['SERVICE_UNAVAILABLE'],

@@ -19,6 +19,7 @@ import type { DepsReport } from '../../src/deps/types.ts';
 import { verifyDependencies } from '../../src/deps/verify.ts';
 import { loadTrustedRoot } from '../../src/verify/trust.ts';
 import { vouchAsync } from '../helpers/cli.ts';
+import { sarifValidator } from '../helpers/sarif-schema.ts';
 import { buildFixture, type Fixture, type Registry, startRegistry, type VersionSpec } from './fixture.ts';
 
 const PLAIN = 240;
@@ -119,6 +120,18 @@ function specs(): VersionSpec[] {
   );
   return out;
 }
+
+/** A policy document's signer part (docs/policy.md); the `dependencies` section is what vouch deps reads. */
+const POLICY = {
+  apiVersion: 'vouch.dev/policy/v1',
+  signers: {
+    ci: {
+      identity: 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1',
+      issuer: 'https://token.actions.githubusercontent.com',
+    },
+  },
+  require: 'ci',
+};
 
 /** The problems of the main project without a lock or policy: (package, code). */
 const EXPECTED = [
@@ -244,6 +257,8 @@ describe('vouch deps against a real npm registry', () => {
       runs: { results: { ruleId: string; level: string }[]; tool: { driver: { rules: { id: string }[] } } }[];
     };
     assert.equal(log.version, '2.1.0');
+    const valid = sarifValidator();
+    assert.ok(valid(log), JSON.stringify(valid.errors));
     assert.deepEqual(
       [...new Set(log.runs[0]!.results.map((x) => x.ruleId))].sort(),
       [...new Set(EXPECTED.map((p) => p.split(' ')[1]))].sort(),
@@ -346,6 +361,7 @@ describe('vouch deps against a real npm registry', () => {
     writeFileSync(
       policyPath,
       stringify({
+        ...POLICY,
         dependencies: {
           requireProvenance: ['pkg-1', '@acme/*'],
           tagsOnly: true,
@@ -391,7 +407,7 @@ describe('vouch deps against a real npm registry', () => {
       env: env(),
     });
     assert.equal(cli.status, 1);
-    writeFileSync(policyPath, stringify({ dependencies: { requireProvenance: ['*'], unknown: 1 } }));
+    writeFileSync(policyPath, stringify({ ...POLICY, dependencies: { requireProvenance: ['*'], unknown: 1 } }));
     const bad = await vouchAsync(['deps', 'verify', project, '--policy', policyPath, ...trustArgs()], { env: env() });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /POLICY_INVALID/);

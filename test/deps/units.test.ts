@@ -29,7 +29,6 @@ import { throwsWith } from '../keyless/helpers.ts';
 import { keysDocument, makeTarball, npmKeyid, registryKey } from './fixture.ts';
 
 const CASES = '/work/shared/realbundles/cases';
-const REPO = join(import.meta.dirname, '..', '..');
 
 describe('.npmrc', () => {
   it('registries per scope and credentials only for their own registry, with $-brace variable substitution', () => {
@@ -534,14 +533,6 @@ describe('continuity records', () => {
 });
 
 describe('the dependencies policy section', () => {
-  it('the schema published in docs/ is the one the code checks with', () => {
-    assert.equal(
-      readFileSync(join(REPO, 'docs', 'policy-dependencies.schema.json'), 'utf8'),
-      readFileSync(join(REPO, 'src', 'deps', 'policy.schema.json'), 'utf8'),
-      'copy src/deps/policy.schema.json to docs/policy-dependencies.schema.json',
-    );
-  });
-
   const invalid: [string, unknown][] = [
     ['unknown key', { requireProvenance: ['*'], extra: true }],
     ['a pattern with a glob inside', { requireProvenance: ['le*pad'] }],

@@ -121,6 +121,34 @@ describe('every request has an overall deadline (dripping services, through the 
     });
   });
 
+  // The SDK's credential source opens its own socket, which nothing but the process's exit ends: the command must
+  // still answer at its deadline, and the process must not wait on that socket (bin/vouch.mjs gives it 1 s after
+  // the answer). Without either, the drip holds the process for as long as it lasts.
+  it('AWS: a container credentials endpoint that drips, through the AWS SDK', { timeout: 60_000 }, async () => {
+    const args = [
+      'sign',
+      at('a.txt'),
+      '--instance',
+      proxy.url,
+      '--identity-provider',
+      'aws',
+      '--bundle',
+      at('aws.json'),
+    ];
+    const r = await vouchAsync(args, {
+      env: env({
+        AWS_CONFIG_FILE: at('no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: at('no-aws-credentials'),
+        AWS_REGION: 'eu-west-1',
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${drip.url}/all/creds`,
+        AWS_ENDPOINT_URL_STS: `${drip.url}/all`,
+      }),
+    });
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(errorCode(r.stderr), 'SERVICE_UNAVAILABLE', r.stderr);
+    assert.ok(r.ms < WITHIN_MS + 1000 + 5000, `took ${r.ms} ms`);
+  });
+
   // One dripping service of the real stack at a time: the tests that share the proxy run in turn.
   describe('a real stack behind a proxy that drips one service', { concurrency: false }, () => {
     for (const [name, prefix] of [

@@ -1,5 +1,5 @@
 /** Run the built CLI (dist) as a user would: a child process with its own environment, stdout, stderr and status. */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -104,4 +104,34 @@ export function vouchAsync(
       });
     });
   });
+}
+
+/**
+ * `vouch serve ARGS --port 0 --json` as a child process, resolved with its URL once it printed its listening line;
+ * `stop()` ends it with SIGTERM and waits. Rejects when it exits first (with what it said on stderr).
+ */
+export async function startServe(
+  args: string[],
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+  return { url, child, stop };
 }

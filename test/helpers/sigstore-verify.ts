@@ -33,8 +33,11 @@ export interface OracleOptions {
 }
 
 export interface OraclePolicy {
+  /** A string is an *unanchored* pattern to sigstore-js (policy.ts: `signerIdentity.match(policyIdentity)`). */
   identity?: string | RegExp;
   issuer?: string;
+  /** Certificate extensions that must be present with exactly these DER value bytes (dotted OID, value). */
+  oids?: [string, Buffer][];
 }
 
 /** Build once (trust material parsing), verify many: the shape the benchmark needs. */
@@ -61,9 +64,14 @@ export function createSigstoreJsVerifier(options: OracleOptions) {
       return { ok: 'unsupported', reason: 'sigstore-js verifies message signatures only over the artifact bytes' };
     }
     try {
-      const p: { subjectAlternativeName?: string | RegExp; extensions?: { issuer: string } } = {};
+      const p: {
+        subjectAlternativeName?: string | RegExp;
+        extensions?: { issuer: string };
+        oids?: { oid: { id: number[] }; value: Buffer }[];
+      } = {};
       if (policy.identity !== undefined) p.subjectAlternativeName = policy.identity;
       if (policy.issuer !== undefined) p.extensions = { issuer: policy.issuer };
+      if (policy.oids) p.oids = policy.oids.map(([oid, value]) => ({ oid: { id: oid.split('.').map(Number) }, value }));
       verifier.verify(toSignedEntity(bundle, artifact), p);
       return { ok: true };
     } catch (e) {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +20,7 @@ import { githubActions } from '../../src/identity/github-actions.ts';
 import { gitlab } from '../../src/identity/gitlab.ts';
 import { kubernetes } from '../../src/identity/kubernetes.ts';
 import { defaultContext, type ProviderContext } from '../../src/identity/provider.ts';
+import { type DripServer, dripServer } from '../helpers/drip.ts';
 import { startAwsSts } from '../helpers/fake-aws-sts.ts';
 import { APP_AUDIENCE, CLIENT_ID, startAzure, TENANT } from '../helpers/fake-azure.ts';
 import { AZURE_EXCHANGE_AUDIENCE, startAzurePipelines } from '../helpers/fake-azure-pipelines.ts';
@@ -250,6 +252,47 @@ describe('Google Cloud', () => {
   });
 });
 
+describe('Google Cloud impersonation: one deadline over ADC and IAM', () => {
+  // ADC's metadata probe and its token fetch go through gcp-metadata, which takes neither vouch's fetch nor its
+  // deadline: a metadata server that drips held the round ~3.7 s past a 1.5 s deadline.
+  const DEADLINE_MS = 1500;
+  for (const [name, probe] of [
+    ['the metadata server drips even its probe', false],
+    ['the metadata server answers its probe, then drips the token', true],
+  ] as const) {
+    it(name, async () => {
+      const drip = await dripServer(
+        (r) =>
+          probe && r.path === '/computeMetadata/v1/instance'
+            ? { status: 200, headers: { 'metadata-flavor': 'Google' }, body: 'x' }
+            : { drip: 'body' },
+        { intervalMs: 100 },
+      );
+      const tmp = mkdtempSync(join(tmpdir(), 'vouch-gcp-'));
+      const env = {
+        GCE_METADATA_HOST: `127.0.0.1:${drip.port}`,
+        GOOGLE_SERVICE_ACCOUNT_NAME: RELEASE_ACCOUNT,
+        VOUCH_GCP_IAM_CREDENTIALS_URL: drip.url,
+        CLOUDSDK_CONFIG: tmp,
+        PATH: join(tmp, 'no-gcloud'),
+      };
+      const saved = { ...process.env };
+      delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      Object.assign(process.env, env);
+      const started = Date.now();
+      try {
+        await rejectsWith(gcp.getToken(ctx(env, { timeoutMs: DEADLINE_MS })), 'SERVICE_UNAVAILABLE');
+        const took = Date.now() - started;
+        assert.ok(took < DEADLINE_MS + 1500, `took ${took} ms`);
+      } finally {
+        process.env = saved;
+        await drip.close();
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('AWS STS GetWebIdentityToken', () => {
   it('signs the request with SigV4 (the SDK) and returns the ES384 token; RS256 on request', async () => {
     const sts = await startAwsSts();
@@ -275,6 +318,86 @@ describe('AWS STS GetWebIdentityToken', () => {
   });
   it('not detected on a laptop with credentials only', () => {
     assert.equal(aws.detect(ctx({ AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' })), false);
+  });
+
+  // The SDK's own Node handler has idle timeouts only (its requestTimeout merely warns): a server that drips a
+  // byte at a time, or a credential endpoint that never answers, held the token round for as long as it lasted.
+  describe('one overall deadline for the whole token round (VOUCH_HTTP_TIMEOUT through the context)', () => {
+    const DEADLINE_MS = 1500;
+    /** The deadline plus room for a loaded machine: below the SDK's three attempts of a deadline each. */
+    const WITHIN_MS = DEADLINE_MS + 2000;
+    let drip: DripServer;
+    let silent: ReturnType<typeof netServer>;
+    const silentSockets = new Set<import('node:net').Socket>();
+    let silentUrl = '';
+    const tmp = mkdtempSync(join(tmpdir(), 'vouch-aws-'));
+    before(async () => {
+      drip = await dripServer(() => ({ drip: 'all' }), { intervalMs: 100 });
+      // Accepts the connection and reads the request, never writes a byte.
+      silent = netServer((s) => {
+        silentSockets.add(s);
+        s.on('error', () => {});
+      });
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    });
+    after(async () => {
+      for (const s of silentSockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+      await drip.close();
+      rmSync(tmp, { recursive: true, force: true });
+    });
+    /** The SDK reads its credential chain from process.env: set it for one case, with no ~/.aws to find. */
+    async function within(env: Record<string, string>) {
+      const saved = { ...process.env };
+      for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+      Object.assign(process.env, {
+        AWS_CONFIG_FILE: join(tmp, 'none'),
+        AWS_SHARED_CREDENTIALS_FILE: join(tmp, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_REGION: 'eu-west-1',
+        ...env,
+      });
+      const started = Date.now();
+      try {
+        const c = ctx({ ...process.env } as Record<string, string>, { timeoutMs: DEADLINE_MS });
+        const e = await rejectsWith(aws.getToken(c), 'SERVICE_UNAVAILABLE');
+        const took = Date.now() - started;
+        assert.ok(took < WITHIN_MS, `took ${took} ms`);
+        return e;
+      } finally {
+        process.env = saved;
+      }
+    }
+    const keys = { AWS_ACCESS_KEY_ID: 'AKIDFAKE', AWS_SECRET_ACCESS_KEY: 'fake-secret' };
+
+    it('STS drips its answer a byte at a time: the retries share the one deadline', async () => {
+      const before = drip.seen.length;
+      await within({ ...keys, AWS_ENDPOINT_URL_STS: drip.url });
+      assert.ok(drip.seen.length > before, 'STS was asked');
+    });
+    it('STS accepts the connection and never answers', async () => {
+      await within({ ...keys, AWS_ENDPOINT_URL_STS: silentUrl });
+    });
+    it('the container credentials endpoint (ECS, Pod Identity) never answers', async () => {
+      await within({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${silentUrl}/creds`, AWS_ENDPOINT_URL_STS: drip.url });
+    });
+    it('web identity (IRSA): the nested AssumeRoleWithWebIdentity drips', async () => {
+      const file = join(tmp, 'token');
+      writeFileSync(file, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
+      const before = drip.seen.length;
+      await within({
+        AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/ReleaseSigner',
+        AWS_WEB_IDENTITY_TOKEN_FILE: file,
+        AWS_ENDPOINT_URL_STS: drip.url,
+      });
+      assert.ok(drip.seen.length > before, 'the web identity exchange was asked');
+    });
+    it("VOUCH_HTTP_TIMEOUT sets the providers' deadline; an explicit one wins", () => {
+      assert.equal(defaultContext({ env: { VOUCH_HTTP_TIMEOUT: '2.5' } }).timeoutMs, 2500);
+      assert.equal(defaultContext({ env: {} }).timeoutMs, 10_000);
+      assert.equal(defaultContext({ env: { VOUCH_HTTP_TIMEOUT: '2' }, timeoutMs: 700 }).timeoutMs, 700);
+    });
   });
 });
 

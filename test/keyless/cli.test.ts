@@ -46,7 +46,11 @@ describe('vouch sign (keyless) and vouch trust', () => {
   });
 
   it('vouch verify checks who signed with the trust store alone, and catches another identity or a change', () => {
-    const signed = vouch(['sign', at('app.exe'), '--json'], { env }).json() as { identity: string; issuer: string };
+    // Signed again (the first test signed it too): --force replaces the bundle.
+    const signed = vouch(['sign', at('app.exe'), '--force', '--json'], { env }).json() as {
+      identity: string;
+      issuer: string;
+    };
     const ok = vouch(
       [
         'verify',

@@ -54,9 +54,13 @@ export function tempHome(t: { after(fn: () => void): void }): string {
  * Keyless `sign()` of the public API (the workflow opens and closes the session and writes the bundle); the keyless
  * members of its result are checked present so tests can read them directly.
  */
-export async function signKeyless(target: string, o: KeylessOptions & { bundle?: string } = {}) {
-  const { bundle, ...keyless } = o;
-  const r = await signTarget(target, { keyless, ...(bundle !== undefined ? { bundle } : {}) });
+export async function signKeyless(target: string, o: KeylessOptions & { bundle?: string; force?: boolean } = {}) {
+  const { bundle, force, ...keyless } = o;
+  const r = await signTarget(target, {
+    keyless,
+    ...(bundle !== undefined ? { bundle } : {}),
+    ...(force ? { force } : {}),
+  });
   const { identity, issuer, identitySource, localDevelopmentIdentity, instance, certificate, timings } = r;
   assert.ok(identity !== undefined && issuer !== undefined && identitySource !== undefined, 'a keyless result');
   assert.ok(localDevelopmentIdentity !== undefined && instance !== undefined && certificate && timings);

@@ -109,7 +109,7 @@ describe('keyless signing on the embedded instance', () => {
     const squatter = createServer();
     await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
     try {
-      const second = await signKeyless(file, { home, env: {} });
+      const second = await signKeyless(file, { home, env: {}, force: true });
       assert.notEqual(second.issuer, first.issuer);
     } finally {
       await new Promise((r) => squatter.close(r));

@@ -77,6 +77,7 @@ const v03 = loadCase('prod-v0.3-hashedrekord');
 const v02 = loadCase('prod-v0.2-hashedrekord');
 const dsse = loadCase('prod-v0.3-dsse-intoto');
 const rekor2 = loadCase('staging-rekor2-hashedrekord-tsa');
+const rekor2Dsse = loadCase('staging-rekor2-dsse');
 const staging = loadCase('staging-v0.3-email-identity');
 const v01 = loadCase('prod-v0.1-hashedrekord');
 
@@ -315,6 +316,23 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       },
       'BUNDLE_UNSUPPORTED',
     ],
+    // Lookups by the bundle's own strings must not reach Object.prototype: these named a "version" (and verified).
+    ...['constructor', '__proto__', 'toString'].map((m): [string, RealCase, (b: Json) => void, ErrorCode] => [
+      `media type ${m} (an Object.prototype member)`,
+      v03,
+      (b) => {
+        b.mediaType = m;
+      },
+      'BUNDLE_UNSUPPORTED',
+    ]),
+    [
+      'a message digest algorithm named constructor',
+      v03,
+      (b) => {
+        b.messageSignature.messageDigest.algorithm = 'constructor';
+      },
+      'BUNDLE_UNSUPPORTED',
+    ],
     [
       'an empty signature',
       v03,
@@ -416,6 +434,16 @@ describe('hostile log entries', () => {
         e(b).kindVersion.kind = 'rekord';
       },
       'BUNDLE_UNSUPPORTED',
+    ],
+    [
+      'Rekor v2 DSSE entry logging a digest algorithm named constructor',
+      rekor2Dsse,
+      (b) => {
+        const x = body(b);
+        x.spec.hashedRekordV002.data.algorithm = 'constructor';
+        setBody(b, x);
+      },
+      'TLOG_INVALID',
     ],
     [
       'body digest changed',
@@ -1560,6 +1588,22 @@ describe('thresholds count distinct witnesses', () => {
       v03,
       (b) => {
         b.verificationMaterial.tlogEntries.push(b.verificationMaterial.tlogEntries[0]);
+      },
+      p,
+    );
+    expectCode('TLOG_MISSING', fn);
+  });
+  it('the same Rekor v2 entry again under another index (and an unsigned integrated time) is not a second witness', () => {
+    const p = buildPolicy({ identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }], tlogThreshold: 2 });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const entries = b.verificationMaterial.tlogEntries;
+        const copy = structuredClone(entries[0]);
+        copy.logIndex = String(BigInt(copy.logIndex ?? 0) + 1n);
+        // Without a SET an integrated time is unsigned; it only switched off the v2 index cross-check.
+        copy.integratedTime = '1700000000';
+        entries.push(copy);
       },
       p,
     );

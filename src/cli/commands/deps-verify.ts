@@ -10,9 +10,12 @@ import { depsSarif, formatDepsReport } from '../format/deps.ts';
 import { defineCommand } from '../run.ts';
 
 export default defineCommand({
-  run: async ([target]: string[], flags: DepsFlags, ctx): Promise<DepsReport> =>
-    verifyDependencies(await lockfileOf(target), await depsOptions(flags, ctx)),
+  run: async (
+    [target]: string[],
+    flags: DepsFlags & { format?: 'text' | 'json' | 'sarif' },
+    ctx,
+  ): Promise<DepsReport> => verifyDependencies(await lockfileOf(target), await depsOptions(flags, ctx)),
   human: formatDepsReport,
-  formats: { sarif: depsSarif },
+  json: (r, flags) => (flags.format === 'sarif' ? depsSarif(r) : r),
   exitStatus: (r) => r.exitStatus,
 });

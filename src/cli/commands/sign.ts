@@ -17,6 +17,7 @@ export type SignSummary = Omit<SignResult, 'bundle'> & { verifyCommands?: Verify
 interface SignFlags extends IdentityFlags {
   key?: string;
   bundle?: string;
+  force?: boolean;
   device?: boolean;
   repository?: string;
   recursive?: boolean;
@@ -40,6 +41,7 @@ export default defineCommand({
         ? { key: f.key, passphrase: () => getPassphrase('Passphrase for the private key: ') }
         : {}),
       ...(f.bundle !== undefined ? { bundle: f.bundle } : {}),
+      ...(f.force ? { force: true } : {}),
       keyless,
       ...(f.repository !== undefined ? { repository: f.repository } : {}),
       ...(f.recursive ? { recursive: true } : {}),

@@ -1,0 +1,262 @@
+/**
+ * Policies through the built CLI, as a publisher and a customer use them: `vouch serve --config` certifies GitHub
+ * Actions identities (a local identity provider stands in for GitHub's), a release is signed by the pipeline and a
+ * second bundle is added by the release manager; `vouch policy init` pins the release; `vouch verify --policy`
+ * accepts the next release and refuses a fork's, with the rule tree, --json and SARIF; a policy URL is pinned by
+ * digest and fetched once; cosign's claim flags; `vouch policy check` names the line at fault.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { errorCode, startServe, tempDir, vouchAsync } from '../helpers/cli.ts';
+import { releaseClaims } from '../helpers/github-release.ts';
+import { sarifValidator } from '../helpers/sarif-schema.ts';
+import { TestIdp } from '../helpers/test-idp.ts';
+
+describe('vouch verify --policy and vouch policy, end to end', () => {
+  const tmp = tempDir('vouch-e2e-policy-');
+  const at = (p: string) => join(tmp.path, p);
+  let idp: TestIdp;
+  let serve: Awaited<ReturnType<typeof startServe>> | undefined;
+  let url = '';
+  let gh = '';
+  let people = '';
+  const env = () => ({ VOUCH_HOME: at('customer') });
+  const root = () => at('data/trusted_root.json');
+
+  before(async () => {
+    idp = await TestIdp.start();
+    gh = idp.issuer('github');
+    people = idp.issuer('accounts');
+    writeFileSync(
+      at('serve.yaml'),
+      stringify({
+        'allow-insecure-loopback-issuers': true,
+        'oidc-issuers': { [gh]: { type: 'github-workflow' }, [people]: { type: 'email' } },
+      }),
+    );
+    serve = await startServe(['--config', at('serve.yaml'), '--data', at('data')]);
+    url = serve.url;
+  });
+
+  after(async () => {
+    await serve?.stop();
+    await idp?.close();
+    tmp.dispose();
+  });
+
+  async function sign(file: string, bundle: string, token: string) {
+    const r = await vouchAsync(
+      ['sign', at(file), '--instance', url, '--identity-token', token, '--bundle', at(bundle)],
+      {
+        env: { VOUCH_HOME: at('publisher') },
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const release = (file: string, bundle: string, over: Record<string, unknown> = {}) =>
+    idp.mint(gh, releaseClaims(over)).then((t) => sign(file, bundle, t));
+
+  it('pins a release, verifies the next one, refuses a fork with the tree, --json and SARIF', async () => {
+    writeFileSync(at('app-1.4.2.exe'), 'MZ 1.4.2');
+    await release('app-1.4.2.exe', 'app-1.4.2.exe.sigstore.json');
+    const init = await vouchAsync(
+      ['policy', 'init', '--from', at('app-1.4.2.exe.sigstore.json'), '--trusted-root', root()],
+      { env: env() },
+    );
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(init.stdout, /refs\/tags\/v\*/);
+    writeFileSync(at('acme.policy.yaml'), init.stdout);
+    const check = await vouchAsync(['policy', 'check', at('acme.policy.yaml')], { env: env() });
+    assert.equal(check.status, 0, check.stderr);
+
+    const verify = (file: string, ...more: string[]) =>
+      vouchAsync(['verify', at(file), '--policy', at('acme.policy.yaml'), '--trusted-root', root(), ...more], {
+        env: env(),
+      });
+    assert.equal((await verify('app-1.4.2.exe')).status, 0);
+
+    writeFileSync(at('app-1.5.0.exe'), 'MZ 1.5.0');
+    await release('app-1.5.0.exe', 'app-1.5.0.exe.sigstore.json', { ref: 'refs/tags/v1.5.0' });
+    const next = await verify('app-1.5.0.exe');
+    assert.equal(next.status, 0, next.stderr);
+    assert.match(next.stdout, /Verified OK.*meets the policy/);
+
+    writeFileSync(at('fork.exe'), 'MZ fork');
+    await release('fork.exe', 'fork.exe.sigstore.json', {
+      repository: 'evil/app',
+      repository_id: '31337',
+      repository_owner_id: '666',
+      ref: 'refs/tags/v1.5.0',
+    });
+    const fork = await verify('fork.exe');
+    assert.equal(fork.status, 1);
+    assert.equal(errorCode(fork.stderr), 'POLICY_NOT_SATISFIED');
+    assert.match(fork.stderr, /NOT MET/);
+    assert.match(fork.stderr, /sourceRepositoryURI is "https:\/\/github.com\/evil\/app"/);
+
+    const json = await verify('fork.exe', '--json');
+    assert.equal(json.status, 1);
+    const failure = json.json() as {
+      verified: boolean;
+      error: { code: string; details: { evaluation: { satisfied: boolean } } };
+    };
+    assert.equal(failure.verified, false);
+    assert.equal(failure.error.details.evaluation.satisfied, false);
+
+    const sarif = await verify('fork.exe', '--format', 'sarif');
+    assert.equal(sarif.status, 1);
+    const log = sarif.json() as {
+      version: string;
+      runs: {
+        results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[];
+      }[];
+    };
+    assert.equal(log.version, '2.1.0');
+    const valid = sarifValidator();
+    assert.ok(valid(log), JSON.stringify(valid.errors));
+    // Met: a run without results, valid too; a failure before any policy: one result named by its code.
+    const met = await verify('app-1.5.0.exe', '--format', 'sarif');
+    assert.equal(met.status, 0, met.stderr);
+    assert.ok(valid(met.json()), JSON.stringify(valid.errors));
+    assert.deepEqual((met.json() as { runs: { results: unknown[] }[] }).runs[0]!.results, []);
+    const broken = await vouchAsync(
+      [
+        'verify',
+        at('fork.exe'),
+        '--bundle',
+        at('missing.json'),
+        '--policy',
+        at('acme.policy.yaml'),
+        '--format',
+        'sarif',
+      ],
+      { env: env() },
+    );
+    assert.equal(broken.status, 2);
+    assert.ok(valid(broken.json()), JSON.stringify(valid.errors));
+    assert.equal(log.runs[0]!.results[0]!.ruleId, 'require');
+    assert.match(log.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation.uri, /fork\.exe$/);
+  });
+
+  it('a second signer adds a bundle beside the first; a two-person policy finds both without --bundle', async () => {
+    writeFileSync(at('tool.exe'), 'MZ tool');
+    await release('tool.exe', 'tool.exe.sigstore.json');
+    const rmToken = await idp.mint(people, { sub: 'rm', email: 'rm@acme.test', email_verified: true });
+    // Signing again where the pipeline's bundle is would replace it: refused before any token is used.
+    const over = await vouchAsync(['sign', at('tool.exe'), '--instance', url, '--identity-token', rmToken], {
+      env: { VOUCH_HOME: at('publisher') },
+    });
+    assert.equal(over.status, 2);
+    assert.equal(errorCode(over.stderr), 'FILE_EXISTS');
+    await sign('tool.exe', 'tool.exe.rm.sigstore.json', rmToken);
+    const init = await vouchAsync(
+      [
+        'policy',
+        'init',
+        '--from',
+        at('tool.exe.sigstore.json'),
+        '--from',
+        at('tool.exe.rm.sigstore.json'),
+        '--trusted-root',
+        root(),
+      ],
+      { env: env() },
+    );
+    assert.equal(init.status, 0, init.stderr);
+    writeFileSync(at('two.yaml'), init.stdout);
+    const ok = await vouchAsync(
+      ['verify', at('tool.exe'), '--policy', at('two.yaml'), '--trusted-root', root(), '--json'],
+      { env: env() },
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal((ok.json() as { evaluation: { signatures: unknown[] } }).evaluation.signatures.length, 2);
+    const one = await vouchAsync(
+      [
+        'verify',
+        at('tool.exe'),
+        '--policy',
+        at('two.yaml'),
+        '--trusted-root',
+        root(),
+        '--bundle',
+        at('tool.exe.sigstore.json'),
+      ],
+      { env: env() },
+    );
+    assert.equal(one.status, 1);
+    assert.equal(errorCode(one.stderr), 'POLICY_NOT_SATISFIED');
+  });
+
+  it("cosign's claim flags require the claims exactly", async () => {
+    writeFileSync(at('cli.exe'), 'MZ cli');
+    await release('cli.exe', 'cli.exe.sigstore.json');
+    const args = (repo: string) => [
+      'verify',
+      at('cli.exe'),
+      '--trusted-root',
+      root(),
+      '--certificate-identity',
+      'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.4.2',
+      '--certificate-oidc-issuer',
+      gh,
+      '--certificate-github-workflow-repository',
+      repo,
+      '--certificate-github-workflow-trigger',
+      'push',
+      '--certificate-github-workflow-ref',
+      'refs/tags/v1.4.2',
+    ];
+    assert.equal((await vouchAsync(args('acme/app'), { env: env() })).status, 0);
+    const wrong = await vouchAsync(args('acme/app-x'), { env: env() });
+    assert.equal(wrong.status, 1);
+    assert.equal(errorCode(wrong.stderr), 'POLICY_NOT_SATISFIED');
+  });
+
+  it('a policy URL: needs its digest, is fetched once, then verification is offline', async () => {
+    const text = readFileSync(at('acme.policy.yaml'));
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    let hits = 0;
+    const server: Server = createServer((_req, res) => {
+      hits++;
+      res.end(text);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const policyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/acme.policy.yaml`;
+    const verify = (...more: string[]) =>
+      vouchAsync(['verify', at('app-1.5.0.exe'), '--policy', policyUrl, '--trusted-root', root(), ...more], {
+        env: env(),
+      });
+    try {
+      const none = await verify();
+      assert.equal(none.status, 2);
+      assert.equal(errorCode(none.stderr), 'USAGE');
+      const wrong = await verify('--policy-digest', `sha256:${'0'.repeat(64)}`);
+      assert.equal(wrong.status, 1);
+      assert.equal(errorCode(wrong.stderr), 'POLICY_DIGEST_MISMATCH');
+      assert.equal((await verify('--policy-digest', digest)).status, 0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const fetched = hits;
+    const offline = await verify('--policy-digest', digest);
+    assert.equal(offline.status, 0, offline.stderr);
+    assert.equal(hits, fetched);
+  });
+
+  it('policy check: a policy that can never be met is refused with its line', async () => {
+    writeFileSync(
+      at('bad.yaml'),
+      'apiVersion: vouch.dev/policy/v1\nsigners:\n  ci:\n    identity: a\n    issuer: b\nrequire:\n  threshold: 2\n  of: [ci]\n',
+    );
+    const r = await vouchAsync(['policy', 'check', at('bad.yaml')], { env: env() });
+    assert.equal(r.status, 2);
+    assert.equal(errorCode(r.stderr), 'POLICY_INVALID');
+    assert.match(r.stderr, /bad\.yaml:7:\d+: require > threshold/);
+  });
+});
