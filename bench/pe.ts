@@ -4,6 +4,9 @@
  *   - a tree of files that are not PE images, and one of signed PE files: what a hasher does to each file first
  *     (open, fstat, read up to 64 KiB, close) against the same plus `hasMzMagic` on the bytes read and, for "MZ",
  *     `checkPe` on the open handle (the structural check, reusing the bytes read);
+ *   - whole directory walks (`walkDirectory`: listing, hashing on the pool's threads) of a tree of files that are
+ *     not PE images and of one of signed PE files, with and without the PE check the sign walk runs, rounds in
+ *     ABBA order;
  *   - one large signed PE file: SHA-256 of the whole file (core/digest's hashFile) against the full Authenticode
  *     verification (`inspectPeFile`: structure, image digest, PKCS#7, timestamp).
  * Run: npm run bench -- pe   (needs binutils and osslsigncode, as the tests do)
@@ -11,12 +14,17 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultRules } from '../src/artifact/dir/statement.ts';
+import { walkDirectory } from '../src/artifact/dir/walk.ts';
 import { checkPe, handleSource, hasMzMagic, inspectPeFile } from '../src/artifact/pe/index.ts';
 import { hashFile } from '../src/core/digest.ts';
 import { havePeTools, peWorkshop } from '../test/helpers/pe.ts';
 import { ensureTool } from './lib.ts';
 
 const FILES = 2000;
+/** Files of the directory walk without PE files: enough for the pool to start its worker threads. */
+const WALK_FILES = 20_000;
+const WALK_ROUNDS = 9;
 const ROUNDS = 5;
 const HEAD = 64 << 10;
 
@@ -108,6 +116,25 @@ async function run(): Promise<string> {
       copyFileSync(small, q);
       withPe.push(q);
     }
+    const walkTree = join(ws.dir, 'walk');
+    mkdirSync(walkTree);
+    for (let i = 0; i < WALK_FILES; i++) {
+      if (i % 500 === 0) mkdirSync(join(walkTree, `d${i / 500}`));
+      writeFileSync(join(walkTree, `d${Math.floor(i / 500)}`, `f${i}.js`), `// file ${i}\n`.repeat(1 + (i % 40)));
+    }
+    // Verify-mode walks: the same walk as signing's, with the PE check as the only difference.
+    const walk = (root: string, peCheck: boolean) =>
+      timed(() => walkDirectory(root, defaultRules('vouch'), { mode: 'verify', ...(peCheck && { peCheck }) }));
+    const [walkBase, walkCheck] = await alternate(
+      () => walk(walkTree, false),
+      () => walk(walkTree, true),
+      WALK_ROUNDS,
+    );
+    const [peWalkBase, peWalkCheck] = await alternate(
+      () => walk(pes, false),
+      () => walk(pes, true),
+      WALK_ROUNDS,
+    );
     const [plainBase, plainCheck] = await tree(noPe);
     const [peBase, peCheck] = await tree(withPe);
     const [hashBig, inspectBig] = await alternate(
@@ -124,6 +151,11 @@ async function run(): Promise<string> {
       '|---|---|---|---|---|',
       row('no PE files (8 KiB each)', plainBase, plainCheck),
       row('signed PE files (~8 KiB each)', peBase, peCheck),
+      '',
+      `| directory walk (median of ${WALK_ROUNDS} rounds, ABBA) | without the check (ms) | with it (ms) | ratio |`,
+      '|---|---|---|---|',
+      `| ${WALK_FILES.toLocaleString('en')} files, none PE (20-500 bytes) | ${walkBase.toFixed(0)} | ${walkCheck.toFixed(0)} | ${(walkCheck / walkBase).toFixed(2)} |`,
+      `| ${FILES.toLocaleString('en')} signed PE files (~8 KiB) | ${peWalkBase.toFixed(0)} | ${peWalkCheck.toFixed(0)} | ${(peWalkCheck / peWalkBase).toFixed(2)} |`,
       '',
       '| 64 MiB signed PE | median (ms) | ratio |',
       '|---|---|---|',

@@ -25,6 +25,13 @@ describe('strict JSON', () => {
     ['string containing braces', '{"a":"{\\"a\\":1,","b":"}"}', undefined],
     ['invalid JSON', '{"a":', 'BUNDLE_MALFORMED'],
     ['too deep', '['.repeat(100) + ']'.repeat(100), 'BUNDLE_MALFORMED'],
+    // Depth is checked before the text is known to be JSON: hostile text must still end in the document's code.
+    ['too deep and never closed', '{"a":'.repeat(100), 'BUNDLE_MALFORMED'],
+    ['a list where a key is due', '{["a":1]}', 'BUNDLE_MALFORMED'],
+    ['a list where a key is due, then a key', '{[,"a":1,"a":2', 'BUNDLE_MALFORMED'],
+    ['a key with a bad escape', '{"a\\x":1,"\\q":2}', 'BUNDLE_MALFORMED'],
+    ['a key with an unknown escape', '{"\\q":1}', 'BUNDLE_MALFORMED'],
+    ['an escaped key never closed', '{"\\u00', 'BUNDLE_MALFORMED'],
   ];
   for (const [name, text, expected] of rows) {
     it(name, () =>

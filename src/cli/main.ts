@@ -65,7 +65,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     )
     .option('--incremental [cache]', 'directories: reuse digests of unchanged files (cache kept outside the tree)')
     .option('--manifest <path>', 'directories: where a manifest over 1 MiB goes (default: BUNDLE.manifest.jsonl)')
-    .option('--allow-pe-anomaly <path...>', 'PE files: sign this file despite an Authenticode anomaly (recorded)')
+    .option(
+      '--allow-pe-anomaly <path...>',
+      'PE files: sign this file (in a directory: this path in the tree) despite an anomaly (recorded)',
+    )
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/sign.ts')));
 
@@ -100,7 +103,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--allow-repository <name...>', 'images: also accept signatures made for these repositories')
     .option('--unsafe-allow-any-repository', 'images: accept a signature made for any repository (digest only)')
     .option('--allow-insecure-registry', 'images: plain HTTP to a registry that is not on loopback')
-    .option('--pe-strict', 'PE files: also refuse data hidden around the Authenticode signature or a broken one')
+    .option(
+      '--pe-strict',
+      'PE files (every one of a directory): also refuse data hidden around the Authenticode signature or a broken one',
+    )
     .option('--authenticode-roots <file>', 'PE files (--pe-strict): PEM CA certificates Authenticode must chain to')
     .option('--allow-pe-anomaly <path...>', 'PE files (--pe-strict): accept this file despite an anomaly (recorded)')
     .addOption(

@@ -85,8 +85,9 @@ export function parsePrivateKey(pem: string, passphrase: string | undefined): Ke
   try {
     key = createPrivateKey({ key: pem, format: 'pem', passphrase: passphrase ?? '' });
   } catch (e) {
-    const msg = String((e as Error).message);
-    if (/decrypt|passphrase|bad/i.test(msg) && pem.includes('ENCRYPTED')) {
+    // An encrypted key that does not open is a passphrase problem whatever OpenSSL says: about one wrong passphrase
+    // in 256 gets past AES-CBC's padding check and fails later, in the DER of the garbage it decrypted.
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) {
       throw new VouchError('PASSPHRASE_INVALID', 'the passphrase does not decrypt the private key', { cause: e });
     }
     throw new VouchError('KEY_INVALID', 'the private key cannot be read', { cause: e });

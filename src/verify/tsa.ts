@@ -150,11 +150,18 @@ export function parseTimestamp(der: Buffer): ParsedTimestamp {
   };
 }
 
+/** A verified timestamp: its time in epoch ms, and the TSTInfo the authority signed. */
+export interface VerifiedToken {
+  time: number;
+  /** What identifies the token however it is wrapped (bare ContentInfo, TimeStampResp, any status text). */
+  tstInfo: Buffer;
+}
+
 /**
  * Verify a timestamp over `signed` (the bundle's signature bytes: the message imprint is their hash, per the
- * bundle spec's TimestampVerificationData) against the trusted TSAs. Returns the verified time in epoch ms.
+ * bundle spec's TimestampVerificationData) against the trusted TSAs.
  */
-export function verifyTimestamp(der: Buffer, signed: Buffer, tsas: readonly CertificateAuthority[]): number {
+export function verifyTimestamp(der: Buffer, signed: Buffer, tsas: readonly CertificateAuthority[]): VerifiedToken {
   const ts = parseTimestamp(der);
   const imprint = createHash(ts.imprintAlgorithm).update(signed).digest();
   if (!bytesEqual(imprint, ts.imprint)) fail('the timestamp is over another signature');
@@ -186,7 +193,7 @@ export function verifyTimestamp(der: Buffer, signed: Buffer, tsas: readonly Cert
       reason = 'the timestamp is outside the validity of its timestamp authority';
       continue;
     }
-    return t;
+    return { time: t, tstInfo: ts.tstInfo };
   }
   return fail(reason);
 }

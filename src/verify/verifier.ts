@@ -132,7 +132,8 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   ctx.stage = 3;
 
   // 4. RFC 3161 timestamps: every one must verify.
-  const tsaTimes = b.rfc3161Timestamps.map((t) => verifyTimestamp(t, sigBytes, trust.timestampAuthorities));
+  const tokens = b.rfc3161Timestamps.map((t) => verifyTimestamp(t, sigBytes, trust.timestampAuthorities));
+  const tsaTimes = tokens.map((t) => t.time);
   ctx.stage = 4;
 
   // 5. Thresholds and trusted time.
@@ -142,7 +143,9 @@ function verifyWithRoot(b: Bundle, artifact: ArtifactInput, policy: Policy, trus
   if (witnesses.size < tlogThreshold) {
     throw new VouchError('TLOG_MISSING', `${witnesses.size} verified log entries, ${tlogThreshold} required`);
   }
-  const distinctTokens = new Set(b.rfc3161Timestamps.map((t) => t.toString('base64'))).size;
+  // A token is known by the TSTInfo its authority signed, not by its bytes: the same token bare, in a
+  // TimeStampResp, or with another status text is still one.
+  const distinctTokens = new Set(tokens.map((t) => t.tstInfo.toString('base64'))).size;
   if (distinctTokens < (policy.timestampThreshold ?? 0)) {
     throw new VouchError('TIMESTAMP_MISSING', 'fewer verified RFC 3161 timestamps than the policy requires');
   }

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import type { PeCheckRecord } from '../artifact/dir/index.ts';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -61,8 +62,9 @@ export interface SignOptions {
   /** Directories: where a manifest too large to embed is written (default: beside the bundle, DIR.manifest.jsonl). */
   manifest?: string;
   /**
-   * Files: PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway, by path (e.g. an
-   * installer tagged after signing). The exception is recorded in the result.
+   * PE files checked before signing (src/artifact/pe) that may carry an anomaly anyway (e.g. an installer tagged
+   * after signing): a file target by its path, a directory's files by their path in the tree. The exception is
+   * recorded in the result, and for a directory in the signed statement.
    */
   allowPeAnomaly?: string[];
   /** Replace a bundle that already exists (else FILE_EXISTS: a second signer adds a bundle, never replaces one). */
@@ -88,6 +90,8 @@ export interface SignedDirectorySummary {
     found: number;
     foundPaths: string[];
   };
+  /** The PE check run before signing: PE files found, and the exceptions `allowPeAnomaly` made (recorded). */
+  peCheck: PeCheckRecord;
 }
 
 /** Who signed: a key (by fingerprint), or the identity a CA certified for a keyless signature. */
@@ -168,8 +172,8 @@ export async function signTarget(input: string | Target, options: SignOptions = 
 }
 
 async function signWith(target: Target, options: SignOptions, context: ContextSource): Promise<SignResult> {
-  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin') {
-    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as file targets');
+  if (options.allowPeAnomaly?.length && target.kind !== 'file' && target.kind !== 'stdin' && target.kind !== 'dir') {
+    throw new VouchError('USAGE', '--allow-pe-anomaly applies to PE files signed as files or in a directory');
   }
   const result = await signKind(target, options, context);
   if (result.bundlePath) {
@@ -258,6 +262,7 @@ async function signDirectoryTarget(
         }
       : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.allowPeAnomaly ? { allowPeAnomaly: options.allowPeAnomaly } : {}),
   });
   // The context comes after the walk: a tree that fails its own checks never opens a session or asks a passphrase.
   let context: SigningContext;
@@ -295,6 +300,7 @@ async function signDirectoryTarget(
         found: walk.excluded.count,
         foundPaths: walk.excluded.paths,
       },
+      peCheck: prepared.peCheck,
     },
     ...proofsOf(bundle),
   };

@@ -44,8 +44,10 @@ export interface VerifyOptions extends PolicyOptions {
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
   /**
-   * `--pe-strict`: a verified file that is a PE image must also pass the check a signer runs (src/artifact/pe):
-   * no data hidden around its Authenticode signature, a signature that matches it, chains to `roots` when given.
+   * `--pe-strict`: a verified file that is a PE image (or every PE file of a verified directory) must also pass the
+   * check a signer runs (src/artifact/pe): no data hidden around its Authenticode signature, a signature that
+   * matches it, chains to `roots` when given. `allow`: files (a directory's by their path in the tree) accepted
+   * with an anomaly, and reported.
    */
   pe?: { strict: true; roots?: Buffer[]; allow?: string[] };
 }
@@ -63,8 +65,8 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
   const target = typeof input === 'string' ? parseTarget(input) : input;
   // The policy is checked before any work, so a missing identity fails fast as a usage error.
   const policy = buildPolicy(options);
-  if (options.pe && target.kind !== 'file') {
-    throw new VouchError('USAGE', '--pe-strict checks a file target (directories: with the directory integration)');
+  if (options.pe && target.kind !== 'file' && target.kind !== 'dir') {
+    throw new VouchError('USAGE', '--pe-strict checks a file or a directory target');
   }
   switch (target.kind) {
     case 'file': {
@@ -129,6 +131,9 @@ async function verifyDirectory(
       ...(options.ignorePaths ? { ignorePaths: options.ignorePaths } : {}),
       ...(options.failOnExcluded ? { failOnExcluded: true } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.pe
+        ? { pe: { ...(options.pe.roots && { roots: options.pe.roots }), allow: options.pe.allow ?? [] } }
+        : {}),
     });
     return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
   } finally {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { children, derEncode, derOne, TAG } from '../../src/core/der.ts';
 import { preAuthEncoding } from '../../src/core/dsse.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import {
@@ -98,6 +99,8 @@ describe('hostile bundle text', () => {
     ],
     ['100 MB bundle', () => `{"a":"${'A'.repeat(100 << 20)}"}`, 'BUNDLE_TOO_LARGE'],
     ['deep nesting', () => `${'['.repeat(10000)}${']'.repeat(10000)}`, 'BUNDLE_MALFORMED'],
+    // Refused at depth 65 by the scan; JSON.parse run first spent ~20 s building the lists.
+    ['30 MiB of nesting, just under the size cap', () => '['.repeat(30 << 20), 'BUNDLE_MALFORMED'],
   ];
   for (const [name, text, code] of rows) {
     it(name, () => {
@@ -1619,6 +1622,35 @@ describe('thresholds count distinct witnesses', () => {
       (b) => {
         const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
         ts.push(ts[0]);
+      },
+      p,
+    );
+    expectCode('TIMESTAMP_MISSING', fn);
+  });
+  it('one timestamp token in three encodings does not meet a threshold of two', () => {
+    const p = buildPolicy({
+      identities: [{ identity: rekor2.identity!, issuer: rekor2.issuer! }],
+      timestampThreshold: 2,
+    });
+    const fn = mutated(
+      rekor2,
+      (b) => {
+        const ts = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        // The real one is a TimeStampResp { status, token }: add the bare token, and the token under a status text.
+        const resp = children(
+          derOne(Buffer.from(ts[0].signedTimestamp, 'base64'), TAG.SEQUENCE, 'INTERNAL'),
+          'INTERNAL',
+        );
+        resp.next(TAG.SEQUENCE);
+        const token = Buffer.from(resp.next(TAG.SEQUENCE).raw);
+        const status = derEncode(
+          TAG.SEQUENCE,
+          Buffer.concat([Buffer.of(2, 1, 0), derEncode(TAG.SEQUENCE, Buffer.of(0x0c, 1, 0x41))]),
+        );
+        ts.push(
+          { signedTimestamp: token.toString('base64') },
+          { signedTimestamp: derEncode(TAG.SEQUENCE, Buffer.concat([status, token])).toString('base64') },
+        );
       },
       p,
     );

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../core/atomic.ts';
 import { parseStrictJson } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
 import { type CachedFile, type HashedFiles, hashedPath } from './pool.ts';
-import { FileStatus, STAMPS } from './status.ts';
+import { FileStatus, PeMark, STAMPS } from './status.ts';
 
 export interface IncrementalOptions {
   path?: string;
@@ -25,10 +25,11 @@ export interface IncrementalOptions {
 }
 
 interface CacheFile {
-  version: 1;
+  /** 2: with the PE check's mark (an older cache is not used: its files are hashed and checked again). */
+  version: 2;
   writtenAtMs: number;
-  /** path -> [size, mtimeMs, ctimeMs, ino, sha256 hex] */
-  files: Record<string, [number, number, number, number, string]>;
+  /** path -> [size, mtimeMs, ctimeMs, ino, sha256 hex, PeMark] */
+  files: Record<string, [number, number, number, number, string, number]>;
 }
 
 /** Where the incremental cache of `root` lives, outside the tree so it is never signed or shipped. */
@@ -62,7 +63,7 @@ export function loadCache(rootAbs: string, options: IncrementalOptions): LoadedC
   let parsed: CacheFile | undefined;
   try {
     const v = parseStrictJson(readFileSync(path, 'utf8'), { code: 'CONFIG_INVALID', maxDepth: 8 }) as CacheFile;
-    if (v && v.version === 1 && typeof v.writtenAtMs === 'number' && typeof v.files === 'object') parsed = v;
+    if (v && v.version === 2 && typeof v.writtenAtMs === 'number' && typeof v.files === 'object') parsed = v;
   } catch {
     // No cache or an unreadable one: everything is hashed, and a fresh cache is written.
   }
@@ -74,17 +75,27 @@ export function loadCache(rootAbs: string, options: IncrementalOptions): LoadedC
     cutoffMs: parsed ? parsed.writtenAtMs - (options.racyWindowMs ?? 2000) : 0,
     lookup(p) {
       const rec = Object.hasOwn(files, p) ? files[p] : undefined;
-      if (!Array.isArray(rec) || rec.length !== 5 || typeof rec[4] !== 'string' || !HEX.test(rec[4])) return undefined;
+      if (!Array.isArray(rec) || rec.length !== 6 || typeof rec[4] !== 'string' || !HEX.test(rec[4])) return undefined;
       if (!rec.slice(0, 4).every((x) => typeof x === 'number')) return undefined;
-      return { size: rec[0], mtimeMs: rec[1], ctimeMs: rec[2], ino: rec[3], sha256: Buffer.from(rec[4], 'hex') };
+      const pe = rec[5];
+      if (pe !== PeMark.None && pe !== PeMark.Clean && pe !== PeMark.Flagged) return undefined;
+      return {
+        size: rec[0],
+        mtimeMs: rec[1],
+        ctimeMs: rec[2],
+        ino: rec[3],
+        sha256: Buffer.from(rec[4], 'hex'),
+        pe,
+      };
     },
   };
 }
 
 /** Write the cache for the next walk; failing to only costs time, never the signature. */
 export function saveCache(path: string, hashed: HashedFiles): void {
-  const stamps = hashed.stamps;
-  if (!stamps) return;
+  const { stamps, pe } = hashed;
+  // Without the PE check's marks a later walk could not tell which cached files to check.
+  if (!stamps || !pe) return;
   const files: CacheFile['files'] = {};
   const digests = Buffer.from(hashed.digests.buffer, hashed.digests.byteOffset, hashed.digests.byteLength);
   for (let i = 0; i < hashed.count; i++) {
@@ -97,9 +108,10 @@ export function saveCache(path: string, hashed: HashedFiles): void {
       stamps[t + 2]!,
       stamps[t + 3]!,
       digests.toString('hex', i * 32, i * 32 + 32),
+      pe[i]!,
     ];
   }
-  const body: CacheFile = { version: 1, writtenAtMs: Date.now(), files };
+  const body: CacheFile = { version: 2, writtenAtMs: Date.now(), files };
   try {
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
     writeFileAtomic(path, JSON.stringify(body), { mode: 0o600 });

@@ -9,10 +9,15 @@
  * Each file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before any read: a file swapped for a
  * symlink fails with ELOOP instead of being followed, and a FIFO swapped in after the listing opens without
  * blocking and is refused by its type, so the walk never hangs.
+ *
+ * With `job.pe`, a file whose first bytes are "MZ" also gets the structural PE check (issue 15) on the bytes just
+ * read plus one read of its certificate table, before those bytes are hashed; any other file costs one comparison.
  */
 import { createHash, hash as oneShot } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
-import { FileStatus, type HashJob, META, STAMPS } from './status.ts';
+import { checkPe, refusals } from '../pe/check.ts';
+import { fdSource, hasMzMagic, type PeSource } from '../pe/layout.ts';
+import { FileStatus, type HashJob, META, PeMark, STAMPS } from './status.ts';
 
 export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
@@ -25,10 +30,27 @@ export function openFailure(code: string | undefined): FileStatus {
 }
 
 /**
- * Hash every file of `job` this thread can take, until the listing is closed and no index is left. `onChunk` runs
- * after each chunk (progress, the cold-cache check).
+ * The structural PE check of one file whose first bytes, already read, are `head`: what the main thread needs to
+ * know (src/artifact/dir/pe.ts looks at a flagged file again for the code and offsets). Never throws.
  */
-export function hashLoop(job: HashJob, onChunk?: () => void): void {
+export async function peMark(source: PeSource, head: Buffer): Promise<PeMark> {
+  if (!hasMzMagic(head)) return PeMark.None;
+  try {
+    const check = await checkPe(source, head);
+    if (check.kind === 'not-pe') return PeMark.None;
+    return refusals(check.anomalies).length > 0 ? PeMark.Flagged : PeMark.Clean;
+  } catch {
+    // PE_MALFORMED, or a read that failed: the main thread's full check says which.
+    return PeMark.Flagged;
+  }
+}
+
+/**
+ * Hash every file of `job` this thread can take, until the listing is closed and no index is left. `onChunk` runs
+ * after each chunk (progress, the cold-cache check). It awaits only the PE check of a PE file (whose reads are
+ * synchronous), so it never yields to the event loop.
+ */
+export async function hashLoop(job: HashJob, onChunk?: () => void): Promise<void> {
   const buf = Buffer.allocUnsafe(job.bufferSize);
   const counter = job.counter;
   let n = 0;
@@ -39,6 +61,7 @@ export function hashLoop(job: HashJob, onChunk?: () => void): void {
   let digests: Uint8Array = new Uint8Array(0);
   let wide: Float64Array = new Float64Array(0);
   let stamps: Float64Array | undefined;
+  let pe: Uint8Array | undefined;
   for (;;) {
     const start = Atomics.add(counter, 0, job.chunk);
     // Wait until this chunk is published or the listing is over; the arrays grow before an index is published.
@@ -63,12 +86,14 @@ export function hashLoop(job: HashJob, onChunk?: () => void): void {
       digests = new Uint8Array(job.digests.buffer, 0, n * 32);
       wide = new Float64Array(job.digests.buffer, 0, n * 4);
       if (job.stamps) stamps = new Float64Array(job.stamps.buffer, 0, n * STAMPS);
+      if (job.pe) pe = new Uint8Array(job.pe.buffer, 0, n);
     }
     const end = Math.min(n, start + job.chunk);
     for (let i = start; i < end; i++) {
       if (status[i] !== FileStatus.Pending) continue;
       const abs = `${job.root}/${names.toString('utf8', offsets[i], offsets[i + 1])}`;
       if (job.cache !== undefined && stamps !== undefined && fromCache(job, i, abs, status, meta, digests, stamps)) {
+        if (pe !== undefined) pe[i] = job.cache.has[i]! - 1;
         continue;
       }
       let fd: number;
@@ -94,6 +119,10 @@ export function hashLoop(job: HashJob, onChunk?: () => void): void {
           continue;
         }
         let r = readSync(fd, buf, 0, buf.length, null);
+        // `buf` past `r` holds an earlier file's bytes: hence `r >= 2` (and no view made for a file that is not PE).
+        if (pe !== undefined && r >= 2 && hasMzMagic(buf)) {
+          pe[i] = await peMark(fdSource(fd, st.size), buf.subarray(0, r));
+        }
         let size = r;
         if (r < buf.length) digests.set(oneShot('sha256', buf.subarray(0, r), 'buffer'), i * 32);
         else {
@@ -134,7 +163,7 @@ function fromCache(
   stamps: Float64Array,
 ): boolean {
   const cache = job.cache!;
-  if (cache.has[i] !== 1) return false;
+  if (cache.has[i] === 0) return false;
   const st = lstatSync(abs, { throwIfNoEntry: false });
   const c = i * STAMPS;
   if (

@@ -6,8 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { hashLoop } from './hash-loop.ts';
 import type { HashJob } from './status.ts';
 
-function run(job: HashJob): void {
-  hashLoop(job);
+async function run(job: HashJob): Promise<void> {
+  await hashLoop(job);
   parentPort!.postMessage('done');
 }
 

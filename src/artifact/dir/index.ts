@@ -24,6 +24,7 @@ export {
   type SymlinkEntry,
 } from './manifest.ts';
 export { DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
+export { describePeCheck, type PeCheckRecord, type PeException, type PeStrictResult } from './pe.ts';
 export {
   type DirectoryStatementOptions,
   directoryStatement,
@@ -54,4 +55,11 @@ export {
   verifyDirectory,
   verifyDirectoryStatement,
 } from './verify.ts';
-export { type ExcludedFound, type WalkOptions, type WalkResult, type WalkStats, walkDirectory } from './walk.ts';
+export {
+  type ExcludedFound,
+  type TreePe,
+  type WalkOptions,
+  type WalkResult,
+  type WalkStats,
+  walkDirectory,
+} from './walk.ts';

@@ -11,11 +11,14 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hashHandle } from '../../core/digest.ts';
-import { hashLoop, OPEN_FLAGS, openFailure } from './hash-loop.ts';
-import { FileStatus, type HashJob, META, STAMPS } from './status.ts';
+import { handleSource } from '../pe/layout.ts';
+import { hashLoop, OPEN_FLAGS, openFailure, peMark } from './hash-loop.ts';
+import { FileStatus, type HashJob, META, type PeMark, STAMPS } from './status.ts';
 
 /** Above this size a file is hashed with the next 4 MiB read in flight (core/digest.ts), on the main thread. */
 export const LARGE_FILE = 16 << 20;
+/** What a large file's PE check reads first (its headers), before the overlapped reader hashes it. */
+const PE_HEAD = 4096;
 /** Below this many published files a worker's start-up (~30-80 ms of CPU) costs more than it saves. */
 const MIN_FILES_PER_WORKER = 2000;
 /**
@@ -45,6 +48,8 @@ export interface CachedFile {
   ctimeMs: number;
   ino: number;
   sha256: Buffer;
+  /** What the PE check found when it was hashed. */
+  pe: PeMark;
 }
 
 export interface PoolOptions {
@@ -58,6 +63,8 @@ export interface PoolOptions {
   maxPathBytes: number;
   /** Incremental signing: what an earlier walk hashed, and the time before which its entries can be trusted. */
   cache?: { lookup(path: string): CachedFile | undefined; cutoffMs: number };
+  /** Run the structural PE check on every file that starts with "MZ" (HashedFiles.pe). */
+  peCheck?: boolean;
 }
 
 /** The hashed files, in published order: views of the pool's shared arrays. */
@@ -70,6 +77,8 @@ export interface HashedFiles {
   digests: Uint8Array;
   /** With a cache: STAMPS numbers per file as found now. */
   stamps?: Float64Array;
+  /** With `peCheck`: a PeMark per file. */
+  pe?: Uint8Array;
 }
 
 /** Path `i` of hashed files. */
@@ -89,6 +98,7 @@ export class HashPool {
   readonly #job: HashJob;
   readonly #buffers: Record<'names' | 'offsets' | 'status' | 'meta' | 'digests', Growable>;
   readonly #cacheBuffers: Growable[] = [];
+  readonly #peBuffer: Growable | undefined;
   #nameView: Buffer;
   #offsetView: Uint32Array;
   #capacity = 0;
@@ -142,6 +152,10 @@ export class HashPool {
       };
       this.#job.stamps = new Float64Array(stamps!);
     }
+    if (options.peCheck) {
+      this.#peBuffer = reserve(n);
+      this.#job.pe = new Uint8Array(this.#peBuffer);
+    }
     this.#wanted = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(), 16));
     this.#ioThreads = options.concurrency === undefined ? Math.max(IO_THREADS, this.#wanted) : 0;
     this.done = new Promise<HashedFiles>((resolve) => {
@@ -182,7 +196,7 @@ export class HashPool {
     const cache = this.#job.cache;
     const known = cache && this.#options.cache!.lookup(path);
     if (known) {
-      cache.has[i] = 1;
+      cache.has[i] = 1 + known.pe;
       cache.meta.set([known.size, known.mtimeMs, known.ctimeMs, known.ino], i * STAMPS);
       cache.digests.set(known.sha256, i * 32);
     }
@@ -197,6 +211,7 @@ export class HashPool {
     b.status.grow(c * 4);
     b.meta.grow(c * META * 8);
     b.digests.grow(c * 32);
+    this.#peBuffer?.grow(c);
     const [has, meta, digests, stamps] = this.#cacheBuffers;
     if (has) {
       has.grow(c);
@@ -269,7 +284,7 @@ export class HashPool {
   async #finish(): Promise<HashedFiles> {
     const job = this.#job;
     const n = this.#count;
-    hashLoop(job, () => this.#tick());
+    await hashLoop(job, () => this.#tick());
     const report = this.#options.onProgress;
     const timer = report ? setInterval(() => report(Atomics.load(job.counter, 1), n), 100) : undefined;
     let ok: boolean[];
@@ -281,7 +296,7 @@ export class HashPool {
     if (ok.includes(false)) {
       // A worker that died (out of memory, killed) left its chunk unhashed: finish it here rather than fail.
       Atomics.store(job.counter, 0, 0);
-      hashLoop(job);
+      await hashLoop(job);
     }
     const files: HashedFiles = {
       count: n,
@@ -292,6 +307,7 @@ export class HashPool {
       digests: new Uint8Array(this.#buffers.digests, 0, n * 32),
     };
     if (job.stamps) files.stamps = new Float64Array(job.stamps.buffer, 0, n * STAMPS);
+    if (this.#peBuffer) files.pe = new Uint8Array(this.#peBuffer, 0, n);
     report?.(n, n);
     for (let i = 0; i < n; i++) {
       if (files.status[i] === FileStatus.Large) await this.#hashLarge(files, i);
@@ -317,6 +333,11 @@ export class HashPool {
       if (!st.isFile() || st.ino !== wide[0] || st.dev !== wide[1]) {
         files.status[i] = FileStatus.NotFile;
         return;
+      }
+      if (files.pe) {
+        const head = Buffer.alloc(PE_HEAD);
+        const { bytesRead } = await fh.read(head, 0, PE_HEAD, 0);
+        files.pe[i] = await peMark(handleSource(fh, st.size), head.subarray(0, bytesRead));
       }
       const d = await hashHandle(fh, 'sha256');
       files.digests.set(d.value, i * 32);

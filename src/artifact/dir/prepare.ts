@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { VouchError } from '../../errors.ts';
 import { writeManifest } from './lines.ts';
 import type { DirectoryRules } from './manifest.ts';
+import { type PeCheckRecord, signingPeCheck } from './pe.ts';
 import {
   type DirectoryFormat,
   defaultRules,
@@ -29,11 +31,15 @@ export interface DirectoryStatementOptions extends Omit<WalkOptions, 'mode' | 'o
   manifestPath?: string;
   /** Subject name; default the directory's base name. */
   name?: string;
+  /** PE files (paths in the tree) signed despite a refusing anomaly of the PE check, recorded in the statement. */
+  allowPeAnomaly?: string[];
 }
 
 export interface PreparedDirectory {
   statement: InTotoStatement;
   walk: WalkResult;
+  /** What the PE check found (recorded in vouch-format statements; model-signing has no place for it). */
+  peCheck: PeCheckRecord;
   /** `sha256:<hex>` of the subject (manifest digest or model-signing root digest). */
   digest: string;
   /** Where the manifest file goes once signed; undefined when it is embedded (or the format has none). */
@@ -80,20 +86,33 @@ export async function directoryStatement(
     .map((f) => inTree(rootReal, f))
     .filter((p): p is string => p !== undefined);
   rules.signatureFiles = [...new Set([...rules.signatureFiles, ...own])];
-  const { format: _f, rules: _r, bundlePath: _b, manifestPath: _m, name: _n, ...walkOptions } = options;
+  const { format: _f, rules: _r, bundlePath: _b, manifestPath: _m, name: _n, allowPeAnomaly, ...walkOptions } = options;
+  if (format === 'model-signing' && allowPeAnomaly?.length) {
+    throw new VouchError('USAGE', '--allow-pe-anomaly: the model-signing format has no place to record the exception');
+  }
   const walk = await walkDirectory(root, rules, { ...walkOptions, mode: 'sign' });
+  // Sign walks always run the PE check (walk.pe is there); its record goes into the statement.
+  const peCheck = await signingPeCheck(root, walk.pe!, allowPeAnomaly ?? []);
   const name = options.name ?? basename(rootReal);
   if (format === 'model-signing') {
     const statement = modelSigningStatement(walk.entries, walk.rules, name);
     const done = async () => {};
-    return { statement, walk, digest: `sha256:${statement.subject[0]!.digest.sha256}`, commit: done, discard: done };
+    return {
+      statement,
+      walk,
+      peCheck,
+      digest: `sha256:${statement.subject[0]!.digest.sha256}`,
+      commit: done,
+      discard: done,
+    };
   }
   const spill = join(dirname(manifestPath), `.${basename(manifestPath)}.${randomBytes(6).toString('hex')}.tmp`);
   const manifest = await writeManifest(walk.entries.lines(), spill);
-  const statement = vouchStatement(name, walk.rules, walk.entries.counts(), manifest);
+  const statement = vouchStatement(name, walk.rules, walk.entries.counts(), manifest, peCheck);
   return {
     statement,
     walk,
+    peCheck,
     digest: `sha256:${manifest.sha256.toString('hex')}`,
     ...(manifest.file && { manifestPath }),
     // An embedded manifest makes any file at the manifest's place a stale one: it would contradict the signature.

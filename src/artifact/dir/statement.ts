@@ -27,6 +27,7 @@ import {
   DEFAULT_LIMITS,
   type DirectoryLimits,
 } from './paths.ts';
+import { type PeCheckRecord, parsePeCheck } from './pe.ts';
 
 export const VOUCH_DIRECTORY_PREDICATE = 'https://vouch.dev/directory/v2';
 export const MODEL_SIGNING_PREDICATE = 'https://model_signing/signature/v1.0';
@@ -53,6 +54,8 @@ export interface VouchDirectory {
   rules: DirectoryRules;
   counts: ManifestCounts;
   manifest: { size: number; embedded?: Buffer };
+  /** The PE check the signer ran (absent: signed without it). */
+  peCheck?: PeCheckRecord;
 }
 
 /** A checked model-signing statement, its resources sorted by path (size -1: the format records none). */
@@ -78,6 +81,7 @@ export function vouchStatement(
   rules: DirectoryRules,
   counts: ManifestCounts,
   manifest: WrittenManifest,
+  peCheck?: PeCheckRecord,
 ): InTotoStatement {
   return {
     _type: IN_TOTO_STATEMENT_V1,
@@ -97,6 +101,7 @@ export function vouchStatement(
         size: manifest.size,
         ...(manifest.bytes && { content: manifest.bytes.toString('base64') }),
       },
+      ...(peCheck && { peCheck: { version: peCheck.version, files: peCheck.files, allowed: peCheck.allowed } }),
     },
   };
 }
@@ -190,7 +195,7 @@ export function parseDirectoryStatement(
   const { name, digest } = parseSubject(st);
   const p = asObject(st.predicate, 'predicate', 'MANIFEST_INVALID');
   if (st.predicateType === MODEL_SIGNING_PREDICATE) return parseModelSigning(name, digest, p, limits);
-  exactKeys(p, ['hashAlgorithm', 'rules', 'counts', 'manifest'], 'predicate');
+  exactKeys(p, ['hashAlgorithm', 'rules', 'counts', 'manifest'], 'predicate', ['peCheck']);
   if (p.hashAlgorithm !== 'sha256') throw new VouchError('BUNDLE_UNSUPPORTED', 'only sha256 manifests are supported');
   const rules = parseRules(p.rules, limits);
   const c = asObject(p.counts, 'predicate.counts', 'MANIFEST_INVALID');
@@ -218,7 +223,9 @@ export function parseDirectoryStatement(
     if (bytes.length !== size) throw bad('the embedded manifest is not of the signed size');
     manifest.embedded = bytes;
   }
-  return { format: 'vouch', name, digest, rules, counts, manifest };
+  const signed: VouchDirectory = { format: 'vouch', name, digest, rules, counts, manifest };
+  if (p.peCheck !== undefined) signed.peCheck = parsePeCheck(p.peCheck, limits);
+  return signed;
 }
 
 function parseModelSigning(

@@ -21,6 +21,18 @@ export const FileStatus = {
 } as const;
 export type FileStatus = (typeof FileStatus)[keyof typeof FileStatus];
 
+/**
+ * What the PE check (issue 15, src/artifact/pe) found in a file, kept per file when a job checks: not a PE image
+ * (or not looked at), a PE image without a refusing anomaly, or one the main thread must look at again with the
+ * full check (a refusing anomaly, headers that cannot be trusted, or a check that failed).
+ */
+export const PeMark = {
+  None: 0,
+  Clean: 1,
+  Flagged: 2,
+} as const;
+export type PeMark = (typeof PeMark)[keyof typeof PeMark];
+
 /** Numbers kept per file in `meta`: mode and size. */
 export const META = 2;
 /** Numbers kept per file for an incremental cache: size, mtimeMs, ctimeMs, ino (in `cacheMeta` and `stamps`). */
@@ -43,8 +55,12 @@ export interface HashJob {
   meta: Float64Array;
   /** 32 bytes per file; a Large file parks its inode and device here (as two doubles) until its digest is in. */
   digests: Uint8Array;
-  /** Incremental signing: whether the cache knows the file, its STAMPS numbers and digest. */
+  /**
+   * Incremental signing: whether the cache knows the file (0), else 1 + its PeMark, its STAMPS numbers and digest.
+   */
   cache?: { has: Uint8Array; meta: Float64Array; digests: Uint8Array; cutoffMs: number };
+  /** When the job runs the PE check: a PeMark per file. */
+  pe?: Uint8Array;
   /** Incremental signing: STAMPS numbers per file as found now, for the next cache. */
   stamps?: Float64Array;
   chunk: number;

@@ -21,6 +21,7 @@ import {
   type ManifestEntry,
 } from './manifest.ts';
 import { assertCanonicalPath, DEFAULT_LIMITS, type DirectoryLimits } from './paths.ts';
+import { type PeCheckRecord, type PeStrictResult, strictPeCheck } from './pe.ts';
 import { type DirectoryFormat, parseDirectoryStatement, type SignedDirectory } from './statement.ts';
 import { type ExcludedFound, type WalkOptions, walkDirectory } from './walk.ts';
 
@@ -38,6 +39,11 @@ export interface VerifyDirectoryOptions {
   failOnExcluded?: boolean;
   /** The files this verification reads (bundle, manifest): at a `signatureFiles` path they are not excluded content. */
   ownFiles?: WalkOptions['ownFiles'];
+  /**
+   * `--pe-strict`: once the tree matches, every PE file in it must pass the check a signer of that file runs
+   * (src/artifact/pe); `allow` names tree paths whose anomaly is accepted, `roots` judge Authenticode chains.
+   */
+  pe?: { roots?: Buffer[]; allow?: string[] };
 }
 
 /** What the rules left out of the comparison: the rules, and what the walk found under them. */
@@ -64,6 +70,10 @@ export interface DirectoryVerification {
   /** `sha256:<hex>` of the manifest (vouch) or the model-signing root digest. */
   manifestDigest: string;
   excluded: DirectoryExclusions;
+  /** The PE check the signer recorded; null when the signature has none (signed without it, or model-signing). */
+  peCheck: PeCheckRecord | null;
+  /** `--pe-strict`: the check run now on the verified tree. */
+  peStrict?: PeStrictResult;
 }
 
 /**
@@ -104,6 +114,7 @@ export async function verifyDirectory(
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.ownFiles && { ownFiles: options.ownFiles }),
+    ...(options.pe && { peCheck: true }),
   });
   let differences: Difference[];
   let counts: ManifestCounts;
@@ -142,6 +153,7 @@ export async function verifyDirectory(
   if (differences.length > 0) {
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences, walked.excluded), { details: differences });
   }
+  const peStrict = options.pe && (await strictPeCheck(root, walked.pe!, options.pe));
   return {
     format: signed.format,
     name: signed.name,
@@ -151,6 +163,8 @@ export async function verifyDirectory(
     bytes: walked.stats.bytes,
     manifestDigest: `sha256:${signed.digest.toString('hex')}`,
     excluded: exclusions(signed, ignorePaths, walked.excluded),
+    peCheck: (signed.format === 'vouch' && signed.peCheck) || null,
+    ...(peStrict && { peStrict }),
   };
 }
 
@@ -166,7 +180,7 @@ function exclusions(signed: SignedDirectory, ignorePaths: string[], found: Exclu
 }
 
 /** "1,204 files, 3 symlinks, 2 empty directories, manifest sha256:…" for the CLI's "Verified OK: " line. */
-export function describeDirectory(r: Omit<DirectoryVerification, 'excluded'>): string {
+export function describeDirectory(r: Omit<DirectoryVerification, 'excluded' | 'peCheck'>): string {
   const n = (count: number, one: string, many: string) => `${thousands(count)} ${count === 1 ? one : many}`;
   return (
     `${n(r.files, 'file', 'files')}, ${n(r.symlinks, 'symlink', 'symlinks')}, ` +

@@ -41,7 +41,7 @@ import {
   sortPaths,
 } from './paths.ts';
 import { type HashedFiles, HashPool, hashedPath } from './pool.ts';
-import { FileStatus, META } from './status.ts';
+import { FileStatus, META, PeMark } from './status.ts';
 
 export type { IncrementalOptions } from './cache.ts';
 
@@ -66,6 +66,8 @@ export interface WalkOptions {
    * path they are the signature itself, not excluded content.
    */
   ownFiles?: { dev: number; ino: number }[];
+  /** Run the structural PE check on every file that starts with "MZ" (sign walks always do). */
+  peCheck?: boolean;
 }
 
 export interface WalkStats {
@@ -89,6 +91,14 @@ export interface WalkResult {
   rules: DirectoryRules;
   stats: WalkStats;
   excluded: ExcludedFound;
+  /** With the PE check: the files that are PE images, and those it flagged (src/artifact/dir/pe.ts). */
+  pe?: TreePe;
+}
+
+/** The PE images among a walk's files (paths in manifest order), and those whose structural check failed. */
+export interface TreePe {
+  files: string[];
+  flagged: string[];
 }
 
 function refuse(path: string, reason: string): VouchError {
@@ -148,6 +158,7 @@ export async function walkDirectory(
     maxFiles: limits.maxEntries,
     maxPathBytes: limits.maxEntries * limits.maxPathBytes,
     ...(cache && { cache }),
+    ...((signing || options.peCheck) && { peCheck: true }),
   });
   const others: ManifestEntry[] = [];
   const links: SymlinkEntry[] = [];
@@ -295,7 +306,27 @@ export async function walkDirectory(
     saveCache(cache.path, hashed);
     result.stats.cachePath = cache.path;
   }
-  return { entries: result.entries, rules: { ...rules }, stats: result.stats, excluded };
+  return {
+    entries: result.entries,
+    rules: { ...rules },
+    stats: result.stats,
+    excluded,
+    ...(hashed.pe && { pe: peFiles(hashed, hashed.pe) }),
+  };
+}
+
+/** The files the PE check marked, by path (decoded only for them). */
+function peFiles(hashed: HashedFiles, marks: Uint8Array): TreePe {
+  const out: TreePe = { files: [], flagged: [] };
+  for (let i = 0; i < hashed.count; i++) {
+    if (marks[i] === PeMark.None) continue;
+    const st = hashed.status[i];
+    if (st !== FileStatus.Hashed && st !== FileStatus.Cached) continue;
+    const path = hashedPath(hashed, i);
+    out.files.push(path);
+    if (marks[i] === PeMark.Flagged) out.flagged.push(path);
+  }
+  return out;
 }
 
 /** The hashed files and the other entries, merged into one sorted table. */

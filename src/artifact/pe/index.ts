@@ -23,7 +23,15 @@ export type {
 } from './authenticode.ts';
 export { checkPe, PE_ANOMALIES, type PeAnomaly, type PeAnomalyCode, type PeCheck, refusals } from './check.ts';
 export { ImageDigester, imageDigests } from './digest.ts';
-export { bytesSource, excludedRanges, handleSource, hasMzMagic, type PeLayout, type PeSource } from './layout.ts';
+export {
+  bytesSource,
+  excludedRanges,
+  fdSource,
+  handleSource,
+  hasMzMagic,
+  type PeLayout,
+  type PeSource,
+} from './layout.ts';
 
 /** What `vouch inspect` prints for a PE file, and what `--pe-strict` judges. */
 export interface PeInspection {

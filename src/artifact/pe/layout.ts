@@ -4,6 +4,7 @@
  * Table (Image Only)"). Every offset and size is checked against the file size before it is used, so a hostile
  * header costs at most two bounded reads of the headers and one of the certificate table; nothing is read whole.
  */
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { VouchError } from '../../errors.ts';
 
@@ -20,15 +21,18 @@ export function bytesSource(bytes: Buffer): PeSource {
   };
 }
 
-/** A file already open (the directory hasher's handle): `size` from its fstat, never re-read. */
-export function handleSource(fh: FileHandle, size: number): PeSource {
+/** Positional reads that must return exactly what was asked, over one way of reading at an offset. */
+function exactSource(
+  size: number,
+  readAt: (buf: Buffer, at: number, length: number, position: number) => Promise<number> | number,
+): PeSource {
   return {
     size,
     async read(offset, length) {
       const buf = Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        const bytesRead = await readAt(buf, done, length - done, offset + done);
         if (bytesRead === 0)
           throw new VouchError('PE_MALFORMED', `the file shrank while it was read (at ${offset + done})`);
         done += bytesRead;
@@ -36,6 +40,19 @@ export function handleSource(fh: FileHandle, size: number): PeSource {
       return buf;
     },
   };
+}
+
+/** A file already open (the directory hasher's handle): `size` from its fstat, never re-read. */
+export function handleSource(fh: FileHandle, size: number): PeSource {
+  return exactSource(size, async (buf, at, length, position) => (await fh.read(buf, at, length, position)).bytesRead);
+}
+
+/**
+ * A file descriptor already open, read synchronously (the directory hasher's threads, which hold no FileHandle):
+ * each read's promise is settled when returned.
+ */
+export function fdSource(fd: number, size: number): PeSource {
+  return exactSource(size, (buf, at, length, position) => readSync(fd, buf, at, length, position));
 }
 
 export interface PeSection {

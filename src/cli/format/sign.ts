@@ -1,4 +1,5 @@
 /** `vouch sign`, for people: what was signed, by whom, with which proofs, and where the bundle is. */
+import { describePeCheck } from '../../artifact/dir/pe.ts';
 import { thousands } from '../../core/encoding.ts';
 import type { SignSummary } from '../commands/sign.ts';
 import { formatPeRecord } from './pe.ts';
@@ -28,6 +29,9 @@ export function formatSign(r: SignSummary): string[] {
     const x = d.excluded;
     const rules = [...x.excludeNames, ...x.excludePaths, ...x.signatureFiles].map((t) => JSON.stringify(t));
     lines.push(`  excluded ${rules.length > 0 ? rules.join(', ') : 'nothing'}; ${thousands(x.found)} found`);
+    lines.push(
+      `  pe       ${describePeCheck(d.peCheck)}${d.format === 'vouch' ? '' : ' (not recorded: model-signing)'}`,
+    );
   }
   if (r.pe) lines.push(`  pe       ${formatPeRecord(r.pe)}`);
   if (r.bundlePath) lines.push(`  bundle   ${r.bundlePath}`);

@@ -1,4 +1,5 @@
 /** `vouch verify`, for people: "Verified OK", what was verified (its digest first), who signed, and when. */
+import { describePeCheck } from '../../artifact/dir/pe.ts';
 import { describeDirectory, describeExclusions } from '../../artifact/dir/verify.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
 import { formatPeRecord } from './pe.ts';
@@ -7,7 +8,14 @@ export function formatVerify(r: VerifyOutcome): string[] {
   const lines = [
     r.directory ? `Verified OK: ${r.target}: ${describeDirectory(r.directory)}` : `Verified OK: ${r.target}`,
   ];
-  if (r.directory) lines.push(`  excluded   ${describeExclusions(r.directory.excluded)}`);
+  if (r.directory) {
+    const d = r.directory;
+    lines.push(`  excluded   ${describeExclusions(d.excluded)}`);
+    lines.push(
+      `  pe check   ${d.peCheck ? `at signing: ${describePeCheck(d.peCheck)}` : 'not recorded by the signer'}`,
+    );
+    if (d.peStrict) lines.push(`  pe strict  now: ${describePeCheck(d.peStrict)}`);
+  }
   // An image is verified by digest: that (not the tag, which may move) is what to deploy, so it comes first.
   if (r.image) {
     lines.push(`  image      ${r.image.repository}@${r.image.digest}`);
