@@ -51,7 +51,7 @@ export {
   verifyDependencies,
 } from './deps/verify.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
-export type { KeylessOptions } from './instance/session.ts';
+export type { KeylessOptions, ProofChoice } from './instance/session.ts';
 export {
   type EvaluationContext,
   evaluatePolicy,
@@ -72,6 +72,7 @@ export { loadTrustedRoot, type TrustMaterial } from './verify/trust.ts';
 export type { ArtifactInput, Policy, PublicKeyInput, VerificationResult } from './verify/types.ts';
 export {
   type KeylessSummary,
+  type Proof,
   type SignerSummary,
   type SignOptions,
   type SignResult,

@@ -34,9 +34,7 @@ export interface TlogResult {
   /** Every trusted-root entry for this log ID (validity windows of the same key). */
   logs: LogAuthority[];
   /** Epoch ms of the integrated time, only when a signed entry timestamp vouches for it. */
-  integratedTime?: number;
-  viaPromise: boolean;
-  viaProof: boolean;
+  integratedTime: number | undefined;
 }
 
 const T = 'TLOG_INVALID' as const;
@@ -53,11 +51,11 @@ const HASH_NAMES = new Map<string, HashAlgorithm>([
 ]);
 
 export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, trust: TrustMaterial): TlogResult {
+  // The index never holds an empty list (indexLogs): a listed ID has at least one log.
   const logs = trust.tlogById.get(entry.logId.toString('hex'));
-  const log = logs?.[0];
-  if (!logs || !log) {
+  if (!logs)
     throw new VouchError('TRUST_ROOT_MISMATCH', 'the log entry comes from a log the trusted root does not list');
-  }
+  const log = logs[0]!;
   checkBody(entry, binding);
 
   let integratedTime: number | undefined;
@@ -73,9 +71,7 @@ export function verifyTlogEntry(entry: TlogEntry, binding: SignatureBinding, tru
   if (entry.inclusionProof) verifyInclusion(entry, log);
   // Stryker disable next-line ConditionalExpression,LogicalOperator,BlockStatement: parseBundle already requires a promise (v0.1) or a proof (v0.2 on); kept for callers that build entries
   if (!entry.inclusionPromise && !entry.inclusionProof) fail('the log entry has neither a promise nor a proof');
-  const r: TlogResult = { log, logs, viaPromise: !!entry.inclusionPromise, viaProof: !!entry.inclusionProof };
-  if (integratedTime !== undefined) r.integratedTime = integratedTime;
-  return r;
+  return { log, logs, integratedTime };
 }
 
 function verifyInclusion(entry: TlogEntry, log: LogAuthority): void {
@@ -98,9 +94,10 @@ function verifyInclusion(entry: TlogEntry, log: LogAuthority): void {
   }
   // Rekor v2 indices are global; Rekor v1 proofs use the shard-local index, so only v2 can be cross-checked.
   if (!entry.hasIntegratedTime && entry.logIndex !== proof.logIndex) fail('inclusion proof index differs from entry');
-  // Indices beyond 2^53 are refused by verifyInclusion (no log is near that size).
-  const index = proof.logIndex <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(proof.logIndex) : -1;
-  const size = proof.treeSize <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(proof.treeSize) : -1;
+  // An index or size beyond 2^53 - 1 becomes a number that is not a safe integer, which verifyInclusion refuses
+  // (no log is near that size).
+  const index = Number(proof.logIndex);
+  const size = Number(proof.treeSize);
   if (!verifyMerkleInclusion(hashLeaf(entry.canonicalizedBody), index, size, proof.hashes, proof.rootHash)) {
     fail('the inclusion proof does not lead to the checkpoint root');
   }

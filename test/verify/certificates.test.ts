@@ -149,6 +149,11 @@ describe('certificates from a test CA', () => {
     it(name, async () => assert.equal(await run(leaf, identity ?? APP, opts ?? {}), code));
   }
 
+  it('an e-mail SAN (rfc822Name) is an identity', async () => {
+    const r = await run({ san: derEncode(0x81, Buffer.from('alice@example.com', 'latin1')) }, 'alice@example.com');
+    assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === 'alice@example.com');
+  });
+
   it('a Fulcio username otherName is an identity', async () => {
     const r = await run({ san: sanOther(FULCIO_USERNAME, utf8('alice')) }, 'alice');
     assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === 'alice');
@@ -280,6 +285,24 @@ describe('local development roots and issuers', () => {
     assert.ok(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true);
     const q = verify(await inst.bundle(artifact, {}), input, policy(), marked);
     assert.ok(q.signer.type === 'certificate' && !('localDevelopmentIdentity' in q.signer));
+  });
+});
+
+describe('Rekor v1 signed entry timestamps', () => {
+  it('a SET over integrated time 0 (no time) is refused, even from a log the root trusts at any time', async () => {
+    // Rekor v1 reads a zero or missing integratedTime as "none"; a SET that signs it vouches for no time. The log's
+    // window is removed from the root so that only this rule, not the window, can refuse it.
+    const root = JSON.parse(inst.trustedRootJson);
+    delete root.tlogs[0].publicKey.validFor;
+    const text = await inst.bundle(artifact, {}, { integratedTime: 0 });
+    assert.equal(JSON.parse(text).verificationMaterial.tlogEntries[0].integratedTime, '0');
+    try {
+      verify(text, input, policy(), loadTrustedRoot(JSON.stringify(root)));
+      assert.fail('verified');
+    } catch (e) {
+      assert.ok(e instanceof VouchError);
+      assert.equal(e.code, 'TLOG_INVALID');
+    }
   });
 });
 

@@ -602,6 +602,39 @@ describe('proven entries transplanted from another bundle', () => {
   });
 });
 
+describe('proven entries of a kind that does not log this kind of content', () => {
+  // The donor entry is genuine, proven and for the same artifact and key: only its kind is wrong for the bundle
+  // (a message signature's entry in a DSSE bundle, an envelope's entry in a message-signature bundle). Its body
+  // is read as that kind's body, so it must be refused as a log entry, not reach fields the content lacks.
+  const cases: [string, Partial<V2BundleOptions>, Partial<V2BundleOptions>][] = [
+    ['a hashedrekord/0.0.1 entry in a DSSE bundle', { dsse: true }, { entryKind: 'hashedrekord/0.0.1' }],
+    ['a dsse/0.0.1 entry in a message-signature bundle', {}, { dsse: true, entryKind: 'dsse/0.0.1' }],
+    ['a dsse/0.0.2 entry in a message-signature bundle', {}, { dsse: true, entryKind: 'dsse/0.0.2' }],
+    ['an intoto/0.0.2 entry in a message-signature bundle', {}, { dsse: true, entryKind: 'intoto/0.0.2' }],
+  ];
+  for (const [name, host, donor] of cases) {
+    for (const keyed of [false, true]) {
+      it(`${name}, ${keyed ? 'key pair' : 'keyless'}`, () => {
+        const k = keyed ? { keyPair } : {};
+        const h = JSON.parse(inst.bundle({ artifact, ...host, ...k }));
+        const d = JSON.parse(inst.bundle({ artifact, ...donor, ...k }));
+        h.verificationMaterial.tlogEntries = d.verificationMaterial.tlogEntries;
+        assert.equal(verdict(JSON.stringify(h), keyed ? byKey : keyless), 'TLOG_INVALID');
+      });
+    }
+  }
+});
+
+describe('policy keys as the bytes of a key file', () => {
+  it('PEM bytes, after blank lines, and DER bytes name the same key', () => {
+    const text = inst.bundle({ artifact, keyPair });
+    const der = keyPair.publicKey.export({ format: 'der', type: 'spki' });
+    for (const spki of [Buffer.from(`\n  \n${keyPem}`), Buffer.from(keyPem), der]) {
+      assert.equal(verdict(text, buildPolicy({ keys: [{ spki }] })), 'valid');
+    }
+  });
+});
+
 describe('RFC 3161 timestamps and the log key window', () => {
   const root = (edit: (r: Json) => void) => {
     const r = JSON.parse(inst.trustedRootJson) as Json;
@@ -713,6 +746,15 @@ describe('RFC 3161 timestamps and the log key window', () => {
       false,
     ],
     ['two tokens inside the log key window', () => {}, { moreTsaTimes: [TSA_TIME + 5000] }, 'valid', true],
+    [
+      'a CA valid at one token time but not at the other',
+      (r) => {
+        r.certificateAuthorities[0].validFor.end = iso(TSA_TIME + 1000);
+      },
+      { moreTsaTimes: [TSA_TIME + 5000] },
+      'CHAIN_INVALID',
+      false,
+    ],
     [
       'a Rekor v2 log key expired at the token time, key-pair bundle',
       (r) => {
