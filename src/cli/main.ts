@@ -245,11 +245,6 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/whoami.ts')));
 
-  program
-    .command('completion')
-    .description('print the shell completion script (bash: source <(vouch completion bash))')
-    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
-    .action(command(() => import('./commands/completion.ts')));
   const deps = program
     .command('deps')
     .description("verify a project's dependencies: integrity, registry signatures, provenance, who builds them");
@@ -277,6 +272,12 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--update <name...>', 'accept the current identity of these packages')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/deps-lock.ts')));
+
+  program
+    .command('completion')
+    .description('print the shell completion script (bash: source <(vouch completion bash))')
+    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
+    .action(command(() => import('./commands/completion.ts')));
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
