@@ -5,11 +5,23 @@ if (major < 22) {
   process.stderr.write(`vouch: error (USAGE): Node.js ${process.versions.node} is too old; vouch needs Node.js 22 or later\n`);
   process.exit(2);
 }
+// Node 22 flags node:sqlite (the log's and the instance lock's store) as experimental and prints a warning on every
+// keyless command; vouch pins the API it uses and tests it on each supported Node, so that one warning is dropped
+// here. Every other warning still prints.
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type;
+  const text = typeof warning === 'string' ? warning : warning?.message;
+  const name = typeof warning === 'string' ? type : (warning?.name ?? type);
+  if (name === 'ExperimentalWarning' && /^SQLite is an experimental feature/.test(String(text))) return;
+  return emitWarning.call(this, warning, ...rest);
+};
 // V8's on-disk code cache (Node 22.1+): later runs skip compiling the CLI's modules, a third of a cold start.
 // Best effort: an unwritable cache folder just means no cache.
 try {
   (await import('node:module')).enableCompileCache?.();
 } catch {}
+(await import('./quiet-warnings.mjs')).quietSqliteWarning();
 let mod;
 try {
   mod = await import('../dist/cli/main.mjs');

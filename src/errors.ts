@@ -38,6 +38,14 @@ export const ERROR_CODES = {
   TIMESTAMP_MISSING: ['verification', 'No trusted time for the signature: the bundle has no verified timestamp.'],
   SCT_INVALID: ['verification', 'The certificate transparency proof of the certificate does not verify.'],
   TRUST_ROOT_MISMATCH: ['verification', 'No trusted authority matches this bundle: it comes from another instance.'],
+  BUNDLE_KIND_MISMATCH: [
+    'verification',
+    'The bundle signs another kind of artifact (a file, a directory, an image): verify it as that kind of target.',
+  ],
+  TRUST_ROOT_PIN_MISMATCH: [
+    'verification',
+    "The trusted root is not the one pinned with --sha256: it changed, or it is not the publisher's; ask the publisher.",
+  ],
   DSSE_INVALID: ['verification', 'The DSSE envelope or its statement is malformed or does not match the log entry.'],
   POLICY_INVALID: ['usage', 'The verification policy is incomplete or contradictory.'],
   POLICY_NOT_SATISFIED: [
@@ -95,6 +103,10 @@ export const ERROR_CODES = {
   KEY_INVALID: ['usage', 'The key file is not a key vouch can use.'],
   PASSPHRASE_INVALID: ['usage', 'Give the passphrase that decrypts the key: VOUCH_PASSWORD, or type it at the prompt.'],
   TRUST_ROOT_INVALID: ['usage', 'The trusted root file is not a valid Sigstore trusted root.'],
+  TRUST_ROOT_PIN_MISSING: [
+    'usage',
+    'A fetched trusted root must be pinned: pass --sha256 HEX with the SHA-256 the publisher gives (`sha256sum trusted_root.json`), or run at a terminal to confirm it.',
+  ],
   CONFIG_INVALID: ['usage', 'The configuration is invalid.'],
   TOKEN_INVALID: ['usage', 'The identity token is missing, malformed or expired.'],
   REQUEST_INVALID: ['usage', 'The request to the server is malformed (server side: answered with HTTP 400).'],

@@ -33,7 +33,7 @@ export {
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
-export type { KeylessOptions } from './instance/session.ts';
+export type { KeylessOptions, ProofChoice } from './instance/session.ts';
 export {
   type EvaluationContext,
   evaluatePolicy,
@@ -54,6 +54,7 @@ export { loadTrustedRoot, type TrustMaterial } from './verify/trust.ts';
 export type { ArtifactInput, Policy, PublicKeyInput, VerificationResult } from './verify/types.ts';
 export {
   type KeylessSummary,
+  type Proof,
   type SignerSummary,
   type SignOptions,
   type SignResult,

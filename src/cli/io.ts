@@ -78,3 +78,22 @@ export function progressBar(label = 'hashing'): ProgressFn {
     );
   };
 }
+
+/**
+ * A yes/no question on the terminal (stderr, one line read from stdin); only "y" or "yes" is a yes. Callers ask only
+ * when a person is at a terminal (CommandContext.interactive) and refuse otherwise.
+ */
+export async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+  try {
+    process.stderr.write(`${question} [y/N] `);
+    const answer = await new Promise<string>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } finally {
+    rl.close();
+  }
+}

@@ -4,12 +4,19 @@
  * prints it as JSON; src/cli/run.ts does the printing, exit statuses and errors. Adding a command is one declaration
  * here, one command module and one formatter.
  */
-import { type Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { PROVIDER_NAMES } from '../identity/provider.ts';
-import { type ActionFactory, type Io, runCli } from './run.ts';
+import { SHELLS } from './completion.ts';
+import { type ActionFactory, createProgram, type Io, runCli } from './run.ts';
+import { type CommandSpec, describeCommand } from './spec.ts';
 
 export function main(argv: string[], io?: Io): Promise<number> {
   return runCli(argv, declareCommands, io);
+}
+
+/** Every command, argument and flag as declared below: the source of `vouch completion` and docs/cli.md. */
+export function cliSpec(): CommandSpec {
+  return describeCommand(createProgram(declareCommands));
 }
 
 /** A repeatable option's values, in order. */
@@ -48,8 +55,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--force', 'replace a bundle that already exists (else FILE_EXISTS)')
     .option(
       '--instance <url|name>',
-      'keyless: a `vouch serve` URL, `public-good` or `embedded` (default: config, else embedded)',
+      'a `vouch serve` URL, `public-good` or `embedded` (keyless default: config, else embedded); with --key its log and TSA witness the signature',
     )
+    .option('--no-tlog', 'do not log the signature in the instance transparency log')
+    .option('--no-timestamp', "do not ask the instance's timestamp authority for an RFC 3161 timestamp")
     .option('--identity-token <jwt>', 'keyless: the OIDC identity token to sign with')
     .option('--identity-token-file <file>', 'keyless: read the identity token from this file')
     .addOption(identityProviderOption())
@@ -147,6 +156,27 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .action(command(() => import('./commands/policy-pin.ts')));
 
   program
+    .command('attach')
+    .description('store a bundle made for a local image (oci-layout, archive) as an OCI referrer of its pushed copy')
+    .argument('<image>', 'oci:REGISTRY/NAME@DIGEST (or :TAG) of the pushed image')
+    .requiredOption('--bundle <path>', 'the bundle `vouch sign` wrote for the image')
+    .option('--allow-repository <name...>', 'the bundle may name these repositories (signed for another name)')
+    .option('--allow-insecure-registry', 'plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/attach.ts')));
+
+  program
+    .command('copy')
+    .description('copy an image into a registry with its signatures (byte for byte: the digest stays the one signed)')
+    .argument('<source>', 'oci-layout:DIR[:TAG], oci-archive:TAR or oci:REF')
+    .argument('<destination>', 'oci:REGISTRY/NAME[:TAG]')
+    .option('--bundle <path>', 'also attach this bundle (default for oci-archive: TAR.sigstore.json when present)')
+    .option('--allow-repository <name...>', 'the attached bundle may name these repositories')
+    .option('--allow-insecure-registry', 'plain HTTP to a registry that is not on loopback')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/copy.ts')));
+
+  program
     .command('inspect')
     .description('what a file carries: PE files (kind, Authenticode digest, signer, chain, timestamp, anomalies)')
     .argument('<file>', 'the file to inspect (its kind is read from its content)')
@@ -215,6 +245,12 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/whoami.ts')));
 
+  program
+    .command('completion')
+    .description('print the shell completion script (bash: source <(vouch completion bash))')
+    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
+    .action(command(() => import('./commands/completion.ts')));
+
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust
     .command('show')
@@ -223,9 +259,10 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .action(command(() => import('./commands/trust-show.ts')));
   trust
     .command('import')
-    .description('add a trusted root (a Sigstore trusted_root.json) under a name')
-    .argument('<file>', 'trusted root JSON file')
+    .description('add a trusted root (a Sigstore trusted_root.json, a file or a URL) under a name')
+    .argument('<file|url>', 'trusted root JSON file, its https URL, or a `vouch serve` URL (its published root)')
     .requiredOption('--name <name>', 'name to store it under')
+    .option('--sha256 <hex>', 'the SHA-256 the root must have (required for a URL unless confirmed at a terminal)')
     .option('--force', 'replace a root of the same name')
     .option('--json', 'print the result as JSON')
     .action(command(() => import('./commands/trust-import.ts')));

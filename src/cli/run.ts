@@ -91,6 +91,25 @@ export function packageVersion(): string {
   }
 }
 
+/**
+ * The command tree as declared, without running anything: what `runCli` parses with, and what the shell completion
+ * scripts and docs/cli.md are generated from (src/cli/spec.ts), so they cannot drift from it.
+ */
+export function createProgram(
+  declare: (program: Command, command: ActionFactory) => void,
+  command: ActionFactory = () => async () => {},
+  io: Io = processIo,
+): Command {
+  const program = new Command('vouch')
+    .description('Sign releases with the identity you already have; verify who signed them, offline.')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: () => {} })
+    .showHelpAfterError(false);
+  declare(program, command);
+  return program;
+}
+
 /** Parse `argv` with the commands `declare` adds, run the chosen one, print, and return the exit status. */
 export async function runCli(
   argv: string[],
@@ -131,13 +150,7 @@ export async function runCli(
       await cmd.wait?.(result);
     };
 
-  const program = new Command('vouch')
-    .description('Sign releases with the identity you already have; verify who signed them, offline.')
-    .version(packageVersion())
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: () => {} })
-    .showHelpAfterError(false);
-  declare(program, command);
+  const program = createProgram(declare, command, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -10,6 +10,9 @@ export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** `_type` of the previous published version, still written by some signers and accepted when read. */
 export const IN_TOTO_STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 
+/** Predicate type of the statement vouch signs for a file when the key cannot sign a digest (Ed25519). */
+export const VOUCH_FILE_PREDICATE = 'https://vouch.dev/file/v1';
+
 /** A subject: a name and its digests by algorithm (in-toto ResourceDescriptor, the members statements use). */
 export interface InTotoSubject {
   name: string;

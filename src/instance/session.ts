@@ -9,9 +9,11 @@ import type { LoginUi } from '../identity/login.ts';
 import type { IdentityProvider, ProviderName } from '../identity/provider.ts';
 import { type IdentitySource, selectIdentityProvider } from '../identity/providers.ts';
 import { decodeIdentityToken } from '../identity/token.ts';
-import type { SigningContext } from '../sign/bundle.ts';
+import type { SigningContext, Witness } from '../sign/bundle.ts';
 import { FulcioClient } from '../sign/fulcio.ts';
-import { type CertificateSigner, type KeylessTimings, keylessContext } from '../sign/keyless.ts';
+import { type CertificateSigner, instanceWitnesses, type KeylessTimings, keylessContext } from '../sign/keyless.ts';
+import { readConfig } from './config.ts';
+import { vouchHome } from './home.ts';
 import { type Instance, resolveInstance } from './instance.ts';
 import { loadLogin, saveLogin } from './logins.ts';
 import { markLocalIssuer } from './truststore.ts';
@@ -34,6 +36,17 @@ export interface KeylessOptions {
   timeoutMs?: number;
   /** An interactive login may be offered: given only when a person is at a terminal. */
   interactive?: { ui: LoginUi; device?: boolean; clientId?: string; connectorId?: string };
+  /** Which proofs the instance adds (default both; `--no-tlog`, `--no-timestamp`). */
+  proofs?: ProofChoice;
+}
+
+/**
+ * The proofs an instance adds to a signature: a transparency log entry and an RFC 3161 timestamp, each unless
+ * turned off (`false`). The timestamp needs an instance with a TSA.
+ */
+export interface ProofChoice {
+  tlog?: boolean;
+  timestamp?: boolean;
 }
 
 export interface KeylessSession {
@@ -83,8 +96,7 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
         : selected.provider;
     const context = keylessContext(provider, {
       ca: new FulcioClient(ca, timeout),
-      tlog,
-      ...(tsa !== undefined ? { tsa } : {}),
+      ...chosenWitnesses({ tlog, ...(tsa !== undefined ? { tsa } : {}) }, o.proofs),
       ...timeout,
     });
     // The embedded CA only accepts its own issuer, which mints tokens for anyone: every identity it certifies is a
@@ -108,6 +120,48 @@ export async function openKeylessSession(o: KeylessOptions = {}): Promise<Keyles
     await instance.close();
     throw e;
   }
+}
+
+function chosenWitnesses(services: { tlog: string; tsa?: string }, proofs: ProofChoice = {}) {
+  return {
+    ...(proofs.tlog !== false ? { tlog: services.tlog } : {}),
+    ...(proofs.timestamp !== false && services.tsa !== undefined ? { tsa: services.tsa } : {}),
+  };
+}
+
+/** An instance's log and TSA, witnessing key-pair signatures; closed like a keyless session. */
+export interface WitnessSession {
+  instance: Instance;
+  witnesses: Witness[];
+  close(): Promise<void>;
+}
+
+/**
+ * The instance key-pair signatures are witnessed on: `--instance`, else the one in the config file. Without either
+ * a key-pair signature stays offline (its verifiers trust the key alone), as before instances existed.
+ */
+export function witnessInstance(o: KeylessOptions): string | undefined {
+  if (o.proofs?.tlog === false && o.proofs?.timestamp === false) return undefined;
+  return o.instance ?? readConfig(o.home ?? vouchHome(o.env)).instance;
+}
+
+/**
+ * Open the instance a key-pair signature is witnessed on (cosign logs and, with a TSA in its signing config,
+ * timestamps key-pair signatures by default). The caller closes it (it may have started the embedded stack).
+ */
+export async function openWitnessSession(instanceName: string, o: KeylessOptions = {}): Promise<WitnessSession> {
+  const instance = await resolveInstance({
+    instance: instanceName,
+    ...(o.home !== undefined ? { home: o.home } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    env: o.env ?? process.env,
+  });
+  const { tlog, tsa } = instance.services;
+  const witnesses = instanceWitnesses({
+    ...chosenWitnesses({ tlog, ...(tsa !== undefined ? { tsa } : {}) }, o.proofs),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  });
+  return { instance, witnesses, close: () => instance.close() };
 }
 
 /**

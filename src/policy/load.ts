@@ -8,7 +8,7 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { ExtensionName } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import { spkiFingerprint } from '../verify/trust.ts';
@@ -64,7 +64,9 @@ export function parsePolicy(text: string | Buffer, source: string): CompiledPoli
   const str = bytes.toString('utf8');
   if (!Buffer.from(str, 'utf8').equals(bytes)) throw new VouchError('POLICY_INVALID', `${source}: not UTF-8 text`);
   const lines = new LineCounter();
-  const doc = parseDocument(str, { uniqueKeys: true, prettyErrors: false, lineCounter: lines, version: '1.2' });
+  // Duplicate keys are found by duplicateKey below: the parser's own check compares every pair of keys of a mapping,
+  // minutes for a hostile megabyte of keys.
+  const doc = parseDocument(str, { uniqueKeys: false, prettyErrors: false, lineCounter: lines, version: '1.2' });
   const at = (offset: number | undefined): SourceLocation | undefined => {
     if (offset === undefined) return undefined;
     const p = lines.linePos(offset);
@@ -83,12 +85,21 @@ export function parsePolicy(text: string | Buffer, source: string): CompiledPoli
       const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && node.range) return at(node.range[0]);
     }
-    return undefined;
+    // An empty document has no node at all: its start is where the mapping is missing.
+    return { line: 1, column: 1 };
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     fail(e.message.split('\n')[0]!, [], at(e.pos[0]));
   }
+  // An unknown tag (`identity: !x value`) is only a warning to the parser, which then reads a plain string: a
+  // policy has one reading, so it is refused.
+  if (doc.warnings.length > 0) {
+    const w = doc.warnings[0]!;
+    fail(w.message.split('\n')[0]!, [], at(w.pos[0]));
+  }
+  const dup = duplicateKey(doc);
+  if (dup) fail(dup.message, [], at(dup.offset));
   let value: unknown;
   try {
     // An alias bomb (a billion laughs) is refused rather than expanded.
@@ -107,6 +118,35 @@ export function parsePolicy(text: string | Buffer, source: string): CompiledPoli
     fail(schemaMessage(e), path);
   }
   return compile(value as Raw, source, digest, fail, locate);
+}
+
+/**
+ * The first key that repeats in a mapping, or that is not a plain string or number (a `? [complex]` key, an empty
+ * key): one set per mapping, linear in the size of the document.
+ */
+function duplicateKey(doc: Document): { message: string; offset: number | undefined } | undefined {
+  let found: { message: string; offset: number | undefined } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        if (!isScalar(k) || (typeof k.value !== 'string' && typeof k.value !== 'number')) {
+          const node = (isScalar(k) ? k : pair.value) as { range?: [number, number, number] } | null;
+          found = { message: 'a key must be a plain string', offset: node?.range?.[0] ?? map.range?.[0] };
+          return visit.BREAK;
+        }
+        const name = String(k.value);
+        if (seen.has(name)) {
+          found = { message: `duplicate key ${name.slice(0, 64)}`, offset: k.range?.[0] };
+          return visit.BREAK;
+        }
+        seen.add(name);
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 /**

@@ -286,7 +286,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     mounts.push({
       prefix: '/.well-known/vouch',
       router: new Router([
-        { method: 'GET', pattern: '/trusted_root.json', handler: () => ({ status: 200, body: trustedRoot }) },
+        // The bytes of DATA/trusted_root.json, so the SHA-256 a publisher reads there pins what clients fetch.
+        {
+          method: 'GET',
+          pattern: '/trusted_root.json',
+          handler: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: trustedRootBytes }),
+        },
         { method: 'GET', pattern: '/signing_config.json', handler: () => ({ status: 200, body: signingConfig }) },
       ]),
     });

@@ -14,7 +14,12 @@ import {
   toMessageSignatureBundle,
 } from '@sigstore/bundle';
 import { preAuthEncoding } from '../core/dsse.ts';
-import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, type InTotoStatement } from '../core/intoto.ts';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_V1,
+  type InTotoStatement,
+  VOUCH_FILE_PREDICATE,
+} from '../core/intoto.ts';
 import { VouchError } from '../errors.ts';
 import type { Signature, Signer } from './signer.ts';
 
@@ -74,7 +79,7 @@ export function fileStatement(name: string, sha256: Buffer): InTotoStatement {
   return {
     _type: IN_TOTO_STATEMENT_V1,
     subject: [{ name, digest: { sha256: sha256.toString('hex') } }],
-    predicateType: 'https://vouch.dev/file/v1',
+    predicateType: VOUCH_FILE_PREDICATE,
     predicate: {},
   };
 }

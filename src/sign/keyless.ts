@@ -168,29 +168,30 @@ export class TimedWitness implements Witness {
 export interface KeylessServices {
   /** CA client (FulcioClient) for the instance. */
   ca: CertificateAuthority;
-  /** Rekor v1 base URL. */
-  tlog: string;
-  /** Full RFC 3161 TSA URL, when the instance has one. */
+  /** Rekor v1 base URL; absent when the signature is not to be logged (`--no-tlog`). */
+  tlog?: string;
+  /** Full RFC 3161 TSA URL, when the instance has one and timestamps are wanted. */
   tsa?: string;
   timeoutMs?: number;
 }
 
 /**
- * A keyless signing context for the lead's bundle builder: certificate signer + Rekor witness (+ TSA witness).
- * No retries: a signing command fails fast with exit 3, and the user (or CI) decides to retry.
+ * The witnesses of an instance's services, each timed into `timings`: the log (Rekor v1) and the timestamp
+ * authority, whichever is given. Key-pair signing on an instance uses them too, as cosign logs key-pair signatures.
  */
-export function keylessContext(
-  identity: IdentityProvider,
-  services: KeylessServices,
-): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
-  const timings: KeylessTimings = {};
-  const signer = new CertificateSigner({ identity, ca: services.ca, timings });
+export function instanceWitnesses(
+  services: { tlog?: string; tsa?: string; timeoutMs?: number },
+  timings: KeylessTimings = {},
+): Witness[] {
   const options = services.timeoutMs !== undefined ? { timeoutMs: services.timeoutMs } : {};
-  const witnesses: Witness[] = [
-    new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
-      timings.tlog = ms;
-    }),
-  ];
+  const witnesses: Witness[] = [];
+  if (services.tlog !== undefined) {
+    witnesses.push(
+      new TimedWitness(new RekorV1Witness(services.tlog, options), (ms) => {
+        timings.tlog = ms;
+      }),
+    );
+  }
   if (services.tsa !== undefined) {
     witnesses.push(
       new TimedWitness(new Rfc3161Witness(services.tsa, options), (ms) => {
@@ -198,5 +199,24 @@ export function keylessContext(
       }),
     );
   }
-  return { signer, witnesses, timings };
+  return witnesses;
+}
+
+/**
+ * A keyless signing context for the lead's bundle builder: certificate signer + Rekor witness (+ TSA witness).
+ * No retries: a signing command fails fast with exit 3, and the user (or CI) decides to retry. A short-lived
+ * certificate is only verifiable with a signed time, so at least one witness is required.
+ */
+export function keylessContext(
+  identity: IdentityProvider,
+  services: KeylessServices,
+): SigningContext & { signer: CertificateSigner; timings: KeylessTimings } {
+  if (services.tlog === undefined && services.tsa === undefined) {
+    throw new VouchError('USAGE', 'a keyless signature needs a log entry or a timestamp', {
+      hint: 'Its certificate is valid for minutes: drop --no-tlog or --no-timestamp (or use an instance with a TSA).',
+    });
+  }
+  const timings: KeylessTimings = {};
+  const signer = new CertificateSigner({ identity, ca: services.ca, timings });
+  return { signer, witnesses: instanceWitnesses(services, timings), timings };
 }

@@ -105,5 +105,15 @@ export function checkIdentity(
     return signer;
   }
   if (subjectSeen) throw new VouchError('ISSUER_MISMATCH', `the identity was issued by ${issuer}`);
-  throw new VouchError('IDENTITY_MISMATCH', `the bundle was signed by ${names[0]!.value}`);
+  // Regular expressions match the whole identity (policy.ts anchors them): `acme/app` does not match a longer name.
+  const anchored = (policy.identities ?? []).some((id) => 'regexp' in id.subject);
+  throw new VouchError(
+    'IDENTITY_MISMATCH',
+    `the bundle was signed by ${names[0]!.value}`,
+    anchored
+      ? {
+          hint: 'The bundle was signed by another identity than the one required. Identity regular expressions are anchored: they must match the whole identity (add .* where any text may follow).',
+        }
+      : {},
+  );
 }

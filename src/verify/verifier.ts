@@ -14,6 +14,7 @@ import { checkCodeSigningLeaf, parseCertificate, publicKeyOf } from '../core/x50
 import { isVouchError, VouchError } from '../errors.ts';
 import { type Bundle, parseBundle } from './bundle.ts';
 import { checkIdentity, checkScts, findIssuer } from './certificate.ts';
+import { untrustedBundleHint } from './origin.ts';
 import { checkPolicy } from './policy.ts';
 import { type Signer, safeVerify, selectKey, verifyPrehashed } from './signature.ts';
 import { type SignatureBinding, verifyTlogEntry } from './tlog.ts';
@@ -54,7 +55,12 @@ export function verify(
       }
     }
   }
-  throw best!.error;
+  // A bundle that names none of the roots was made by an instance the user does not trust yet: say which, and how.
+  const e = best!.error as VouchError;
+  if ((e.code === 'TRUST_ROOT_MISMATCH' || e.code === 'CHAIN_INVALID') && best!.claim === 0) {
+    throw new VouchError(e.code, e.message, { cause: e.cause, details: e.details, hint: untrustedBundleHint(b) });
+  }
+  throw e;
 }
 
 /**

@@ -13,8 +13,9 @@ import { writeFileAtomic } from '../core/atomic.ts';
 import { hashFile, hashStream } from '../core/digest.ts';
 import { VouchError } from '../errors.ts';
 import type { IdentitySource } from '../identity/providers.ts';
+import { readConfig } from '../instance/config.ts';
 import { vouchHome } from '../instance/home.ts';
-import type { KeylessOptions, KeylessSession } from '../instance/session.ts';
+import type { KeylessOptions, KeylessSession, ProofChoice, WitnessSession } from '../instance/session.ts';
 import {
   fileStatement,
   type SerializedBundle,
@@ -45,8 +46,13 @@ export interface SignOptions {
   bundle?: string;
   /** Pre-built signing context (tests, programs with their own signer); overrides `key` and keyless signing. */
   context?: SigningContext;
-  /** Keyless signing (no `key`, no `context`): instance, identity token, VOUCH_HOME, device-flow prompt. */
+  /**
+   * Keyless signing (no `key`, no `context`): instance, identity token, VOUCH_HOME, device-flow prompt. Its
+   * `instance` (else the configured one) also witnesses key-pair signatures: log entry and timestamp.
+   */
   keyless?: KeylessOptions;
+  /** Which proofs the instance adds (default: a log entry and, when it has a TSA, an RFC 3161 timestamp). */
+  proofs?: ProofChoice;
   /** Images: the repository a local image (oci-layout, oci-archive, docker-archive) is signed for. */
   repository?: string;
   /** Images: also sign every platform manifest of an index. */
@@ -132,13 +138,22 @@ export interface SignResult extends Partial<KeylessSummary> {
   integratedTime?: string;
   /** RFC 3161 timestamps in the bundle. */
   rfc3161Timestamps: number;
+  /** The proofs the bundle carries besides its signature; none for an offline key-pair signature. */
+  proofs: Proof[];
+  /** Key-pair signatures: the instance whose log and TSA witnessed it (keyless ones name theirs in `instance`). */
+  witnessedBy?: string;
   /** Images: every manifest signed (several with --recursive) and where its signature was attached. */
   images?: Omit<SignedImage, 'bundle'>[];
   /** Directories: what the manifest covers. */
   directory?: SignedDirectorySummary;
   /** A PE file: what the check before signing found (and an anomaly let through by `allowPeAnomaly`). */
   pe?: PeRecord;
+  /** What the signer should know (the CLI prints each as a warning), e.g. a digest a default push will change. */
+  warnings?: string[];
 }
+
+/** A proof a bundle carries: a transparency log entry, an RFC 3161 timestamp. */
+export type Proof = 'transparency-log' | 'rfc3161-timestamp';
 
 /** A signing context made on first use: a target that fails its own checks never opens a session or asks a passphrase. */
 type ContextSource = () => Promise<SigningContext>;
@@ -154,18 +169,45 @@ export async function signTarget(input: string | Target, options: SignOptions = 
     const context = options.context;
     return signWith(target, options, async () => context);
   }
-  if (options.key) {
-    const key = options.key;
-    return signWith(target, options, () => keyContext(key, options.passphrase));
-  }
+  if (options.key) return signWithKey(target, options.key, options);
   let session: KeylessSession | undefined;
   try {
     const result = await signWith(target, options, async () => {
       const { openKeylessSession } = await import('../instance/session.ts');
-      session ??= await openKeylessSession(options.keyless ?? {});
+      session ??= await openKeylessSession({
+        ...options.keyless,
+        ...(options.proofs !== undefined ? { proofs: options.proofs } : {}),
+      });
       return session.context;
     });
     return session ? withSession(result, session) : result;
+  } finally {
+    await session?.close();
+  }
+}
+
+/**
+ * Key-pair signing. On an instance (`keyless.instance`, else the configured one) its log and TSA witness the
+ * signature, as cosign does by default; the instance is opened only after the target was read and the key
+ * decrypted. Without an instance, or with both proofs turned off, the signature stays offline.
+ */
+async function signWithKey(target: Target, key: string, options: SignOptions): Promise<SignResult> {
+  const proofs = options.proofs ?? {};
+  const instance =
+    proofs.tlog === false && proofs.timestamp === false
+      ? undefined
+      : (options.keyless?.instance ?? readConfig(options.keyless?.home ?? vouchHome(options.keyless?.env)).instance);
+  let session: WitnessSession | undefined;
+  let context: SigningContext | undefined;
+  try {
+    const result = await signWith(target, options, async () => {
+      context ??= await keyContext(key, options.passphrase);
+      if (instance === undefined) return context;
+      const { openWitnessSession } = await import('../instance/session.ts');
+      session ??= await openWitnessSession(instance, { ...options.keyless, proofs });
+      return { ...context, witnesses: session.witnesses };
+    });
+    return session ? { ...result, witnessedBy: (session as WitnessSession).instance.name } : result;
   } finally {
     await session?.close();
   }
@@ -247,6 +289,7 @@ async function signDirectoryTarget(
 ): Promise<SignResult> {
   const root = target.path.replace(/(?<=.)\/+$/, '');
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
+  // Signing never replaces an existing bundle (another signer's) unless told to: refused before the walk.
   if (!options.force) refuseExistingBundle(bundlePath);
   const { directoryStatement } = await import('../artifact/dir/index.ts');
   const prepared = await directoryStatement(root, {
@@ -375,6 +418,14 @@ async function signImageTarget(target: Target, options: SignOptions, contextOf: 
     signer: signerSummary(context),
     images: signed.map(({ bundle: _b, ...rest }) => rest),
     ...proofsOf(first.bundle),
+    // A docker-archive without an OCI layout inside: its digest is that of a push keeping the layers uncompressed.
+    ...(image.source.kind === 'docker-archive' && image.source.index === undefined
+      ? {
+          warnings: [
+            `${image.digest} is the digest only a push that keeps the layers as they are gives (skopeo copy --preserve-digests); docker push and skopeo's default compress them into another digest, which this signature does not cover: push that way, or sign the pushed image`,
+          ],
+        }
+      : {}),
   };
 }
 
@@ -391,10 +442,17 @@ function signerSummary(context: SigningContext): SignerSummary {
 }
 
 /** The proofs a bundle carries besides its signature: the first log entry and the number of RFC 3161 timestamps. */
-function proofsOf(bundle: SerializedBundle): Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> {
-  const entry = bundle.verificationMaterial.tlogEntries?.[0];
-  const out: Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps'> = {
-    rfc3161Timestamps: bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0,
+function proofsOf(
+  bundle: SerializedBundle | undefined,
+): Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps' | 'proofs'> {
+  const entry = bundle?.verificationMaterial.tlogEntries?.[0];
+  const rfc3161Timestamps = bundle?.verificationMaterial.timestampVerificationData?.rfc3161Timestamps?.length ?? 0;
+  const proofs: Proof[] = [];
+  if (entry) proofs.push('transparency-log');
+  if (rfc3161Timestamps > 0) proofs.push('rfc3161-timestamp');
+  const out: Pick<SignResult, 'logIndex' | 'integratedTime' | 'rfc3161Timestamps' | 'proofs'> = {
+    rfc3161Timestamps,
+    proofs,
   };
   if (entry) out.logIndex = entry.logIndex;
   if (entry?.integratedTime && entry.integratedTime !== '0') {

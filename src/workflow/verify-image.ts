@@ -7,6 +7,7 @@
  * when none does, the failure names the reason of each one.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   checkImageStatement,
   checkSimpleSigning,
@@ -14,6 +15,7 @@ import {
   type ImageCheckResult,
 } from '../artifact/oci/binding.ts';
 import { type FindOptions, type FoundSignature, findSignatures } from '../artifact/oci/discover.ts';
+import { splitLocalTarget } from '../artifact/oci/local.ts';
 import type { RegistryOptions } from '../artifact/oci/registry.ts';
 import { type ResolvedImage, resolveImage, selectPlatform } from '../artifact/oci/resolve.ts';
 import type { Target } from '../artifact/target.ts';
@@ -175,6 +177,36 @@ function short(digest: string): string {
   return digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…');
 }
 
+/**
+ * The bundle `vouch sign` wrote beside an archive (`FILE.sigstore.json`: archives are never rewritten to hold
+ * their signature), when it is there; an archive without it is checked for signatures inside (an OCI layout's).
+ */
+export function archiveBundlePath(target: Target): string | undefined {
+  if (target.kind !== 'oci-archive' && target.kind !== 'docker-archive') return undefined;
+  const file = `${splitLocalTarget(target.path).path}.sigstore.json`;
+  return existsSync(file) ? file : undefined;
+}
+
+/**
+ * A message signature signs a file's bytes, never an image: an archive signed as a plain file (`vouch sign app.tar`)
+ * and checked as an image says so, instead of a bundle-format error. Anything else is left to the verifier.
+ */
+function refuseFileBundle(text: string, target: Target): void {
+  let content: unknown;
+  try {
+    content = (JSON.parse(text) as { messageSignature?: unknown }).messageSignature;
+  } catch {
+    return;
+  }
+  if (content === undefined || content === null) return;
+  const file = 'path' in target ? splitLocalTarget(target.path).path : undefined;
+  throw new VouchError('IMAGE_MISMATCH', 'the bundle signs a file, not an image', {
+    hint: file
+      ? `It was made by \`vouch sign ${file}\`: verify it the same way (\`vouch verify ${file}\`), or sign the image as ${target.kind}:${file}.`
+      : 'Verify it as the file it was made for.',
+  });
+}
+
 export interface ImageVerifyOptions {
   /** A bundle (text) to check instead of the attached signatures (registry or OCI layout); needed for archives. */
   bundle?: string;
@@ -210,6 +242,7 @@ export async function verifyImageTarget(
   }
   let verification: ImageVerification;
   if (options.bundle !== undefined) {
+    refuseFileBundle(options.bundle, target);
     const given: FoundSignature[] = [{ format: 'bundle', bundle: options.bundle, referrer: 'file' }];
     try {
       verification = await verifyImageSignatures(image, given, verifier, { ...check, viaIndex: undefined });

@@ -73,6 +73,7 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
 
   let outcomes: SignatureOutcome[];
   let artifact: { digest: string } | undefined;
+  let entryPaths: Iterable<string> | undefined;
   let image: PolicyVerifyOutcome['image'];
   let kind: ArtifactKind;
   let name: string;
@@ -94,14 +95,22 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
+      const onVerifiedPaths = (p: Iterable<string>) => {
+        entryPaths ??= p;
+      };
       for (const p of paths) {
-        // A directory bundle is small (format v2 binds the manifest by its digest): parsed whole, like any other.
+        // Directory bundles are small (the manifest is a file of its own): read whole to tell keyless from a key.
         const kindOf = async () => parseBundle(await readBundleFile(p));
         outcomes.push(
           await outcomeOf(
             p,
             async (policy, roots) => {
-              const r = await verifyTarget(target, { ...policyOptions(policy), bundle: p, trust: roots });
+              const r = await verifyTarget(target, {
+                ...policyOptions(policy),
+                bundle: p,
+                trust: roots,
+                onVerifiedPaths,
+              });
               artifact ??= r.artifact;
               return r;
             },
@@ -121,7 +130,13 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       artifact = { digest: r.image.digest };
     }
   }
-  const evalCtx: EvaluationContext = { now: o.now ?? Date.now(), target: { kind, name } };
+  // Directories: path rules apply where the verified tree has entries under their pattern; when no signature
+  // verified, the entries are not known and every path rule applies (not knowing never relaxes the policy).
+  const evalCtx: EvaluationContext = {
+    now: o.now ?? Date.now(),
+    target: { kind, name },
+    ...(entryPaths ? { paths: entryPaths } : {}),
+  };
   const evaluation = evaluatePolicy(o.policy, outcomes, evalCtx);
   const outcome: PolicyVerifyOutcome = { verified: true, target: describeTarget(target), evaluation };
   if (artifact) outcome.artifact = artifact;

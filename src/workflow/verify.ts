@@ -11,7 +11,7 @@ import { describeTarget, parseTarget, type Target } from '../artifact/target.ts'
 import { fileError, hashFile, hashStream } from '../core/digest.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../core/intoto.ts';
 import { readCappedText } from '../core/read.ts';
-import { VouchError } from '../errors.ts';
+import { isVouchError, VouchError } from '../errors.ts';
 import { vouchHome } from '../instance/home.ts';
 import { listTrustStore } from '../instance/truststore.ts';
 import { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from '../verify/bundle.ts';
@@ -19,6 +19,7 @@ import { buildPolicy, type PolicyOptions } from '../verify/policy.ts';
 import { loadTrustedRoot, MAX_TRUST_ROOT_BYTES, noAuthorities, type TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
+import type { BundleSubjectKind } from './bundle-claims.ts';
 import type { ImageVerifyOptions, ImageVerifyResult } from './verify-image.ts';
 
 /** Files up to this size are kept in memory so a message signature is checked natively over the bytes. */
@@ -41,6 +42,8 @@ export interface VerifyOptions extends PolicyOptions {
   failOnExcluded?: boolean;
   /** Directories: hashing progress, for a progress bar. */
   onProgress?: (p: { filesDone: number; filesTotal: number; phase?: 'hashing' | 'checking' }) => void;
+  /** Directories: the paths of the verified entries, once the tree is known to be the signed one. */
+  onVerifiedPaths?: (paths: Iterable<string>) => void;
   /** Images: see ImageVerifyOptions. */
   image?: Omit<ImageVerifyOptions, 'bundle'>;
   /**
@@ -81,9 +84,10 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
     case 'oci-archive':
     case 'docker-archive': {
       const trust = options.trust ?? loadDefaultTrust(options.home);
-      const bundle = options.bundle === undefined ? undefined : await readBundleFile(options.bundle);
       // Loaded on demand: the registry client pulls in node:http, whose ESM facade starts undici (~20 ms).
-      const { verifyImageTarget } = await import('./verify-image.ts');
+      const { archiveBundlePath, verifyImageTarget } = await import('./verify-image.ts');
+      const bundlePath = options.bundle ?? archiveBundlePath(target);
+      const bundle = bundlePath === undefined ? undefined : await readBundleFile(bundlePath);
       const r = await verifyImageTarget(target, (text, artifact) => verify(text, artifact, policy, trust), {
         ...options.image,
         ...(bundle !== undefined ? { bundle } : {}),
@@ -134,6 +138,7 @@ async function verifyDirectory(
       ...(options.pe
         ? { pe: { ...(options.pe.roots && { roots: options.pe.roots }), allow: options.pe.allow ?? [] } }
         : {}),
+      ...(options.onVerifiedPaths ? { onVerifiedPaths: options.onVerifiedPaths } : {}),
     });
     return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
   } finally {
@@ -151,10 +156,13 @@ async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, optio
   const bundle = parseBundle(await readBundleFile(bundlePath));
   const trust =
     options.trust ?? (needsAuthorities(bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
+  // A file's bundle (a message signature) given for a directory: say so rather than "unsupported".
+  if (bundle.content.kind === 'message') throw kindMismatch('a file', 'dir');
   const verified = verify(bundle, { kind: 'statement' }, policy, trust);
   if (!verified.statement || verified.statement.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new VouchError('DSSE_INVALID', 'a directory signature is an in-toto statement in a DSSE envelope');
   }
+  // A statement about a file or an image is named as such by its parser (src/artifact/dir/statement.ts).
   const signed = parseDirectoryStatement(verified.statement.payload);
   const { statement: _omitted, ...result } = verified;
   const bundleFile = await stat(bundlePath);
@@ -264,6 +272,12 @@ async function verifyBlob(
   }
   const bundlePath = options.bundle ?? (target.kind === 'file' ? `${target.path}.sigstore.json` : undefined);
   if (!bundlePath) throw new VouchError('USAGE', `verifying ${target.kind} needs --bundle PATH`);
+  // A missing artifact is reported as such, not as its missing default bundle.
+  if (target.kind === 'file') {
+    await stat(target.path).catch((e: NodeJS.ErrnoException) => {
+      throw fileError(e, target.path);
+    });
+  }
   const bundle = parseBundle(await readBundleFile(bundlePath));
   const algorithm = bundle.content.kind === 'message' ? (bundle.content.digest?.algorithm ?? 'sha256') : 'sha256';
   let artifact: ArtifactInput;
@@ -283,5 +297,38 @@ async function verifyBlob(
   }
   const trust =
     options.trust ?? (needsAuthorities(bundle, policy) ? loadDefaultTrust(options.home) : [noAuthorities()]);
-  return { target: describeTarget(target), ...verify(bundle, artifact, policy, trust) };
+  try {
+    return { target: describeTarget(target), ...verify(bundle, artifact, policy, trust) };
+  } catch (e) {
+    // The artifact is not what the bundle is about: when the bundle signs a directory or an image, say so rather
+    // than "modified" (an image archive's bundle lies beside it under the name a file's bundle has).
+    if (isVouchError(e, 'DIGEST_MISMATCH') || isVouchError(e, 'DSSE_INVALID')) {
+      // Loaded only on this failure: a plain verification does not need it.
+      const signs = (await import('./bundle-claims.ts')).bundleSigns(bundle);
+      if (signs === 'directory' || signs === 'image') throw kindMismatch(SIGNS[signs], target.kind, e);
+    }
+    throw e;
+  }
+}
+
+const SIGNS: Record<BundleSubjectKind, string> = {
+  file: 'a file',
+  directory: 'a directory',
+  image: 'an image',
+  attestation: 'an attestation',
+  payload: 'a DSSE payload',
+};
+
+/** BUNDLE_KIND_MISMATCH, with the target that would match the bundle. */
+function kindMismatch(signs: string, kind: string, cause?: unknown): VouchError {
+  const as: Record<string, string> = {
+    'a directory': 'verify the directory (dir:PATH) with this bundle',
+    'an image': 'verify the image (oci-archive:FILE, oci-layout:DIR or oci:REF) with this bundle',
+    'a file': 'verify the file it was made for (file:PATH) with this bundle',
+  };
+  const what = kind === 'dir' ? 'directory' : kind === 'digest' ? 'digest' : 'file';
+  return new VouchError('BUNDLE_KIND_MISMATCH', `the bundle signs ${signs}, not a ${what}`, {
+    cause,
+    hint: `The bundle signs ${signs} (\`vouch inspect BUNDLE\` shows which): ${as[signs] ?? 'give the artifact it was made for'}.`,
+  });
 }

@@ -1,9 +1,11 @@
 /**
  * Images end to end through the built CLI against a real registry: keyless sign on the embedded default, verify by
  * identity through the registry's referrers, and the repository binding (a signature copied to another repository
- * of the same digest does not verify there).
+ * of the same digest does not verify there). Under a policy, every signature attached to the digest counts: a
+ * keyless one and a key-pair one together meet a two-signer policy that neither meets alone.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../src/artifact/oci/registry.ts';
@@ -85,6 +87,44 @@ describe(
       );
       assert.equal(r.status, 1);
       assert.equal(errorCode(r.stderr), 'SIGNATURE_NOT_FOUND');
+    });
+
+    it('under a policy, every signature of the digest counts: the keyless one and a key-pair one', () => {
+      const keygen = vouch(['keygen', '--out', join(tmp.path, 'rm'), '--json'], { env });
+      assert.equal(keygen.status, 0, keygen.stderr);
+      const { fingerprint } = keygen.json() as { fingerprint: string };
+      const signed = vouch(['sign', `oci:${REG}/${repo}:1.4.2`, '--key', join(tmp.path, 'rm.key')], { env });
+      assert.equal(signed.status, 0, signed.stderr);
+      const policy = (rm: string) => {
+        const file = join(tmp.path, `two-${rm.slice(0, 8)}.policy.json`);
+        writeFileSync(
+          file,
+          JSON.stringify({
+            apiVersion: 'vouch.dev/policy/v1',
+            signers: { ci: { identity, issuer }, rm: { fingerprint: rm } },
+            require: { allOf: ['ci', 'rm'] },
+          }),
+        );
+        return file;
+      };
+      const args = (file: string) => [
+        'verify',
+        `oci:${REG}/${repo}:1.4.2`,
+        '--policy',
+        file,
+        '--key',
+        join(tmp.path, 'rm.pub'),
+        '--json',
+      ];
+      const ok = vouch(args(policy(fingerprint)), { env });
+      assert.equal(ok.status, 0, ok.stderr);
+      const out = ok.json() as { evaluation: { satisfied: boolean; signatures: { verified: boolean }[] } };
+      assert.equal(out.evaluation.satisfied, true);
+      assert.equal(out.evaluation.signatures.filter((s) => s.verified).length, 2);
+      // Another release manager's key: the keyless signature alone does not meet the policy.
+      const other = vouch(args(policy('0'.repeat(64))), { env });
+      assert.equal(other.status, 1, other.stderr);
+      assert.equal(errorCode(other.stderr), 'POLICY_NOT_SATISFIED');
     });
   },
 );

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO, tempDir, vouch } from '../helpers/cli.ts';
 
+/** The registry package holding this platform's Node binary (as the `node` package names it). */
+const NODE_PACKAGE = `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
+
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, {
     cwd,
@@ -27,6 +30,7 @@ describe('the npm package installs with --ignore-scripts and works identically',
   after(tmp.dispose);
   let files: string[] = [];
   let installed = '';
+  let node22 = '';
 
   before(() => {
     // dist is built by `npm test` before the tests run: pack it as it is.
@@ -39,6 +43,12 @@ describe('the npm package installs with --ignore-scripts and works identically',
     writeFileSync(at('consumer/package.json'), JSON.stringify({ name: 'consumer', private: true }));
     npm(['install', '--ignore-scripts', '--prefer-offline', '--no-save', at(packed[0]!.filename)], at('consumer'));
     installed = at('consumer/node_modules/vouch');
+    // Node 22, the oldest release `engines` allows, from the registry package that ships its binary (the one the
+    // `node` package's install script would fetch), so the packed CLI is run on both supported majors.
+    mkdirSync(at('node22'));
+    writeFileSync(at('node22/package.json'), JSON.stringify({ name: 'node22', private: true }));
+    npm(['install', '--ignore-scripts', '--prefer-offline', '--no-save', `${NODE_PACKAGE}@22`], at('node22'));
+    node22 = at(`node22/node_modules/${NODE_PACKAGE}/bin/node`);
   });
 
   it('holds no native code and declares no install script', () => {
@@ -82,5 +92,43 @@ describe('the npm package installs with --ignore-scripts and works identically',
     writeFileSync(at('tree/lib/f7.js'), 'tampered');
     const bad = installedVouch(['verify', `dir:${at('tree')}`, '--key', at('k.pub'), '--bundle', at('a.json')]);
     assert.equal(bad.status, 1, bad.stderr);
+  });
+
+  it('runs keyless sign and verify on Node 22 and Node 24 with nothing on stderr but its own output', () => {
+    const bin = join(installed, 'bin', 'vouch.mjs');
+    writeFileSync(at('release.txt'), 'release 1\n');
+    for (const [major, node] of [
+      ['22', node22],
+      ['24', process.execPath],
+    ] as const) {
+      const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+      assert.match(version, new RegExp(`^v${major}\\.`), `${node} is Node ${major}`);
+      const env = {
+        ...process.env,
+        VOUCH_HOME: at(`home-${major}`),
+        SIGSTORE_ID_TOKEN: '',
+        ACTIONS_ID_TOKEN_REQUEST_URL: '',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
+      };
+      const run = (args: string[]) => spawnSync(node, [bin, ...args], { env, encoding: 'utf8' });
+      const bundle = at(`release-${major}.json`);
+      const s = run(['sign', at('release.txt'), '--bundle', bundle, '--json']);
+      assert.equal(s.status, 0, s.stderr);
+      // Node 22 calls node:sqlite experimental: its warning must not reach the user (nor any other warning).
+      assert.doesNotMatch(s.stderr, /Warning/, `Node ${major}: ${s.stderr}`);
+      const who = JSON.parse(s.stdout) as { identity: string; issuer: string };
+      const v = run([
+        'verify',
+        at('release.txt'),
+        '--bundle',
+        bundle,
+        '--certificate-identity',
+        who.identity,
+        '--certificate-oidc-issuer',
+        who.issuer,
+      ]);
+      assert.equal(v.status, 0, v.stderr);
+      assert.equal(v.stderr, '', `Node ${major}`);
+    }
   });
 });

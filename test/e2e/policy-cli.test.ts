@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { errorCode, startServe, tempDir, vouchAsync } from '../helpers/cli.ts';
@@ -191,6 +191,59 @@ describe('vouch verify --policy and vouch policy, end to end', () => {
     );
     assert.equal(one.status, 1);
     assert.equal(errorCode(one.stderr), 'POLICY_NOT_SATISFIED');
+    // The same two bundles named with --bundle, wherever they are.
+    const named = await vouchAsync(
+      [
+        'verify',
+        at('tool.exe'),
+        '--policy',
+        at('two.yaml'),
+        '--trusted-root',
+        root(),
+        '--bundle',
+        at('tool.exe.rm.sigstore.json'),
+        '--bundle',
+        at('tool.exe.sigstore.json'),
+      ],
+      { env: env() },
+    );
+    assert.equal(named.status, 0, named.stderr);
+    // --threshold: 2 of the two distinct signers verifies; 3 of two can never be met and is refused at init.
+    const init2 = (k: string) =>
+      vouchAsync(
+        [
+          'policy',
+          'init',
+          '--from',
+          at('tool.exe.sigstore.json'),
+          '--from',
+          at('tool.exe.rm.sigstore.json'),
+          '--threshold',
+          k,
+          '--trusted-root',
+          root(),
+        ],
+        { env: env() },
+      );
+    const two = await init2('2');
+    assert.equal(two.status, 0, two.stderr);
+    // 2 of 2 signers is written as allOf, the same rule; 1 of 2 stays a threshold.
+    assert.match(two.stdout, /allOf:/);
+    const any = await init2('1');
+    assert.equal(any.status, 0, any.stderr);
+    assert.match(any.stdout, /threshold: 1/);
+    writeFileSync(at('two-of.yaml'), two.stdout);
+    const check = await vouchAsync(['policy', 'check', at('two-of.yaml'), '--json'], { env: env() });
+    assert.equal(check.status, 0, check.stderr);
+    assert.equal((check.json() as { signers: unknown[] }).signers.length, 2);
+    const viaThreshold = await vouchAsync(
+      ['verify', at('tool.exe'), '--policy', at('two-of.yaml'), '--trusted-root', root()],
+      { env: env() },
+    );
+    assert.equal(viaThreshold.status, 0, viaThreshold.stderr);
+    const three = await init2('3');
+    assert.equal(three.status, 2);
+    assert.equal(errorCode(three.stderr), 'POLICY_INVALID');
   });
 
   it("cosign's claim flags require the claims exactly", async () => {
@@ -249,6 +302,31 @@ describe('vouch verify --policy and vouch policy, end to end', () => {
     assert.equal(hits, fetched);
   });
 
+  it('policy pin: a URL pinned once verifies without --policy-digest; a pin with the wrong digest is refused', async () => {
+    const text = readFileSync(at('acme.policy.yaml'));
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const server: Server = createServer((_req, res) => res.end(text));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const policyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pinned.policy.yaml`;
+    const home = { VOUCH_HOME: at('pinning-customer') };
+    try {
+      const bad = await vouchAsync(['policy', 'pin', policyUrl, '--policy-digest', `sha256:${'1'.repeat(64)}`], {
+        env: home,
+      });
+      assert.equal(bad.status, 1);
+      assert.equal(errorCode(bad.stderr), 'POLICY_DIGEST_MISMATCH');
+      const pin = await vouchAsync(['policy', 'pin', policyUrl, '--policy-digest', digest], { env: home });
+      assert.equal(pin.status, 0, pin.stderr);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    // The server is gone: the pinned copy is what verifies.
+    const r = await vouchAsync(['verify', at('app-1.5.0.exe'), '--policy', policyUrl, '--trusted-root', root()], {
+      env: home,
+    });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   it('policy check: a policy that can never be met is refused with its line', async () => {
     writeFileSync(
       at('bad.yaml'),
@@ -258,5 +336,72 @@ describe('vouch verify --policy and vouch policy, end to end', () => {
     assert.equal(r.status, 2);
     assert.equal(errorCode(r.stderr), 'POLICY_INVALID');
     assert.match(r.stderr, /bad\.yaml:7:\d+: require > threshold/);
+  });
+});
+
+describe('a directory under a policy with per-path rules, end to end', () => {
+  const tmp = tempDir('vouch-e2e-policy-dir-');
+  const at = (p: string) => join(tmp.path, p);
+  const env = { VOUCH_HOME: at('home') };
+  const fingerprints: Record<string, string> = {};
+  after(() => tmp.dispose());
+
+  before(async () => {
+    for (const who of ['ci', 'rm']) {
+      const k = await vouchAsync(['keygen', '--out', at(who), '--json'], { env });
+      assert.equal(k.status, 0, k.stderr);
+      fingerprints[who] = (k.json() as { fingerprint: string }).fingerprint;
+    }
+    writeFileSync(
+      at('release.policy.json'),
+      JSON.stringify({
+        apiVersion: 'vouch.dev/policy/v1',
+        signers: { ci: { fingerprint: fingerprints.ci }, rm: { fingerprint: fingerprints.rm } },
+        require: 'ci',
+        artifacts: [{ kind: 'directory', paths: [{ pattern: 'bin/**', require: 'rm' }] }],
+      }),
+    );
+  });
+
+  async function signTree(name: string, files: Record<string, string>, signers: string[]) {
+    for (const [p, content] of Object.entries(files)) {
+      mkdirSync(dirname(at(`${name}/${p}`)), { recursive: true });
+      writeFileSync(at(`${name}/${p}`), content);
+    }
+    const bundles: string[] = [];
+    for (const who of signers) {
+      const bundle = at(`${name}.${who}.sigstore.json`);
+      const s = await vouchAsync(['sign', `dir:${at(name)}`, '--key', at(`${who}.key`), '--bundle', bundle], { env });
+      assert.equal(s.status, 0, s.stderr);
+      bundles.push('--bundle', bundle);
+    }
+    return (more: string[] = []) =>
+      vouchAsync(
+        [
+          'verify',
+          `dir:${at(name)}`,
+          '--policy',
+          at('release.policy.json'),
+          '--key',
+          at('ci.pub'),
+          '--key',
+          at('rm.pub'),
+          ...bundles,
+          ...more,
+        ],
+        { env },
+      );
+  }
+
+  it('bin/** needs the release manager too; a tree without bin/ needs the pipeline alone', async () => {
+    const both = await signTree('app', { 'bin/app': 'MZ', 'README.md': 'hello' }, ['ci', 'rm']);
+    assert.equal((await both()).status, 0);
+    const ciOnly = await signTree('app2', { 'bin/app': 'MZ', 'README.md': 'hello' }, ['ci']);
+    const refused = await ciOnly(['--json']);
+    assert.equal(refused.status, 1);
+    assert.equal(errorCode(refused.stderr), 'POLICY_NOT_SATISFIED');
+    const docs = await signTree('docs', { 'README.md': 'hello', 'share/doc.txt': 'doc' }, ['ci']);
+    const r = await docs();
+    assert.equal(r.status, 0, r.stderr);
   });
 });

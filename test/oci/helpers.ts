@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { DSSEBundleBuilder } from '@sigstore/sign';
@@ -148,4 +150,59 @@ export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<str
     return e.code;
   }
   return undefined;
+}
+
+/** Where an OCI layout keeps a blob. */
+export function blobPath(dir: string, digest: string): string {
+  return join(dir, 'blobs', 'sha256', digest.slice(7));
+}
+
+/** Write a blob into an OCI layout. */
+export function putLayoutBlob(dir: string, bytes: Buffer): { digest: string; size: number } {
+  const digest = sha256(bytes);
+  writeFileSync(blobPath(dir, digest), bytes);
+  return { digest, size: bytes.length };
+}
+
+/** A one-image layout tagged v1, with a vendor field at the top of index.json and on the image's entry. */
+export function makeLayout(dir: string, seed: string): { digest: string; entry: Record<string, unknown> } {
+  const image = buildImage(2, seed);
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  for (const b of [...image.blobs, image.config, image.manifest]) putLayoutBlob(dir, b);
+  const entry = {
+    mediaType: MEDIA.ociManifest,
+    digest: sha256(image.manifest),
+    size: image.manifest.length,
+    annotations: { 'org.opencontainers.image.ref.name': 'v1' },
+    'x-vendor-entry': { kept: true },
+  };
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry], 'x-vendor': [1, 'two'] }),
+  );
+  return { digest: entry.digest, entry };
+}
+
+/** `docker save` output as Docker before 25 wrote it: manifest.json, the config and one uncompressed layer tar. */
+export function writeDockerArchive(path: string, seed: string, repoTag: string): void {
+  const layer = tarOf([['hello.txt', Buffer.from(`hello ${seed}\n`)]]);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+    }),
+  );
+  const [cfg, lay] = [sha256(config).slice(7), sha256(layer).slice(7)];
+  const manifest = [{ Config: `${cfg}.json`, RepoTags: [repoTag], Layers: [`${lay}/layer.tar`] }];
+  writeFileSync(
+    path,
+    tarOf([
+      [`${cfg}.json`, config],
+      [`${lay}/layer.tar`, layer],
+      ['manifest.json', Buffer.from(JSON.stringify(manifest))],
+    ]),
+  );
 }

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addLayoutArtifact } from '../../src/artifact/oci/local.ts';
 import { EMPTY_JSON, MEDIA } from '../../src/artifact/oci/manifest.ts';
 import { BIN, errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { buildImage, sha256, tarOf } from './helpers.ts';
+import { blobPath as blob, makeLayout, putLayoutBlob as putBlob, sha256, tarOf } from './helpers.ts';
 
 const REG = process.env.VOUCH_TEST_REGISTRY;
 const built = existsSync(join(BIN, '..', '..', 'dist'));
@@ -26,36 +26,6 @@ interface IndexJson {
 
 function readIndex(dir: string): IndexJson {
   return JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
-}
-
-function blob(dir: string, digest: string): string {
-  return join(dir, 'blobs', 'sha256', digest.slice(7));
-}
-
-function putBlob(dir: string, bytes: Buffer): { digest: string; size: number } {
-  const digest = sha256(bytes);
-  writeFileSync(blob(dir, digest), bytes);
-  return { digest, size: bytes.length };
-}
-
-/** A one-image layout tagged v1, with a vendor field at the top of index.json and on the image's entry. */
-function makeLayout(dir: string, seed: string): { digest: string; entry: Record<string, unknown> } {
-  const image = buildImage(2, seed);
-  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  for (const b of [...image.blobs, image.config, image.manifest]) putBlob(dir, b);
-  const entry = {
-    mediaType: MEDIA.ociManifest,
-    digest: sha256(image.manifest),
-    size: image.manifest.length,
-    annotations: { 'org.opencontainers.image.ref.name': 'v1' },
-    'x-vendor-entry': { kept: true },
-  };
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry], 'x-vendor': [1, 'two'] }),
-  );
-  return { digest: entry.digest, entry };
 }
 
 describe('signatures inside an OCI layout', { skip: built ? false : 'CLI not built (node scripts/build.mjs)' }, () => {
@@ -284,7 +254,11 @@ describe('signatures inside an OCI layout', { skip: built ? false : 'CLI not bui
     assert.equal((r.json() as { bundlePath: string }).bundlePath, `${tar}.sigstore.json`);
     assert.deepEqual(readFileSync(tar), before);
     assert.equal(verify(`oci-archive:${tar}`, '--bundle', `${tar}.sigstore.json`).status, 0);
+    // Without --bundle, the file beside the archive is the one checked (issue 17); without it, nothing is found.
+    assert.equal(verify(`oci-archive:${tar}`).status, 0);
+    renameSync(`${tar}.sigstore.json`, `${tar}.moved.json`);
     assert.equal(errorCode(verify(`oci-archive:${tar}`).stderr), 'SIGNATURE_NOT_FOUND');
+    renameSync(`${tar}.moved.json`, `${tar}.sigstore.json`);
   });
 
   it(

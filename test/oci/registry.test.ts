@@ -15,7 +15,17 @@ import { MEDIA, parseManifest } from '../../src/artifact/oci/manifest.ts';
 import { RegistryClient, referrersTag } from '../../src/artifact/oci/registry.ts';
 import { imagesToSign, type ResolvedImage, resolveImage, selectPlatform } from '../../src/artifact/oci/resolve.ts';
 import { verifyImage, verifyImageSignatures, verifyImageTarget } from '../../src/workflow/verify-image.ts';
-import { buildImage, codeOf, pushImage, sha256, signStatement, tarOf, testKey, testVerifier } from './helpers.ts';
+import {
+  buildImage,
+  codeOf,
+  pushImage,
+  sha256,
+  signStatement,
+  tarOf,
+  testKey,
+  testVerifier,
+  writeDockerArchive,
+} from './helpers.ts';
 
 const REG = process.env.VOUCH_TEST_REGISTRY;
 const TLS = process.env.VOUCH_TEST_REGISTRY_TLS;
@@ -257,31 +267,8 @@ describe('images against a real registry', { skip }, () => {
   });
 
   it('a docker-archive resolves to the digest skopeo --preserve-digests pushes', async () => {
-    const layer = tarOf([['hello.txt', Buffer.from(`hello ${run}\n`)]]);
-    const config = Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
-      }),
-    );
-    const cfgHex = sha256(config).slice(7);
-    const layerHex = sha256(layer).slice(7);
-    const manifestJson = Buffer.from(
-      JSON.stringify([
-        { Config: `${cfgHex}.json`, RepoTags: [`${REG}/${repo}:saved`], Layers: [`${layerHex}/layer.tar`] },
-      ]),
-    );
     const path = join(home, 'docker.tar');
-    writeFileSync(
-      path,
-      tarOf([
-        [`${cfgHex}.json`, config],
-        [`${layerHex}/layer.tar`, layer],
-        ['manifest.json', manifestJson],
-      ]),
-    );
+    writeDockerArchive(path, run, `${REG}/${repo}:saved`);
     const local = await resolveImage({ kind: 'docker-archive', path });
     assert.equal(local.repository, `${REG}/${repo}`); // from RepoTags
     skopeo(

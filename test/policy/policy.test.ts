@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { isVouchError, VouchError } from '../../src/errors.ts';
 import { evaluatePolicy, type SignatureOutcome } from '../../src/policy/evaluate.ts';
 import { policyFromSignatures } from '../../src/policy/init.ts';
-import { parsePolicy } from '../../src/policy/load.ts';
+import { MAX_POLICY_BYTES, parsePolicy } from '../../src/policy/load.ts';
 import { toSarif } from '../../src/policy/sarif.ts';
 import type { VerificationResult } from '../../src/verify/types.ts';
 import { type PolicyVerifyFailure, verifyBundleAlone, verifyWithPolicy } from '../../src/workflow/verify-policy.ts';
@@ -364,6 +364,102 @@ describe('policies refused when loaded', () => {
       }),
       'require',
     ],
+    [
+      'an alias bomb (a billion laughs)',
+      `apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: x, issuer: y}\nrequire: a\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n${Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(', ')}]`).join('\n')}\n`,
+      '',
+    ],
+    [
+      'rules nested deeper than 8',
+      `apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: x, issuer: y}\nrequire: ${'{anyOf: ['.repeat(10)}a${']}'.repeat(10)}\n`,
+      'anyOf',
+    ],
+    ['flow collections nested beyond the stack', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, ''],
+    [
+      'two documents in one file',
+      `${policyText({ signers: { a: ci() }, require: 'a' })}---\n${policyText({ signers: { a: ci() }, require: 'a' })}`,
+      '',
+    ],
+    ['a list, not a mapping', '- apiVersion: vouch.dev/policy/v1\n', ''],
+    ['an empty document', '# nothing\n', ''],
+    [
+      'an unknown tag read as a plain string',
+      'apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: !evil x, issuer: y}\nrequire: a\n',
+      '',
+    ],
+    [
+      'a tag of another language',
+      'apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: x, issuer: y}\nrequire: !!js/function "function () {}"\n',
+      '',
+    ],
+    [
+      'a complex (non-string) key',
+      'apiVersion: vouch.dev/policy/v1\nsigners:\n  ? [a, b]\n  : {identity: x, issuer: y}\nrequire: a\n',
+      '',
+    ],
+    [
+      'duplicate keys far apart, in a flow mapping',
+      `apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: x, ${Array.from({ length: 50 }, (_, i) => `k${i}: v`).join(', ')}, identity: y, issuer: z}\nrequire: a\n`,
+      '',
+    ],
+    [
+      '1 and "1", one key once read',
+      'apiVersion: vouch.dev/policy/v1\nsigners:\n  1: {identity: x, issuer: y}\n  "1": {identity: z, issuer: y}\nrequire: "1"\n',
+      '',
+    ],
+    ['a signer named __proto__', policyText({ signers: { ['__proto__']: ci() }, require: '__proto__' }), 'signers'],
+    ['threshold 0', policyText({ signers: { a: ci() }, require: { threshold: 0, of: ['a'] } }), 'threshold'],
+    ['a fractional threshold', policyText({ signers: { a: ci() }, require: { threshold: 1.5, of: ['a'] } }), 'require'],
+    ['maxAgeDays 0', policyText({ signers: { a: ci() }, require: 'a', conditions: { maxAgeDays: 0 } }), 'maxAgeDays'],
+    [
+      'an impossible date',
+      policyText({ signers: { a: ci() }, require: 'a', conditions: { signedAfter: '2025-13-45' } }),
+      'signedAfter',
+    ],
+    ['an empty identity', policyText({ signers: { a: ci({ identity: '' }) }, require: 'a' }), 'identity'],
+    ['an empty oneOf', policyText({ signers: { a: ci({ identity: { oneOf: [] } }) }, require: 'a' }), 'oneOf'],
+    [
+      'an identity longer than a certificate holds',
+      policyText({ signers: { a: ci({ identity: 'x'.repeat(5000) }) }, require: 'a' }),
+      'identity',
+    ],
+    [
+      'more than 64 signers',
+      policyText({
+        signers: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`s${i}`, ci({ identity: `x${i}` })])),
+        require: 's0',
+      }),
+      'signers',
+    ],
+    [
+      'a regexp that escapes its anchors',
+      policyText({ signers: { a: ci({ identity: { regexp: 'x)|(.*' } }) }, require: 'a' }),
+      'identity',
+    ],
+    [
+      'a key that is not a public key',
+      policyText({
+        signers: { k: { key: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n' } },
+        require: 'k',
+      }),
+      'key',
+    ],
+    [
+      'a fingerprint that is not SHA-256 hex',
+      policyText({ signers: { k: { fingerprint: 'zz' } }, require: 'k' }),
+      'fingerprint',
+    ],
+    [
+      'a revocation without a date',
+      policyText({ signers: { a: ci() }, require: 'a', revoked: [{ identity: IDENTITY }] }),
+      'revoked',
+    ],
+    [
+      'an unknown artifact kind',
+      policyText({ signers: { a: ci() }, require: 'a', artifacts: [{ kind: 'exe', require: 'a' }] }),
+      'kind',
+    ],
+    ['an unknown top-level key', policyText({ signers: { a: ci() }, require: 'a', requires: 'a' }), ''],
   ];
   for (const [name, text, field] of rows) {
     it(name, () => {
@@ -379,6 +475,19 @@ describe('policies refused when loaded', () => {
       );
     });
   }
+
+  it('a document over the cap, or not UTF-8, is refused before it is parsed', () => {
+    const ok = policyText({ signers: { a: ci() }, require: 'a' });
+    for (const bytes of [
+      Buffer.from(`${ok}#${'x'.repeat(MAX_POLICY_BYTES)}\n`),
+      Buffer.concat([Buffer.from(`${ok}# `), Buffer.from([0xff, 0xfe, 0x0a])]),
+    ]) {
+      assert.throws(
+        () => parsePolicy(bytes, 'bad.yaml'),
+        (e: unknown) => e instanceof VouchError && e.code === 'POLICY_INVALID',
+      );
+    }
+  });
 
   it('names the line of the field at fault', () => {
     const text = `apiVersion: vouch.dev/policy/v1\nsigners:\n  ci:\n    identity: ${IDENTITY}\n    issuer: ${GITHUB_ISSUER}\n    roots: []\nrequire: ci\n`;

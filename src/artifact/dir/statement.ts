@@ -12,9 +12,10 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeBase64 } from '../../core/encoding.ts';
-import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement } from '../../core/intoto.ts';
+import { IN_TOTO_STATEMENT_V1, type InTotoStatement as Statement, VOUCH_FILE_PREDICATE } from '../../core/intoto.ts';
 import { asArray, asObject, asString } from '../../core/json.ts';
 import { VouchError } from '../../errors.ts';
+import { COSIGN_SIGN_PREDICATE } from '../oci/binding.ts';
 import { checkResources } from './checker.ts';
 import type { EntryTable } from './entries.ts';
 import { EMBED_LIMIT, type WrittenManifest } from './lines.ts';
@@ -186,6 +187,18 @@ export function parseDirectoryStatement(
   const st = asObject(statement, 'statement', 'MANIFEST_INVALID');
   if (st._type !== IN_TOTO_STATEMENT_V1) throw bad('statement is not an in-toto Statement v1');
   if (st.predicateType !== VOUCH_DIRECTORY_PREDICATE && st.predicateType !== MODEL_SIGNING_PREDICATE) {
+    // A file's or an image's statement given for a directory: say what it signs rather than "unsupported".
+    const other =
+      st.predicateType === VOUCH_FILE_PREDICATE
+        ? 'a file'
+        : st.predicateType === COSIGN_SIGN_PREDICATE
+          ? 'an image'
+          : '';
+    if (other) {
+      throw new VouchError('BUNDLE_KIND_MISMATCH', `the bundle signs ${other}, not a directory`, {
+        hint: `The bundle signs ${other} (\`vouch inspect BUNDLE\` shows which): verify that artifact with it.`,
+      });
+    }
     throw new VouchError(
       'BUNDLE_UNSUPPORTED',
       `predicate type ${String(st.predicateType).slice(0, 100)} is not a directory`,

@@ -44,6 +44,12 @@ export interface VerifyDirectoryOptions {
    * (src/artifact/pe); `allow` names tree paths whose anomaly is accepted, `roots` judge Authenticode chains.
    */
   pe?: { roots?: Buffer[]; allow?: string[] };
+  /**
+   * Called once with the paths of the tree's entries, after the tree is known to be the signed one (a policy's
+   * per-path rules apply to the entries under their pattern). Not called when the verification fails. The paths
+   * are read lazily from the walk, not copied.
+   */
+  onVerifiedPaths?: (paths: Iterable<string>) => void;
 }
 
 /** What the rules left out of the comparison: the rules, and what the walk found under them. */
@@ -154,6 +160,14 @@ export async function verifyDirectory(
     throw new VouchError('DIRECTORY_MISMATCH', summarize(root, differences, walked.excluded), { details: differences });
   }
   const peStrict = options.pe && (await strictPeCheck(root, walked.pe!, options.pe));
+  if (options.onVerifiedPaths) {
+    const table = walked.entries;
+    options.onVerifiedPaths({
+      *[Symbol.iterator]() {
+        for (let i = 0; i < table.length; i++) yield table.pathAt(i);
+      },
+    });
+  }
   return {
     format: signed.format,
     name: signed.name,

@@ -26,6 +26,9 @@ interface SignFlags extends IdentityFlags {
   incremental?: boolean | string;
   manifest?: string;
   allowPeAnomaly?: string[];
+  /** false with --no-tlog / --no-timestamp (commander's negated options). */
+  tlog?: boolean;
+  timestamp?: boolean;
 }
 
 export default defineCommand({
@@ -43,6 +46,9 @@ export default defineCommand({
       ...(f.bundle !== undefined ? { bundle: f.bundle } : {}),
       ...(f.force ? { force: true } : {}),
       keyless,
+      ...(f.tlog === false || f.timestamp === false
+        ? { proofs: { tlog: f.tlog !== false, timestamp: f.timestamp !== false } }
+        : {}),
       ...(f.repository !== undefined ? { repository: f.repository } : {}),
       ...(f.recursive ? { recursive: true } : {}),
       ...(f.allowInsecureRegistry ? { allowInsecureRegistry: true } : {}),
@@ -52,6 +58,7 @@ export default defineCommand({
       ...(f.allowPeAnomaly ? { allowPeAnomaly: f.allowPeAnomaly } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
+    for (const w of summary.warnings ?? []) ctx.warn(w);
     if (summary.identity === undefined || summary.issuer === undefined || summary.instance === undefined) {
       return summary;
     }

@@ -50,6 +50,24 @@ interface VerifyFlags {
   allowPeAnomaly?: string[];
 }
 
+/**
+ * A keyless verification needs the signer's identity and its issuer: name the flags that are missing, rather than
+ * the policy's fields (and where a person finds the values: the bundle's claims, shown by `vouch inspect`).
+ */
+function requireIdentityFlags(o: VerifyFlags): void {
+  const missing: string[] = [];
+  if (o.certificateIdentity === undefined && o.certificateIdentityRegexp === undefined) {
+    missing.push('--certificate-identity (or --certificate-identity-regexp)');
+  }
+  if (o.certificateOidcIssuer === undefined && o.certificateOidcIssuerRegexp === undefined) {
+    missing.push('--certificate-oidc-issuer (or --certificate-oidc-issuer-regexp)');
+  }
+  if (missing.length === 0) return;
+  throw new VouchError('POLICY_INVALID', `missing ${missing.join(' and ')}`, {
+    hint: `Say who must have signed: ${missing.join(' and ')}; or --key FILE for a key-pair signature. \`vouch inspect BUNDLE\` shows the identity and issuer a bundle claims.`,
+  });
+}
+
 export default defineCommand({
   async run([target]: [string], o: VerifyFlags, ctx: CommandContext): Promise<VerifyOutcome | PolicyVerifyOutcome> {
     if (o.unsafeAllowAnyRepository) ctx.warn('--unsafe-allow-any-repository: the repository is not checked');
@@ -71,6 +89,7 @@ export default defineCommand({
     if (o.certificateOidcIssuer !== undefined) identity.issuer = o.certificateOidcIssuer;
     if (o.certificateOidcIssuerRegexp !== undefined) identity.issuerRegexp = o.certificateOidcIssuerRegexp;
     // Identity flags make a keyless policy; with --key as well, buildPolicy refuses the mix (POLICY_INVALID).
+    if (!o.key) requireIdentityFlags(o);
     if (Object.keys(identity).length > 0 || !o.key) options.identities = [identity];
     if (o.trustedRoot) options.trust = await loadTrust({ trustedRoot: o.trustedRoot });
     if (o.bundle?.[0] !== undefined) options.bundle = o.bundle[0];

@@ -13,7 +13,7 @@ export function formatSign(r: SignSummary): string[] {
       lines.push('           local development identity: proves nothing about a person outside this machine');
     }
   }
-  if (r.logIndex !== undefined) lines.push(`  log      index ${r.logIndex}`);
+  lines.push(`  proofs   ${describeProofs(r)}`);
   for (const i of r.images ?? []) {
     lines.push(
       `  image    ${i.repository}@${i.digest}${i.referrer ? ` -> referrer ${i.referrer.digest} (${i.via})` : ''}`,
@@ -43,4 +43,15 @@ export function formatSign(r: SignSummary): string[] {
     if (v.trustedRoot) lines.push(`  (customers first need this instance's trusted root: ${v.trustedRoot})`);
   }
   return lines;
+}
+
+/** Which proofs the bundle carries: what lets a verifier trust when it was signed, not only by whom. */
+function describeProofs(r: SignSummary): string {
+  const parts: string[] = [];
+  if (r.proofs.includes('transparency-log')) parts.push(`transparency log entry (index ${r.logIndex})`);
+  if (r.rfc3161Timestamps > 0) {
+    parts.push(r.rfc3161Timestamps === 1 ? 'RFC 3161 timestamp' : `${r.rfc3161Timestamps} RFC 3161 timestamps`);
+  }
+  if (parts.length === 0) return 'none: signature only (not logged, not timestamped)';
+  return `${parts.join(', ')}${r.witnessedBy ? ` from ${r.witnessedBy}` : ''}`;
 }

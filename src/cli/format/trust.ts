@@ -16,8 +16,9 @@ export function formatTrustShow(summaries: TrustSummary[]): string[] {
   return lines;
 }
 
-export function formatTrustImport(s: TrustSummary): string[] {
-  return ['Imported', ...formatTrustShow([s])];
+export function formatTrustImport(s: TrustSummary & { sha256?: string; from?: string }): string[] {
+  const from = s.from ? ` from ${s.from}` : '';
+  return [`Imported${from}`, ...(s.sha256 ? [`  SHA-256 ${s.sha256}`] : []), ...formatTrustShow([s])];
 }
 
 function validity(v: { validFrom?: string; validTo?: string }): string {

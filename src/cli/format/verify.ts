@@ -27,6 +27,9 @@ export function formatVerify(r: VerifyOutcome): string[] {
     );
   }
   if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
+  // An attestation says something about the artifact (provenance, an SBOM...): which statement it is matters.
+  const predicateType = (r.statement?.payload as { predicateType?: unknown } | undefined)?.predicateType;
+  if (typeof predicateType === 'string') lines.push(`  predicate  ${predicateType}`);
   if (r.signer.type === 'key') lines.push(`  signer     key sha256:${r.signer.fingerprint}`);
   else {
     const dev = r.signer.localDevelopmentIdentity ? ' [local development identity]' : '';
