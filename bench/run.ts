@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
-const all = ['file', 'verify', 'sign', 'log', 'ca', 'dir', 'oci', 'identity', 'pe', 'policy'];
+const all = ['file', 'verify', 'sign', 'log', 'ca', 'dir', 'oci', 'identity', 'pe', 'policy', 'deps'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all;
 process.stdout.write(
   `## Run of ${new Date().toISOString()} on ${cpus().length}x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n\n`,

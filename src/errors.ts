@@ -93,6 +93,60 @@ export const ERROR_CODES = {
     'The Authenticode signer does not chain to a certificate of --authenticode-roots.',
   ],
   AUTHENTICODE_TIMESTAMP_INVALID: ['verification', 'The Authenticode timestamp does not verify.'],
+  // dependencies (vouch deps): one code per kind of problem a package can have (exit 1)
+  PACKAGE_INTEGRITY_MISMATCH: [
+    'verification',
+    'The tarball differs from the lockfile integrity: it was altered at the registry or on the way, or the lockfile was edited.',
+  ],
+  INSTALLED_FILE_MISMATCH: [
+    'verification',
+    'A file in node_modules differs from the package tarball: changed after install (by a script or by hand). Reinstall from the lockfile.',
+  ],
+  REGISTRY_SIGNATURE_INVALID: ['verification', 'The registry signature over name@version:integrity does not verify.'],
+  REGISTRY_SIGNATURE_MISSING: [
+    'verification',
+    'The package carries no registry signature that could be checked, and one is required.',
+  ],
+  REGISTRY_KEY_EXPIRED: [
+    'verification',
+    'The registry key of the signature had expired when the version was published.',
+  ],
+  REGISTRY_KEY_UNKNOWN: ['verification', 'The signature names a key the registry does not publish.'],
+  ATTESTATION_INVALID: ['verification', 'An attestation bundle of the package does not verify.'],
+  ATTESTATION_SUBJECT_MISMATCH: [
+    'verification',
+    'The attestation was made for another package, version or tarball than this one.',
+  ],
+  PROVENANCE_REPOSITORY_MISMATCH: [
+    'verification',
+    "The provenance names another source repository than the package's declared repository.",
+  ],
+  PROVENANCE_IDENTITY_CHANGED: [
+    'verification',
+    'The package is built by another publisher identity than before; if the change is intended, accept it with `vouch deps lock --update NAME`.',
+  ],
+  PROVENANCE_MISSING: [
+    'verification',
+    'The package had provenance before and this version has none: a publish from outside its CI (a stolen token?).',
+  ],
+  TRUST_DOWNGRADE: [
+    'verification',
+    'This version carries weaker publisher evidence than the lock or earlier versions of the package.',
+  ],
+  PROVENANCE_REQUIRED: ['verification', 'The dependency policy requires provenance for this package.'],
+  BUILDER_NOT_ALLOWED: ['verification', 'The package was built by a builder the dependency policy does not allow.'],
+  SOURCE_REF_NOT_ALLOWED: [
+    'verification',
+    'The package was built from a source ref the dependency policy does not allow (tags only?).',
+  ],
+  BUILD_TRIGGER_NOT_ALLOWED: [
+    'verification',
+    'The package was built by a workflow trigger the dependency policy forbids (pull_request_target?).',
+  ],
+  RELEASE_TOO_RECENT: [
+    'verification',
+    'The version was published more recently than the policy minimum release age: wait, or pin an older version.',
+  ],
   // usage and local input (exit 2)
   USAGE: ['usage', 'See `vouch --help`.'],
   TARGET_INVALID: ['usage', 'Targets look like file:PATH, dir:PATH, oci:REF, a bare path, or sha256:HEX.'],
@@ -116,6 +170,10 @@ export const ERROR_CODES = {
     'The signature over the token subject does not verify with the submitted key.',
   ],
   ENTRY_NOT_FOUND: ['usage', 'No such transparency log entry (HTTP 404).'],
+  LOCKFILE_INVALID: [
+    'usage',
+    'The lockfile (or vouch-deps.lock.json) is malformed, hostile or of an unsupported version.',
+  ],
   DIRECTORY_UNSUPPORTED: [
     'usage',
     'The directory holds something vouch will not sign (FIFO, device, socket, setuid/setgid file, a name that is not NFC UTF-8 or collides by case, a symlink leading outside it), exceeds the limits, or changed while it was read.',

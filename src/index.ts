@@ -32,6 +32,24 @@ export {
 } from './artifact/pe/index.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
+// Dependencies (vouch deps): lockfiles, registry signatures, provenance and publisher continuity.
+export type { DepsLock, DepsLockEntry } from './deps/lock.ts';
+export type { DepsPolicy } from './deps/policy.ts';
+export type {
+  DepsReport,
+  DepsSummary,
+  PackageEvidence,
+  Problem as DependencyProblem,
+  PublisherIdentity,
+  TrustLevel,
+} from './deps/types.ts';
+export {
+  type DepsOptions,
+  type LockOptions,
+  type LockResult,
+  lockDependencies,
+  verifyDependencies,
+} from './deps/verify.ts';
 export { ERROR_CODES, type ErrorCode, EXIT, isVouchError, VouchError } from './errors.ts';
 export type { KeylessOptions, ProofChoice } from './instance/session.ts';
 export {

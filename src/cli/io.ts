@@ -50,7 +50,7 @@ export type ProgressFn = (p: { filesDone: number; filesTotal: number; phase?: 'h
  * A one-line progress bar on stderr for long directory walks: drawn at most every 100 ms, only after the first
  * second (short runs stay quiet), erased when each phase is done (hashing, then for verify checking).
  */
-export function progressBar(label = 'hashing'): ProgressFn {
+export function progressBar(label = 'hashing', unit = 'files'): ProgressFn {
   const start = Date.now();
   let last = 0;
   let drawn = false;
@@ -74,7 +74,7 @@ export function progressBar(label = 'hashing'): ProgressFn {
     const fill = filesTotal > 0 ? Math.round((filesDone / filesTotal) * width) : 0;
     const rate = Math.round(filesDone / (Math.max(now - phaseStart, 1) / 1000));
     process.stderr.write(
-      `\r\x1b[2K${current} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${thousands(filesDone)}/${thousands(filesTotal)} ${phase === 'checking' ? 'entries' : 'files'}, ${thousands(rate)}/s`,
+      `\r\x1b[2K${current} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${thousands(filesDone)}/${thousands(filesTotal)} ${phase === 'checking' ? 'entries' : unit}, ${thousands(rate)}/s`,
     );
   };
 }

@@ -250,6 +250,33 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .description('print the shell completion script (bash: source <(vouch completion bash))')
     .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
     .action(command(() => import('./commands/completion.ts')));
+  const deps = program
+    .command('deps')
+    .description("verify a project's dependencies: integrity, registry signatures, provenance, who builds them");
+  const depsFlags = (c: Command) =>
+    c
+      .argument('[lockfile]', 'the lockfile, or the project folder holding it (default: the current folder)')
+      .option('--policy <file>', 'a policy file whose `dependencies` section applies (YAML or JSON)')
+      .option(
+        '--require-signatures',
+        'fail on packages without a verified registry signature (also keyless registries)',
+      )
+      .option('--trusted-root <file...>', 'Sigstore trusted roots for attestations (default: the public Sigstore root)')
+      .option('--deps-lock <file>', 'the identity lock (default: vouch-deps.lock.json beside the lockfile)')
+      .option('--no-cache', 'ask the registries everything again (the cache keeps immutable registry data only)')
+      .option('--concurrency <n>', 'packages examined at once', '16');
+  depsFlags(
+    deps.command('verify').description('check every locked package; exit 1 on a problem, 3 when a registry fails'),
+  )
+    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']))
+    .action(command(() => import('./commands/deps-verify.ts')));
+  depsFlags(
+    deps.command('lock').description("record each package's publisher identity in vouch-deps.lock.json (commit it)"),
+  )
+    .option('--update <name...>', 'accept the current identity of these packages')
+    .option('--json', 'print the result as JSON')
+    .action(command(() => import('./commands/deps-lock.ts')));
 
   const trust = program.command('trust').description('the trusted roots `verify` uses when given no --trusted-root');
   trust

@@ -28,8 +28,8 @@ export interface CommandContext {
   note(line: string): void;
   /** `vouch: warning: ...` on stderr. */
   warn(message: string): void;
-  /** A progress bar on stderr when a person watches (not with `--json`, not into a pipe). */
-  progress(label?: string): ProgressFn | undefined;
+  /** A progress bar on stderr when a person watches (not with `--json`, not into a pipe); `unit` names the items. */
+  progress(label?: string, unit?: string): ProgressFn | undefined;
 }
 
 /** A document printed as it is (e.g. a stored trusted root), JSON text made terminal-safe by JSON's own escapes. */
@@ -49,6 +49,8 @@ export interface CliCommand<R> {
   human(result: R): string[] | JsonText;
   /** The `--json` value, when it is not the result itself (`--format sarif`: the flags say which). */
   json?(result: R, flags: Record<string, unknown>): unknown;
+  /** The exit status of a result that is a finding, not an error (deps verify: 1 for a problem, 3 for a registry). */
+  exitStatus?(result: R): number;
   /** Members printed beside `error` when the command fails with `--json` (verify: `verified: false`). */
   failure?: Record<string, unknown>;
   /**
@@ -67,6 +69,7 @@ export function defineCommand<A extends string[], F, R>(c: {
   run(args: A, flags: F, ctx: CommandContext): Promise<R>;
   human(result: R): string[] | JsonText;
   json?(result: R, flags: F): unknown;
+  exitStatus?(result: R): number;
   failure?: Record<string, unknown>;
   renderFailure?(error: VouchError, flags: F): { json?: unknown; lines?: string[] } | undefined;
   wait?(result: R): Promise<void>;
@@ -117,6 +120,7 @@ export async function runCli(
   io: Io = processIo,
 ): Promise<number> {
   let json = false;
+  let status: number = EXIT.ok;
   let failure: Record<string, unknown> = {};
   let renderFailure: ((e: VouchError) => { json?: unknown; lines?: string[] } | undefined) | undefined;
   const printLines = (lines: string[]) => io.out(lines.map((l) => `${terminalSafe(l)}\n`).join(''));
@@ -127,7 +131,7 @@ export async function runCli(
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
     note: (line) => io.err(`${terminalSafe(line)}\n`),
     warn: (message) => io.err(`vouch: warning: ${terminalSafe(message)}\n`),
-    progress: (label) => (!asJson && process.stderr.isTTY ? progressBar(label) : undefined),
+    progress: (label, unit) => (!asJson && process.stderr.isTTY ? progressBar(label, unit) : undefined),
   });
   const command: ActionFactory =
     (load) =>
@@ -141,6 +145,7 @@ export async function runCli(
       failure = cmd.failure ?? {};
       if (cmd.renderFailure) renderFailure = (e) => cmd.renderFailure!(e, flags);
       const result = await cmd.run(args, flags, ctx(json));
+      if (cmd.exitStatus) status = cmd.exitStatus(result);
       if (json) printJson(cmd.json ? cmd.json(result, flags) : result, cmd.jsonLine);
       else {
         const out = cmd.human(result);
@@ -154,7 +159,7 @@ export async function runCli(
 
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return status;
   } catch (caught) {
     let e = caught;
     if (e instanceof CommanderError) {

@@ -82,6 +82,10 @@ let modules: Promise<[typeof import('node:http'), typeof import('node:https')]> 
  * rejects with SERVICE_UNAVAILABLE (unreachable, deadline passed, connection lost, aborted) or the cap's error.
  */
 export async function request(target: string | URL, options: RequestOptions = {}): Promise<HttpResponse> {
+  return exchange(target, options, false);
+}
+
+async function exchange(target: string | URL, options: RequestOptions, fresh: boolean): Promise<HttpResponse> {
   const what = options.what ?? 'the server';
   let url: URL;
   try {
@@ -130,6 +134,8 @@ export async function request(target: string | URL, options: RequestOptions = {}
     const timer = setTimeout(() => finish(unavailable(`no complete answer within ${left / 1000} s`)), left);
     const onAbort = () => finish(unavailable('request aborted', options.signal?.reason));
     const opts: NodeRequestOptions = { method, headers };
+    // A retry never takes a pooled socket: it is the pool's stale socket that failed (below).
+    if (fresh) opts.agent = false;
     if (url.protocol === 'https:' && options.ca !== undefined) opts.ca = options.ca;
     const req = (url.protocol === 'https:' ? https : http).request(url, opts, (incoming) => {
       res = incoming;
@@ -162,7 +168,25 @@ export async function request(target: string | URL, options: RequestOptions = {}
       // Closed without an end: the server cut the answer short (a no-op after 'end', which settles first).
       incoming.on('close', () => finish(unavailable('connection closed before the answer ended')));
     });
-    req.on('error', (e) => finish(unavailable(`unreachable: ${errorText(e)}`, e)));
+    req.on('error', (e) => {
+      // A kept-alive socket the server closed as we reused it: the request never reached the server, so it is
+      // sent once more on a new connection, under the same deadline (the race Node's http docs describe for
+      // `request.reusedSocket`). Any other failure, or a second one, is the server's.
+      if (
+        !fresh &&
+        !settled &&
+        res === undefined &&
+        req.reusedSocket &&
+        (e as NodeJS.ErrnoException).code === 'ECONNRESET'
+      ) {
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve(exchange(url, { ...options, deadline: until }, true));
+        return;
+      }
+      finish(unavailable(`unreachable: ${errorText(e)}`, e));
+    });
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     req.end(body);

@@ -28,9 +28,14 @@ function tooLarge(o: CapOptions, name: string): VouchError {
   return new VouchError(o.code, `${o.what ?? name} is larger than ${o.maxBytes} bytes`);
 }
 
-/** The next piece size: up to 1 MiB, never more than one byte past the cap. */
-function piece(total: number, o: CapOptions): number {
-  return Math.max(1, Math.min(PIECE, o.maxBytes + 1 - total));
+/**
+ * The next piece size: up to 1 MiB, never more than one byte past the cap. A regular file's first piece is its size
+ * plus one byte (one read takes it whole, the next sees its end or its growth), not 1 MiB: bundles, keys and
+ * policies are a few KiB, read by the dozen.
+ */
+function piece(total: number, o: CapOptions, sized: number | undefined): number {
+  const want = total === 0 && sized !== undefined ? sized + 1 : PIECE;
+  return Math.max(1, Math.min(want, PIECE, o.maxBytes + 1 - total));
 }
 
 /** Read a whole file, FIFO or device, refusing more than `maxBytes`. */
@@ -44,7 +49,7 @@ export async function readCapped(path: string, o: CapOptions): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(piece(total, o));
+      const buf = Buffer.allocUnsafe(piece(total, o, st.isFile() ? st.size : undefined));
       // Position null: read on from the current offset, which is what a pipe or device can do.
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
@@ -74,7 +79,7 @@ export function readCappedSync(path: string, o: CapOptions): Buffer {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(piece(total, o));
+      const buf = Buffer.allocUnsafe(piece(total, o, st.isFile() ? st.size : undefined));
       const bytesRead = readSync(fd, buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;

@@ -112,7 +112,11 @@ function int64(v: unknown, what: string): bigint {
   return v === undefined ? 0n : asInt(v, what);
 }
 
-function bundleFromJson(root: Record<string, unknown>): Bundle {
+/**
+ * A bundle already parsed as JSON (strictly, by its container): `vouch deps` reads the bundles embedded in a
+ * registry's attestations document (src/deps/npm/provenance.ts) without serializing them again.
+ */
+export function bundleFromJson(root: Record<string, unknown>): Bundle {
   const mediaType = asString(get(root, 'mediaType'), 'mediaType');
   const version = MEDIA_TYPES.get(mediaType);
   if (!version) throw new VouchError('BUNDLE_UNSUPPORTED', `unsupported bundle media type ${mediaType.slice(0, 100)}`);

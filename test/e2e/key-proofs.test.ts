@@ -5,12 +5,10 @@
  * the instance's trusted root only.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { startServe, stopServe } from '../helpers/serve.ts';
+import { errorCode, startServe, tempDir, vouch } from '../helpers/cli.ts';
 
 interface Signed {
   proofs: string[];
@@ -24,20 +22,18 @@ describe('key-pair signing on an instance', () => {
   const at = (p: string) => join(tmp.path, p);
   const publisher = { VOUCH_HOME: '' };
   const customer = { VOUCH_HOME: '' };
-  let child: ChildProcess;
+  let stop = async () => {};
   let url = '';
 
   before(async () => {
     publisher.VOUCH_HOME = at('publisher');
     customer.VOUCH_HOME = at('customer');
-    const served = await startServe(['--data', at('serve')]);
-    child = served.child;
-    url = served.summary.url as string;
+    ({ url, stop } = await startServe(['--data', at('serve')]));
     writeFileSync(at('app.tgz'), 'release bytes');
     assert.equal(vouch(['keygen', '--out', at('release')], { env: publisher }).status, 0);
   });
   after(async () => {
-    await stopServe(child);
+    await stop();
     tmp.dispose();
   });
 

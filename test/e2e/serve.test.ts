@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatServe } from '../../src/cli/format/serve.ts';
 import { BIN, errorCode, tempDir, vouch } from '../helpers/cli.ts';
-import { startServe, stopServe } from '../helpers/serve.ts';
 
 describe('vouch serve', () => {
   const tmp = tempDir('vouch-e2e-serve-');
@@ -113,6 +112,33 @@ describe('vouch serve on a busy port', () => {
     }
   });
 });
+
+/** Start `vouch serve --json` with these arguments; resolves with its summary once it listens. */
+async function startServe(args: string[]): Promise<{ child: ChildProcess; summary: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const summary = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Record<string, unknown>);
+    });
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { child, summary };
+}
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
 
 describe('vouch serve keeps its public URL', () => {
   const tmp = tempDir('vouch-e2e-public-url-');

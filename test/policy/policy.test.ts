@@ -497,12 +497,14 @@ describe('policies refused when loaded', () => {
     );
   });
 
-  it('the dependencies section is handed over as written', () => {
-    const p = parsePolicy(
-      policyText({ signers: { a: ci() }, require: 'a', dependencies: { npm: { x: 1 } } }),
-      'p.yaml',
+  it('the dependencies section is checked by its schema and handed over as written', () => {
+    const dependencies = { requireProvenance: ['@acme/*'], tagsOnly: true, minimumReleaseAge: '7d' };
+    const p = parsePolicy(policyText({ signers: { a: ci() }, require: 'a', dependencies }), 'p.yaml');
+    assert.deepEqual(p.dependencies, dependencies);
+    assert.throws(
+      () => parsePolicy(policyText({ signers: { a: ci() }, require: 'a', dependencies: { npm: { x: 1 } } }), 'p.yaml'),
+      { code: 'POLICY_INVALID' },
     );
-    assert.deepEqual(p.dependencies, { npm: { x: 1 } });
   });
 });
 
