@@ -5,7 +5,7 @@
  * counting distinct signers (./rules.ts). Pure and deterministic: the clock is an input. The result explains
  * itself: for each rule the signatures that met it, or for each signature why it did not.
  */
-import type { ErrorCode } from '../errors.ts';
+import { type ErrorCode, VouchError } from '../errors.ts';
 import type { VerificationResult } from '../verify/types.ts';
 import { signerKey } from './load.ts';
 import { describeMatcher, matchValue } from './match.ts';
@@ -187,7 +187,16 @@ export function evaluatePolicy(
   };
 
   const entry = artifactRuleFor(policy, ctx.target);
-  const rules = [report(entry?.require ?? policy.require)];
+  const top = entry?.require ?? policy.require;
+  // A policy made for `vouch deps` alone says nothing about who signs artifacts: refused, never read as "anyone".
+  if (!top) {
+    throw new VouchError(
+      'POLICY_INVALID',
+      `${policy.source} requires no signer for this artifact (it holds only a dependencies section)`,
+      { hint: 'Add signers and a require rule to verify artifacts with it; vouch deps --policy reads it as it is.' },
+    );
+  }
+  const rules = [report(top)];
   if (entry && ctx.target.kind === 'directory') {
     const paths = ctx.paths === undefined ? undefined : [...ctx.paths];
     for (const p of entry.paths) {

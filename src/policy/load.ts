@@ -239,7 +239,7 @@ function compile(
   const policyConditions = conditions(raw.conditions as Raw | undefined, ['conditions']);
 
   const signers = new Map<string, PolicySigner>();
-  for (const [name, s] of Object.entries(raw.signers as Record<string, Raw>)) {
+  for (const [name, s] of Object.entries((raw.signers ?? {}) as Record<string, Raw>)) {
     const path = ['signers', name];
     const base = {
       name,
@@ -297,7 +297,13 @@ function compile(
     }
     return { kind: form, id, threshold, of, ...at };
   };
-  const require = rule(raw.require, 'require', ['require'], 0);
+  // The schema asks for signers and require together, or a dependencies section; one without the other is a mistake.
+  if ((raw.signers === undefined) !== (raw.require === undefined)) {
+    fail(raw.require === undefined ? 'signers are named but no rule requires them' : 'a rule needs signers', [
+      raw.require === undefined ? 'signers' : 'require',
+    ]);
+  }
+  const require = raw.require === undefined ? undefined : rule(raw.require, 'require', ['require'], 0);
 
   const revoked: Revocation[] = ((raw.revoked ?? []) as Raw[]).map((r, i) => {
     const path = ['revoked', i];
@@ -341,7 +347,7 @@ function compile(
 
   // Every rule must be satisfiable by some set of distinct signers: its terms are computed now (and capped), and a
   // rule none of whose terms can be filled is a contradiction.
-  const rules: { rule: Rule; path: Path }[] = [{ rule: require, path: ['require'] }];
+  const rules: { rule: Rule; path: Path }[] = require ? [{ rule: require, path: ['require'] }] : [];
   artifacts.forEach((a, i) => {
     if (a.require) rules.push({ rule: a.require, path: ['artifacts', i, 'require'] });
     a.paths.forEach((p, j) => {
@@ -364,7 +370,7 @@ function compile(
     for (const sub of walkRules(r)) termsOf(sub);
   }
 
-  const policy: CompiledPolicy = { source, digest, signers, require, revoked, artifacts };
+  const policy: CompiledPolicy = { source, digest, signers, ...(require && { require }), revoked, artifacts };
   if (policyConditions) policy.conditions = policyConditions;
   if (raw.dependencies !== undefined) policy.dependencies = raw.dependencies;
   return policy;

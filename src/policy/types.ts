@@ -98,7 +98,11 @@ export interface CompiledPolicy {
   /** `sha256:<hex>` of the policy text as read. */
   digest: string;
   signers: Map<string, PolicySigner>;
-  require: Rule;
+  /**
+   * Who must have signed. Absent only in a policy that holds nothing but a `dependencies` section (for `vouch deps`),
+   * which verifying an artifact refuses (POLICY_INVALID): no rule is never "any signature will do".
+   */
+  require?: Rule;
   conditions?: Conditions;
   revoked: Revocation[];
   artifacts: ArtifactRule[];

@@ -506,6 +506,25 @@ describe('policies refused when loaded', () => {
       { code: 'POLICY_INVALID' },
     );
   });
+
+  it('a dependencies section alone loads for vouch deps, and verifies no artifact (never "anyone will do")', async () => {
+    const deps = { dependencies: { tagsOnly: true } };
+    const p = parsePolicy(policyText(deps), 'deps.yaml');
+    assert.deepEqual(p.dependencies, { tagsOnly: true });
+    assert.equal(p.require, undefined);
+    // A genuine signature of the artifact is there: the policy still names nobody, so it cannot pass.
+    await assert.rejects(run(deps, ['release']), { code: 'POLICY_INVALID' });
+    const rows: Record<string, unknown>[] = [
+      {},
+      { signers: { a: ci() } },
+      { require: 'a' },
+      { signers: { a: ci() }, dependencies: { tagsOnly: true } },
+      { require: 'a', dependencies: { tagsOnly: true } },
+    ];
+    for (const doc of rows) {
+      assert.throws(() => parsePolicy(policyText(doc), 'p.yaml'), { code: 'POLICY_INVALID' }, JSON.stringify(doc));
+    }
+  });
 });
 
 describe('pin on first use: vouch policy init', () => {
