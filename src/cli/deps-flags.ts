@@ -10,6 +10,7 @@ import type { CommandContext } from './run.ts';
 
 export interface DepsFlags {
   policy?: string;
+  policyDigest?: string;
   requireSignatures?: boolean;
   trustedRoot?: string[];
   cache?: boolean;
@@ -28,7 +29,11 @@ export async function lockfileOf(target: string | undefined): Promise<string> {
 
 export async function depsOptions(o: DepsFlags, ctx: CommandContext): Promise<DepsOptions> {
   const options: DepsOptions = {};
-  if (o.policy !== undefined) options.policy = await loadDepsPolicy(o.policy);
+  if (o.policyDigest !== undefined && o.policy === undefined)
+    throw new VouchError('USAGE', '--policy-digest needs --policy');
+  if (o.policy !== undefined) {
+    options.policy = await loadDepsPolicy(o.policy, o.policyDigest !== undefined ? { digest: o.policyDigest } : {});
+  }
   if (o.requireSignatures) options.requireSignatures = true;
   if (o.trustedRoot?.length) {
     options.trust = (await Promise.all(o.trustedRoot.map((f) => loadTrust({ trustedRoot: f })))).flat();

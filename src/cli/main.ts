@@ -251,7 +251,11 @@ function declareCommands(program: Command, command: ActionFactory): void {
   const depsFlags = (c: Command) =>
     c
       .argument('[lockfile]', 'the lockfile, or the project folder holding it (default: the current folder)')
-      .option('--policy <file>', 'a policy file whose `dependencies` section applies (YAML or JSON)')
+      .option(
+        '--policy <file|url>',
+        'a policy whose `dependencies` section applies (YAML or JSON; a URL needs a digest or a pin)',
+      )
+      .option('--policy-digest <sha256:hex>', 'the digest the policy must have (required for a URL)')
       .option(
         '--require-signatures',
         'fail on packages without a verified registry signature (also keyless registries)',

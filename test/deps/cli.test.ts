@@ -134,6 +134,27 @@ describe('vouch deps: bad input through the CLI', () => {
       status: 2,
     },
     {
+      name: 'a policy that is not the one its digest names',
+      args: () => {
+        const dir = project('pdig', { 'package-lock.json': lock(DEAD), 'p.yaml': policyYaml('  tagsOnly: true\n') });
+        return ['deps', 'verify', dir, '--policy', join(dir, 'p.yaml'), '--policy-digest', `sha256:${'0'.repeat(64)}`];
+      },
+      code: 'POLICY_DIGEST_MISMATCH',
+      status: 1,
+    },
+    {
+      name: '--policy-digest without --policy',
+      args: () => [
+        'deps',
+        'verify',
+        project('pdig2', { 'package-lock.json': lock(DEAD) }),
+        '--policy-digest',
+        `sha256:${'0'.repeat(64)}`,
+      ],
+      code: 'USAGE',
+      status: 2,
+    },
+    {
       name: 'a policy that is /dev/zero',
       args: () => ['deps', 'verify', project('zero', { 'package-lock.json': lock(DEAD) }), '--policy', '/dev/zero'],
       code: 'POLICY_INVALID',
