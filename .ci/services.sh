@@ -17,6 +17,11 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 { command -v as && command -v ld; } >/dev/null 2>&1 || need+=(binutils)
 command -v osslsigncode >/dev/null 2>&1 || need+=(osslsigncode)
+# The shells the completion scripts are run in, and `script` for the terminal prompt of `trust import`: without
+# them those tests skip, so CI installs them rather than let the tests pass for want of a shell.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}"
   apt-get update -qq
