@@ -27,6 +27,7 @@ import { FulcioClient } from '../../src/sign/fulcio.ts';
 import { CertificateSigner } from '../../src/sign/keyless.ts';
 import { KeyPairSigner, type Signer } from '../../src/sign/signer.ts';
 import { RekorV1Witness } from '../../src/sign/witnesses.ts';
+import { stopChild, urlFromChild } from '../helpers/cli.ts';
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 const SLSA_V1 = 'https://slsa.dev/provenance/v1';
@@ -396,26 +397,6 @@ export interface Registry {
 export async function startRegistry(f: Pick<Fixture, 'storage' | 'plugin'>, plugin = true): Promise<Registry> {
   const args = [join(import.meta.dirname, 'verdaccio-server.ts'), f.storage, ...(plugin ? [f.plugin] : [])];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{"url"'));
-      if (line) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.on('exit', (code) => reject(new Error(`verdaccio exited ${code}: ${err}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const url = await urlFromChild(child, 'verdaccio', (line) => line.startsWith('{"url"'));
+  return { url, stop: () => stopChild(child) };
 }

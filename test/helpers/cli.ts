@@ -116,22 +116,33 @@ export async function startServe(
   const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0', '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const url = await urlFromChild(child, 'serve', (line) => line.startsWith('{'));
+  return { url, child, stop: () => stopChild(child) };
+}
+
+/**
+ * The `url` of the first JSON line a server child prints that `isUrlLine` picks; the child's stderr in the error
+ * when it exits first.
+ */
+export function urlFromChild(child: ChildProcess, what: string, isUrlLine: (line: string) => boolean): Promise<string> {
   let err = '';
   child.stderr!.on('data', (d) => {
     err += d;
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
-      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+      const line = out.split('\n').find((l, i, all) => i < all.length - 1 && isUrlLine(l));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    child.on('exit', (code) => reject(new Error(`${what} exited ${code}: ${err}`)));
   });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  };
-  return { url, child, stop };
+}
+
+/** SIGTERM a child and wait for its exit (nothing when it has already exited). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 }
