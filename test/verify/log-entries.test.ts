@@ -774,6 +774,13 @@ describe('RFC 3161 timestamps and the log key window', () => {
     });
   }
 
+  it('two tokens at two times are two witnesses: they meet a timestamp threshold of two, not of three', () => {
+    const text = inst.bundle({ artifact, moreTsaTimes: [TSA_TIME + 5000] });
+    const atLeast = (n: number) => buildPolicy({ identities: [{ identity: APP, issuer: GH }], timestampThreshold: n });
+    assert.equal(verdict(text, atLeast(2)), 'valid');
+    assert.equal(verdict(text, atLeast(3)), 'TIMESTAMP_MISSING');
+  });
+
   it('tokens before the TSA certificate, or its root, was valid', () => {
     const leafEarly = makeRekorV2Instance({ tsaLeafNotBefore: TSA_TIME + 1000 });
     const rootEarly = makeRekorV2Instance({ tsaLeafNotBefore: T0 - 7200_000, tsaRoot: { notBefore: TSA_TIME + 1000 } });
