@@ -113,6 +113,30 @@ describe('hostile bundle text', () => {
   }
 });
 
+describe('bundle bytes, the size cap and the certificate forms', () => {
+  it('a bundle given as bytes verifies as its text does', () => {
+    assert.equal(verify(Buffer.from(v03.bundleText), v03.artifact, keylessPolicy(v03), trustOf(v03)).verified, true);
+  });
+  it('a bundle of exactly the size cap is read, one byte more is not', () => {
+    const n = Buffer.byteLength(v03.bundleText);
+    for (const text of [v03.bundleText, Buffer.from(v03.bundleText)]) {
+      assert.equal(parseBundle(text, { maxBytes: n }).version, '0.3');
+      expectCode('BUNDLE_TOO_LARGE', () => parseBundle(text, { maxBytes: n - 1 }));
+    }
+  });
+  it('the size cap counts the bytes of a bundle given as bytes, not the characters they decode to', () => {
+    // Three bytes of UTF-8 for one character: the text is under the cap, its bytes are not.
+    const text = JSON.stringify({ ...JSON.parse(v03.bundleText), padding: '\u20ac'.repeat(1000) });
+    expectCode('BUNDLE_TOO_LARGE', () => parseBundle(Buffer.from(text), { maxBytes: text.length }));
+  });
+  it('the certificate forms are told apart', () => {
+    const chain = parseBundle(v02.bundleText).material;
+    const single = parseBundle(v03.bundleText).material;
+    assert.ok(chain.kind === 'certificate' && chain.fromChain);
+    assert.ok(single.kind === 'certificate' && !single.fromChain);
+  });
+});
+
 describe('hostile bundle structure (mutated real bundles)', () => {
   const rows: [string, RealCase, (b: Json) => void, ErrorCode | 'valid'][] = [
     [
@@ -282,6 +306,15 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'BUNDLE_MALFORMED',
     ],
     [
+      '32 copies of the timestamp are read (one token)',
+      rekor2,
+      (b) => {
+        const t = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        while (t.length < 32) t.push(t[0]);
+      },
+      'valid',
+    ],
+    [
       'an inclusion proof of 65 hashes',
       v03,
       (b) => {
@@ -289,6 +322,15 @@ describe('hostile bundle structure (mutated real bundles)', () => {
         while (h.length < 65) h.push(h[0]);
       },
       'BUNDLE_MALFORMED',
+    ],
+    [
+      'an inclusion proof of 64 hashes is read, and fails as a proof',
+      v03,
+      (b) => {
+        const h = b.verificationMaterial.tlogEntries[0].inclusionProof.hashes;
+        while (h.length < 64) h.push(h[0]);
+      },
+      'TLOG_INVALID',
     ],
     [
       'a negative log index',
@@ -1442,6 +1484,26 @@ describe('key-pair bundles', () => {
       expectCode('DIGEST_MISMATCH', () =>
         verify(text, { kind: 'digest', algorithm: 'sha256', digest }, keys(publicKey), trust),
       );
+    }
+  });
+  it('message digests of each SHA-2 size the bundle format names are read', () => {
+    const { privateKey, publicKey } = keyPairOf('ec');
+    for (const [name, alg] of [
+      ['SHA2_256', 'sha256'],
+      ['SHA2_384', 'sha384'],
+      ['SHA2_512', 'sha512'],
+    ] as const) {
+      const d = createHash(alg).update(artifact).digest();
+      const text = JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: { publicKey: {}, tlogEntries: [] },
+        messageSignature: {
+          messageDigest: { algorithm: name, digest: d.toString('base64') },
+          signature: sign(alg, artifact, privateKey).toString('base64'),
+        },
+      });
+      const r = verify(text, { kind: 'digest', algorithm: alg, digest: d }, keys(publicKey), trust);
+      assert.equal(r.artifact?.digest, `${alg}:${d.toString('hex')}`);
     }
   });
   it('DSSE statement naming the artifact among other subjects', () => {

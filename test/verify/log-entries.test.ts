@@ -800,6 +800,18 @@ describe('RFC 3161 timestamps and the log key window', () => {
 });
 
 describe('inclusion proofs and checkpoints', () => {
+  it('fields proto3 JSON leaves out at their default are read as that default (index 0, no proof hashes)', () => {
+    // The official clients write the first entry of a log, in a tree of one, without these fields.
+    const b = JSON.parse(inst.bundle({ artifact, entryIndex: 0, treeSize: 1 })) as Json;
+    const e = b.verificationMaterial.tlogEntries[0];
+    assert.deepEqual([e.logIndex, e.inclusionProof.logIndex, e.inclusionProof.hashes], ['0', '0', []]);
+    delete e.logIndex;
+    delete e.inclusionProof.logIndex;
+    delete e.inclusionProof.hashes;
+    const text = JSON.stringify(b);
+    assert.equal(verdict(text, keyless), 'valid');
+    assert.equal(theirs(text, false), true);
+  });
   it('an entry anywhere in the tree verifies', () => {
     for (const [entryIndex, treeSize] of [
       [0, 1],
