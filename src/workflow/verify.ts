@@ -103,7 +103,7 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
  * After the signature verified: the same PE check a signer runs, on the file as it is now. A file that is not a PE
  * image passes; `allow` names files whose anomaly is accepted (and recorded).
  */
-async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
+export async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
   const allowed = new Set((o.allow ?? []).map((p) => resolve(p)));
   for (const a of allowed) {
     if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being verified`);
