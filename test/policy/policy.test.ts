@@ -620,14 +620,14 @@ describe('SARIF', () => {
     );
     const log = toSarif(r.evaluation, { artifactUri: 'dist/app.exe', toolVersion: '0.1.0' });
     assert.ok(validate(log), JSON.stringify(validate.errors));
-    const results = (log.runs as { results: { ruleId: string; locations: unknown[] }[] }[])[0]!.results;
+    const results = log.runs[0]!.results!;
     assert.deepEqual(results.map((x) => x.ruleId).sort(), ['require', 'require.allOf[1]']);
     assert.deepEqual(results[0]!.locations, [{ physicalLocation: { artifactLocation: { uri: 'dist/app.exe' } } }]);
     const ok = await run({ signers: { ci: ci() }, require: 'ci' }, ['release']);
     const okLog = toSarif(ok.evaluation, { artifactUri: 'dist/app.exe', toolVersion: '0.1.0' });
     assert.ok(validate(okLog), JSON.stringify(validate.errors));
     // The validator is not vacuous: a result without its message is refused.
-    const broken = structuredClone(log) as { runs: { results: Record<string, unknown>[] }[] };
+    const broken = structuredClone(log) as { runs: { results: { message?: unknown }[] }[] };
     delete broken.runs[0]!.results[0]!.message;
     assert.equal(validate(broken), false);
   });
