@@ -7,6 +7,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { DirectoryVerification } from '../artifact/dir/index.ts';
 import type { PeStrictResult } from '../artifact/dir/pe.ts';
 import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
@@ -111,6 +112,8 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
+      // Signers of one release sign the same statement: the tree is walked and hashed once for all of them.
+      const comparisons = new Map<string, DirectoryVerification>();
       const onVerifiedPaths = (p: Iterable<string>) => {
         entryPaths ??= p;
       };
@@ -126,6 +129,7 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
                 bundle: p,
                 trust: roots,
                 onVerifiedPaths,
+                comparisons,
               });
               artifact ??= r.artifact;
               verifiedWith ??= { bundle: p, policy, roots };
