@@ -257,3 +257,33 @@ describe('strict encodings', () => {
     assert.equal(thousands(1e21), (1e21).toLocaleString('en-US'));
   });
 });
+
+describe('strict JSON and integers: inputs a looser rule would let through', () => {
+  it('asInt keeps to the int64 range, and to strings and numbers', () => {
+    assert.equal(asInt('-9223372036854775808', 'n'), -(2n ** 63n));
+    assert.equal(asInt('9223372036854775807', 'n'), 2n ** 63n - 1n);
+    for (const v of ['9223372036854775808', '-9223372036854775809', '9999999999999999999', ['5'], [7], true]) {
+      assert.equal(
+        code(() => asInt(v, 'n', 'TLOG_INVALID')),
+        'TLOG_INVALID',
+        JSON.stringify(v),
+      );
+    }
+  });
+});
+
+describe('strict JSON: text that is not an object at the top', () => {
+  const rows: [string, string, ErrorCode | 'ok'][] = [
+    ['a string alone', '"a"', 'ok'],
+    ['a string alone, then a key of no object', '"a":1}', 'BUNDLE_MALFORMED'],
+    ['a number alone', '7', 'ok'],
+    ['a list of strings', '["a","a"]', 'ok'],
+  ];
+  for (const [name, text, want] of rows)
+    it(name, () =>
+      assert.equal(
+        code(() => parseStrictJson(text)),
+        want,
+      ),
+    );
+});
