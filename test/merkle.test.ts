@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   consistencyRanges,
+  EMPTY_ROOT,
   Frontier,
   foldRange,
+  hashChildren,
   hashLeaf,
   inclusionRanges,
   type LeafRange,
@@ -139,5 +141,133 @@ describe('merkle against production Rekor inclusion proofs', () => {
     }
     const bad = proof('invalid-inclusion-proof-hash');
     assert.ok(!verifyInclusion(bad.leaf, bad.index, bad.size, bad.hashes, bad.root));
+  });
+});
+
+describe('merkle: inputs the maths refuses, and proofs of a shape RFC 9162 forbids', () => {
+  const { leaves, rangeHash } = buildTree(8);
+  const root = (n: number) => rootFromLeafHashes(leaves.slice(0, n));
+  const a = hashLeaf(Buffer.from('a'));
+  const b = hashLeaf(Buffer.from('b'));
+
+  it('the ranges a log proves from: sizes and indexes out of bounds are errors, never a wrong range', () => {
+    for (const [index, size] of [
+      [-1, 4],
+      [0, 2.5],
+      [0.5, 4],
+      [4, 4],
+      [5, 4],
+      [0, Number.NaN],
+      [0, 2 ** 53],
+    ] as [number, number][]) {
+      assert.throws(() => inclusionRanges(index, size), RangeError, `${index}/${size}`);
+    }
+    assert.deepEqual(inclusionRanges(3, 4), [
+      { start: 2, end: 3 },
+      { start: 0, end: 2 },
+    ]);
+    for (const [m, n] of [
+      [0, 4],
+      [5, 4],
+      [-1, 4],
+      [1, 4.5],
+      [2.5, 4],
+    ] as [number, number][]) {
+      assert.throws(() => consistencyRanges(m, n), RangeError, `${m}->${n}`);
+    }
+    assert.deepEqual(consistencyRanges(4, 4), []);
+    assert.deepEqual(consistencyRanges(1, 2), [{ start: 1, end: 2 }]);
+  });
+
+  it('a leaf range that is empty or not a run of shrinking complete subtrees is refused', () => {
+    for (const r of [
+      { start: 3, end: 3 },
+      { start: 4, end: 3 },
+      // [2,4) and [4,6): two subtrees of the same size, whose fold is not MTH of [2,6).
+      { start: 2, end: 6 },
+    ]) {
+      assert.throws(() => rangeNodes(r), RangeError, JSON.stringify(r));
+    }
+    assert.deepEqual(rangeNodes({ start: 4, end: 7 }), [
+      { level: 1, index: 2 },
+      { level: 0, index: 6 },
+    ]);
+    assert.throws(() => foldRange([]), RangeError);
+  });
+
+  it('the empty tree: its root is SHA-256 of nothing, built or folded', () => {
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    assert.equal(rootFromLeafHashes([]).toString('hex'), empty);
+    assert.equal(new Frontier().root().toString('hex'), empty);
+    assert.deepEqual(Frontier.nodeIds(0), []);
+    for (const n of [-1, 1.5, Number.NaN]) assert.throws(() => Frontier.nodeIds(n), RangeError, String(n));
+  });
+
+  it('a cloned frontier has the same root and grows apart from the original', () => {
+    const f = new Frontier();
+    for (const l of leaves.slice(0, 5)) f.append(l);
+    const c = f.clone();
+    assert.equal(c.size, 5);
+    assert.deepEqual(c.root(), root(5));
+    c.append(leaves[5]!);
+    assert.deepEqual(c.root(), root(6));
+    assert.equal(f.size, 5);
+    assert.deepEqual(f.root(), root(5));
+    f.append(leaves[5]!);
+    assert.deepEqual(f.root(), root(6));
+  });
+
+  it('inclusion: a fractional index and a proof of more than 64 hashes never verify', () => {
+    // With no hashes, a leaf is the root of a tree of one: only the index check refuses 0.5.
+    assert.ok(verifyInclusion(a, 0, 1, [], a));
+    assert.ok(!verifyInclusion(a, 0.5, 1, [], a));
+    const long = Array.from({ length: 65 }, () => b);
+    assert.ok(!verifyInclusion(a, 0, 2, long, hashChildren(a, b)));
+  });
+
+  it('consistency: sizes out of order or not whole never verify, even when the hashes lead to the roots', () => {
+    // Read as 3 -> 2, [a, b] folds to a and hash(a, b): only the order check refuses it.
+    assert.ok(!verifyConsistency(3, 2, [a, b], a, hashChildren(a, b)));
+    // Read as 1 -> 1.5, the path [root1, b] folds to hash(root1, b), as a real 1 -> 2 proof does.
+    assert.ok(verifyConsistency(1, 2, [b], a, hashChildren(a, b)));
+    assert.ok(!verifyConsistency(1, 1.5, [b], a, hashChildren(a, b)));
+    assert.ok(!verifyConsistency(0.5, 2, [b], a, hashChildren(a, b)));
+    assert.ok(!verifyConsistency(-1, 2, [b], a, hashChildren(a, b)));
+    assert.ok(!verifyConsistency(1, Number.NaN, [b], a, hashChildren(a, b)));
+  });
+
+  it('consistency: a proof hash that is not 32 bytes, or more than 64 hashes, never verifies', () => {
+    for (const odd of [Buffer.alloc(31, 1), Buffer.alloc(33, 1)]) {
+      assert.ok(!verifyConsistency(1, 2, [odd], a, hashChildren(a, odd)), String(odd.length));
+    }
+    const long = Array.from({ length: 65 }, () => b);
+    assert.ok(!verifyConsistency(1, 2, long, a, hashChildren(a, b)));
+  });
+
+  it('consistency from the empty tree holds with an empty proof only', () => {
+    assert.ok(verifyConsistency(0, 5, [], EMPTY_ROOT, root(5)));
+    assert.ok(verifyConsistency(0, 0, [], EMPTY_ROOT, EMPTY_ROOT));
+    assert.ok(!verifyConsistency(0, 5, [root(5)], EMPTY_ROOT, root(5)));
+  });
+
+  it('consistency: an empty proof between different sizes is false, never an exception', () => {
+    for (const [m, n] of [
+      [1, 2],
+      [3, 5],
+      [4, 8],
+      [5, 8],
+    ] as [number, number][]) {
+      assert.equal(verifyConsistency(m, n, [], root(m), root(n)), false, `${m}->${n}`);
+    }
+  });
+
+  it('consistency: a path past the root or one that stops short is refused against the roots it computes', () => {
+    // The real 3 -> 5 proof, then one hash more: both folds go one level up, to hash(extra, root).
+    const proof = consistencyRanges(3, 5).map(rangeHash);
+    assert.ok(verifyConsistency(3, 5, proof, root(3), root(5)));
+    const extra = hashLeaf(Buffer.from('extra'));
+    assert.ok(!verifyConsistency(3, 5, [...proof, extra], hashChildren(extra, root(3)), hashChildren(extra, root(5))));
+    // 1 -> 3 needs the hashes of leaf 1 and of leaf 2; [b] alone is the 1 -> 2 path, folded to hash(a, b).
+    assert.ok(!verifyConsistency(1, 3, [b], a, hashChildren(a, b)));
   });
 });

@@ -9,6 +9,7 @@
  * O(log n) ranges of O(log n) stored nodes each, whatever the size of the log.
  */
 import { createHash } from 'node:crypto';
+import { bytesEqual } from './encoding.ts';
 
 export const HASH_SIZE = 32;
 
@@ -145,12 +146,8 @@ export function rootFromLeafHashes(leaves: readonly Uint8Array[]): Buffer {
   return hashChildren(rootFromLeafHashes(leaves.slice(0, k)), rootFromLeafHashes(leaves.slice(k)));
 }
 
-function eq(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
-
 function isSize(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  return Number.isSafeInteger(n) && (n as number) >= 0;
 }
 
 /**
@@ -175,11 +172,11 @@ export function verifyInclusion(
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
       r = hashChildren(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
+      // RFC 9162: if LSB(fn) is not set, right-shift fn and sn until LSB(fn) is set or fn is 0. An even fn equals
+      // sn > 0 here, so halving it reaches an odd value before 0: the second condition is never the one that stops.
+      while (fn % 2 === 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
       }
     } else {
       r = hashChildren(r, p);
@@ -187,12 +184,13 @@ export function verifyInclusion(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && eq(r, root);
+  return sn === 0 && bytesEqual(r, root);
 }
 
+/** For n >= 1 (an integer), so halving ends at an odd value. */
 function isPowerOfTwo(n: number): boolean {
   let x = n;
-  while (x > 1 && x % 2 === 0) x /= 2;
+  while (x % 2 === 0) x /= 2;
   return x === 1;
 }
 
@@ -206,8 +204,10 @@ export function verifyConsistency(
 ): boolean {
   // RFC 9162 §2.1.4.2.
   if (!isSize(first) || !isSize(second) || first > second) return false;
-  if (proof.length > 64 || proof.some((p) => p.length !== HASH_SIZE)) return false;
-  if (first === second) return proof.length === 0 && eq(firstRoot, secondRoot);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: a bound on work; a path longer than 53 levels fails the sn check below anyway
+  if (proof.length > 64) return false;
+  if (proof.some((p) => p.length !== HASH_SIZE)) return false;
+  if (first === second) return proof.length === 0 && bytesEqual(firstRoot, secondRoot);
   if (first === 0) return proof.length === 0; // the empty tree is a prefix of every tree
   if (proof.length === 0) return false;
   const path = [...proof];
@@ -226,11 +226,10 @@ export function verifyConsistency(
     if (fn % 2 === 1 || fn === sn) {
       fr = hashChildren(c, fr);
       sr = hashChildren(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
+      // As in verifyInclusion: an even fn equals sn > 0 here, so the loop ends on an odd fn, never on fn = 0.
+      while (fn % 2 === 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
       }
     } else {
       sr = hashChildren(sr, c);
@@ -238,7 +237,7 @@ export function verifyConsistency(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && eq(fr, firstRoot) && eq(sr, secondRoot);
+  return sn === 0 && bytesEqual(fr, firstRoot) && bytesEqual(sr, secondRoot);
 }
 
 /**

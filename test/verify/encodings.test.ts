@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  base64DecodedLength,
   bytesEqual,
   decodeBase64,
   decodeBase64Url,
   decodeHex,
+  pemCertificates,
   thousands,
 } from '../../src/core/encoding.ts';
 import { asArray, asInt, asObject, asString, canonicalJson, optString, parseStrictJson } from '../../src/core/json.ts';
@@ -243,17 +243,95 @@ describe('strict encodings', () => {
     assert.equal(bytesEqual(Buffer.from([1, 3]), Buffer.from([1, 2])), false);
     assert.equal(bytesEqual(Buffer.alloc(0), new Uint8Array(0)), true);
   });
-  it('base64DecodedLength from the length and the last two characters', () => {
-    for (const n of [0, 1, 2, 3, 4, 5, 6, 300]) {
-      const s = Buffer.alloc(n, 7).toString('base64');
-      assert.equal(base64DecodedLength(s.length, s.slice(-2)), n, String(n));
-    }
-  });
   it('thousands writes comma separators as en-US does', () => {
     for (const n of [0, 7, 999, 1000, -1000, 12345, 999999, 1000000, 1234567890, -9876543, 2 ** 53]) {
       assert.equal(thousands(n), n.toLocaleString('en-US'), String(n));
     }
     assert.equal(thousands(1.5), (1.5).toLocaleString('en-US'));
     assert.equal(thousands(1e21), (1e21).toLocaleString('en-US'));
+  });
+});
+
+describe('strict JSON and integers: inputs a looser rule would let through', () => {
+  it('asInt keeps to the int64 range, and to strings and numbers', () => {
+    assert.equal(asInt('-9223372036854775808', 'n'), -(2n ** 63n));
+    assert.equal(asInt('9223372036854775807', 'n'), 2n ** 63n - 1n);
+    for (const v of ['9223372036854775808', '-9223372036854775809', '9999999999999999999', ['5'], [7], true]) {
+      assert.equal(
+        code(() => asInt(v, 'n', 'TLOG_INVALID')),
+        'TLOG_INVALID',
+        JSON.stringify(v),
+      );
+    }
+  });
+});
+
+describe('strict JSON: text that is not an object at the top', () => {
+  const rows: [string, string, ErrorCode | 'ok'][] = [
+    ['a string alone', '"a"', 'ok'],
+    ['a string alone, then a key of no object', '"a":1}', 'BUNDLE_MALFORMED'],
+    ['a number alone', '7', 'ok'],
+    ['a list of strings', '["a","a"]', 'ok'],
+  ];
+  for (const [name, text, want] of rows)
+    it(name, () =>
+      assert.equal(
+        code(() => parseStrictJson(text)),
+        want,
+      ),
+    );
+});
+
+describe('strict encodings: PEM certificates and values that are not strings', () => {
+  const block = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+  it('pemCertificates: every block, its base64 read across line breaks, nothing else', () => {
+    const one = Buffer.from('first certificate');
+    const two = Buffer.from([0, 1, 2, 0xff]);
+    const wrapped = one.toString('base64').replace(/(.{8})/g, '$1\r\n');
+    const text = `junk before\n${block(wrapped)}between\n${block(two.toString('base64'))}`;
+    assert.deepEqual(pemCertificates(text, 'x'), [one, two]);
+    assert.deepEqual(pemCertificates(block('AQID'), 'x'), [Buffer.from([1, 2, 3])]);
+  });
+  it('pemCertificates: no block, a block of other characters, or base64 that is not canonical, each refused', () => {
+    const rows: [string, string][] = [
+      ['no block at all', 'AQID'],
+      ['an empty text', ''],
+      ['a private key block', '-----BEGIN PRIVATE KEY-----\nAQID\n-----END PRIVATE KEY-----\n'],
+      ['a block with an asterisk', block('AQ*D')],
+      ['a block with base64url characters', block('-_8A')],
+      ['a block with non-zero pad bits', block('AR==')],
+      ['a block without padding', block('AQ')],
+      ['a block never ended', '-----BEGIN CERTIFICATE-----\nAQID\n'],
+    ];
+    for (const [name, text] of rows) {
+      assert.equal(
+        code(() => pemCertificates(text, 'x', 'TRUST_ROOT_INVALID')),
+        'TRUST_ROOT_INVALID',
+        name,
+      );
+    }
+  });
+  it('decodeHex: a number or a list that would read as hex is refused, not decoded', () => {
+    for (const v of [12, ['00'], ['0a', '0b'], { toString: () => '00' }]) {
+      assert.equal(
+        code(() => decodeHex(v, 'x', 'TLOG_INVALID')),
+        'TLOG_INVALID',
+        String(v),
+      );
+    }
+  });
+  it('decodeBase64Url and decodeBase64: only strings', () => {
+    for (const v of [['AQID'], 7, null, Buffer.from('AQID')]) {
+      assert.equal(
+        code(() => decodeBase64Url(v, 'x', 'TLOG_INVALID')),
+        'TLOG_INVALID',
+        String(v),
+      );
+      assert.equal(
+        code(() => decodeBase64(v, 'x', 'TLOG_INVALID')),
+        'TLOG_INVALID',
+        String(v),
+      );
+    }
   });
 });

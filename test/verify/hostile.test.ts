@@ -785,6 +785,10 @@ describe('identity near-misses', () => {
     ['the same in the issuer', { issuerRegexp: 'https://accounts\\.google\\.com)|(.*' }, 'POLICY_INVALID'],
     ['a pattern that closes the group and opens an empty one', { identityRegexp: '.*)|(?:' }, 'POLICY_INVALID'],
     ['a trailing escape that eats the closing parenthesis', { identityRegexp: 'x\\' }, 'POLICY_INVALID'],
+    // RE2 syntax, as cosign's: what only a backtracking engine can do is refused, not silently read otherwise.
+    ['a backreference', { identityRegexp: '(a)|\\1.*heads' }, 'POLICY_INVALID'],
+    ['a lookahead', { identityRegexp: '(?=https).*' }, 'POLICY_INVALID'],
+    ['a negative lookbehind in the issuer', { issuerRegexp: '.*(?<!evil)' }, 'POLICY_INVALID'],
     ['issuer with a trailing slash', { issuer: `${v03.issuer}/` }, 'ISSUER_MISMATCH'],
     ['issuer of another provider', { issuer: 'https://accounts.google.com' }, 'ISSUER_MISMATCH'],
   ];
@@ -795,13 +799,33 @@ describe('identity near-misses', () => {
   }
   it('patterns that compile on their own stay inside the anchors', () => {
     // Each is a valid expression by itself; wrapped, none may reach beyond the whole SAN.
-    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(a)|\\1.*heads']) {
+    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(?m)^refs.*$']) {
       expectCode('IDENTITY_MISMATCH', () =>
         verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
       );
     }
     const p = keylessPolicy(v03, { identityRegexp: '.*', issuerRegexp: 'https://token\\.actions\\..*' });
     assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
+  // A backtracking engine takes exponential time on this pattern against the SAN (over 20 s for its 80 characters):
+  // a policy fetched from elsewhere, or a certificate chosen for the pattern, must not hang a verifier. The timeout
+  // turns the hang this guards against into a failure; the match itself is linear.
+  it('a pattern that backtracks exponentially is matched in linear time', { timeout: 15_000 }, () => {
+    for (const identityRegexp of ['(?:[a-z:/.]+)+Z', '(?:.*a){40}Z', '(?:(?:.*)*)*Z']) {
+      expectCode('IDENTITY_MISMATCH', () =>
+        verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
+      );
+    }
+  });
+  it('RE2 syntax that JavaScript lacks: classes, \\z, inline flags', () => {
+    for (const identityRegexp of [
+      'https://github\\.com/[[:alnum:]-]+/.*@refs/heads/main\\z',
+      '(?i)HTTPS://GITHUB\\.COM/.*',
+      '\\Qhttps://github.com/\\E.*',
+    ]) {
+      const p = keylessPolicy(v03, { identityRegexp });
+      assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true, identityRegexp);
+    }
   });
   it('an anchored regexp that does match', () => {
     const p = keylessPolicy(v03, { identityRegexp: 'https://github\\.com/sigstore-conformance/.*@refs/heads/main' });
