@@ -10,6 +10,7 @@ export default {
     'src/core/merkle.ts',
     'src/core/json.ts',
     'src/core/encoding.ts',
+    'src/core/pattern.ts',
     'src/artifact/dir/paths.ts',
   ],
   mutator: { excludedMutations: ['StringLiteral', 'ObjectLiteral'] },

@@ -49,7 +49,8 @@ for (const line of doc.slice(from, to).split('\n')) {
 for (const [f, k, s, i] of rows) kept.set(f, [run, k, s, i]);
 const table = [
   'Each file is run on its own (`npx stryker run --mutate FILE`, with the tests named when not all of',
-  '`npm run test:verify`); a row gives the latest run of its file.',
+  "`npm run test:verify`); a row gives the latest run of its file. After a run of the survivors' lines alone, the",
+  'counts are those of the whole-file run for the other lines and of the second run for those lines.',
   '',
   '| file | run | killed | survived | equivalent (disabled) | score |',
   '| --- | --- | ---: | ---: | ---: | ---: |',

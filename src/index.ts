@@ -32,6 +32,7 @@ export {
 } from './artifact/pe/index.ts';
 export { parseTarget, type Target, type TargetKind } from './artifact/target.ts';
 export type { InTotoStatement } from './core/intoto.ts';
+export { Pattern, type PatternFlags } from './core/pattern.ts';
 // Dependencies (vouch deps): lockfiles, registry signatures, provenance and publisher continuity.
 export type { DepsLock, DepsLockEntry } from './deps/lock.ts';
 export type { DepsPolicy } from './deps/policy.ts';

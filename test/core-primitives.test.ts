@@ -1,7 +1,8 @@
 /**
  * The one-copy primitives of src/core: DSSE pre-authentication encoding (against the DSSE specification's own
  * example), atomic file writes (what is left on disk when a write fails), and the trust documents built from the
- * protobuf-specs messages (read back by our strict loader and by sigstore-js).
+ * protobuf-specs messages (read back by our strict loader and by sigstore-js), and the SARIF log writer shared by
+ * `verify --policy` and `deps verify` (its paths as URI references).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
 import { writeFileAtomic } from '../src/core/atomic.ts';
 import { preAuthEncoding, preAuthPrefix } from '../src/core/dsse.ts';
+import { pathUri, sarifLog } from '../src/core/sarif.ts';
 import { signingConfigJson, trustedRootJson } from '../src/core/trustroot.ts';
 import { isVouchError } from '../src/errors.ts';
 import { selectServices } from '../src/instance/signingconfig.ts';
@@ -107,5 +109,29 @@ describe('trust documents built from the protobuf-specs messages', () => {
       tsa: 'https://tsa/t',
     });
     assert.equal(SigningConfig.fromJSON(json).rekorTlogConfig?.selector, 2 /* ANY */);
+  });
+});
+
+describe('SARIF paths and log', () => {
+  const rows: [string, string, string][] = [
+    ['a relative path stays relative', 'dist/app.exe', 'dist/app.exe'],
+    ['an absolute path inside the working folder becomes relative', '/w/proj/dist/app.exe', 'dist/app.exe'],
+    ['the working folder itself', '/w/proj', '.'],
+    ['dots are resolved', './dist/../dist/a', 'dist/a'],
+    ['# and ? stay in the path, not a fragment or a query', 'dist/a#b?c.tgz', 'dist/a%23b%3Fc.tgz'],
+    ['% and spaces are encoded', 'my file%.txt', 'my%20file%25.txt'],
+    ['a path outside the working folder is absolute', '../other/x', '/w/other/x'],
+    ['a name that only starts with two dots is inside', '..hidden', '..hidden'],
+  ];
+  for (const [name, path, uri] of rows) it(name, () => assert.equal(pathUri(path, '/w/proj'), uri));
+
+  it('a log of one run of vouch, its version and properties only when given', () => {
+    const rule = { id: 'DIGEST_MISMATCH', shortDescription: { text: 'x' } };
+    const log = sarifLog({ rules: [rule], results: [], toolVersion: '1.2.3', properties: { satisfied: false } });
+    assert.equal(log.version, '2.1.0');
+    assert.deepEqual(log.runs[0]!.tool.driver, { name: 'vouch', version: '1.2.3', rules: [rule] });
+    assert.deepEqual(log.runs[0]!.properties, { satisfied: false });
+    const bare = sarifLog({ rules: [], results: [] });
+    assert.deepEqual(bare.runs[0], { tool: { driver: { name: 'vouch', rules: [] } }, results: [] });
   });
 });

@@ -94,9 +94,15 @@ function declareCommands(program: Command, command: ActionFactory): void {
     .option('--policy <file|url>', 'a policy (YAML or JSON, docs/policy.md); a URL needs --policy-digest or a pin')
     .option('--policy-digest <sha256:hex>', 'the digest the policy must have (required for a URL)')
     .option('--certificate-identity <id>', 'exact signer identity (email or URI)')
-    .option('--certificate-identity-regexp <re>', 'signer identity as a regular expression (always anchored)')
+    .option(
+      '--certificate-identity-regexp <re>',
+      'signer identity as a regular expression (RE2 syntax, always anchored)',
+    )
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the identity')
-    .option('--certificate-oidc-issuer-regexp <re>', 'OIDC issuer as a regular expression (always anchored)')
+    .option(
+      '--certificate-oidc-issuer-regexp <re>',
+      'OIDC issuer as a regular expression (RE2 syntax, always anchored)',
+    )
     .option('--certificate-github-workflow-repository <repo>', 'GitHub Actions: the repository claim, exactly')
     .option('--certificate-github-workflow-ref <ref>', 'GitHub Actions: the ref claim (refs/tags/v1.2.3), exactly')
     .option('--certificate-github-workflow-trigger <event>', 'GitHub Actions: the event_name claim, exactly')

@@ -13,7 +13,7 @@ import type { ExtensionName } from '../core/x509.ts';
 import { VouchError } from '../errors.ts';
 import { spkiFingerprint } from '../verify/trust.ts';
 import dependenciesSchema from './dependencies.schema.json' with { type: 'json' };
-import { compileMatcher, describeMatcher, globRegExp, matchValue, singleValue } from './match.ts';
+import { compileMatcher, describeMatcher, globPattern, matchValue, singleValue } from './match.ts';
 import schema from './policy.schema.json' with { type: 'json' };
 import { termsOf, walkRules } from './rules.ts';
 import type {
@@ -323,7 +323,7 @@ function compile(
     const id = `artifacts[${i}]`;
     const out: ArtifactRule = { id, paths: [] };
     if (a.kind !== undefined) out.kind = a.kind as ArtifactRule['kind'] & string;
-    if (a.name !== undefined) out.name = { source: a.name as string, re: globRegExp(a.name as string) };
+    if (a.name !== undefined) out.name = { source: a.name as string, re: globPattern(a.name as string) };
     if (a.require !== undefined) out.require = rule(a.require, `${id}.require`, [...path, 'require'], 0);
     out.paths = ((a.paths ?? []) as Raw[]).map((p, j) => {
       const pp = [...path, 'paths', j];
@@ -331,7 +331,7 @@ function compile(
       return {
         id: `${id}.paths[${j}]`,
         pattern: p.pattern as string,
-        re: globRegExp(p.pattern as string),
+        re: globPattern(p.pattern as string),
         require: rule(p.require, `${id}.paths[${j}].require`, [...pp, 'require'], 0),
         ...(l ? { location: l } : {}),
       };

@@ -3,14 +3,16 @@
  * anchored at both ends, so `acme/app` never matches `acme/app-x` and `refs/tags/v*` never matches
  * `refs/tags/v1/../../heads/x`.
  */
-import { anchoredRegExp } from '../verify/policy.ts';
+import type { Pattern } from '../core/pattern.ts';
+import { anchoredPattern } from '../verify/policy.ts';
 import type { ValueMatcher } from './types.ts';
 
 /**
- * A glob as an anchored regular expression: `**` any run of characters, `*` any run without `/`, `?` one character
- * but `/`; every other character stands for itself.
+ * A glob as a pattern over the whole value: `**` any run of characters, `*` any run without `/`, `?` one character
+ * but `/`; every other character stands for itself. Matched by RE2 like every pattern: a glob of many stars costs
+ * linear time, where a backtracking engine would take a power of the value's length.
  */
-export function globRegExp(glob: string): RegExp {
+export function globPattern(glob: string): Pattern {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -22,7 +24,7 @@ export function globRegExp(glob: string): RegExp {
     } else if (c === '?') re += '[^/]';
     else re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
   }
-  return new RegExp(`^(?:${re})$`, 'su');
+  return anchoredPattern(re, { dotAll: true });
 }
 
 /** Whether a glob has no wildcard (then it is an exact value, written as a glob). */
@@ -35,8 +37,8 @@ export function compileMatcher(m: unknown): ValueMatcher {
   if (typeof m === 'string') return { kind: 'exact', value: m };
   const o = m as Record<string, unknown>;
   if (typeof o.exact === 'string') return { kind: 'exact', value: o.exact };
-  if (typeof o.regexp === 'string') return { kind: 'regexp', source: o.regexp, re: anchoredRegExp(o.regexp) };
-  if (typeof o.glob === 'string') return { kind: 'glob', source: o.glob, re: globRegExp(o.glob) };
+  if (typeof o.regexp === 'string') return { kind: 'regexp', source: o.regexp, re: anchoredPattern(o.regexp) };
+  if (typeof o.glob === 'string') return { kind: 'glob', source: o.glob, re: globPattern(o.glob) };
   if (Array.isArray(o.oneOf)) return { kind: 'oneOf', values: o.oneOf as string[] };
   return { kind: 'noneOf', values: o.noneOf as string[] };
 }

@@ -4,6 +4,8 @@
  * with the policy line that states the rule as a related location. A met policy is a run with no results. Pure: the
  * caller prints it.
  */
+import type { Log, ReportingDescriptor, Result } from 'sarif';
+import { pathUri, sarifLog } from '../core/sarif.ts';
 import type { PolicyEvaluation, RuleReport } from './evaluate.ts';
 
 export interface SarifOptions {
@@ -12,52 +14,19 @@ export interface SarifOptions {
   toolVersion: string;
 }
 
-/** A SARIF log of one run of vouch: its rules and its results (§3.13 sarifLog, §3.14 run, §3.19 toolComponent). */
-function sarifLog(
-  toolVersion: string,
-  rules: unknown[],
-  results: unknown[],
-  properties?: object,
-): Record<string, unknown> {
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'vouch',
-            version: toolVersion,
-            informationUri: 'https://github.com/vouch/vouch/blob/main/docs/policy.md',
-            rules,
-          },
-        },
-        results,
-        ...(properties ? { properties } : {}),
-      },
-    ],
-  };
-}
+const INFORMATION_URI = 'https://github.com/vouch/vouch/blob/main/docs/policy.md';
 
 /** A failure before any policy was evaluated (a bundle that does not verify, a bad flag): one result, its code. */
-export function errorToSarif(e: { code: string; message: string; hint: string }, toolVersion: string) {
-  return sarifLog(
+export function errorToSarif(e: { code: string; message: string; hint: string }, toolVersion: string): Log {
+  return sarifLog({
     toolVersion,
-    [{ id: e.code, shortDescription: { text: e.hint }, defaultConfiguration: { level: 'error' } }],
-    [{ ruleId: e.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: e.message } }],
-  );
+    informationUri: INFORMATION_URI,
+    rules: [{ id: e.code, shortDescription: { text: e.hint }, defaultConfiguration: { level: 'error' } }],
+    results: [{ ruleId: e.code, ruleIndex: 0, level: 'error', kind: 'fail', message: { text: e.message } }],
+  });
 }
 
-/** The URI reference of a local path: forward slashes, each segment percent-encoded. */
-export function pathToUriReference(path: string): string {
-  const p = path.replaceAll('\\', '/');
-  return p
-    .split('/')
-    .map((seg) => encodeURIComponent(seg))
-    .join('/');
-}
-
-export function toSarif(e: PolicyEvaluation, o: SarifOptions): Record<string, unknown> {
+export function toSarif(e: PolicyEvaluation, o: SarifOptions): Log {
   const failed: RuleReport[] = [];
   const all: RuleReport[] = [];
   const walk = (r: RuleReport) => {
@@ -67,8 +36,8 @@ export function toSarif(e: PolicyEvaluation, o: SarifOptions): Record<string, un
   };
   for (const r of e.rules) walk(r);
   const ruleIds = [...new Set(all.map((r) => r.id))];
-  const policyUri = /^https?:\/\//.test(e.policy.source) ? e.policy.source : pathToUriReference(e.policy.source);
-  const rules = ruleIds.map((id) => {
+  const policyUri = /^https?:\/\//.test(e.policy.source) ? e.policy.source : pathUri(e.policy.source);
+  const rules = ruleIds.map((id): ReportingDescriptor => {
     const r = all.find((x) => x.id === id)!;
     return {
       id,
@@ -78,7 +47,7 @@ export function toSarif(e: PolicyEvaluation, o: SarifOptions): Record<string, un
     };
   });
   const results = failed.map((r) => {
-    const result: Record<string, unknown> = {
+    const result: Result = {
       ruleId: r.id,
       ruleIndex: ruleIds.indexOf(r.id),
       level: 'error',
@@ -100,7 +69,13 @@ export function toSarif(e: PolicyEvaluation, o: SarifOptions): Record<string, un
     }
     return result;
   });
-  return sarifLog(o.toolVersion, rules, results, { policyDigest: e.policy.digest, satisfied: e.satisfied });
+  return sarifLog({
+    toolVersion: o.toolVersion,
+    informationUri: INFORMATION_URI,
+    rules,
+    results,
+    properties: { policyDigest: e.policy.digest, satisfied: e.satisfied },
+  });
 }
 
 /** One paragraph: the rule, then why each signature does not meet it (or how far the combinator got). */

@@ -2,6 +2,7 @@
  * A verification policy as vouch evaluates it: compiled from a policy document (./load.ts) once, checked to be
  * satisfiable, then evaluated over the signatures of an artifact (./evaluate.ts), purely.
  */
+import type { Pattern } from '../core/pattern.ts';
 import type { ExtensionName } from '../core/x509.ts';
 
 /** Where something is in the policy text (1-based), for errors and explanations. */
@@ -16,8 +17,8 @@ export interface SourceLocation {
  */
 export type ValueMatcher =
   | { kind: 'exact'; value: string }
-  | { kind: 'regexp'; source: string; re: RegExp }
-  | { kind: 'glob'; source: string; re: RegExp }
+  | { kind: 'regexp'; source: string; re: Pattern }
+  | { kind: 'glob'; source: string; re: Pattern }
   | { kind: 'oneOf'; values: string[] }
   | { kind: 'noneOf'; values: string[] };
 
@@ -86,9 +87,9 @@ export type ArtifactKind = 'file' | 'directory' | 'image';
 export interface ArtifactRule {
   id: string;
   kind?: ArtifactKind;
-  name?: { source: string; re: RegExp };
+  name?: { source: string; re: Pattern };
   require?: Rule;
-  paths: { id: string; pattern: string; re: RegExp; require: Rule; location?: SourceLocation }[];
+  paths: { id: string; pattern: string; re: Pattern; require: Rule; location?: SourceLocation }[];
   location?: SourceLocation;
 }
 

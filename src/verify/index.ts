@@ -20,7 +20,7 @@ import type { HashAlgorithm } from '../core/digest.ts';
 import type { ArtifactInput } from './types.ts';
 
 export { type Bundle, MAX_BUNDLE_BYTES, parseBundle } from './bundle.ts';
-export { anchoredRegExp, buildPolicy, type IdentityOptions, type PolicyOptions } from './policy.ts';
+export { anchoredPattern, buildPolicy, type IdentityOptions, type PolicyOptions } from './policy.ts';
 export { type LoadTrustOptions, loadTrustedRoot, spkiFingerprint, type TrustMaterial } from './trust.ts';
 export type {
   ArtifactInput,

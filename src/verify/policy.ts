@@ -3,6 +3,7 @@
  * and never neither; identities match exactly unless a regular expression is asked for, and expressions are
  * always anchored so `acme/app` cannot match `acme/app-x` (sigstore-go NewPolicy, cosign --certificate-identity).
  */
+import { Pattern, type PatternFlags } from '../core/pattern.ts';
 import { VouchError } from '../errors.ts';
 import type { IdentityPolicy, Matcher, Policy, PublicKeyInput } from './types.ts';
 
@@ -28,25 +29,27 @@ function bad(msg: string): never {
 }
 
 /**
- * Compile a user pattern anchored at both ends; the group keeps `a|b` from escaping the anchors. The pattern is
- * compiled on its own first: a pattern that is not a regular expression by itself (`a)|(.*`, which would close the
- * group and open another outside the anchors) is refused, and one that is stays inside the group.
+ * Compile a user pattern, matched against whole values only (core/pattern.ts: RE2 syntax, linear time). A pattern
+ * that is not an expression by itself (`a)|(.*`, which would have closed an anchoring group) is refused.
  */
-export function anchoredRegExp(source: string): RegExp {
+export function anchoredPattern(source: string, flags?: PatternFlags): Pattern {
   try {
-    new RegExp(source, 'u');
-    return new RegExp(`^(?:${source})$`, 'u');
+    return new Pattern(source, flags);
   } catch (e) {
-    throw new VouchError('POLICY_INVALID', `invalid regular expression: ${(e as Error).message}`, { cause: e });
+    throw new VouchError('POLICY_INVALID', `invalid regular expression (RE2 syntax): ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
 /**
- * Flags of a hand-made RegExp that keep their meaning once it is anchored again: case-insensitive, dotAll and the
- * Unicode modes. Everything else is dropped: `m` would let ^ and $ match at line breaks inside one SAN (unanchoring
- * it), `g` and `y` would make test() stateful through lastIndex.
+ * A hand-made RegExp as a Pattern: its source, with the flags that keep their meaning over one whole value
+ * (case-insensitive, dotAll). The others are dropped: `m` would let ^ and $ match at line breaks inside one SAN
+ * (unanchoring it), `g` and `y` only make RegExp.test stateful, `u` and `v` are how RE2 always reads a pattern.
  */
-const KEPT_FLAGS = /[^isuv]/g;
+function fromRegExp(re: RegExp): Pattern {
+  return anchoredPattern(re.source, { ignoreCase: re.flags.includes('i'), dotAll: re.flags.includes('s') });
+}
 
 function matcher(exact: string | undefined, regexp: string | undefined, what: string): Matcher {
   if (exact !== undefined && regexp !== undefined) bad(`give either ${what} or ${what} regexp, not both`);
@@ -54,9 +57,10 @@ function matcher(exact: string | undefined, regexp: string | undefined, what: st
     if (exact === '') bad(`${what} is empty`);
     return { exact };
   }
+  // Stryker disable next-line ConditionalExpression: without a regexp the pattern compiled is `undefined`, refused with the same POLICY_INVALID
   if (regexp !== undefined) {
     if (regexp === '') bad(`${what} regexp is empty`);
-    return { regexp: anchoredRegExp(regexp) };
+    return { regexp: anchoredPattern(regexp) };
   }
   return bad(`${what} is required`);
 }
@@ -90,7 +94,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
 
 /**
  * Re-check a Policy value that did not come from buildPolicy (library callers may build it by hand): the same
- * invariants, and regexps must be anchored by us, so hand-made ones are re-anchored from their source.
+ * invariants, and a hand-made RegExp is compiled here as an RE2 Pattern (POLICY_INVALID when it is not one).
  */
 export function checkPolicy(p: Policy): Policy {
   const hasKeys = p.keys !== undefined;
@@ -100,25 +104,40 @@ export function checkPolicy(p: Policy): Policy {
   if (hasIds && p.identities!.length === 0) bad('the list of identities is empty');
   const valid = (m: Matcher | undefined) =>
     m !== undefined &&
-    (('exact' in m && typeof m.exact === 'string' && m.exact !== '') || ('regexp' in m && m.regexp instanceof RegExp));
+    (('exact' in m && typeof m.exact === 'string' && m.exact !== '') ||
+      ('regexp' in m && (m.regexp instanceof Pattern || m.regexp instanceof RegExp)));
   for (const id of p.identities ?? []) {
     if (!valid(id.subject) || !valid(id.issuer)) bad('every identity needs a subject and an issuer matcher');
+    try {
+      pattern(id.subject);
+      pattern(id.issuer);
+    } catch (e) {
+      // A hand-made RegExp whose getters throw: never a verdict on the bundle.
+      if (e instanceof VouchError) throw e;
+      throw new VouchError('INTERNAL', `unreadable matcher: ${(e as Error)?.message}`, { cause: e });
+    }
   }
   return p;
 }
 
-const anchoredCache = new WeakMap<RegExp, RegExp>();
+const compiled = new WeakMap<RegExp, Pattern>();
 
+/** The Pattern of a matcher (undefined for an exact one); a RegExp is compiled once. */
+function pattern(m: Matcher): Pattern | undefined {
+  if (!('regexp' in m)) return undefined;
+  if (m.regexp instanceof Pattern) return m.regexp;
+  let re = compiled.get(m.regexp);
+  // Stryker disable next-line ConditionalExpression: a cache; compiling the expression again gives the same one
+  if (!re) {
+    re = fromRegExp(m.regexp);
+    // Stryker disable next-line CallExpression: a cache; compiling the expression again gives the same one
+    compiled.set(m.regexp, re);
+  }
+  return re;
+}
+
+/** Whether `value` meets the matcher: equal to the exact value, or all of it matched by the pattern. */
 export function matches(m: Matcher, value: string): boolean {
   if ('exact' in m) return m.exact === value;
-  // Always wrap again: a hand-made RegExp may look anchored ("^(?:a)|(?:b)$") without being so; double anchoring
-  // is harmless. Its source compiled on its own, so it cannot close the group.
-  let re = anchoredCache.get(m.regexp);
-  // Stryker disable next-line ConditionalExpression: a cache; computing the value again gives the same one
-  if (!re) {
-    re = new RegExp(`^(?:${m.regexp.source})$`, m.regexp.flags.replace(KEPT_FLAGS, ''));
-    // Stryker disable next-line CallExpression: a cache; compiling the expression again gives the same one
-    anchoredCache.set(m.regexp, re);
-  }
-  return re.test(value);
+  return pattern(m)!.test(value);
 }

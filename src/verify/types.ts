@@ -4,6 +4,7 @@
  * trust first, then verify purely).
  */
 import type { HashAlgorithm } from '../core/digest.ts';
+import type { Pattern } from '../core/pattern.ts';
 
 /**
  * What the bundle is checked against. For a message signature the digest (and the bytes when small, so the
@@ -15,8 +16,12 @@ export type ArtifactInput =
   | { kind: 'digest'; algorithm: HashAlgorithm; digest: Buffer; bytes?: Buffer }
   | { kind: 'statement' };
 
-/** Exact identity or anchored regular expression, as in cosign's --certificate-identity[-regexp]. */
-export type Matcher = { exact: string } | { regexp: RegExp };
+/**
+ * Exact identity or regular expression matched against the whole value, as in cosign's
+ * --certificate-identity[-regexp]: RE2 syntax (a Pattern from buildPolicy, or a RegExp whose source is compiled as
+ * RE2 with its `i` and `s` flags).
+ */
+export type Matcher = { exact: string } | { regexp: Pattern | RegExp };
 
 export interface IdentityPolicy {
   subject: Matcher;

@@ -7,6 +7,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { DirectoryVerification } from '../artifact/dir/index.ts';
+import type { PeStrictResult } from '../artifact/dir/pe.ts';
+import type { PeRecord } from '../artifact/pe/index.ts';
 import { describeTarget, parseTarget, type Target } from '../artifact/target.ts';
 import { type HashAlgorithm, hashFile, hashStream } from '../core/digest.ts';
 import { type ErrorCode, isVouchError, VouchError } from '../errors.ts';
@@ -22,7 +25,7 @@ import { buildPolicy } from '../verify/policy.ts';
 import type { TrustMaterial } from '../verify/trust.ts';
 import type { ArtifactInput, Policy, PublicKeyInput, VerificationResult } from '../verify/types.ts';
 import { verify } from '../verify/verifier.ts';
-import { readBundleFile, verifyTarget } from './verify.ts';
+import { readBundleFile, strictPe, type VerifyOptions, verifyTarget } from './verify.ts';
 
 /** A trusted root with the name a policy signer's `roots` refers to (trust store name). */
 export interface NamedTrust {
@@ -41,6 +44,11 @@ export interface PolicyVerifyOptions {
   now?: number;
   /** Images: as for verifyTarget (platform, repository, registry...). */
   image?: import('./verify-image.ts').ImageVerifyOptions;
+  /**
+   * `--pe-strict` (file and directory targets): once the policy is met, the artifact as it is now must also pass
+   * the PE check a signer runs, as for verifyTarget; its failure is the check's own code.
+   */
+  pe?: VerifyOptions['pe'];
 }
 
 export interface PolicyVerifyOutcome {
@@ -49,6 +57,10 @@ export interface PolicyVerifyOutcome {
   artifact?: { digest: string };
   image?: { repository: string; digest: string; mediaType: string };
   evaluation: PolicyEvaluation;
+  /** `pe` on a file that is a PE image: what its check found. */
+  pe?: PeRecord;
+  /** `pe` on a directory: what the check of its PE files found. */
+  peStrict?: PeStrictResult;
 }
 
 /** What a POLICY_NOT_SATISFIED error carries in `details`: the same outcome, not verified. */
@@ -65,6 +77,9 @@ const ANY_IDENTITY = buildPolicy({ identities: [{ identityRegexp: '[\\s\\S]*', i
 
 export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOptions): Promise<PolicyVerifyOutcome> {
   const target = typeof input === 'string' ? parseTarget(input) : input;
+  if (o.pe && target.kind !== 'file' && target.kind !== 'dir') {
+    throw new VouchError('USAGE', '--pe-strict checks a file or a directory target');
+  }
   const keys: PublicKeyInput[] = [...(o.keys ?? [])];
   for (const s of o.policy.signers.values()) if (s.kind === 'key' && s.pem) keys.push({ spki: s.pem });
   checkRootNames(o.policy, o.trust);
@@ -75,6 +90,8 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
   let artifact: { digest: string } | undefined;
   let entryPaths: Iterable<string> | undefined;
   let image: PolicyVerifyOutcome['image'];
+  /** Directories: a bundle the tree verified against, to walk it once more for `pe`. */
+  let verifiedWith: { bundle: string; policy: Policy; roots: TrustMaterial[] } | undefined;
   let kind: ArtifactKind;
   let name: string;
   switch (target.kind) {
@@ -95,6 +112,8 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       name = basename(resolve(root));
       const paths = await bundlePaths(o.bundles, undefined, `${resolve(root)}.sigstore.json`);
       outcomes = [];
+      // Signers of one release sign the same statement: the tree is walked and hashed once for all of them.
+      const comparisons = new Map<string, DirectoryVerification>();
       const onVerifiedPaths = (p: Iterable<string>) => {
         entryPaths ??= p;
       };
@@ -110,8 +129,10 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
                 bundle: p,
                 trust: roots,
                 onVerifiedPaths,
+                comparisons,
               });
               artifact ??= r.artifact;
+              verifiedWith ??= { bundle: p, policy, roots };
               return r;
             },
             ctx,
@@ -149,6 +170,18 @@ export async function verifyWithPolicy(input: string | Target, o: PolicyVerifyOp
       `${describeTarget(target)}: ${failed.join(', ')} not met by the ${outcomes.filter((x) => x.verified).length} of ${outcomes.length} signatures that verified`,
       { details: { verified: false, ...details } },
     );
+  }
+  if (o.pe && target.kind === 'file') Object.assign(outcome, await strictPe(target.path, o.pe));
+  if (o.pe && target.kind === 'dir' && verifiedWith) {
+    // The policy is met, so at least one signature verified the tree: walk it again with that one, checking every
+    // PE file as it is now. Separate from the policy's walks, so a PE anomaly fails with its own code.
+    const r = await verifyTarget(target, {
+      ...policyOptions(verifiedWith.policy),
+      bundle: verifiedWith.bundle,
+      trust: verifiedWith.roots,
+      pe: o.pe,
+    });
+    if (r.directory?.peStrict) outcome.peStrict = r.directory.peStrict;
   }
   return outcome;
 }

@@ -3,6 +3,7 @@
  * bundle, hash the artifact (every byte, no excluded regions), load keys and trust material. Then
  * `verify(bundle, artifact, policy, trust)` decides, and its result is returned unchanged.
  */
+import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DirectoryVerification, FileInDirectoryVerification } from '../artifact/dir/index.ts';
@@ -38,6 +39,13 @@ export interface VerifyOptions extends PolicyOptions {
   manifest?: string;
   /** Directories, model-signing: paths to leave out besides those the signature records (shown in the result). */
   ignorePaths?: string[];
+  /**
+   * Directories verified against several signatures (`verify --policy`): the trees found equal to a signed
+   * statement, by the SHA-256 of its exact bytes and the options that decide a comparison. A signature of the same
+   * statement takes that result instead of walking and hashing the tree again: the tree is already known to be what
+   * the statement describes, and the signature is verified on its own as always. Failures are never kept.
+   */
+  comparisons?: Map<string, DirectoryVerification>;
   /** Directories: fail when the tree holds content the signed rules exclude (it is always reported). */
   failOnExcluded?: boolean;
   /** Directories: hashing progress, for a progress bar. */
@@ -103,7 +111,7 @@ export async function verifyTarget(input: string | Target, options: VerifyOption
  * After the signature verified: the same PE check a signer runs, on the file as it is now. A file that is not a PE
  * image passes; `allow` names files whose anomaly is accepted (and recorded).
  */
-async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
+export async function strictPe(path: string, o: NonNullable<VerifyOptions['pe']>): Promise<{ pe?: PeRecord }> {
   const allowed = new Set((o.allow ?? []).map((p) => resolve(p)));
   for (const a of allowed) {
     if (a !== resolve(path)) throw new VouchError('USAGE', `--allow-pe-anomaly ${a} names no file being verified`);
@@ -129,6 +137,29 @@ async function verifyDirectory(
   const bundlePath = options.bundle ?? `${resolve(root)}.sigstore.json`;
   const { verifyDirectory: compare } = await import('../artifact/dir/index.ts');
   const v = await verifiedDirectoryBundle(bundlePath, policy, options);
+  const done = (directory: DirectoryVerification): VerifyOutcome => ({
+    target: describeTarget(target),
+    ...v.result,
+    artifact: { digest: directory.manifestDigest },
+    directory,
+  });
+  // The statement's bytes decide the comparison with the options below; the excluded-content report, which counts
+  // the signature's own files differently per signature, is not one of them (--fail-on-excluded is).
+  const key =
+    options.comparisons && !options.pe
+      ? JSON.stringify([
+          v.statementSha256,
+          resolve(root),
+          options.ignorePaths ?? [],
+          options.failOnExcluded === true,
+          options.manifest ?? null,
+        ])
+      : undefined;
+  const known = key === undefined ? undefined : options.comparisons!.get(key);
+  if (known) {
+    await v.manifest?.close();
+    return done(known);
+  }
   try {
     const directory = await compare(v.signed, root, v.manifest?.source, {
       ownFiles: [v.bundleFile, ...(v.manifest ? [v.manifest.file] : [])],
@@ -140,7 +171,8 @@ async function verifyDirectory(
         : {}),
       ...(options.onVerifiedPaths ? { onVerifiedPaths: options.onVerifiedPaths } : {}),
     });
-    return { target: describeTarget(target), ...v.result, artifact: { digest: directory.manifestDigest }, directory };
+    if (key !== undefined) options.comparisons!.set(key, directory);
+    return done(directory);
   } finally {
     await v.manifest?.close();
   }
@@ -164,6 +196,7 @@ async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, optio
   }
   // A statement about a file or an image is named as such by its parser (src/artifact/dir/statement.ts).
   const signed = parseDirectoryStatement(verified.statement.payload);
+  const statementSha256 = createHash('sha256').update(bundle.content.payload).digest('hex');
   const { statement: _omitted, ...result } = verified;
   const bundleFile = await stat(bundlePath);
   const manifestPath = options.manifest ?? manifestPathFor(bundlePath);
@@ -186,7 +219,7 @@ async function verifiedDirectoryBundle(bundlePath: string, policy: Policy, optio
       manifest = { source: fileSource(fh, signed.manifest.size), file: st, close: () => fh.close() };
     }
   }
-  return { signed, result, bundleFile, manifest };
+  return { signed, statementSha256, result, bundleFile, manifest };
 }
 
 /** Whether a source's bytes are exactly `expected` (the source stops one byte past its cap, so never more). */

@@ -158,6 +158,35 @@ describe('PE files in a signed directory (issue 15)', { skip: missing }, () => {
       assert.deepEqual(d.peStrict, { files: 2, allowed: [{ path: DLL, code: 'PE_SIGNATURE_PADDING' }] });
     });
 
+    it('--pe-strict with a policy: the policy first, then the check with its own code', () => {
+      const policy = (require: string) => {
+        const p = at(`policy-${n++}.yaml`);
+        const pem = readFileSync(at('k.pub'), 'utf8').replace(/\n/g, '\n      ');
+        writeFileSync(p, `apiVersion: vouch.dev/policy/v1\nsigners:\n  k:\n    key: |\n      ${pem}\n${require}`);
+        return p;
+      };
+      const met = policy('require: k\n');
+      const verifyBy = (p: string, ...args: string[]) =>
+        vouch(['verify', `dir:${root}`, '--policy', p, ...args], { env: env() });
+      assert.equal(verifyBy(met).status, 0, verifyBy(met).stderr);
+      const strict = verifyBy(met, '--pe-strict');
+      assert.equal(errorCode(strict.stderr), 'PE_SIGNATURE_PADDING', strict.stderr);
+      const allowed = verifyBy(met, '--pe-strict', '--allow-pe-anomaly', DLL, '--json');
+      assert.equal(allowed.status, 0, allowed.stderr);
+      assert.deepEqual((allowed.json() as { peStrict: unknown }).peStrict, {
+        files: 2,
+        allowed: [{ path: DLL, code: 'PE_SIGNATURE_PADDING' }],
+      });
+      // A policy the key signature does not meet (it names a keyless signer only) fails as such, before any check.
+      const other = at(`policy-${n++}.yaml`);
+      writeFileSync(
+        other,
+        'apiVersion: vouch.dev/policy/v1\nsigners:\n  ci:\n    identity: a\n    issuer: b\nrequire: ci\n',
+      );
+      const unmet = verifyBy(other, '--pe-strict');
+      assert.equal(errorCode(unmet.stderr), 'POLICY_NOT_SATISFIED', unmet.stderr);
+    });
+
     it('an incremental re-sign remembers the file was flagged (its digest cached, the check not skipped)', async () => {
       // A negative racy window trusts entries written just now, so the second and third walks take every digest
       // from the cache.

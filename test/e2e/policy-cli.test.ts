@@ -404,4 +404,82 @@ describe('a directory under a policy with per-path rules, end to end', () => {
     const r = await docs();
     assert.equal(r.status, 0, r.stderr);
   });
+
+  // The tree is compared once per signed statement and the comparison shared by the signatures of that statement;
+  // a signature of another statement (the tree as it was before a change) is compared on its own, in either order.
+  it('a signature of the tree before a change never borrows the comparison of one made after it', async () => {
+    await signTree('moved', { 'README.md': 'before', 'bin/app': 'MZ' }, ['ci']);
+    writeFileSync(at('moved/README.md'), 'after');
+    await signTree('moved', {}, ['rm']);
+    writeFileSync(
+      at('either.policy.json'),
+      JSON.stringify({
+        apiVersion: 'vouch.dev/policy/v1',
+        signers: { ci: { fingerprint: fingerprints.ci }, rm: { fingerprint: fingerprints.rm } },
+        require: { threshold: 1, of: ['ci', 'rm'] },
+      }),
+    );
+    for (const order of [
+      ['ci', 'rm'],
+      ['rm', 'ci'],
+    ]) {
+      const r = await vouchAsync(
+        [
+          'verify',
+          `dir:${at('moved')}`,
+          '--policy',
+          at('either.policy.json'),
+          '--key',
+          at('ci.pub'),
+          '--key',
+          at('rm.pub'),
+          ...order.flatMap((who) => ['--bundle', at(`moved.${who}.sigstore.json`)]),
+          '--json',
+        ],
+        { env },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const signatures = (
+        r.json() as { evaluation: { signatures: { source: string; verified: boolean; error?: { code: string } }[] } }
+      ).evaluation.signatures;
+      const of = (who: string) => signatures.find((s) => s.source.endsWith(`moved.${who}.sigstore.json`))!;
+      assert.equal(of('rm').verified, true, order.join());
+      assert.equal(of('ci').verified, false, order.join());
+      assert.equal(of('ci').error!.code, 'DIRECTORY_MISMATCH');
+    }
+  });
+
+  it('a comparison is reused only for the same statement and options', async () => {
+    const { verifyTarget } = await import('../../src/workflow/verify.ts');
+    await signTree('shared', { 'README.md': 'one', 'lib/x.so': 'x' }, ['ci', 'rm']);
+    const comparisons = new Map();
+    const check = (who: string, more: Record<string, unknown> = {}) =>
+      verifyTarget(`dir:${at('shared')}`, {
+        keys: [{ spki: readFileSync(at(`${who}.pub`), 'utf8') }],
+        bundle: at(`shared.${who}.sigstore.json`),
+        home: at('home'),
+        comparisons,
+        ...more,
+      });
+    assert.equal((await check('ci')).verified, true);
+    assert.equal(comparisons.size, 1);
+    // The same statement, signed by the other key: its signature is verified, the comparison reused (the tree is
+    // not read again, so a change made now goes unseen by this verification of the statement already compared).
+    writeFileSync(at('shared/README.md'), 'two');
+    assert.equal((await check('rm')).verified, true);
+    assert.equal(comparisons.size, 1);
+    // Other options are another comparison, made now: the change is found.
+    await assert.rejects(check('rm', { failOnExcluded: true }), { code: 'DIRECTORY_MISMATCH' });
+    assert.equal(comparisons.size, 1, 'failures are not kept');
+    // A wrong key is still refused: only the tree's comparison is shared, never a signature's verification.
+    await assert.rejects(
+      verifyTarget(`dir:${at('shared')}`, {
+        keys: [{ spki: readFileSync(at('ci.pub'), 'utf8') }],
+        bundle: at('shared.rm.sigstore.json'),
+        home: at('home'),
+        comparisons,
+      }),
+      { code: 'KEY_MISMATCH' },
+    );
+  });
 });

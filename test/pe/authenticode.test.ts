@@ -284,5 +284,23 @@ describe('Authenticode on real PE files', { skip: missing }, () => {
       const lone = vouch(['verify', signed, '--key', pub, ...roots], { env: env() });
       assert.equal(errorCode(lone.stderr), 'USAGE');
     });
+
+    it('verify --policy --pe-strict: the policy is met, then the file is held to the same check', () => {
+      const target = path('3cx-checksum');
+      const pem = readFileSync(`${key()}.pub`, 'utf8').trim().replace(/\n/g, '\n      ');
+      const policy = join(ws.dir, 'key-policy.yaml');
+      writeFileSync(policy, `apiVersion: vouch.dev/policy/v1\nsigners:\n  k:\n    key: |\n      ${pem}\nrequire: k\n`);
+      const run = (...args: string[]) => vouch(['verify', target, '--policy', policy, ...args], { env: env() });
+      assert.equal(run().status, 0, run().stderr);
+      const strict = run('--pe-strict');
+      assert.equal(strict.status, 1);
+      assert.equal(errorCode(strict.stderr), 'PE_SIGNATURE_PADDING');
+      const granted = run('--pe-strict', '--allow-pe-anomaly', target, '--json');
+      assert.equal(granted.status, 0, granted.stderr);
+      assert.equal((granted.json() as { pe: { allowed: string } }).pe.allowed, 'PE_SIGNATURE_PADDING');
+      assert.match(run('--pe-strict', '--allow-pe-anomaly', target).stdout, /^ {2}pe {9}/m);
+      const digest = vouch(['verify', 'sha256:' + '0'.repeat(64), '--policy', policy, '--pe-strict'], { env: env() });
+      assert.equal(errorCode(digest.stderr), 'USAGE');
+    });
   });
 });

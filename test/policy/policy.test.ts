@@ -170,6 +170,17 @@ describe('near misses are refused (and the official verifier agrees)', () => {
     });
   }
 
+  // A backtracking engine takes exponential (regexp) or high-power (glob of many `**`) time on these against the
+  // bundle's SAN; the timeout turns such a hang into a failure, the match itself is linear.
+  it('patterns that would backtrack catastrophically are matched in linear time', { timeout: 15_000 }, async () => {
+    const stars = `${'**?'.repeat(30)}**Z`;
+    for (const identity of [{ regexp: '(?:[a-z:/.]+)+Z' }, { glob: stars }]) {
+      const r = await run({ signers: { s: ci({ identity }) }, require: 's' }, ['release']);
+      assert.equal(r.ok, false, JSON.stringify(identity));
+      assert.equal(r.evaluation.signatures[0]!.verified, true);
+    }
+  });
+
   it('the exact identity, issuer and claims are accepted, by both verifiers', async () => {
     const r = await run(
       { signers: { s: ci({ extensions: { sourceRepositoryURI: 'https://github.com/acme/app' } }) }, require: 's' },
@@ -350,6 +361,12 @@ describe('policies refused when loaded', () => {
     ],
     ['an unused signer', policyText({ signers: { a: ci(), b: ci({ identity: 'x' }) }, require: 'a' }), 'signers'],
     ['a bad regexp', policyText({ signers: { a: ci({ identity: { regexp: '(' } }) }, require: 'a' }), 'identity'],
+    [
+      'a backreference (RE2 syntax, as cosign)',
+      policyText({ signers: { a: ci({ identity: { regexp: '(x)\\1' } }) }, require: 'a' }),
+      'identity',
+    ],
+    ['a lookahead', policyText({ signers: { a: ci({ ref: { regexp: '(?!refs/heads/).*' } }) }, require: 'a' }), 'ref'],
     [
       'duplicate keys',
       'apiVersion: vouch.dev/policy/v1\nsigners:\n  a: {identity: x, issuer: y}\n  a: {identity: x, issuer: y}\nrequire: a\n',
@@ -603,14 +620,14 @@ describe('SARIF', () => {
     );
     const log = toSarif(r.evaluation, { artifactUri: 'dist/app.exe', toolVersion: '0.1.0' });
     assert.ok(validate(log), JSON.stringify(validate.errors));
-    const results = (log.runs as { results: { ruleId: string; locations: unknown[] }[] }[])[0]!.results;
+    const results = log.runs[0]!.results!;
     assert.deepEqual(results.map((x) => x.ruleId).sort(), ['require', 'require.allOf[1]']);
     assert.deepEqual(results[0]!.locations, [{ physicalLocation: { artifactLocation: { uri: 'dist/app.exe' } } }]);
     const ok = await run({ signers: { ci: ci() }, require: 'ci' }, ['release']);
     const okLog = toSarif(ok.evaluation, { artifactUri: 'dist/app.exe', toolVersion: '0.1.0' });
     assert.ok(validate(okLog), JSON.stringify(validate.errors));
     // The validator is not vacuous: a result without its message is refused.
-    const broken = structuredClone(log) as { runs: { results: Record<string, unknown>[] }[] };
+    const broken = structuredClone(log) as { runs: { results: { message?: unknown }[] }[] };
     delete broken.runs[0]!.results[0]!.message;
     assert.equal(validate(broken), false);
   });

@@ -149,6 +149,18 @@ describe('certificates from a test CA', () => {
     it(name, async () => assert.equal(await run(leaf, identity ?? APP, opts ?? {}), code));
   }
 
+  it('a leaf valid from, or until, exactly the signing time verifies (RFC 5280 §4.1.2.5: both ends inclusive)', async () => {
+    const signedAt = T0 + 60_000; // the fixture log's integrated time
+    for (const leaf of [
+      { notBefore: signedAt, notAfter: signedAt + 600_000 },
+      { notBefore: signedAt - 600_000, notAfter: signedAt },
+    ]) {
+      const r = await run(leaf);
+      assert.ok(typeof r === 'object' && r.verified, `${JSON.stringify(leaf)}: ${JSON.stringify(r)}`);
+    }
+    assert.equal(await run({ notBefore: signedAt - 600_000, notAfter: signedAt - 1000 }), 'CERTIFICATE_INVALID');
+  });
+
   it('an e-mail SAN (rfc822Name) is an identity', async () => {
     const r = await run({ san: derEncode(0x81, Buffer.from('alice@example.com', 'latin1')) }, 'alice@example.com');
     assert.ok(typeof r === 'object' && r.signer.type === 'certificate' && r.signer.identity === 'alice@example.com');

@@ -8,6 +8,7 @@ import { DerReader, decodeOid, decodeTime, derEncode, derOne } from '../../src/c
 import { decodeBase64 } from '../../src/core/encoding.ts';
 import { hashChildren, hashLeaf, inclusionRanges, rootFromLeafHashes, verifyInclusion } from '../../src/core/merkle.ts';
 import { parseCheckpoint, parseSignedNote } from '../../src/core/note.ts';
+import { Pattern } from '../../src/core/pattern.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import {
   buildPolicy,
@@ -269,6 +270,61 @@ describe('policy', () => {
     assert.equal(m.regexp.test('a'), true);
     assert.equal(m.regexp.test('ab'), false);
     assert.equal(m.regexp.test('xa'), false);
+  });
+
+  it('hand-made RegExps are read as RE2 with the flags that keep their meaning', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const run = (subject: Matcher) =>
+      verify(c.bundleText, c.artifact, { identities: [{ subject, issuer: { exact: c.issuer! } }] }, trust).verified;
+    const upper = c.identity!.toUpperCase().replace(/[.?*+()[\]{}|\\^$]/g, '\\$&');
+    assert.equal(run({ regexp: new RegExp(upper, 'i') }), true, 'i: either case');
+    assert.equal(
+      code(() => run({ regexp: new RegExp(upper) })),
+      'IDENTITY_MISMATCH',
+    );
+    assert.equal(
+      code(() => run({ regexp: /(?=h).*/ })),
+      'POLICY_INVALID',
+      'lookahead is not RE2',
+    );
+    assert.equal(
+      code(() => run({ regexp: /(h)\1*/ })),
+      'POLICY_INVALID',
+      'backreference is not RE2',
+    );
+    assert.equal(run({ regexp: new Pattern('https://.*') }), true);
+    assert.equal(
+      code(() => run({ regexp: new Pattern('http://.*') })),
+      'IDENTITY_MISMATCH',
+    );
+    assert.throws(() => new Pattern('(?<=a)b'), SyntaxError);
+  });
+
+  it('a hand-made policy is checked whole before the bundle: the same code whatever the bundle', () => {
+    const c = loadCase('prod-v0.3-hashedrekord');
+    const trust = loadTrustedRoot(c.trustedRootText);
+    const other = { ...c.artifact, digest: Buffer.alloc(32, 7), bytes: undefined };
+    const run = (subject: Matcher, issuer: Matcher) =>
+      code(() => verify(c.bundleText, other, { identities: [{ subject, issuer }] }, trust));
+    assert.equal(
+      code(() =>
+        verify(c.bundleText, other, { identities: [{ subject: { regexp: /.*/ }, issuer: { regexp: /.*/ } }] }, trust),
+      ),
+      'DIGEST_MISMATCH',
+    );
+    assert.equal(run({ regexp: /(?=h).*/ }, { exact: c.issuer! }), 'POLICY_INVALID', 'subject');
+    assert.equal(run({ exact: c.identity! }, { regexp: /(?=h).*/ }), 'POLICY_INVALID', 'issuer');
+    // A RegExp whose getters throw (anything, even null) is INTERNAL, never the bundle's verdict nor a TypeError.
+    for (const thrown of [new TypeError('hostile'), null]) {
+      class Hostile extends RegExp {
+        override get source(): string {
+          throw thrown;
+        }
+      }
+      assert.equal(run({ regexp: new Hostile('x') }, { exact: c.issuer! }), 'INTERNAL');
+      assert.equal(run({ exact: c.identity! }, { regexp: new Hostile('x') }), 'INTERNAL');
+    }
   });
 });
 

@@ -13,10 +13,13 @@ import {
   buildPolicy,
   loadTrustedRoot,
   type Policy,
+  parseBundle,
   type TrustMaterial,
   verify,
 } from '../../src/verify/index.ts';
+import { untrustedBundleHint } from '../../src/verify/origin.ts';
 import { certificate, p256, name as pkiName, selfSignedRoot, T0 } from '../helpers/fixture-pki.ts';
+import { makeRekorV2Instance } from '../helpers/fixture-rekor2.ts';
 import { loadCase, type RealCase } from '../helpers/realbundles.ts';
 import { EMPTY_ROOT, sigstoreJsVerify } from '../helpers/sigstore-verify.ts';
 
@@ -108,6 +111,30 @@ describe('hostile bundle text', () => {
       expectCode(code, () => verify(t, v03.artifact, keylessPolicy(v03), trustOf(v03)));
     });
   }
+});
+
+describe('bundle bytes, the size cap and the certificate forms', () => {
+  it('a bundle given as bytes verifies as its text does', () => {
+    assert.equal(verify(Buffer.from(v03.bundleText), v03.artifact, keylessPolicy(v03), trustOf(v03)).verified, true);
+  });
+  it('a bundle of exactly the size cap is read, one byte more is not', () => {
+    const n = Buffer.byteLength(v03.bundleText);
+    for (const text of [v03.bundleText, Buffer.from(v03.bundleText)]) {
+      assert.equal(parseBundle(text, { maxBytes: n }).version, '0.3');
+      expectCode('BUNDLE_TOO_LARGE', () => parseBundle(text, { maxBytes: n - 1 }));
+    }
+  });
+  it('the size cap counts the bytes of a bundle given as bytes, not the characters they decode to', () => {
+    // Three bytes of UTF-8 for one character: the text is under the cap, its bytes are not.
+    const text = JSON.stringify({ ...JSON.parse(v03.bundleText), padding: '\u20ac'.repeat(1000) });
+    expectCode('BUNDLE_TOO_LARGE', () => parseBundle(Buffer.from(text), { maxBytes: text.length }));
+  });
+  it('the certificate forms are told apart', () => {
+    const chain = parseBundle(v02.bundleText).material;
+    const single = parseBundle(v03.bundleText).material;
+    assert.ok(chain.kind === 'certificate' && chain.fromChain);
+    assert.ok(single.kind === 'certificate' && !single.fromChain);
+  });
 });
 
 describe('hostile bundle structure (mutated real bundles)', () => {
@@ -279,6 +306,15 @@ describe('hostile bundle structure (mutated real bundles)', () => {
       'BUNDLE_MALFORMED',
     ],
     [
+      '32 copies of the timestamp are read (one token)',
+      rekor2,
+      (b) => {
+        const t = b.verificationMaterial.timestampVerificationData.rfc3161Timestamps;
+        while (t.length < 32) t.push(t[0]);
+      },
+      'valid',
+    ],
+    [
       'an inclusion proof of 65 hashes',
       v03,
       (b) => {
@@ -286,6 +322,15 @@ describe('hostile bundle structure (mutated real bundles)', () => {
         while (h.length < 65) h.push(h[0]);
       },
       'BUNDLE_MALFORMED',
+    ],
+    [
+      'an inclusion proof of 64 hashes is read, and fails as a proof',
+      v03,
+      (b) => {
+        const h = b.verificationMaterial.tlogEntries[0].inclusionProof.hashes;
+        while (h.length < 64) h.push(h[0]);
+      },
+      'TLOG_INVALID',
     ],
     [
       'a negative log index',
@@ -739,6 +784,10 @@ describe('identity near-misses', () => {
     ['the same in the issuer', { issuerRegexp: 'https://accounts\\.google\\.com)|(.*' }, 'POLICY_INVALID'],
     ['a pattern that closes the group and opens an empty one', { identityRegexp: '.*)|(?:' }, 'POLICY_INVALID'],
     ['a trailing escape that eats the closing parenthesis', { identityRegexp: 'x\\' }, 'POLICY_INVALID'],
+    // RE2 syntax, as cosign's: what only a backtracking engine can do is refused, not silently read otherwise.
+    ['a backreference', { identityRegexp: '(a)|\\1.*heads' }, 'POLICY_INVALID'],
+    ['a lookahead', { identityRegexp: '(?=https).*' }, 'POLICY_INVALID'],
+    ['a negative lookbehind in the issuer', { issuerRegexp: '.*(?<!evil)' }, 'POLICY_INVALID'],
     ['issuer with a trailing slash', { issuer: `${v03.issuer}/` }, 'ISSUER_MISMATCH'],
     ['issuer of another provider', { issuer: 'https://accounts.google.com' }, 'ISSUER_MISMATCH'],
   ];
@@ -749,13 +798,33 @@ describe('identity near-misses', () => {
   }
   it('patterns that compile on their own stay inside the anchors', () => {
     // Each is a valid expression by itself; wrapped, none may reach beyond the whole SAN.
-    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(a)|\\1.*heads']) {
+    for (const identityRegexp of ['(?:nomatch)|(.*heads)', '[)]|.*heads/mai', '\\)|.*heads/mai', '(?m)^refs.*$']) {
       expectCode('IDENTITY_MISMATCH', () =>
         verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
       );
     }
     const p = keylessPolicy(v03, { identityRegexp: '.*', issuerRegexp: 'https://token\\.actions\\..*' });
     assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true);
+  });
+  // A backtracking engine takes exponential time on this pattern against the SAN (over 20 s for its 80 characters):
+  // a policy fetched from elsewhere, or a certificate chosen for the pattern, must not hang a verifier. The timeout
+  // turns the hang this guards against into a failure; the match itself is linear.
+  it('a pattern that backtracks exponentially is matched in linear time', { timeout: 15_000 }, () => {
+    for (const identityRegexp of ['(?:[a-z:/.]+)+Z', '(?:.*a){40}Z', '(?:(?:.*)*)*Z']) {
+      expectCode('IDENTITY_MISMATCH', () =>
+        verify(v03.bundleText, v03.artifact, keylessPolicy(v03, { identityRegexp }), trustOf(v03)),
+      );
+    }
+  });
+  it('RE2 syntax that JavaScript lacks: classes, \\z, inline flags', () => {
+    for (const identityRegexp of [
+      'https://github\\.com/[[:alnum:]-]+/.*@refs/heads/main\\z',
+      '(?i)HTTPS://GITHUB\\.COM/.*',
+      '\\Qhttps://github.com/\\E.*',
+    ]) {
+      const p = keylessPolicy(v03, { identityRegexp });
+      assert.equal(verify(v03.bundleText, v03.artifact, p, trustOf(v03)).verified, true, identityRegexp);
+    }
   });
   it('an anchored regexp that does match', () => {
     const p = keylessPolicy(v03, { identityRegexp: 'https://github\\.com/sigstore-conformance/.*@refs/heads/main' });
@@ -884,6 +953,107 @@ describe('another instance', () => {
     expectCode('TIMESTAMP_INVALID', () =>
       verify(rekor2.bundleText, rekor2.artifact, keylessPolicy(rekor2), loadTrustedRoot(JSON.stringify(root))),
     );
+  });
+});
+
+describe('several roots: the error reported is that of the root the bundle names, or that got furthest', () => {
+  // An instance whose root is edited three ways; the bundle's log and CA are in each, so it names them alike.
+  const APP = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+  const GH = 'https://token.actions.githubusercontent.com';
+  const TSA_TIME = T0 + 60_000;
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const inst = makeRekorV2Instance();
+  const artifact = Buffer.from('which root reports\n');
+  const input: ArtifactInput = {
+    kind: 'digest',
+    algorithm: 'sha256',
+    digest: createHash('sha256').update(artifact).digest(),
+    bytes: artifact,
+  };
+  const keyless = buildPolicy({ identities: [{ identity: APP, issuer: GH }] });
+  const root = (edit: (r: Json) => void) => {
+    const r = JSON.parse(inst.trustedRootJson) as Json;
+    edit(r);
+    return loadTrustedRoot(JSON.stringify(r));
+  };
+  // Fails on its timestamp (step 4), before the two below.
+  const noTsa = root((r) => {
+    r.timestampAuthorities = [];
+  });
+  // Both fail after the timestamps, at the same step (trusted time): the log key, the CA.
+  const logExpired = root((r) => {
+    r.tlogs[0].publicKey.validFor.end = iso(TSA_TIME - 1000);
+  });
+  const caExpired = root((r) => {
+    r.certificateAuthorities[0].validFor.end = iso(TSA_TIME - 1000);
+  });
+  const text = inst.bundle({ artifact });
+  const caught = (fn: () => unknown): VouchError => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof VouchError, `not a VouchError: ${(e as Error)?.stack}`);
+      return e;
+    }
+    assert.fail('verified');
+  };
+  const codeWith = (roots: TrustMaterial[]) => caught(() => verify(text, input, keyless, roots)).code;
+
+  it('the root that got furthest reports, in any order', () => {
+    assert.equal(codeWith([noTsa, logExpired]), 'TLOG_INVALID');
+    assert.equal(codeWith([logExpired, noTsa]), 'TLOG_INVALID');
+    assert.equal(codeWith([caExpired, noTsa]), 'CHAIN_INVALID');
+  });
+  it('among roots that got as far, the first one given reports', () => {
+    assert.equal(codeWith([logExpired, caExpired]), 'TLOG_INVALID');
+    assert.equal(codeWith([caExpired, logExpired]), 'CHAIN_INVALID');
+    assert.equal(codeWith([caExpired, logExpired, noTsa]), 'CHAIN_INVALID');
+  });
+
+  it('a bundle that names none of the roots says how to trust its instance', () => {
+    // TRUST_ROOT_MISMATCH: a key-pair bundle whose log the production root does not list.
+    const keyPair = p256();
+    const keyed = inst.bundle({ artifact, keyPair });
+    const byKey = buildPolicy({ keys: [{ spki: spkiPem(keyPair.publicKey) }] });
+    const e1 = caught(() => verify(keyed, input, byKey, trustOf(v03)));
+    assert.equal(e1.code, 'TRUST_ROOT_MISMATCH');
+    assert.equal(e1.hint, untrustedBundleHint(parseBundle(keyed)));
+    // CHAIN_INVALID: a keyless bundle without log entries (the policy asks for none) whose timestamp authority is
+    // trusted, but not its CA (the production CAs instead, of other names).
+    const b = JSON.parse(text) as Json;
+    b.verificationMaterial.tlogEntries = [];
+    const unlogged = JSON.stringify(b);
+    const otherCa = root((r) => {
+      r.certificateAuthorities = (JSON.parse(v03.trustedRootText) as Json).certificateAuthorities;
+    });
+    const noLog = buildPolicy({ identities: [{ identity: APP, issuer: GH }], tlogThreshold: 0 });
+    const e2 = caught(() => verify(unlogged, input, noLog, otherCa));
+    assert.equal(e2.code, 'CHAIN_INVALID');
+    assert.equal(e2.hint, untrustedBundleHint(parseBundle(unlogged)));
+  });
+  it('a bundle that names a root, or fails for another reason, keeps the hint of its error', () => {
+    // Its log is not listed, but its CA's name is (a production root lists two CAs, of two names).
+    const b = JSON.parse(v03.bundleText) as Json;
+    b.verificationMaterial.tlogEntries[0].logId.keyId = flipB64(b.verificationMaterial.tlogEntries[0].logId.keyId);
+    const e1 = caught(() => verify(JSON.stringify(b), v03.artifact, keylessPolicy(v03), trustOf(v03)));
+    assert.equal(e1.code, 'TRUST_ROOT_MISMATCH');
+    assert.equal(e1.hint, new VouchError('TRUST_ROOT_MISMATCH', '').hint);
+    // Named by nothing, but signed by another key than the policy's.
+    const keyPair = p256();
+    const keyed = inst.bundle({ artifact, keyPair });
+    const other = buildPolicy({ keys: [{ spki: spkiPem(p256().publicKey) }] });
+    const e2 = caught(() => verify(keyed, input, other, trustOf(v03)));
+    assert.equal(e2.code, 'KEY_MISMATCH');
+    assert.equal(e2.hint, new VouchError('KEY_MISMATCH', '').hint);
+  });
+  it('an exception that is not even an Error is INTERNAL, never a verdict', () => {
+    class Hostile extends RegExp {
+      override get source(): string {
+        throw undefined;
+      }
+    }
+    const p: Policy = { identities: [{ subject: { regexp: new Hostile('x') }, issuer: { exact: v03.issuer! } }] };
+    expectCode('INTERNAL', () => verify(v03.bundleText, v03.artifact, p, trustOf(v03)));
   });
 });
 
@@ -1217,7 +1387,15 @@ const DSSE_HASH: Record<KeyType, string | null> = {
 function keyBundle(
   type: KeyType,
   artifact: Buffer,
-  opts: { hint?: 'right' | 'none'; dsse?: boolean; subjectDigest?: string; junk?: boolean } = {},
+  opts: {
+    hint?: 'right' | 'none';
+    dsse?: boolean;
+    subjectDigest?: string;
+    junk?: boolean;
+    /** The statement's subjects, in place of one naming the artifact (or `subjectDigest`). */
+    subjects?: unknown[];
+    payloadType?: string;
+  } = {},
 ) {
   const { privateKey, publicKey } = keyPairOf(type);
   const hash = opts.dsse ? DSSE_HASH[type] : type === 'ed25519' || type === 'ed448' ? null : 'sha256';
@@ -1231,14 +1409,14 @@ function keyBundle(
     const payload = Buffer.from(
       JSON.stringify({
         _type: 'https://in-toto.io/Statement/v1',
-        subject: [
+        subject: opts.subjects ?? [
           { name: 'a', digest: { sha256: opts.subjectDigest ?? createHash('sha256').update(artifact).digest('hex') } },
         ],
         predicateType: 'https://example.com/p',
         predicate: {},
       }),
     );
-    const type = 'application/vnd.in-toto+json';
+    const type = opts.payloadType ?? 'application/vnd.in-toto+json';
     const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload]);
     b.dsseEnvelope = {
       payload: payload.toString('base64'),
@@ -1297,6 +1475,78 @@ describe('key-pair bundles', () => {
     const kb = keyBundle('ec', artifact, { dsse: true });
     const r = verify(kb.text, bytesInput, keys(kb.publicKey), trust);
     assert.equal((r.statement?.payload as Json).predicateType, 'https://example.com/p');
+  });
+  it('a bundle already parsed verifies as its text does', () => {
+    const kb = keyBundle('ec', artifact);
+    assert.equal(verify(parseBundle(kb.text), bytesInput, keys(kb.publicKey), trust).verified, true);
+  });
+  it('a message signature over another digest than the caller names: the bytes decide, the label must agree', () => {
+    const { privateKey, publicKey } = keyPairOf('ec');
+    const d384 = createHash('sha384').update(artifact).digest();
+    const text = JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: {}, tlogEntries: [] },
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_384', digest: d384.toString('base64') },
+        signature: sign('sha384', artifact, privateKey).toString('base64'),
+      },
+    });
+    // The caller's SHA-256 digest and the bytes: the bytes are hashed as the bundle says.
+    const r = verify(text, bytesInput, keys(publicKey), trust);
+    assert.equal(r.artifact?.digest, `sha384:${d384.toString('hex')}`);
+    // A message signature's result holds no statement, not even an empty one.
+    assert.deepEqual(Object.keys(r).sort(), [
+      'artifact',
+      'mediaType',
+      'signer',
+      'timestamps',
+      'tlogEntries',
+      'verified',
+    ]);
+    // The signed SHA-384 digest given as a SHA-256 one, or the SHA-256 one alone, is not what the bundle signs.
+    for (const digest of [d384, createHash('sha256').update(artifact).digest()]) {
+      expectCode('DIGEST_MISMATCH', () =>
+        verify(text, { kind: 'digest', algorithm: 'sha256', digest }, keys(publicKey), trust),
+      );
+    }
+  });
+  it('message digests of each SHA-2 size the bundle format names are read', () => {
+    const { privateKey, publicKey } = keyPairOf('ec');
+    for (const [name, alg] of [
+      ['SHA2_256', 'sha256'],
+      ['SHA2_384', 'sha384'],
+      ['SHA2_512', 'sha512'],
+    ] as const) {
+      const d = createHash(alg).update(artifact).digest();
+      const text = JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: { publicKey: {}, tlogEntries: [] },
+        messageSignature: {
+          messageDigest: { algorithm: name, digest: d.toString('base64') },
+          signature: sign(alg, artifact, privateKey).toString('base64'),
+        },
+      });
+      const r = verify(text, { kind: 'digest', algorithm: alg, digest: d }, keys(publicKey), trust);
+      assert.equal(r.artifact?.digest, `${alg}:${d.toString('hex')}`);
+    }
+  });
+  it('DSSE statement naming the artifact among other subjects', () => {
+    const want = createHash('sha256').update(artifact).digest('hex');
+    const kb = keyBundle('ec', artifact, {
+      dsse: true,
+      subjects: [
+        { name: 'other', digest: { sha256: '0'.repeat(64) } },
+        { name: 'a', digest: { sha256: want } },
+      ],
+    });
+    assert.equal(verify(kb.text, bytesInput, keys(kb.publicKey), trust).artifact?.digest, `sha256:${want}`);
+  });
+  it('a DSSE payload of another type than in-toto, for a caller that reads the statement itself', () => {
+    const kb = keyBundle('ec', artifact, { dsse: true, payloadType: 'application/vnd.example+json' });
+    const r = verify(kb.text, { kind: 'statement' }, keys(kb.publicKey), trust);
+    assert.equal(r.statement?.payloadType, 'application/vnd.example+json');
+    assert.equal(r.statement?.payload, kb.json.dsseEnvelope.payload);
+    expectCode('DSSE_INVALID', () => verify(kb.text, bytesInput, keys(kb.publicKey), trust));
   });
 
   const rows: [string, () => unknown, ErrorCode][] = [
@@ -1377,6 +1627,23 @@ describe('key-pair bundles', () => {
       },
       'DIGEST_MISMATCH',
     ],
+    // Subjects whose digest is no digest of the artifact: none may match it, nor throw past the verifier.
+    ...(
+      [
+        ['without a digest', [{ name: 'a' }]],
+        ['with a null digest', [{ name: 'a', digest: null }]],
+        ['with an empty digest', [{ name: 'a', digest: {} }]],
+        ['with a digest of another algorithm only', [{ name: 'a', digest: { sha512: '0'.repeat(128) } }]],
+        ['with a digest that is a string', [{ name: 'a', digest: 'sha256' }]],
+      ] as const
+    ).map(([what, subjects]): [string, () => unknown, ErrorCode] => [
+      `DSSE statement subject ${what}`,
+      () => {
+        const kb = keyBundle('ec', artifact, { dsse: true, subjects: [...subjects] });
+        return verify(kb.text, bytesInput, keys(kb.publicKey), trust);
+      },
+      'DIGEST_MISMATCH',
+    ]),
     [
       'DSSE keyid contradicts the key hint',
       () => {

@@ -774,6 +774,13 @@ describe('RFC 3161 timestamps and the log key window', () => {
     });
   }
 
+  it('two tokens at two times are two witnesses: they meet a timestamp threshold of two, not of three', () => {
+    const text = inst.bundle({ artifact, moreTsaTimes: [TSA_TIME + 5000] });
+    const atLeast = (n: number) => buildPolicy({ identities: [{ identity: APP, issuer: GH }], timestampThreshold: n });
+    assert.equal(verdict(text, atLeast(2)), 'valid');
+    assert.equal(verdict(text, atLeast(3)), 'TIMESTAMP_MISSING');
+  });
+
   it('tokens before the TSA certificate, or its root, was valid', () => {
     const leafEarly = makeRekorV2Instance({ tsaLeafNotBefore: TSA_TIME + 1000 });
     const rootEarly = makeRekorV2Instance({ tsaLeafNotBefore: T0 - 7200_000, tsaRoot: { notBefore: TSA_TIME + 1000 } });
@@ -793,6 +800,18 @@ describe('RFC 3161 timestamps and the log key window', () => {
 });
 
 describe('inclusion proofs and checkpoints', () => {
+  it('fields proto3 JSON leaves out at their default are read as that default (index 0, no proof hashes)', () => {
+    // The official clients write the first entry of a log, in a tree of one, without these fields.
+    const b = JSON.parse(inst.bundle({ artifact, entryIndex: 0, treeSize: 1 })) as Json;
+    const e = b.verificationMaterial.tlogEntries[0];
+    assert.deepEqual([e.logIndex, e.inclusionProof.logIndex, e.inclusionProof.hashes], ['0', '0', []]);
+    delete e.logIndex;
+    delete e.inclusionProof.logIndex;
+    delete e.inclusionProof.hashes;
+    const text = JSON.stringify(b);
+    assert.equal(verdict(text, keyless), 'valid');
+    assert.equal(theirs(text, false), true);
+  });
   it('an entry anywhere in the tree verifies', () => {
     for (const [entryIndex, treeSize] of [
       [0, 1],

@@ -100,18 +100,8 @@ export default defineCommand({
     const onProgress = ctx.progress();
     if (onProgress) options.onProgress = onProgress;
     options.image = imageOptions(o);
-    if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
-      throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
-    }
-    if (o.peStrict) {
-      options.pe = { strict: true };
-      if (o.authenticodeRoots !== undefined) {
-        // Loaded only for --pe-strict: a plain verify stays as cold-fast as before.
-        const { loadAuthenticodeRoots } = await import('../../artifact/pe/index.ts');
-        options.pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
-      }
-      if (o.allowPeAnomaly) options.pe.allow = o.allowPeAnomaly;
-    }
+    const pe = await peOptions(o);
+    if (pe) options.pe = pe;
     return verifyTarget(target, options);
   },
   human: (r) => ('evaluation' in r ? formatPolicyOutcome(r) : formatVerify(r)),
@@ -125,6 +115,22 @@ export default defineCommand({
       : undefined;
   },
 });
+
+/** The PE flags, with or without a policy. */
+async function peOptions(o: VerifyFlags): Promise<VerifyOptions['pe']> {
+  if (!o.peStrict && (o.authenticodeRoots !== undefined || o.allowPeAnomaly)) {
+    throw new VouchError('USAGE', '--authenticode-roots and --allow-pe-anomaly go with --pe-strict');
+  }
+  if (!o.peStrict) return undefined;
+  const pe: NonNullable<VerifyOptions['pe']> = { strict: true };
+  if (o.authenticodeRoots !== undefined) {
+    // Loaded only for --pe-strict: a plain verify stays as cold-fast as before.
+    const { loadAuthenticodeRoots } = await import('../../artifact/pe/index.ts');
+    pe.roots = await loadAuthenticodeRoots(o.authenticodeRoots);
+  }
+  if (o.allowPeAnomaly) pe.allow = o.allowPeAnomaly;
+  return pe;
+}
 
 /** The image flags, with or without a policy. */
 function imageOptions(o: VerifyFlags): NonNullable<VerifyOptions['image']> {
@@ -175,7 +181,6 @@ async function verifyPolicy(
   const flags =
     o.certificateIdentity ?? o.certificateIdentityRegexp ?? o.certificateOidcIssuer ?? o.certificateOidcIssuerRegexp;
   if (o.path !== undefined) throw new VouchError('USAGE', '--path checks one bundle; it does not take a policy');
-  if (o.peStrict) throw new VouchError('USAGE', '--pe-strict is not combined with a policy yet; run it on its own');
   const keys = await Promise.all((o.key ?? []).map(async (k) => ({ spki: await readKeyFile(k) })));
   let policy: CompiledPolicy;
   if (o.policy !== undefined) {
@@ -197,7 +202,15 @@ async function verifyPolicy(
       ]
     : loadNamedTrust();
   const image = imageOptions(o);
-  return verifyWithPolicy(target, { policy, trust, keys, image, ...(o.bundle ? { bundles: o.bundle } : {}) });
+  const pe = await peOptions(o);
+  return verifyWithPolicy(target, {
+    policy,
+    trust,
+    keys,
+    image,
+    ...(o.bundle ? { bundles: o.bundle } : {}),
+    ...(pe ? { pe } : {}),
+  });
 }
 
 /** The identity flags as a policy document: one keyless signer with its claims, or any one of the keys. */

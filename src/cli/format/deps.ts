@@ -2,10 +2,12 @@
  * `vouch deps`, for people: a summary line, then one line per problem with its code (src/cli/terminal.ts escapes what
  * registries and lockfiles put in names); and the report as SARIF 2.1.0 for code scanning.
  */
+
+import type { Log } from 'sarif';
+import { pathUri, sarifLog } from '../../core/sarif.ts';
 import type { DepsReport, Problem } from '../../deps/types.ts';
 import type { LockResult } from '../../deps/verify.ts';
 import { ERROR_CODES } from '../../errors.ts';
-import { type SarifRule, sarifLog } from './sarif.ts';
 
 const MAX_LISTED = 200;
 
@@ -73,17 +75,20 @@ export function formatDepsLock(r: LockResult): string[] {
 }
 
 /** The report as SARIF 2.1.0: one rule per problem code, one result per problem, located in the lockfile. */
-export function depsSarif(r: DepsReport): unknown {
+export function depsSarif(r: DepsReport): Log {
   const codes = [...new Set(r.problems.map((p) => p.code))].sort();
-  const rules: SarifRule[] = codes.map((code) => ({ id: code, description: ERROR_CODES[code][1] }));
   return sarifLog({
-    rules,
+    rules: codes.map((code) => ({ id: code, shortDescription: { text: ERROR_CODES[code][1] } })),
     results: r.problems.map((p) => ({
       ruleId: p.code,
+      ruleIndex: codes.indexOf(p.code),
       level: p.excepted ? 'note' : ERROR_CODES[p.code][0] === 'verification' ? 'error' : 'warning',
-      message: `${p.package}: ${p.file !== undefined ? `${p.file}: ` : ''}${p.message}`,
-      location: p.file ?? r.lockfile.path,
-      ...(p.excepted ? { suppression: p.excepted.reason } : {}),
+      message: { text: `${p.package}: ${p.file !== undefined ? `${p.file}: ` : ''}${p.message}` },
+      locations: [
+        { physicalLocation: { artifactLocation: { uri: pathUri(p.file ?? r.lockfile.path), uriBaseId: '%SRCROOT%' } } },
+      ],
+      // An accepted problem stays visible, marked as accepted by the documented exception (§3.35 suppression).
+      ...(p.excepted ? { suppressions: [{ kind: 'external' as const, justification: p.excepted.reason }] } : {}),
     })),
   });
 }

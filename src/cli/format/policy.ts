@@ -1,11 +1,13 @@
 /** Policy verification for people (a tree of rules, then the signatures) and as SARIF for dashboards. */
-import { relative } from 'node:path';
+import { describePeCheck } from '../../artifact/dir/pe.ts';
+import { pathUri } from '../../core/sarif.ts';
 import type { VouchError } from '../../errors.ts';
 import type { RuleReport } from '../../policy/evaluate.ts';
-import { errorToSarif, pathToUriReference, toSarif } from '../../policy/sarif.ts';
+import { errorToSarif, toSarif } from '../../policy/sarif.ts';
 import type { VerifyOutcome } from '../../workflow/verify.ts';
 import type { PolicyVerifyFailure, PolicyVerifyOutcome } from '../../workflow/verify-policy.ts';
 import { packageVersion } from '../run.ts';
+import { formatPeRecord } from './pe.ts';
 
 /** The rule tree: each rule met or not, by which signatures, and for each signature that does not count, why. */
 export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure): string[] {
@@ -15,6 +17,8 @@ export function formatPolicyOutcome(r: PolicyVerifyOutcome | PolicyVerifyFailure
   ];
   if (r.image) lines.push(`  image      ${r.image.repository}@${r.image.digest}`);
   if (r.artifact) lines.push(`  artifact   ${r.artifact.digest}`);
+  if ('pe' in r && r.pe) lines.push(`  pe         ${formatPeRecord(r.pe)}`);
+  if ('peStrict' in r && r.peStrict) lines.push(`  pe strict  now: ${describePeCheck(r.peStrict)}`);
   lines.push(`  policy     ${e.policy.source} (${e.policy.digest})${e.artifactRule ? `, ${e.artifactRule}` : ''}`);
   const tree = (rule: RuleReport, depth: number) => {
     const pad = '  '.repeat(depth + 1);
@@ -60,7 +64,7 @@ export function sarifOf(r: PolicyVerifyOutcome | PolicyVerifyFailure | VerifyOut
 /** A target as a SARIF artifact location: a file's path relative to here, else the target as given. */
 function artifactUri(target: string): string {
   const m = /^(?:file|dir):(.*)$/.exec(target);
-  if (m) return pathToUriReference(relative(process.cwd(), m[1]!) || '.');
+  if (m) return pathUri(m[1]!);
   return target.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
 }
 
