@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { derEncode } from '../../src/core/der.ts';
+import { LOCAL_DEVELOPMENT_ORGANIZATION } from '../../src/core/localdev.ts';
 import { type ErrorCode, VouchError } from '../../src/errors.ts';
 import { buildPolicy, loadTrustedRoot, type Policy, type TrustMaterial, verify } from '../../src/verify/index.ts';
 import {
@@ -288,6 +289,21 @@ describe('local development roots and issuers', () => {
     const text = await inst.bundle(artifact, { issuer: dev });
     const local = loadTrustedRoot(inst.trustedRootJson, { localDevelopment: true, localIssuers: [dev] });
     const r = verify(text, input, policy(APP, dev), local);
+    assert.ok(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true);
+  });
+  it('a CA marked in the trusted root as local development certifies only its own issuer, and says so', async () => {
+    // The mark is the CA's subject organization in the root document, wherever the root was copied to.
+    const text0 = await inst.bundle(artifact, {});
+    const root = JSON.parse(inst.trustedRootJson) as Json;
+    root.certificateAuthorities[0].subject = { organization: LOCAL_DEVELOPMENT_ORGANIZATION, commonName: 'dev' };
+    root.certificateAuthorities[0].uri = 'http://127.0.0.1:4567/ca';
+    const marked = loadTrustedRoot(JSON.stringify(root));
+    assert.throws(
+      () => verify(text0, input, policy(), marked),
+      (e: unknown) => e instanceof VouchError && e.code === 'TRUST_ROOT_MISMATCH',
+    );
+    const dev = 'http://127.0.0.1:4567/oidc';
+    const r = verify(await inst.bundle(artifact, { issuer: dev }), input, policy(APP, dev), marked);
     assert.ok(r.signer.type === 'certificate' && r.signer.localDevelopmentIdentity === true);
   });
   it('a local issuer of an ordinary root is marked; other issuers are not', async () => {

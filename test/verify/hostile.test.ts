@@ -18,6 +18,7 @@ import {
   verify,
 } from '../../src/verify/index.ts';
 import { untrustedBundleHint } from '../../src/verify/origin.ts';
+import { noAuthorities } from '../../src/verify/trust.ts';
 import { certificate, p256, name as pkiName, selfSignedRoot, T0 } from '../helpers/fixture-pki.ts';
 import { makeRekorV2Instance } from '../helpers/fixture-rekor2.ts';
 import { loadCase, type RealCase } from '../helpers/realbundles.ts';
@@ -1135,6 +1136,12 @@ describe('trusted root parsing', () => {
       },
     ],
     [
+      'media type with a prefix',
+      (r) => {
+        r.mediaType = 'x-application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+      },
+    ],
+    [
       'tlogs is not a list',
       (r) => {
         r.tlogs = { 0: r.tlogs[0] };
@@ -1181,6 +1188,13 @@ describe('trusted root parsing', () => {
       'a time with text after it',
       (r) => {
         r.tlogs[0].publicKey.validFor.start = '2021-01-12T11:53:27Zx';
+      },
+    ],
+    [
+      // ECMAScript's expanded year, which Date.parse reads; RFC 3339 has four digits.
+      'a time with a six-digit signed year',
+      (r) => {
+        r.tlogs[0].publicKey.validFor.start = '+002021-01-12T11:53:27Z';
       },
     ],
     [
@@ -1247,6 +1261,13 @@ describe('trusted root parsing', () => {
       (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [-Infinity, Infinity]),
     ],
     [
+      'a validFor given as null: valid at any time',
+      (r) => {
+        r.tlogs[0].publicKey.validFor = null;
+      },
+      (t) => assert.deepEqual([t.tlogs[0]!.start, t.tlogs[0]!.end], [-Infinity, Infinity]),
+    ],
+    [
       'an end given as null: open',
       (r) => {
         r.tlogs[0].publicKey.validFor.end = null;
@@ -1273,6 +1294,28 @@ describe('trusted root parsing', () => {
       (t) => assert.equal(t.certificateAuthorities[0]!.uri, ''),
     ],
     [
+      'a CA URI is kept',
+      () => {},
+      (t) => assert.equal(t.certificateAuthorities[0]!.uri, base.certificateAuthorities[0].uri),
+    ],
+    [
+      'a CA without a subject, or with a null one: not a local development CA',
+      (r) => {
+        delete r.certificateAuthorities[0].subject;
+        r.certificateAuthorities[1].subject = null;
+      },
+      (t) =>
+        assert.deepEqual(
+          t.certificateAuthorities.map((ca) => ca.localDevelopment),
+          [false, false],
+        ),
+    ],
+    [
+      'no options: no local development issuer, not a local development root',
+      () => {},
+      (t) => assert.deepEqual([t.localIssuers, t.localDevelopment], [[], false]),
+    ],
+    [
       'the log host is the base URL host',
       () => {},
       (t) => assert.equal(t.tlogs.find((l) => l.baseUrl === 'https://rekor.sigstore.dev')!.host, 'rekor.sigstore.dev'),
@@ -1294,6 +1337,53 @@ describe('trusted root parsing', () => {
     assert.equal(t.tlogs[0]!.hash, 'sha256');
     assert.ok(t.tlogs[0]!.spki.equals(publicKey.export({ format: 'der', type: 'spki' })));
     assert.equal(t.tlogs[0]!.key.asymmetricKeyType, 'rsa');
+  });
+});
+
+describe('trusted root keys and windows, in use', () => {
+  it('a trusted log key that cannot check the log signatures (Ed448 takes no digest) verifies none of them', () => {
+    // The log ID stays the listed one: the SET and the checkpoint signature are the log's real ones, checked with a
+    // key that never made them, where the crypto library throws rather than answer.
+    const root = JSON.parse(v03.trustedRootText) as Json;
+    const log = root.tlogs.find((t: Json) => t.baseUrl === 'https://rekor.sigstore.dev');
+    log.publicKey.rawBytes = generateKeyPairSync('ed448')
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+    log.publicKey.keyDetails = 'PKIX_ED448';
+    expectCode('TLOG_INVALID', () =>
+      verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root))),
+    );
+  });
+  it('one log key listed twice: a time in either of its windows is accepted', () => {
+    for (const [first, second] of [
+      [{ start: '2021-01-01T00:00:00Z', end: '2022-01-01T00:00:00Z' }, { start: '2022-01-01T00:00:00Z' }],
+      [{ start: '2021-01-01T00:00:00Z', end: '2030-01-01T00:00:00Z' }, { start: '2031-01-01T00:00:00Z' }],
+    ]) {
+      const root = JSON.parse(v03.trustedRootText) as Json;
+      const log = root.tlogs.find((t: Json) => t.baseUrl === 'https://rekor.sigstore.dev');
+      const later = structuredClone(log);
+      log.publicKey.validFor = first;
+      later.publicKey.validFor = second;
+      root.tlogs.push(later);
+      const r = verify(v03.bundleText, v03.artifact, keylessPolicy(v03), loadTrustedRoot(JSON.stringify(root)));
+      assert.equal(r.verified, true);
+    }
+  });
+  it('trust in no authority lists none, and verifies key-pair bundles alone', () => {
+    const none = noAuthorities();
+    const { certificateAuthorities: cas, timestampAuthorities: tsas, tlogs, ctlogs, localIssuers } = none;
+    for (const list of [cas, tsas, tlogs, ctlogs, localIssuers]) assert.deepEqual(list, []);
+    assert.deepEqual([none.tlogById.size, none.ctlogById.size, none.localDevelopment], [0, 0, false]);
+    expectCode('TRUST_ROOT_MISMATCH', () => verify(v03.bundleText, v03.artifact, keylessPolicy(v03), none));
+    const artifact = Buffer.from('no authorities\n');
+    const kb = keyBundle('ec', artifact);
+    const input: ArtifactInput = {
+      kind: 'digest',
+      algorithm: 'sha256',
+      digest: createHash('sha256').update(artifact).digest(),
+    };
+    const policy = buildPolicy({ keys: [{ spki: spkiPem(kb.publicKey) }] });
+    assert.equal(verify(kb.text, input, policy, none).verified, true);
   });
 });
 
