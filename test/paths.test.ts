@@ -256,3 +256,16 @@ describe('symlinks that leave the tree (a tree without other links or exclusions
     });
   }
 });
+
+describe('path order at the top of the surrogate range', () => {
+  it('comparePaths: a low surrogate of U+DFFF sorts as the last code unit, above U+E000..U+FFFF', () => {
+    // U+10FFFF is D BFF DFFF in UTF-16: its last unit is the one a remap must move above every BMP character.
+    const samples = ['\u{10FFFF}', '\u{10FFFE}', '\u{10FC00}', '\u{FFFF}', '\u{E000}', 'a\u{10FFFF}', 'a\u{FFFF}', 'a'];
+    for (const a of samples) {
+      for (const b of samples) {
+        assert.equal(sign(comparePaths(a, b)), sign(utf8Order(a, b)), `${JSON.stringify(a)} ${JSON.stringify(b)}`);
+      }
+    }
+    assert.deepEqual(sortPaths(['\u{10FFFF}', '\u{FFFF}', '\u{10FFFE}']), ['\u{FFFF}', '\u{10FFFE}', '\u{10FFFF}']);
+  });
+});
