@@ -8,7 +8,7 @@
  */
 import { VouchError } from '../errors.ts';
 import type { VerificationResult } from '../verify/types.ts';
-import { isLiteralGlob } from './match.ts';
+import { escapePattern, globSource, isLiteralGlob } from './match.ts';
 
 type Signer = VerificationResult['signer'];
 
@@ -46,18 +46,7 @@ function withRefPattern(value: string, ref: string): unknown {
   if (pattern === ref) return value;
   return isLiteralGlob(head)
     ? { glob: `${head}@${pattern}` }
-    : { regexp: `${escapeRegExp(head)}@${globToRegExpSource(pattern)}` };
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}
-
-function globToRegExpSource(g: string): string {
-  return g
-    .split('*')
-    .map((p) => escapeRegExp(p))
-    .join('[^/]*');
+    : { regexp: `${escapePattern(head)}@${globSource(pattern)}` };
 }
 
 function signerEntry(s: Signer, keyPem: string | undefined): Record<string, unknown> {

@@ -13,6 +13,11 @@ import type { ValueMatcher } from './types.ts';
  * linear time, where a backtracking engine would take a power of the value's length.
  */
 export function globPattern(glob: string): Pattern {
+  return anchoredPattern(globSource(glob), { dotAll: true });
+}
+
+/** The regular expression of a glob (RE2 syntax, to be matched with dotAll against a whole value). */
+export function globSource(glob: string): string {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -22,9 +27,14 @@ export function globPattern(glob: string): Pattern {
         i++;
       } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
-    else re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    else re += escapePattern(c);
   }
-  return anchoredPattern(re, { dotAll: true });
+  return re;
+}
+
+/** `text` as a regular expression that matches exactly it. */
+export function escapePattern(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
 /** Whether a glob has no wildcard (then it is an exact value, written as a glob). */
